@@ -1,0 +1,1 @@
+//! n2n-overlay transport on str0m (work in progress).

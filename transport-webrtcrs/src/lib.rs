@@ -1,0 +1,1 @@
+//! n2n-overlay transport on webrtc-rs (work in progress).
