@@ -1,12 +1,40 @@
 //! What the WebRTC backends of n2n-overlay (`transport-str0m`,
 //! `transport-webrtcrs`) share: their configuration, and the tolerant
 //! reading of browser-shaped signals, written once.
+//!
+//! # Layout
+//! - [`RtcConfig`]: socket, STUN and timeout settings common to the backends.
+//! - [`signals`]: tolerant reading of remote [`Signal`](overlay_core::Signal)s
+//!   ([`signals::read_signal`]) and the bounded buffer for candidates that
+//!   arrive before the session description ([`signals::EarlyCandidates`]).
+//! - [`addrs`]: local interface addresses for host candidates and the
+//!   resolution of configured STUN servers.
+//!
+//! ```
+//! use overlay_core::Signal;
+//! use rtc_common::signals::{read_signal, RemoteSignal};
+//!
+//! // What a browser may send: a leading `a=`, a null sdpMLineIndex.
+//! let s: Signal = Signal::Candidate {
+//!     candidate: "a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host".into(),
+//!     sdp_mid: None,
+//!     sdp_m_line_index: None,
+//! };
+//! assert_eq!(
+//!     read_signal(&s),
+//!     Ok(RemoteSignal::Candidate("candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host"))
+//! );
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub mod addrs;
+pub mod signals;
 
 /// Configuration common to the WebRTC backends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +54,12 @@ pub struct RtcConfig {
     pub recv_buffer_bytes: usize,
     /// Socket send buffer, bytes.
     pub send_buffer_bytes: usize,
+    /// A connection that has not opened this long after `Open` is reported
+    /// closed ([`overlay_core::CloseReason::Failed`]). 30 s by default.
+    pub handshake_timeout: Duration,
+    /// How long a STUN server may take to answer before it is given up
+    /// (server-reflexive gathering then ends without it). 3 s by default.
+    pub stun_timeout: Duration,
 }
 
 impl Default for RtcConfig {
@@ -36,6 +70,8 @@ impl Default for RtcConfig {
             stun_servers: Vec::new(),
             recv_buffer_bytes: 4 * 1024 * 1024,
             send_buffer_bytes: 4 * 1024 * 1024,
+            handshake_timeout: Duration::from_secs(30),
+            stun_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -52,9 +88,41 @@ impl RtcConfig {
         self
     }
 
+    /// Bind to `port` (0 picks a free one).
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
     /// Add a STUN server (`host:port`).
     pub fn with_stun_server(mut self, server: impl Into<String>) -> Self {
         self.stun_servers.push(server.into());
         self
+    }
+
+    /// Set the socket receive buffer size, bytes.
+    pub fn with_recv_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.recv_buffer_bytes = bytes;
+        self
+    }
+
+    /// Set how long a connection may take to open.
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_reads_partial_json_with_defaults() -> Result<(), serde_json::Error> {
+        let c: RtcConfig = serde_json::from_str(r#"{"stun_servers":["127.0.0.1:3478"]}"#)?;
+        assert_eq!(c.stun_servers, vec!["127.0.0.1:3478".to_string()]);
+        assert_eq!(c.bind_ip, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(c.recv_buffer_bytes, 4 * 1024 * 1024);
+        Ok(())
     }
 }
