@@ -2,10 +2,25 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod arcs;
+pub mod config;
+mod connection;
+pub mod engine;
+pub mod error;
+pub mod event;
 pub mod id;
+mod outbox;
 pub mod signal;
 pub mod transport;
+pub mod sim;
+pub mod wire;
 
+pub use arcs::ArcCounts;
+pub use config::Config;
+pub use connection::{ConnState, ConnStats, ConnectionInfo, Via};
+pub use engine::{Engine, EngineStats, SignalError};
+pub use error::{ArcError, ConnectError, SendError};
+pub use event::{ArcCloseReason, BridgeFailure, Completion, ConnectFailure, Direction, Event, Output};
 pub use id::{ConnId, HandshakeId, IdParseError, Keypair, OpId, PeerId, ProtocolId};
 pub use signal::{normalize_candidate, CandidateLine, Signal, SignalEnvelope};
 pub use transport::{CloseReason, Role, Transport, TransportCommand, TransportEvent};

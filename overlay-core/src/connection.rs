@@ -1,0 +1,124 @@
+//! One connection's state: the entry of the pending / living / dying tables.
+
+use std::time::Instant;
+
+use crate::arcs::{ArcCounts, ArcTable};
+use crate::id::{ConnId, HandshakeId, OpId, PeerId, ProtocolId};
+use crate::outbox::Outbox;
+use crate::transport::Role;
+use crate::wire::Reassembler;
+
+/// Which table a connection is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnState {
+    /// Pending: the handshake is in progress.
+    Handshaking,
+    /// Pending: the transport is open, identities are being exchanged.
+    Opened,
+    /// Living: carries arcs.
+    Living,
+    /// Dying: no arc left; closes at its deadline unless an arc revives it.
+    Dying,
+}
+
+impl ConnState {
+    /// Whether the connection is in the pending table.
+    pub fn is_pending(self) -> bool {
+        matches!(self, ConnState::Handshaking | ConnState::Opened)
+    }
+
+    /// Whether the connection is established (living or dying).
+    pub fn is_established(self) -> bool {
+        matches!(self, ConnState::Living | ConnState::Dying)
+    }
+}
+
+/// How a handshake's signals travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Through the application (or a signaling server).
+    OutOfBand,
+    /// Through a neighbour acting as bridge.
+    Bridge(PeerId),
+}
+
+/// Who waits for an arc request's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waiter {
+    /// An operation of this node's application.
+    Local(OpId),
+    /// A bridge that sent `ConnectTo` with this request id.
+    Remote { bridge: PeerId, req: u64 },
+}
+
+/// Arcs asked for before the connection was established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ArcRequest {
+    pub(crate) protocol: ProtocolId,
+    pub(crate) count: u32,
+    pub(crate) waiter: Waiter,
+}
+
+/// Counters of one connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnStats {
+    /// Frames handed to the transport.
+    pub frames_sent: u64,
+    /// Bytes handed to the transport.
+    pub bytes_sent: u64,
+    /// Frames received.
+    pub frames_received: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Application messages delivered.
+    pub messages_received: u64,
+    /// Malformed or unexpected frames dropped.
+    pub bad_frames: u32,
+}
+
+pub(crate) struct Conn {
+    pub(crate) id: ConnId,
+    pub(crate) peer: Option<PeerId>,
+    pub(crate) handshake: HandshakeId,
+    pub(crate) role: Role,
+    pub(crate) via: Via,
+    pub(crate) state: ConnState,
+    /// The protocol named in out-of-band envelopes of this handshake.
+    pub(crate) envelope_protocol: ProtocolId,
+    /// Pending: when the handshake gives up. Dying: when the connection closes.
+    pub(crate) deadline: Instant,
+    pub(crate) arcs: ArcTable,
+    pub(crate) wants: Vec<ArcRequest>,
+    pub(crate) outbox: Outbox,
+    pub(crate) reassembler: Reassembler,
+    pub(crate) stats: ConnStats,
+}
+
+impl Conn {
+    pub(crate) fn arcs_of(&self, p: &ProtocolId) -> ArcCounts {
+        self.arcs.get(p)
+    }
+}
+
+/// A connection as the queries show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// The engine's id for it.
+    pub conn: ConnId,
+    /// The remote, if known yet.
+    pub peer: Option<PeerId>,
+    /// Pending, living or dying.
+    pub state: ConnState,
+    /// Which side offered.
+    pub role: Role,
+    /// How its handshake's signals travelled.
+    pub via: Via,
+    /// Arcs riding it, per protocol.
+    pub arcs: Vec<(ProtocolId, ArcCounts)>,
+    /// Application bytes queued, waiting for the transport.
+    pub queued_bytes: usize,
+    /// Counters.
+    pub stats: ConnStats,
+}

@@ -1,0 +1,1 @@
+//! Simulator: many engines over a simulated network, one thread, virtual clock.
