@@ -1,1 +1,480 @@
-//! n2n-overlay transport on webrtc-rs (work in progress).
+//! n2n-overlay transport on webrtc-rs (the `webrtc` crate, 0.21, tokio).
+//!
+//! [`WebRtcTransport`] implements [`overlay_core::Transport`]: one
+//! webrtc-rs `PeerConnection` per connection, each with one reliable ordered
+//! data channel, trickle ICE both ways, host candidates for the configured
+//! bind address and server-reflexive ones from the configured STUN servers
+//! ([`rtc_common::RtcConfig`], shared with the str0m backend).
+//!
+//! # How it runs
+//! webrtc-rs is async: every `PeerConnection` has a driver task (spawned by
+//! the library) that owns its UDP socket and timers. This crate adds, per
+//! connection, a *connection task* that owns the `PeerConnection`, applies
+//! the remote's signals and turns library callbacks and data-channel events
+//! into [`TransportEvent`]s, and a *writer task* that hands frames to the
+//! data channel. [`Transport::handle_command`] only checks a command and
+//! forwards it to those tasks; [`Transport::poll_event`] drains one bounded
+//! channel they all push into. The transport must be created inside a tokio
+//! runtime (multi-thread or current-thread), which then runs those tasks.
+//!
+//! The library's callbacks (run on its driver task) hold only a `Weak` to
+//! the connection task's state and `try_send` into a bounded channel: they
+//! never block the driver and keep nothing alive. `Close`, or dropping the
+//! transport, drops the task's inputs; the task then closes the
+//! `PeerConnection` (the remote sees an SCTP ABORT at once), waits for the
+//! driver to stop and ends; the writer ends with it.
+//!
+//! Remote signals are read tolerantly ([`rtc_common::signals`]): candidates
+//! before the description are buffered, `sdpMLineIndex: null`, a leading
+//! `a=` and end-of-candidates are accepted. A signal that cannot be used (no
+//! SDP, SDP that does not parse, an offer sent to the offering side, a
+//! candidate line that does not parse) makes `handle_command` return an
+//! [`Error`] and drops that connection.
+//!
+//! Close detection: the remote's close arrives as an SCTP ABORT and is
+//! reported as [`CloseReason::Remote`] at once; a remote that goes silent is
+//! reported [`CloseReason::TimedOut`] by ICE consent after
+//! [`Options::ice_disconnected_timeout`] + [`Options::ice_failed_timeout`]
+//! (3 s + 4 s by default); a connection not open after
+//! [`RtcConfig::handshake_timeout`] is reported failed.
+//!
+//! Flow control: each connection's data channel gets a send-buffer limit
+//! ([`Options::send_buffer_limit`], 1 MiB). The writer task hands frames to
+//! `DataChannel::send`, which waits while the library holds more than that
+//! (unacknowledged by SCTP), and reports [`TransportEvent::Sent`] when the
+//! library took the frame. The engine keeps at most
+//! [`Transport::send_window`] bytes in the writer's queue, so no frame is
+//! ever dropped for lack of room. Each UDP socket gets
+//! [`RtcConfig::recv_buffer_bytes`] of receive buffer (4 MiB): without it
+//! loopback bulk transfers lose packets and SCTP stalls.
+//!
+//! # The 600 ms setup stall, and how it is avoided
+//! Out of the box, webrtc 0.21 takes ~605 ms to open a data channel on
+//! loopback (ICE is done after ~1 ms). The cause is in the driver loop
+//! (`PeerConnectionDriver::event_loop`, `src/peer_connection/driver.rs`).
+//! Each pass of the loop runs, in this order:
+//! 1. `poll_writes`: drain `core.poll_write()` onto the socket;
+//! 2. `poll_events`: drain `core.poll_event()`. This is where the sans-IO
+//!    core (`rtc`) *pumps its internal events* through its handler pipeline,
+//!    and handlers react to them by queueing output: on "ICE connected" the
+//!    DTLS handler starts its handshake (ClientHello), on "DTLS handshake
+//!    complete" the SCTP handler sends INIT, on "SCTP established" the data
+//!    channel handler sends DATA_CHANNEL_OPEN;
+//! 3. `poll_reads`, then `poll_timeout`, then a `select!` on the sockets,
+//!    the application's events and a timer for the core's next deadline.
+//!
+//! The output queued in step 2 comes *after* step 1 of the same pass, and
+//! the core's `poll_timeout` does not report "output pending" as a due
+//! deadline, so the driver goes to sleep with it queued. The next pass only
+//! comes with the next timer, the ICE check interval of 200 ms (nothing
+//! else arrives: the remote is waiting for exactly that output). This
+//! happens three times during setup: 3 × 200 ms.
+//!
+//! The library lets us replace its [`Runtime`](webrtc::runtime::Runtime)
+//! (`PeerConnectionBuilder::with_runtime`), and its driver's only timer is
+//! `Runtime::sleep`. Our runtime (tokio underneath) wraps the driver task it
+//! is asked to spawn so that it knows, on each poll, when the driver itself
+//! is running; a `sleep` made by the driver is then:
+//! - after any ordinary sleep has ended (deadline, packet, application
+//!   event, however it ended), a sleep that is due *at once*: the driver
+//!   makes exactly one more pass, whose step 1 sends what the previous
+//!   pass's step 2 queued;
+//! - otherwise (after such a flush pass) the ordinary timer, which can also
+//!   be woken by a nudge.
+//!
+//! So every wake-up of the driver costs one extra pass, never more: no busy
+//! loop, and an idle connection sleeps as long as the library asks (ICE
+//! keepalives; the idle driver wakes twice per keepalive instead of once).
+//! The nudge covers a second, smaller gap: `add_ice_candidate` changes the
+//! ICE agent's schedule without waking the driver, so after each trickled
+//! remote candidate the connection task wakes the driver's timer.
+//! Sleeps made outside the driver (the data channel's back-pressure
+//! backstop, `close()`'s wait) are plain tokio sleeps.
+//! With this, setup on loopback drops from ~605 ms to a few milliseconds
+//! (see `examples/setup_bench.rs` and the numbers in the repository notes).
+//! [`Options::fix_setup_stall`] turns the workaround off, for measurement.
+//!
+//! # Example
+//! ```
+//! use std::time::Instant;
+//! use overlay_core::{ConnId, Role, Transport, TransportCommand};
+//! use rtc_common::RtcConfig;
+//! use transport_webrtcrs::WebRtcTransport;
+//!
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut transport = WebRtcTransport::new(RtcConfig::loopback())?;
+//! // The engine opens a connection; the transport answers with signals
+//! // (an offer, then candidates) on `poll_event`.
+//! transport.handle_command(Instant::now(), TransportCommand::Open { conn: ConnId(1), role: Role::Initiator })?;
+//! let event = std::future::poll_fn(|cx| transport.poll_event(cx)).await;
+//! assert_eq!(event.conn(), ConnId(1));
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod conn;
+mod runtime;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use overlay_core::{ConnId, Role, Signal, Transport, TransportCommand, TransportEvent};
+pub use rtc_common::RtcConfig;
+use rtc_common::signals::{read_signal, RemoteSignal, SignalError};
+use tokio::sync::mpsc;
+use webrtc::peer_connection::RTCSessionDescription;
+
+use crate::conn::{ConnStart, Counters, RemoteInput, Tagged};
+
+/// Capacity of the channel from the connection tasks to [`Transport::poll_event`].
+const EVENT_CHANNEL: usize = 1024;
+
+/// Settings of this backend beyond the shared [`RtcConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Bytes a data channel may hold unacknowledged before `send` waits
+    /// (`PeerConnectionBuilder::with_data_channel_send_buffer_limit`).
+    /// 1 MiB by default: unbounded sends ran at 3.8 MB/s here, 1 MiB at ~100 MB/s.
+    pub send_buffer_limit: usize,
+    /// ICE: no traffic this long makes the connection "disconnected" (3 s).
+    pub ice_disconnected_timeout: Duration,
+    /// ICE: this long disconnected makes it "failed", reported as closed (4 s).
+    pub ice_failed_timeout: Duration,
+    /// ICE keepalive interval on an idle connection (1 s).
+    pub ice_keepalive_interval: Duration,
+    /// Work around the driver's 600 ms setup stall (see the crate docs).
+    /// `true` by default; `false` only to measure the stall.
+    pub fix_setup_stall: bool,
+    /// Bytes of frames the engine may have queued in a connection's writer
+    /// ([`Transport::send_window`]); 256 KiB by default.
+    pub send_window: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            send_buffer_limit: 1024 * 1024,
+            ice_disconnected_timeout: Duration::from_secs(3),
+            ice_failed_timeout: Duration::from_secs(4),
+            ice_keepalive_interval: Duration::from_secs(1),
+            fix_setup_stall: true,
+            send_window: 256 * 1024,
+        }
+    }
+}
+
+impl Options {
+    /// Turn the setup-stall workaround on or off (off only to measure it).
+    pub fn with_fix_setup_stall(mut self, on: bool) -> Self {
+        self.fix_setup_stall = on;
+        self
+    }
+
+    /// Set the ICE disconnected and failed timeouts.
+    pub fn with_ice_timeouts(mut self, disconnected: Duration, failed: Duration) -> Self {
+        self.ice_disconnected_timeout = disconnected;
+        self.ice_failed_timeout = failed;
+        self
+    }
+}
+
+/// Everything a connection task needs to know.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) rtc: RtcConfig,
+    pub(crate) send_buffer_limit: usize,
+    pub(crate) ice_disconnected_timeout: Duration,
+    pub(crate) ice_failed_timeout: Duration,
+    pub(crate) ice_keepalive_interval: Duration,
+    pub(crate) fix_stall: bool,
+}
+
+/// Why a command was refused. Each names the connection it is about; the
+/// connection is dropped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// [`WebRtcTransport::new`] was called outside a tokio runtime.
+    #[error("the webrtc-rs transport needs a tokio runtime: create it inside one")]
+    NoRuntime,
+    /// `Open` for a connection that is already open.
+    #[error("connection {0} is already open")]
+    AlreadyOpen(ConnId),
+    /// A remote signal that cannot be used.
+    #[error("connection {conn}: {source}")]
+    Signal {
+        /// The connection.
+        conn: ConnId,
+        /// What is wrong with it.
+        #[source]
+        source: SignalError,
+    },
+    /// A signal this side of the handshake does not take (an offer for the
+    /// initiator, an answer for the acceptor, a second description).
+    #[error("connection {conn}: unexpected {kind} for the {role:?} side")]
+    UnexpectedSignal {
+        /// The connection.
+        conn: ConnId,
+        /// The signal kind.
+        kind: &'static str,
+        /// This side's role.
+        role: Role,
+    },
+    /// A session description that does not parse.
+    #[error("connection {conn}: bad {kind} SDP: {why}")]
+    BadSdp {
+        /// The connection.
+        conn: ConnId,
+        /// `offer` or `answer`.
+        kind: &'static str,
+        /// The parser's complaint.
+        why: String,
+    },
+    /// A candidate line that does not parse.
+    #[error("connection {conn}: bad candidate {line:?}: {why}")]
+    BadCandidate {
+        /// The connection.
+        conn: ConnId,
+        /// The line (at most 120 characters of it).
+        line: String,
+        /// The parser's complaint.
+        why: String,
+    },
+}
+
+/// Counters of a [`WebRtcTransport`], for tests and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Connections the transport holds.
+    pub connections: usize,
+    /// Connection and writer tasks still running (including those of
+    /// connections already closed and winding down).
+    pub live_tasks: usize,
+    /// Library callbacks dropped because a connection task was behind.
+    pub dropped_callbacks: u64,
+    /// Remote candidates the library would not take (ignored).
+    pub rejected_candidates: u64,
+    /// Extra driver passes made by the stall workaround (finished connections).
+    pub driver_flushes: u64,
+    /// Driver wake-ups after remote candidates (finished connections).
+    pub driver_nudges: u64,
+}
+
+struct ConnHandle {
+    generation: u64,
+    role: Role,
+    /// A remote description was accepted.
+    described: bool,
+    inputs: mpsc::UnboundedSender<RemoteInput>,
+    /// Unbounded, but holds at most the engine's send window of bytes.
+    frames: mpsc::UnboundedSender<Bytes>,
+}
+
+/// The webrtc-rs backend: see the [crate docs](crate).
+pub struct WebRtcTransport {
+    settings: Arc<Settings>,
+    send_window: usize,
+    runtime: tokio::runtime::Handle,
+    conns: HashMap<ConnId, ConnHandle>,
+    events_tx: mpsc::Sender<Tagged>,
+    events_rx: mpsc::Receiver<Tagged>,
+    next_generation: u64,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for WebRtcTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebRtcTransport").field("rtc", &self.settings.rtc).field("connections", &self.conns.len()).finish()
+    }
+}
+
+impl WebRtcTransport {
+    /// A transport with `config` and default [`Options`].
+    ///
+    /// # Errors
+    /// [`Error::NoRuntime`] outside a tokio runtime.
+    pub fn new(config: RtcConfig) -> Result<Self, Error> {
+        Self::with_options(config, Options::default())
+    }
+
+    /// A transport with `config` and `options`.
+    ///
+    /// # Errors
+    /// [`Error::NoRuntime`] outside a tokio runtime.
+    pub fn with_options(config: RtcConfig, options: Options) -> Result<Self, Error> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        let (events_tx, events_rx) = mpsc::channel(EVENT_CHANNEL);
+        Ok(WebRtcTransport {
+            settings: Arc::new(Settings {
+                rtc: config,
+                send_buffer_limit: options.send_buffer_limit,
+                ice_disconnected_timeout: options.ice_disconnected_timeout,
+                ice_failed_timeout: options.ice_failed_timeout,
+                ice_keepalive_interval: options.ice_keepalive_interval,
+                fix_stall: options.fix_setup_stall,
+            }),
+            send_window: options.send_window,
+            runtime,
+            conns: HashMap::new(),
+            events_tx,
+            events_rx,
+            next_generation: 1,
+            counters: Arc::new(Counters::default()),
+        })
+    }
+
+    /// Counters, for tests and diagnostics.
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        Stats {
+            connections: self.conns.len(),
+            live_tasks: c.live_tasks.load(Ordering::Relaxed),
+            dropped_callbacks: c.dropped_callbacks.load(Ordering::Relaxed),
+            rejected_candidates: c.rejected_candidates.load(Ordering::Relaxed),
+            driver_flushes: c.flushes.load(Ordering::Relaxed),
+            driver_nudges: c.nudges.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A handle on the counters that outlives the transport: after the
+    /// transport is dropped, `live_tasks` shows whether anything still runs.
+    pub fn task_probe(&self) -> TaskProbe {
+        TaskProbe(Arc::clone(&self.counters))
+    }
+
+    fn open(&mut self, conn: ConnId, role: Role) -> Result<(), Error> {
+        if self.conns.contains_key(&conn) {
+            return Err(Error::AlreadyOpen(conn));
+        }
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let (inputs, inputs_rx) = mpsc::unbounded_channel();
+        let (frames, frames_rx) = mpsc::unbounded_channel();
+        self.runtime.spawn(conn::run(ConnStart {
+            conn,
+            generation,
+            role,
+            settings: Arc::clone(&self.settings),
+            events: self.events_tx.clone(),
+            signals: inputs_rx,
+            frames: frames_rx,
+            counters: Arc::clone(&self.counters),
+        }));
+        self.conns.insert(conn, ConnHandle { generation, role, described: false, inputs, frames });
+        Ok(())
+    }
+
+    fn signal(&mut self, conn: ConnId, signal: &Signal) -> Result<(), Error> {
+        let Some(handle) = self.conns.get_mut(&conn) else { return Ok(()) };
+        let input = check_signal(conn, handle, signal)?;
+        if matches!(input, RemoteInput::Offer(_) | RemoteInput::Answer(_)) {
+            handle.described = true;
+        }
+        // Fails only if the task already ended; its Closed event is on the way.
+        let _ = handle.inputs.send(input);
+        Ok(())
+    }
+}
+
+/// Check a remote signal for `handle`'s side and parse it.
+fn check_signal(conn: ConnId, handle: &ConnHandle, signal: &Signal) -> Result<RemoteInput, Error> {
+    let unexpected = |kind| Error::UnexpectedSignal { conn, kind, role: handle.role };
+    let bad_sdp = |kind, err: webrtc::error::Error| Error::BadSdp { conn, kind, why: err.to_string() };
+    match read_signal(signal).map_err(|source| Error::Signal { conn, source })? {
+        RemoteSignal::Offer(sdp) => {
+            if handle.role != Role::Acceptor || handle.described {
+                return Err(unexpected("offer"));
+            }
+            RTCSessionDescription::offer(sdp.to_owned()).map(RemoteInput::Offer).map_err(|e| bad_sdp("offer", e))
+        }
+        RemoteSignal::Answer(sdp) => {
+            if handle.role != Role::Initiator || handle.described {
+                return Err(unexpected("answer"));
+            }
+            RTCSessionDescription::answer(sdp.to_owned()).map(RemoteInput::Answer).map_err(|e| bad_sdp("answer", e))
+        }
+        RemoteSignal::Candidate(line) => {
+            let body = line.strip_prefix("candidate:").unwrap_or(line);
+            match rtc::ice::candidate::unmarshal_candidate(body) {
+                Ok(_) => Ok(RemoteInput::Candidate(line.to_owned())),
+                Err(err) => Err(Error::BadCandidate { conn, line: line.chars().take(120).collect(), why: err.to_string() }),
+            }
+        }
+        RemoteSignal::EndOfCandidates => Ok(RemoteInput::EndOfCandidates),
+    }
+}
+
+impl Transport for WebRtcTransport {
+    type Error = Error;
+
+    fn handle_command(&mut self, _now: Instant, cmd: TransportCommand) -> Result<(), Error> {
+        match cmd {
+            TransportCommand::Open { conn, role } => self.open(conn, role),
+            TransportCommand::Signal { conn, signal } => {
+                let result = self.signal(conn, &signal);
+                if result.is_err() {
+                    // The engine reports the connection failed; free it now.
+                    self.conns.remove(&conn);
+                }
+                result
+            }
+            TransportCommand::Send { conn, frame } => {
+                if let Some(handle) = self.conns.get(&conn) {
+                    let _ = handle.frames.send(frame);
+                }
+                Ok(())
+            }
+            TransportCommand::Close { conn } => {
+                // Dropping the handle ends the connection's tasks.
+                self.conns.remove(&conn);
+                Ok(())
+            }
+            other => {
+                tracing::debug!(conn = %other.conn(), "ignoring an unknown transport command");
+                Ok(())
+            }
+        }
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
+        loop {
+            let Poll::Ready(Some((generation, event))) = self.events_rx.poll_recv(cx) else {
+                // `None` cannot happen: the transport holds a sender.
+                return Poll::Pending;
+            };
+            let conn = event.conn();
+            // Drop events of connections closed locally (or replaced).
+            if self.conns.get(&conn).map(|h| h.generation) != Some(generation) {
+                continue;
+            }
+            if matches!(event, TransportEvent::Closed { .. }) {
+                self.conns.remove(&conn);
+            }
+            return Poll::Ready(event);
+        }
+    }
+
+    fn send_window(&self) -> usize {
+        self.send_window
+    }
+}
+
+/// Counts the tasks of a [`WebRtcTransport`], even after it is dropped.
+#[derive(Debug, Clone)]
+pub struct TaskProbe(Arc<Counters>);
+
+impl TaskProbe {
+    /// Connection and writer tasks still running.
+    pub fn live_tasks(&self) -> usize {
+        self.0.live_tasks.load(Ordering::Relaxed)
+    }
+}

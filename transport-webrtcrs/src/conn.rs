@@ -1,0 +1,422 @@
+//! One connection: a tokio task that owns the webrtc-rs `PeerConnection`,
+//! applies the remote's signals, and turns library callbacks and data
+//! channel events into [`TransportEvent`]s; plus a writer task that feeds
+//! frames to the data channel.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use overlay_core::{CloseReason, ConnId, Role, Signal, TransportEvent};
+use rtc_common::signals::EarlyCandidates;
+use tokio::sync::{mpsc, oneshot};
+use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceCandidateInit,
+    RTCIceGatheringState, RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+    SettingEngineBuilder,
+};
+
+use crate::runtime::{DriverWake, NudgeRuntime};
+use crate::Settings;
+
+/// Label of the one data channel of a connection.
+pub(crate) const CHANNEL_LABEL: &str = "n2n";
+
+/// Capacity of the driver-callback -> connection-task channel. Callbacks run
+/// on the library's driver task and must never wait, so they `try_send`; a
+/// connection raises a handful of such events (its own candidates, a few
+/// state changes, one data channel).
+const HANDLER_CHANNEL: usize = 256;
+
+/// An event for the engine, tagged with the connection generation that
+/// produced it (a `ConnId` the engine reuses must not get stale events).
+pub(crate) type Tagged = (u64, TransportEvent);
+
+/// Counters shared by every connection of a transport.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Connection tasks alive now (connection + writer tasks).
+    pub(crate) live_tasks: AtomicUsize,
+    /// Callback events dropped because the connection task was behind.
+    pub(crate) dropped_callbacks: AtomicU64,
+    /// Remote candidates the library rejected (logged, ignored).
+    pub(crate) rejected_candidates: AtomicU64,
+    /// Driver flush passes and nudges, summed at connection end.
+    pub(crate) flushes: AtomicU64,
+    pub(crate) nudges: AtomicU64,
+}
+
+/// Decrements `live_tasks` when a task ends, however it ends.
+struct LiveGuard(Arc<Counters>);
+
+impl LiveGuard {
+    fn new(counters: &Arc<Counters>) -> Self {
+        counters.live_tasks.fetch_add(1, Ordering::Relaxed);
+        LiveGuard(Arc::clone(counters))
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.live_tasks.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What the library's callbacks report to the connection task.
+enum HandlerEvent {
+    Candidate(String),
+    GatheringComplete,
+    State(RTCPeerConnectionState),
+    DataChannel(Arc<dyn DataChannel>),
+}
+
+/// Owned by the connection task; the library's handler only holds a `Weak`,
+/// so a connection the library keeps alive a little longer (or leaks) keeps
+/// nothing of ours alive, and callbacks after the task ended are no-ops.
+struct HandlerShared {
+    tx: mpsc::Sender<HandlerEvent>,
+    counters: Arc<Counters>,
+}
+
+struct Handler {
+    shared: Weak<HandlerShared>,
+}
+
+impl Handler {
+    fn push(&self, event: HandlerEvent) {
+        let Some(shared) = self.shared.upgrade() else { return };
+        if shared.tx.try_send(event).is_err() {
+            shared.counters.dropped_callbacks.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("webrtc-rs callback dropped: connection task behind or gone");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json() {
+            Ok(init) => self.push(HandlerEvent::Candidate(init.candidate)),
+            Err(err) => tracing::warn!(%err, "cannot encode a local candidate"),
+        }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            self.push(HandlerEvent::GatheringComplete);
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        self.push(HandlerEvent::State(state));
+    }
+
+    async fn on_data_channel(&self, data_channel: Arc<dyn DataChannel>) {
+        self.push(HandlerEvent::DataChannel(data_channel));
+    }
+}
+
+/// A remote signal, checked and parsed by the transport.
+pub(crate) enum RemoteInput {
+    Offer(RTCSessionDescription),
+    Answer(RTCSessionDescription),
+    /// `candidate:...`, normalized.
+    Candidate(String),
+    EndOfCandidates,
+}
+
+/// What a connection task is started with.
+pub(crate) struct ConnStart {
+    pub(crate) conn: ConnId,
+    pub(crate) generation: u64,
+    pub(crate) role: Role,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) events: mpsc::Sender<Tagged>,
+    pub(crate) signals: mpsc::UnboundedReceiver<RemoteInput>,
+    pub(crate) frames: mpsc::UnboundedReceiver<Bytes>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+/// Why the connection task stopped.
+enum Exit {
+    /// The transport dropped its handle (local `Close`, or the transport is gone).
+    Local,
+    /// The connection ended on its own; tell the engine.
+    Closed(CloseReason),
+}
+
+struct Conn {
+    conn: ConnId,
+    generation: u64,
+    role: Role,
+    events: mpsc::Sender<Tagged>,
+    pc: Arc<dyn PeerConnection>,
+    wake: Arc<DriverWake>,
+    counters: Arc<Counters>,
+    /// Remote candidates that came before the remote description.
+    early_candidates: EarlyCandidates,
+    has_remote: bool,
+    opened: bool,
+    /// Hands the open channel to the writer task.
+    writer_dc: Option<oneshot::Sender<Arc<dyn DataChannel>>>,
+}
+
+/// Runs one connection until it closes or the transport lets go of it.
+pub(crate) async fn run(start: ConnStart) {
+    let _live = LiveGuard::new(&start.counters);
+    let ConnStart { conn, generation, role, settings, events, mut signals, frames, counters } = start;
+
+    let (htx, mut hrx) = mpsc::channel(HANDLER_CHANNEL);
+    let shared = Arc::new(HandlerShared { tx: htx, counters: Arc::clone(&counters) });
+    let wake = DriverWake::new();
+    let pc = match build(&settings, &shared, &wake).await {
+        Ok(pc) => pc,
+        Err(err) => {
+            let _ = events.send((generation, closed(conn, CloseReason::Failed(format!("cannot create the connection: {err}"))))).await;
+            return;
+        }
+    };
+
+    let (dc_tx, dc_rx) = oneshot::channel();
+    tokio::spawn(write_frames(conn, generation, frames, dc_rx, events.clone(), Arc::clone(&counters)));
+
+    let mut c = Conn {
+        conn,
+        generation,
+        role,
+        events,
+        pc,
+        wake,
+        counters: Arc::clone(&counters),
+        early_candidates: EarlyCandidates::new(),
+        has_remote: false,
+        opened: false,
+        writer_dc: Some(dc_tx),
+    };
+    let exit = c.drive(&mut signals, &mut hrx, settings.rtc.handshake_timeout).await;
+    if let Exit::Closed(reason) = exit {
+        tracing::debug!(conn = %c.conn, %reason, "connection closed");
+        let _ = c.events.send((c.generation, closed(c.conn, reason))).await;
+    }
+    // Tell the remote right away (SCTP ABORT), stop the driver, end the
+    // writer (its channel sends fail once the connection is closing).
+    if let Err(err) = c.pc.close().await {
+        tracing::debug!(conn = %c.conn, %err, "close");
+    }
+    let (flushes, nudges) = c.wake.counts();
+    counters.flushes.fetch_add(flushes, Ordering::Relaxed);
+    counters.nudges.fetch_add(nudges, Ordering::Relaxed);
+    drop(shared);
+}
+
+fn closed(conn: ConnId, reason: CloseReason) -> TransportEvent {
+    TransportEvent::Closed { conn, reason }
+}
+
+async fn build(
+    settings: &Settings,
+    shared: &Arc<HandlerShared>,
+    wake: &Arc<DriverWake>,
+) -> Result<Arc<dyn PeerConnection>, webrtc::error::Error> {
+    let rtc = &settings.rtc;
+    let ice_servers: Vec<RTCIceServer> = rtc
+        .stun_servers
+        .iter()
+        .map(|s| RTCIceServer { urls: vec![format!("stun:{}", s.strip_prefix("stun:").unwrap_or(s))], ..Default::default() })
+        .collect();
+    let configuration = RTCConfigurationBuilder::new().with_ice_servers(ice_servers).build();
+    let setting_engine = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .with_ice_timeouts(Some(settings.ice_disconnected_timeout), Some(settings.ice_failed_timeout), Some(settings.ice_keepalive_interval))
+        .build();
+    let runtime = Arc::new(NudgeRuntime::new(Arc::clone(wake), rtc.recv_buffer_bytes, rtc.send_buffer_bytes, settings.fix_stall));
+    let handler = Arc::new(Handler { shared: Arc::downgrade(shared) });
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(configuration)
+        .with_setting_engine(setting_engine)
+        .with_runtime(runtime)
+        .with_handler(handler)
+        .with_udp_addrs(vec![std::net::SocketAddr::new(rtc.bind_ip, rtc.port)])
+        .with_data_channel_send_buffer_limit(settings.send_buffer_limit)
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
+}
+
+impl Conn {
+    async fn emit(&self, event: TransportEvent) {
+        // Fails only when the transport is gone; the task then ends on its own.
+        let _ = self.events.send((self.generation, event)).await;
+    }
+
+    async fn drive(
+        &mut self,
+        signals: &mut mpsc::UnboundedReceiver<RemoteInput>,
+        handler: &mut mpsc::Receiver<HandlerEvent>,
+        setup_timeout: Duration,
+    ) -> Exit {
+        let mut dc: Option<Arc<dyn DataChannel>> = None;
+        if self.role == Role::Initiator {
+            match self.start_offer().await {
+                Ok(channel) => dc = Some(channel),
+                Err(err) => return Exit::Closed(CloseReason::Failed(format!("cannot make an offer: {err}"))),
+            }
+        }
+        let setup_deadline = tokio::time::sleep(setup_timeout);
+        tokio::pin!(setup_deadline);
+        loop {
+            tokio::select! {
+                signal = signals.recv() => {
+                    let Some(signal) = signal else { return Exit::Local };
+                    if let Err(reason) = self.apply(signal).await {
+                        return Exit::Closed(reason);
+                    }
+                }
+                event = handler.recv() => {
+                    // `shared` lives as long as this task: the channel never closes here.
+                    let Some(event) = event else { return Exit::Local };
+                    match event {
+                        HandlerEvent::Candidate(line) => self.emit(TransportEvent::Signal { conn: self.conn, signal: Signal::candidate(line) }).await,
+                        HandlerEvent::GatheringComplete => self.emit(TransportEvent::Signal { conn: self.conn, signal: Signal::EndOfCandidates }).await,
+                        HandlerEvent::State(state) => {
+                            tracing::trace!(conn = %self.conn, ?state, "connection state");
+                            match state {
+                                RTCPeerConnectionState::Failed if self.opened => return Exit::Closed(CloseReason::TimedOut),
+                                RTCPeerConnectionState::Failed => return Exit::Closed(CloseReason::Failed("ICE or DTLS failed".into())),
+                                RTCPeerConnectionState::Closed => return Exit::Closed(CloseReason::Remote),
+                                _ => {}
+                            }
+                        }
+                        HandlerEvent::DataChannel(channel) => {
+                            if dc.is_none() && self.role == Role::Acceptor {
+                                dc = Some(channel);
+                            } else {
+                                tracing::debug!(conn = %self.conn, "ignoring an extra data channel from the remote");
+                            }
+                        }
+                    }
+                }
+                event = poll_channel(dc.as_ref()) => {
+                    match event {
+                        Some(DataChannelEvent::OnOpen) => {
+                            if !self.opened {
+                                self.opened = true;
+                                if let (Some(tx), Some(channel)) = (self.writer_dc.take(), dc.as_ref()) {
+                                    let _ = tx.send(Arc::clone(channel));
+                                }
+                                self.emit(TransportEvent::Opened { conn: self.conn }).await;
+                            }
+                        }
+                        Some(DataChannelEvent::OnMessage(msg)) => {
+                            if self.opened {
+                                self.emit(TransportEvent::Frame { conn: self.conn, frame: msg.data.freeze() }).await;
+                            }
+                        }
+                        Some(DataChannelEvent::OnClosing | DataChannelEvent::OnClose) | None => {
+                            return Exit::Closed(if self.opened { CloseReason::Remote } else { CloseReason::Failed("data channel closed before it opened".into()) });
+                        }
+                        Some(_) => {}
+                    }
+                }
+                () = &mut setup_deadline, if !self.opened => {
+                    return Exit::Closed(CloseReason::Failed(format!("not open after {setup_timeout:?}")));
+                }
+            }
+        }
+    }
+
+    async fn start_offer(&mut self) -> Result<Arc<dyn DataChannel>, webrtc::error::Error> {
+        let dc = self.pc.create_data_channel(CHANNEL_LABEL, Some(RTCDataChannelInit::default())).await?;
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer.clone()).await?;
+        self.emit(TransportEvent::Signal { conn: self.conn, signal: Signal::Offer { sdp: offer.sdp } }).await;
+        Ok(dc)
+    }
+
+    /// Apply one remote input (already checked by the transport for role and
+    /// syntax). An `Err` ends the connection.
+    async fn apply(&mut self, input: RemoteInput) -> Result<(), CloseReason> {
+        match input {
+            RemoteInput::Offer(offer) => {
+                self.pc.set_remote_description(offer).await.map_err(|e| failed("cannot apply the offer", e))?;
+                let answer = self.pc.create_answer(None).await.map_err(|e| failed("cannot make an answer", e))?;
+                self.pc.set_local_description(answer.clone()).await.map_err(|e| failed("cannot apply the answer", e))?;
+                self.emit(TransportEvent::Signal { conn: self.conn, signal: Signal::Answer { sdp: answer.sdp } }).await;
+                self.remote_set().await;
+            }
+            RemoteInput::Answer(answer) => {
+                self.pc.set_remote_description(answer).await.map_err(|e| failed("cannot apply the answer", e))?;
+                self.remote_set().await;
+            }
+            RemoteInput::Candidate(line) => {
+                if self.has_remote {
+                    self.add_candidate(line).await;
+                } else {
+                    self.early_candidates.push(&line).map_err(|e| CloseReason::Failed(e.to_string()))?;
+                }
+            }
+            // Nothing to do: ICE ends its checks by its own timers.
+            RemoteInput::EndOfCandidates => self.early_candidates.end(),
+        }
+        Ok(())
+    }
+
+    async fn remote_set(&mut self) {
+        self.has_remote = true;
+        for line in self.early_candidates.take() {
+            self.add_candidate(line).await;
+        }
+    }
+
+    async fn add_candidate(&mut self, line: String) {
+        let init = RTCIceCandidateInit { candidate: line, sdp_mid: Some("0".into()), sdp_mline_index: Some(0), ..Default::default() };
+        match self.pc.add_ice_candidate(init).await {
+            // The library does not wake its driver for a new remote candidate:
+            // without this the first check waits for the next timer.
+            Ok(()) => self.wake.nudge(),
+            Err(err) => {
+                self.counters.rejected_candidates.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(conn = %self.conn, %err, "remote candidate ignored");
+            }
+        }
+    }
+}
+
+fn failed(what: &str, err: webrtc::error::Error) -> CloseReason {
+    CloseReason::Failed(format!("{what}: {err}"))
+}
+
+/// The channel's next event, or never if there is no channel yet.
+async fn poll_channel(dc: Option<&Arc<dyn DataChannel>>) -> Option<DataChannelEvent> {
+    match dc {
+        Some(dc) => dc.poll().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Feeds frames to the data channel once it is open; reports each frame as
+/// [`TransportEvent::Sent`] when the library has taken it (`send` waits while
+/// the library's send buffer is over its limit: that is the flow control).
+async fn write_frames(
+    conn: ConnId,
+    generation: u64,
+    mut frames: mpsc::UnboundedReceiver<Bytes>,
+    dc: oneshot::Receiver<Arc<dyn DataChannel>>,
+    events: mpsc::Sender<Tagged>,
+    counters: Arc<Counters>,
+) {
+    let _live = LiveGuard::new(&counters);
+    let Ok(dc) = dc.await else { return };
+    while let Some(frame) = frames.recv().await {
+        let len = frame.len();
+        if let Err(err) = dc.send(BytesMut::from(&frame[..])).await {
+            tracing::debug!(%conn, %err, "data channel send failed; the connection is closing");
+            return;
+        }
+        if events.send((generation, TransportEvent::Sent { conn, bytes: len })).await.is_err() {
+            return;
+        }
+    }
+}
