@@ -1,0 +1,81 @@
+//! Server limits and timers.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// How a [`crate::SignalingServer`] listens and what it tolerates.
+///
+/// Start from [`ServerConfig::default`] (or [`ServerConfig::new`]) and set
+/// the fields you need.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Address to listen on. Default `127.0.0.1:0` (loopback, any free port).
+    pub listen: SocketAddr,
+    /// Longest accepted message, in bytes of JSON text. Longer messages get a
+    /// `too_large` error and are dropped; messages longer than four times
+    /// this close the connection (WebSocket close code 1009). Default 64 KiB.
+    pub max_message_bytes: usize,
+    /// Sustained messages per second allowed per client. Default 20.
+    pub messages_per_second: u32,
+    /// Messages a client may send at once before the rate applies. Default 40.
+    pub burst: u32,
+    /// A client whose messages are rate-limited this many times in a row is
+    /// disconnected (close code 1008). Default 100.
+    pub max_rate_violations: u32,
+    /// Members per room. Default 1024.
+    pub max_peers_per_room: usize,
+    /// Rooms open at once. Default 1024.
+    pub max_rooms: usize,
+    /// WebSocket connections at once. Default 8192.
+    pub max_connections: usize,
+    /// Frames queued toward one client; a client that lets its queue fill
+    /// (it does not read) is disconnected, so it never slows others.
+    /// Default 64.
+    pub outgoing_queue: usize,
+    /// The server pings each client this often. Default 15 s.
+    pub ping_interval: Duration,
+    /// A client from which nothing (not even a pong) arrived for this long
+    /// is dropped. Default 45 s.
+    pub heartbeat_timeout: Duration,
+    /// A connection must finish the WebSocket handshake and `join` within
+    /// this time. Default 10 s.
+    pub join_timeout: Duration,
+    /// Relay signals only between two members one of which got the other as
+    /// contact (the two ends of a join handshake). Default true.
+    pub relay_requires_introduction: bool,
+    /// On shutdown, how long to wait for clients to take their close frame.
+    /// Default 2 s.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// The defaults, listening on `listen`.
+    pub fn new(listen: SocketAddr) -> Self {
+        ServerConfig {
+            listen,
+            ..ServerConfig::default()
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            max_message_bytes: 64 * 1024,
+            messages_per_second: 20,
+            burst: 40,
+            max_rate_violations: 100,
+            max_peers_per_room: 1024,
+            max_rooms: 1024,
+            max_connections: 8192,
+            outgoing_queue: 64,
+            ping_interval: Duration::from_secs(15),
+            heartbeat_timeout: Duration::from_secs(45),
+            join_timeout: Duration::from_secs(10),
+            relay_requires_introduction: true,
+            shutdown_grace: Duration::from_secs(2),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! overlay-signaling: the WebSocket signaling server through which a
+//! newcomer joins an n2n-overlay network, and the client a node uses to talk
+//! to it.
+//!
+//! A newcomer connects, joins a *room* with its [`PeerId`](overlay_core::PeerId),
+//! asks for a *contact* (a random member, or one it names) and exchanges the
+//! handshake's signals ([`SignalEnvelope`](overlay_core::SignalEnvelope)s) with
+//! that contact through the server. The server relays those signals and
+//! nothing else: once the connection between the two peers is open, they
+//! need the server no more (further connections are bridged by the overlay).
+//! The first member of a room is told it is alone and waits for newcomers.
+//!
+//! The wire protocol (versioned JSON over WebSocket text messages, so a
+//! browser can speak it) is in [`wire`] and described in full in
+//! `docs/SIGNALING.md`.
+//!
+//! # Example
+//!
+//! ```
+//! use overlay_core::{HandshakeId, Keypair, ProtocolId, Signal, SignalEnvelope};
+//! use overlay_signaling::{Contact, Incoming, ServerConfig, SignalingClient, SignalingServer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Port 0 on loopback: the operating system picks a free port.
+//! let server = SignalingServer::bind(ServerConfig::default()).await?;
+//! let url = server.url();
+//!
+//! let (first, newcomer) = (Keypair::generate().peer_id(), Keypair::generate().peer_id());
+//! let mut first_client = SignalingClient::connect(&url, "lobby", first).await?;
+//! assert_eq!(first_client.request_contact(None).await?, Contact::Alone);
+//!
+//! let newcomer_client = SignalingClient::connect(&url, "lobby", newcomer).await?;
+//! let Contact::Peer(contact) = newcomer_client.request_contact(None).await? else {
+//!     unreachable!("the room has a member")
+//! };
+//! assert_eq!(contact, first);
+//!
+//! // The newcomer's offer travels through the server to its contact.
+//! let offer = SignalEnvelope {
+//!     handshake: HandshakeId(1),
+//!     from: newcomer,
+//!     protocol: ProtocolId::new("spray")?,
+//!     signal: Signal::Offer { sdp: "v=0\r\n".into() },
+//! };
+//! newcomer_client.send(contact, offer.clone()).await?;
+//! assert_eq!(first_client.recv().await?, Incoming::Signal(offer));
+//!
+//! newcomer_client.close().await;
+//! first_client.close().await;
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Limits
+//! Every limit in [`ServerConfig`] answers with an `error` frame whose code
+//! ([`ErrorCode`]) says which limit, and drops the offending message; the
+//! client maps codes to [`ClientError`] variants whose text says what to do.
+//! Each connection has its own reader task and a bounded outgoing queue: a
+//! client that does not read is disconnected, never waited for, and a client
+//! that stops answering pings is dropped after
+//! [`ServerConfig::heartbeat_timeout`].
+//!
+//! # Layout
+//! - `wire.rs`: the JSON frames and error codes (shared by server and client).
+//! - `hub.rs`: rooms, members, introductions; no I/O.
+//! - `bucket.rs`: the per-client token bucket.
+//! - `server.rs`: accept loop, per-connection reader and writer tasks.
+//! - `client.rs`: [`SignalingClient`].
+//! - `bin/overlay-signaling.rs`: the standalone server.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod bucket;
+mod client;
+mod config;
+mod hub;
+mod server;
+pub mod wire;
+
+pub use client::{ClientConfig, ClientError, Contact, Incoming, SignalingClient, SignalingSender};
+pub use config::ServerConfig;
+pub use server::{ServerError, ServerStats, SignalingServer};
+pub use wire::ErrorCode;

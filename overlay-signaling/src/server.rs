@@ -1,0 +1,666 @@
+//! The WebSocket server: an accept loop, and per connection a reader task
+//! (limits, parsing, the hub) and a writer task draining a bounded queue.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use overlay_core::PeerId;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::{self, Instant};
+use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+use tracing::Instrument;
+
+use crate::bucket::TokenBucket;
+use crate::config::ServerConfig;
+use crate::hub::{ConnHandle, Counters, Hub, HubLimits, Out};
+use crate::wire::{self, ClientMessage, ErrorCode, ServerFrame, ServerMessage};
+
+/// The server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Binding the listening socket failed.
+    #[error("cannot listen on {addr}: {source}; {hint}", hint = bind_hint(source))]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn bind_hint(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => {
+            "another program uses this port: choose another port with --listen"
+        }
+        io::ErrorKind::PermissionDenied => "ports below 1024 need privileges: choose a higher port",
+        io::ErrorKind::AddrNotAvailable => {
+            "this machine has no such address: use 127.0.0.1 or 0.0.0.0"
+        }
+        _ => "check the address given with --listen",
+    }
+}
+
+/// A snapshot of the server's state and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// WebSocket connections open now.
+    pub connections: usize,
+    /// Rooms open now.
+    pub rooms: usize,
+    /// Members in all rooms now.
+    pub peers: usize,
+    /// Connections accepted since the start.
+    pub connections_accepted: u64,
+    /// Signals relayed since the start.
+    pub signals_relayed: u64,
+    /// Contacts given since the start.
+    pub contacts_given: u64,
+    /// Error replies sent since the start.
+    pub errors_sent: u64,
+    /// Clients dropped for a limit (rate abuse, no heartbeat, full queue,
+    /// oversized frame, no join in time) since the start.
+    pub clients_dropped: u64,
+}
+
+struct Shared {
+    config: ServerConfig,
+    hub: Mutex<Hub>,
+    counters: Arc<Counters>,
+    live: AtomicUsize,
+}
+
+impl Shared {
+    fn hub(&self) -> MutexGuard<'_, Hub> {
+        // The hub's methods do not panic; if one ever did, its state is still
+        // consistent enough to serve the others.
+        self.hub
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running signaling server. Dropping it stops it too, without waiting;
+/// [`SignalingServer::shutdown`] closes every connection cleanly first.
+pub struct SignalingServer {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SignalingServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignalingServer")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignalingServer {
+    /// Listen on `config.listen` and serve in the background (on the current
+    /// tokio runtime).
+    ///
+    /// # Errors
+    /// [`ServerError::Bind`] if the address cannot be bound (in use, no
+    /// permission, not local).
+    pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let counters = Arc::new(Counters::default());
+        let limits = HubLimits {
+            max_peers_per_room: config.max_peers_per_room,
+            max_rooms: config.max_rooms,
+            relay_requires_introduction: config.relay_requires_introduction,
+        };
+        let shared = Arc::new(Shared {
+            hub: Mutex::new(Hub::new(limits, counters.clone())),
+            config,
+            counters,
+            live: AtomicUsize::new(0),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let span = tracing::info_span!("signaling", addr = %local_addr);
+        let task =
+            tokio::spawn(accept_loop(listener, shared.clone(), shutdown_rx).instrument(span));
+        tracing::info!(addr = %local_addr, "signaling server listening");
+        Ok(SignalingServer {
+            local_addr,
+            shared,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// The address the server listens on (with the real port when bound to
+    /// port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The URL clients connect to: `ws://ADDR/`.
+    pub fn url(&self) -> String {
+        format!("ws://{}/", self.local_addr)
+    }
+
+    /// Current state and counters.
+    pub fn stats(&self) -> ServerStats {
+        let (rooms, peers) = {
+            let hub = self.shared.hub();
+            (hub.room_count(), hub.peer_count())
+        };
+        let c = &self.shared.counters;
+        ServerStats {
+            connections: self.shared.live.load(Ordering::Relaxed),
+            rooms,
+            peers,
+            connections_accepted: c.connections_accepted.load(Ordering::Relaxed),
+            signals_relayed: c.signals_relayed.load(Ordering::Relaxed),
+            contacts_given: c.contacts_given.load(Ordering::Relaxed),
+            errors_sent: c.errors_sent.load(Ordering::Relaxed),
+            clients_dropped: c.clients_dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stop accepting, send every client an `error` frame with code
+    /// `shutting_down` and a close frame (1001), wait up to
+    /// [`ServerConfig::shutdown_grace`] for them, then return.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            if let Err(e) = task.await {
+                tracing::warn!("signaling accept loop ended abnormally: {e}");
+            }
+        }
+        tracing::info!(addr = %self.local_addr, "signaling server stopped");
+    }
+}
+
+impl Drop for SignalingServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    let mut next_key: u64 = 0;
+    loop {
+        tokio::select! {
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, addr)) => {
+                    next_key += 1;
+                    Counters::bump(&shared.counters.connections_accepted);
+                    let span = tracing::debug_span!("conn", id = next_key, %addr);
+                    conns.spawn(serve(stream, next_key, shared.clone(), shutdown.clone()).instrument(span));
+                }
+                Err(e) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    shared.hub().close_all();
+    let grace = shared.config.shutdown_grace;
+    if time::timeout(grace, async { while conns.join_next().await.is_some() {} })
+        .await
+        .is_err()
+    {
+        tracing::debug!(
+            left = conns.len(),
+            "grace period over; aborting remaining connections"
+        );
+        conns.shutdown().await;
+    }
+}
+
+/// Why a connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The client closed or the socket broke.
+    Gone,
+    /// The server shuts down.
+    Shutdown,
+    /// No join in time.
+    JoinTimeout,
+    /// Nothing heard for the heartbeat timeout.
+    Dead,
+    /// Its outgoing queue was full.
+    Slow,
+    /// Rate-limited too many times in a row.
+    RateAbuse,
+    /// A message over the hard size cap.
+    TooBig,
+}
+
+/// Decrements the live-connection count when the connection ends.
+struct LiveGuard<'a>(&'a AtomicUsize);
+
+impl Drop for LiveGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The hard cap on a message: beyond it tungstenite refuses to buffer.
+fn hard_cap(config: &ServerConfig) -> usize {
+    config.max_message_bytes.saturating_mul(4).max(1024)
+}
+
+async fn serve(stream: TcpStream, key: u64, shared: Arc<Shared>, shutdown: watch::Receiver<bool>) {
+    let config = &shared.config;
+    let _ = stream.set_nodelay(true);
+    let join_deadline = Instant::now() + config.join_timeout;
+    let cap = hard_cap(config);
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(cap))
+        .max_frame_size(Some(cap));
+    let ws = match time::timeout_at(
+        join_deadline,
+        tokio_tungstenite::accept_async_with_config(stream, Some(ws_config)),
+    )
+    .await
+    {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            tracing::debug!("WebSocket handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("WebSocket handshake not finished in time");
+            return;
+        }
+    };
+    let live = shared.live.fetch_add(1, Ordering::Relaxed) + 1;
+    let _guard = LiveGuard(&shared.live);
+    if live > config.max_connections {
+        reject_full(ws, config.max_connections, &shared.counters).await;
+        return;
+    }
+    tracing::debug!("client connected");
+    let (sink, stream) = ws.split();
+    let (tx, rx) = mpsc::channel(config.outgoing_queue.max(2));
+    let writer = tokio::spawn(write_loop(sink, rx).in_current_span());
+    let conn = ConnHandle {
+        key,
+        tx,
+        kick: Arc::new(Notify::new()),
+    };
+    let mut session = Session {
+        shared: &shared,
+        conn: conn.clone(),
+        joined: None,
+        bucket: TokenBucket::new(config.messages_per_second, config.burst, Instant::now()),
+        violations: 0,
+    };
+    let (end, mut stream) = session.run(stream, shutdown, join_deadline).await;
+    if let Some((room, peer)) = session.joined.take() {
+        shared.hub().leave(&room, peer, key);
+    }
+    if end != End::Gone && end != End::Shutdown {
+        Counters::bump(&shared.counters.clients_dropped);
+    }
+    let farewell: Option<(Option<ErrorCode>, u16, &str)> = match end {
+        End::Gone => {
+            // Let tungstenite answer the client's close frame.
+            let _ = time::timeout(Duration::from_secs(1), stream.next()).await;
+            None
+        }
+        End::Shutdown => Some((Some(ErrorCode::ShuttingDown), 1001, "server shutting down")),
+        End::JoinTimeout => Some((Some(ErrorCode::JoinTimeout), 1008, "no join in time")),
+        End::RateAbuse => Some((None, 1008, "rate limit exceeded repeatedly")),
+        End::TooBig => Some((None, 1009, "message too big")),
+        End::Dead | End::Slow => None,
+    };
+    tracing::debug!(?end, "client disconnected");
+    let ConnHandle { tx, .. } = conn;
+    drop(session);
+    match farewell {
+        Some((code, close_code, reason)) => {
+            if let Some(code) = code {
+                let message = match code {
+                    ErrorCode::ShuttingDown => {
+                        "the signaling server is shutting down; connect again later"
+                    }
+                    _ => "send a join message right after connecting",
+                };
+                let _ = tx.try_send(Out::Text(ServerFrame::error(None, code, message).to_json()));
+                Counters::bump(&shared.counters.errors_sent);
+            }
+            let _ = tx.try_send(Out::Close(close_code, reason.to_owned()));
+            drop(tx);
+            let mut writer = writer;
+            if time::timeout(config.shutdown_grace, &mut writer)
+                .await
+                .is_err()
+            {
+                writer.abort();
+            }
+        }
+        None => {
+            drop(tx);
+            if matches!(end, End::Dead | End::Slow) {
+                writer.abort();
+            } else {
+                let mut writer = writer;
+                if time::timeout(config.shutdown_grace, &mut writer)
+                    .await
+                    .is_err()
+                {
+                    writer.abort();
+                }
+            }
+        }
+    }
+}
+
+async fn reject_full(mut ws: WebSocketStream<TcpStream>, max: usize, counters: &Counters) {
+    tracing::warn!(max, "connection refused: server full");
+    let frame = ServerFrame::error(
+        None,
+        ErrorCode::ServerFull,
+        format!("the server has its maximum of {max} connections; try later"),
+    );
+    Counters::bump(&counters.errors_sent);
+    let close = CloseFrame {
+        code: CloseCode::from(1013),
+        reason: "server full".into(),
+    };
+    let _ = time::timeout(Duration::from_secs(1), async {
+        let _ = ws.send(Message::Text(frame.to_json().into())).await;
+        let _ = ws.close(Some(close)).await;
+    })
+    .await;
+}
+
+type WsSink = futures::stream::SplitSink<WebSocketStream<TcpStream>, Message>;
+type WsStream = futures::stream::SplitStream<WebSocketStream<TcpStream>>;
+
+async fn write_loop(mut sink: WsSink, mut rx: mpsc::Receiver<Out>) {
+    while let Some(out) = rx.recv().await {
+        let result = match out {
+            Out::Text(text) => sink.send(Message::Text(text.into())).await,
+            Out::Ping => sink.send(Message::Ping(Default::default())).await,
+            Out::Close(code, reason) => {
+                let frame = CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: reason.into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!("write failed: {e}");
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+/// One connection's state, seen from its reader task.
+struct Session<'a> {
+    shared: &'a Shared,
+    conn: ConnHandle,
+    joined: Option<(String, PeerId)>,
+    bucket: TokenBucket,
+    violations: u32,
+}
+
+enum Flow {
+    Continue,
+    Stop(End),
+}
+
+impl Session<'_> {
+    async fn run(
+        &mut self,
+        mut stream: WsStream,
+        mut shutdown: watch::Receiver<bool>,
+        join_deadline: Instant,
+    ) -> (End, WsStream) {
+        let config = &self.shared.config;
+        let ping_every = config.ping_interval.max(Duration::from_millis(10));
+        let mut ping = time::interval_at(Instant::now() + ping_every, ping_every);
+        ping.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
+        let join_timer = time::sleep_until(join_deadline);
+        tokio::pin!(join_timer);
+        let mut last_seen = Instant::now();
+        let kick = self.conn.kick.clone();
+        let end = loop {
+            tokio::select! {
+                biased;
+                _ = kick.notified() => break if *shutdown.borrow() { End::Shutdown } else { End::Slow },
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break End::Shutdown;
+                    }
+                }
+                _ = &mut join_timer, if self.joined.is_none() => break End::JoinTimeout,
+                _ = ping.tick() => {
+                    if last_seen.elapsed() >= config.heartbeat_timeout {
+                        tracing::info!("no pong or message for {:?}: dropping client", config.heartbeat_timeout);
+                        break End::Dead;
+                    }
+                    if self.conn.tx.try_send(Out::Ping).is_err() {
+                        break End::Slow;
+                    }
+                }
+                frame = stream.next() => match frame {
+                    None => break End::Gone,
+                    Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
+                        tracing::info!(size, max_size, "message over the hard size cap: closing");
+                        break End::TooBig;
+                    }
+                    Some(Err(e)) => {
+                        tracing::debug!("read failed: {e}");
+                        break End::Gone;
+                    }
+                    Some(Ok(message)) => {
+                        last_seen = Instant::now();
+                        if let Flow::Stop(end) = self.on_message(message) {
+                            break end;
+                        }
+                    }
+                },
+            }
+        };
+        (end, stream)
+    }
+
+    fn reply(&self, frame: ServerFrame) -> Flow {
+        if matches!(frame.msg, ServerMessage::Error { .. }) {
+            Counters::bump(&self.shared.counters.errors_sent);
+        }
+        match self.conn.tx.try_send(Out::Text(frame.to_json())) {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::Stop(End::Slow),
+        }
+    }
+
+    fn error(&self, id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> Flow {
+        let message = message.into();
+        tracing::debug!(%code, %message, "error reply");
+        self.reply(ServerFrame::error(id, code, message))
+    }
+
+    fn on_message(&mut self, message: Message) -> Flow {
+        let config = &self.shared.config;
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                if let Some(flow) = self.over_rate(None) {
+                    return flow;
+                }
+                return self.error(
+                    None,
+                    ErrorCode::BinaryFrame,
+                    "binary messages are not used: send JSON as text messages",
+                );
+            }
+            Message::Ping(_) => {
+                // tungstenite answers pings; they count toward the rate, silently.
+                if !self.bucket.try_take(Instant::now()) {
+                    self.violations += 1;
+                    if self.violations > config.max_rate_violations {
+                        return Flow::Stop(End::RateAbuse);
+                    }
+                }
+                return Flow::Continue;
+            }
+            Message::Close(_) => return Flow::Stop(End::Gone),
+            Message::Pong(_) | Message::Frame(_) => return Flow::Continue,
+        };
+        if text.len() > config.max_message_bytes {
+            if let Some(flow) = self.over_rate(None) {
+                return flow;
+            }
+            return self.error(
+                None,
+                ErrorCode::TooLarge,
+                format!(
+                    "the message has {} bytes; the limit is {} bytes",
+                    text.len(),
+                    config.max_message_bytes
+                ),
+            );
+        }
+        let parsed = wire::parse_client_frame(text.as_str());
+        let id = match &parsed {
+            Ok((id, _)) => *id,
+            Err(rejection) => rejection.id,
+        };
+        if let Some(flow) = self.over_rate(id) {
+            return flow;
+        }
+        match parsed {
+            Ok((id, msg)) => self.on_request(id, msg),
+            Err(rejection) => {
+                tracing::debug!(code = %rejection.code, "rejected message");
+                Counters::bump(&self.shared.counters.errors_sent);
+                match self
+                    .conn
+                    .tx
+                    .try_send(Out::Text(rejection.into_frame().to_json()))
+                {
+                    Ok(()) => Flow::Continue,
+                    Err(_) => Flow::Stop(End::Slow),
+                }
+            }
+        }
+    }
+
+    /// Take a token; `Some` (the reply, or a stop) if there was none.
+    fn over_rate(&mut self, id: Option<u64>) -> Option<Flow> {
+        if self.bucket.try_take(Instant::now()) {
+            self.violations = 0;
+            return None;
+        }
+        self.violations += 1;
+        let config = &self.shared.config;
+        if self.violations > config.max_rate_violations {
+            tracing::info!(
+                "rate limit exceeded {} times in a row: closing",
+                self.violations
+            );
+            return Some(Flow::Stop(End::RateAbuse));
+        }
+        Some(self.error(
+            id,
+            ErrorCode::RateLimited,
+            format!(
+                "more than {} messages per second (bursts of {}): this message was dropped; slow down",
+                config.messages_per_second, config.burst
+            ),
+        ))
+    }
+
+    fn on_request(&mut self, id: Option<u64>, msg: ClientMessage) -> Flow {
+        match msg {
+            ClientMessage::Join { room, peer } => {
+                if let Some((joined, me)) = &self.joined {
+                    return self.error(
+                        id,
+                        ErrorCode::AlreadyJoined,
+                        format!("this connection already joined room {joined:?} as {}; open another connection", me.short()),
+                    );
+                }
+                let result = self.shared.hub().join(&room, peer, self.conn.clone());
+                match result {
+                    Ok(members) => {
+                        tracing::info!(room, peer = %peer.short(), members, "joined");
+                        self.joined = Some((room.clone(), peer));
+                        self.reply(ServerFrame::new(
+                            id,
+                            ServerMessage::Joined {
+                                room,
+                                peer,
+                                members,
+                            },
+                        ))
+                    }
+                    Err(e) => self.error(id, e.code, e.message),
+                }
+            }
+            ClientMessage::RequestContact { peer: want } => {
+                let Some((room, me)) = &self.joined else {
+                    return self.error(id, ErrorCode::NotJoined, "send a join message first");
+                };
+                let result = self.shared.hub().contact(room, *me, want);
+                match result {
+                    Ok(Some(peer)) => {
+                        tracing::debug!(room, me = %me.short(), contact = %peer.short(), "contact given");
+                        self.reply(ServerFrame::new(id, ServerMessage::Contact { peer }))
+                    }
+                    Ok(None) => self.reply(ServerFrame::new(id, ServerMessage::Alone)),
+                    Err(e) => self.error(id, e.code, e.message),
+                }
+            }
+            ClientMessage::Signal { to, envelope } => {
+                let Some((room, me)) = &self.joined else {
+                    return self.error(id, ErrorCode::NotJoined, "send a join message first");
+                };
+                let result = self.shared.hub().relay(room, *me, to, envelope);
+                match result {
+                    Ok(()) => Flow::Continue,
+                    Err(e) => self.error(id, e.code, e.message),
+                }
+            }
+        }
+    }
+}
