@@ -9,6 +9,8 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod id;
+pub mod memory;
+pub mod node;
 mod outbox;
 pub mod signal;
 pub mod transport;
@@ -24,3 +26,5 @@ pub use event::{ArcCloseReason, BridgeFailure, Completion, ConnectFailure, Direc
 pub use id::{ConnId, HandshakeId, IdParseError, Keypair, OpId, PeerId, ProtocolId};
 pub use signal::{normalize_candidate, CandidateLine, Signal, SignalEnvelope};
 pub use transport::{CloseReason, Role, Transport, TransportCommand, TransportEvent};
+pub use memory::{MemoryNetwork, MemoryTransport};
+pub use node::{link_out_of_band, EventStream, Node, NodeConfig, NodeError, NodeStats, OutOfBand, Peers, ProtocolHandle};

@@ -66,8 +66,4 @@ impl Outbox {
     pub(crate) fn on_sent(&mut self, bytes: usize) {
         self.in_flight = self.in_flight.saturating_sub(bytes);
     }
-
-    pub(crate) fn queued_frames(&self) -> usize {
-        self.queue.len()
-    }
 }

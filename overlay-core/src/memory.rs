@@ -1,0 +1,246 @@
+//! The in-memory transport: the reference implementation of
+//! [`Transport`], and the test double.
+//!
+//! # How to write a transport
+//! This file is the template. A transport keeps a table of its
+//! connections by [`ConnId`] and a queue of events ready for the engine:
+//!
+//! 1. `Open { Initiator }`: emit your offer (and candidates) as
+//!    [`TransportEvent::Signal`]. `Open { Acceptor }`: wait for the offer.
+//! 2. `Signal`: the remote's offer (answer it with a `Signal` event),
+//!    answer, or candidate. Refuse what you cannot parse with `Err`.
+//! 3. When frames can flow both ways, emit [`TransportEvent::Opened`] once.
+//! 4. `Send`: deliver the frame whole, in order; return the send credit
+//!    with [`TransportEvent::Sent`] once it left your queue (here: once the
+//!    receiver consumed it, which gives end-to-end backpressure).
+//! 5. The remote closed, or died: [`TransportEvent::Closed`] with a reason.
+//!    After `Close`, forget the connection and emit nothing more for it.
+//!
+//! Here the "network" is a [`MemoryNetwork`]: a registry of endpoints, each
+//! an unbounded channel of deliveries. The offer's SDP names the offering
+//! endpoint and connection (`n2n-memory <endpoint> <conn>`), the answer
+//! names the answering one; the initiator, on the answer, tells the
+//! acceptor that the connection is open.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::id::ConnId;
+use crate::signal::Signal;
+use crate::transport::{CloseReason, Role, Transport, TransportCommand, TransportEvent};
+
+type Endpoint = u64;
+
+/// What one endpoint sends another.
+#[derive(Debug)]
+enum Delivery {
+    /// The initiator saw the answer: the connection is open.
+    Open { to: ConnId },
+    Frame { to: ConnId, frame: Bytes },
+    /// The receiver consumed `bytes` of frames the sender sent on `to`.
+    Credit { to: ConnId, bytes: usize },
+    Closed { to: ConnId, reason: CloseReason },
+}
+
+/// A set of in-memory endpoints that can reach each other. Cloning shares it.
+#[derive(Clone, Default)]
+pub struct MemoryNetwork {
+    endpoints: Arc<Mutex<BTreeMap<Endpoint, mpsc::UnboundedSender<Delivery>>>>,
+    next: Arc<AtomicU64>,
+}
+
+impl MemoryNetwork {
+    /// An empty network.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new transport attached to this network.
+    pub fn transport(&self) -> MemoryTransport {
+        let endpoint = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut eps) = self.endpoints.lock() {
+            eps.insert(endpoint, tx);
+        }
+        MemoryTransport { endpoint, net: self.clone(), inbox: rx, conns: BTreeMap::new(), ready: VecDeque::new() }
+    }
+
+    /// Endpoints attached now.
+    pub fn len(&self) -> usize {
+        self.endpoints.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// Whether no endpoint is attached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Deliver to an endpoint; false if it is gone.
+    fn deliver(&self, to: Endpoint, d: Delivery) -> bool {
+        let tx = self.endpoints.lock().ok().and_then(|e| e.get(&to).cloned());
+        tx.is_some_and(|tx| tx.send(d).is_ok())
+    }
+}
+
+/// A signal this transport cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemoryError {
+    /// The SDP is not one a memory transport made.
+    #[error("not a memory-transport session description: {0:?}")]
+    BadSdp(String),
+    /// The signal does not fit the connection's role or state.
+    #[error("unexpected {0} signal for this connection")]
+    Unexpected(&'static str),
+}
+
+#[derive(Debug)]
+struct MemConn {
+    role: Role,
+    remote: Option<(Endpoint, ConnId)>,
+    open: bool,
+}
+
+/// An endpoint of a [`MemoryNetwork`]. See the [module docs](self).
+pub struct MemoryTransport {
+    endpoint: Endpoint,
+    net: MemoryNetwork,
+    inbox: mpsc::UnboundedReceiver<Delivery>,
+    conns: BTreeMap<ConnId, MemConn>,
+    ready: VecDeque<TransportEvent>,
+}
+
+fn sdp(endpoint: Endpoint, conn: ConnId) -> String {
+    format!("n2n-memory {endpoint} {}", conn.0)
+}
+
+fn parse_sdp(s: &str) -> Result<(Endpoint, ConnId), MemoryError> {
+    let bad = || MemoryError::BadSdp(s.chars().take(64).collect());
+    let mut it = s.split(' ');
+    if it.next() != Some("n2n-memory") {
+        return Err(bad());
+    }
+    let ep = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+    let conn = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+    Ok((ep, ConnId(conn)))
+}
+
+impl MemoryTransport {
+    fn closed(&mut self, conn: ConnId, reason: CloseReason) {
+        if self.conns.remove(&conn).is_some() {
+            self.ready.push_back(TransportEvent::Closed { conn, reason });
+        }
+    }
+}
+
+impl Transport for MemoryTransport {
+    type Error = MemoryError;
+
+    fn handle_command(&mut self, _now: Instant, cmd: TransportCommand) -> Result<(), MemoryError> {
+        match cmd {
+            TransportCommand::Open { conn, role } => {
+                self.conns.insert(conn, MemConn { role, remote: None, open: false });
+                if role == Role::Initiator {
+                    let offer = Signal::Offer { sdp: sdp(self.endpoint, conn) };
+                    self.ready.push_back(TransportEvent::Signal { conn, signal: offer });
+                    // A candidate and its end, so every signal path is exercised.
+                    let cand = Signal::candidate(format!("candidate:memory 1 udp 1 0.0.0.0 {} typ host", self.endpoint));
+                    self.ready.push_back(TransportEvent::Signal { conn, signal: cand });
+                    self.ready.push_back(TransportEvent::Signal { conn, signal: Signal::EndOfCandidates });
+                }
+            }
+            TransportCommand::Signal { conn, signal } => {
+                let Some(c) = self.conns.get_mut(&conn) else { return Ok(()) };
+                match (signal, c.role) {
+                    (Signal::Offer { sdp: s }, Role::Acceptor) if c.remote.is_none() => {
+                        c.remote = Some(parse_sdp(&s)?);
+                        let answer = Signal::Answer { sdp: sdp(self.endpoint, conn) };
+                        self.ready.push_back(TransportEvent::Signal { conn, signal: answer });
+                    }
+                    (Signal::Answer { sdp: s }, Role::Initiator) if c.remote.is_none() => {
+                        let (ep, rconn) = parse_sdp(&s)?;
+                        c.remote = Some((ep, rconn));
+                        if self.net.deliver(ep, Delivery::Open { to: rconn }) {
+                            c.open = true;
+                            self.ready.push_back(TransportEvent::Opened { conn });
+                        } else {
+                            self.closed(conn, CloseReason::Failed("remote endpoint is gone".into()));
+                        }
+                    }
+                    (Signal::Candidate { .. } | Signal::EndOfCandidates, _) => {}
+                    (s, _) => return Err(MemoryError::Unexpected(s.kind())),
+                }
+            }
+            TransportCommand::Send { conn, frame } => {
+                let Some(c) = self.conns.get(&conn) else { return Ok(()) };
+                let (Some((ep, rconn)), true) = (c.remote, c.open) else {
+                    return Err(MemoryError::Unexpected("send before open"));
+                };
+                if !self.net.deliver(ep, Delivery::Frame { to: rconn, frame }) {
+                    self.closed(conn, CloseReason::Failed("remote endpoint is gone".into()));
+                }
+            }
+            TransportCommand::Close { conn } => {
+                if let Some(MemConn { remote: Some((ep, rconn)), .. }) = self.conns.remove(&conn) {
+                    self.net.deliver(ep, Delivery::Closed { to: rconn, reason: CloseReason::Remote });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
+        loop {
+            if let Some(ev) = self.ready.pop_front() {
+                return Poll::Ready(ev);
+            }
+            let d = match self.inbox.poll_recv(cx) {
+                Poll::Ready(Some(d)) => d,
+                // The network holds our sender while we are attached.
+                Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+            };
+            match d {
+                Delivery::Open { to } => {
+                    if let Some(c) = self.conns.get_mut(&to) {
+                        if !c.open && c.remote.is_some() {
+                            c.open = true;
+                            self.ready.push_back(TransportEvent::Opened { conn: to });
+                        }
+                    }
+                }
+                Delivery::Frame { to, frame } => {
+                    if let Some((ep, rconn)) = self.conns.get(&to).and_then(|c| c.remote) {
+                        self.net.deliver(ep, Delivery::Credit { to: rconn, bytes: frame.len() });
+                        self.ready.push_back(TransportEvent::Frame { conn: to, frame });
+                    }
+                }
+                Delivery::Credit { to, bytes } => {
+                    if self.conns.contains_key(&to) {
+                        self.ready.push_back(TransportEvent::Sent { conn: to, bytes });
+                    }
+                }
+                Delivery::Closed { to, reason } => self.closed(to, reason),
+            }
+        }
+    }
+}
+
+impl Drop for MemoryTransport {
+    fn drop(&mut self) {
+        if let Ok(mut eps) = self.net.endpoints.lock() {
+            eps.remove(&self.endpoint);
+        }
+        for c in self.conns.values() {
+            if let Some((ep, rconn)) = c.remote {
+                let reason = CloseReason::Failed("remote transport dropped".into());
+                self.net.deliver(ep, Delivery::Closed { to: rconn, reason });
+            }
+        }
+    }
+}

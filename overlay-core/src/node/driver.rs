@@ -1,0 +1,312 @@
+//! The node's task: runs the engine over a transport.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::poll_fn;
+use std::task::Poll;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::FutureExt;
+use tokio::sync::mpsc;
+
+use super::command::{Command, NodeStats, Query, Reply};
+use crate::engine::Engine;
+use crate::error::{ConnectError, SendError};
+use crate::event::{Event, Output};
+use crate::id::{HandshakeId, OpId, PeerId, ProtocolId};
+use crate::signal::SignalEnvelope;
+use crate::transport::{CloseReason, Transport, TransportEvent};
+
+/// Events buffered for slow subscribers before the node stops reading
+/// the network (backpressure).
+const BACKLOG_HIGH_WATER: usize = 4096;
+/// Transport events handled per wake-up before looking at commands again.
+const TRANSPORT_BATCH: usize = 64;
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+struct Subscriber {
+    tx: mpsc::Sender<Event>,
+    backlog: VecDeque<Event>,
+}
+
+struct ParkedSend {
+    protocol: ProtocolId,
+    payload: Bytes,
+    reply: Reply<Result<(), SendError>>,
+}
+
+type OpReply = Reply<Result<Option<PeerId>, ConnectError>>;
+
+pub(crate) struct Driver<T: Transport> {
+    engine: Engine,
+    transport: T,
+    commands: mpsc::Receiver<Command>,
+    subs: BTreeMap<ProtocolId, Subscriber>,
+    ops: BTreeMap<OpId, OpReply>,
+    routes: BTreeMap<HandshakeId, mpsc::UnboundedSender<SignalEnvelope>>,
+    parked: BTreeMap<PeerId, VecDeque<ParkedSend>>,
+    stats: NodeStats,
+}
+
+impl<T: Transport> Driver<T> {
+    pub(crate) fn new(engine: Engine, transport: T, commands: mpsc::Receiver<Command>) -> Self {
+        Driver {
+            engine,
+            transport,
+            commands,
+            subs: BTreeMap::new(),
+            ops: BTreeMap::new(),
+            routes: BTreeMap::new(),
+            parked: BTreeMap::new(),
+            stats: NodeStats::default(),
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        tracing::debug!(peer = %self.engine.local_id(), "node started");
+        let mut shutdown_reply = None;
+        loop {
+            self.flush();
+            let backlog: usize = self.subs.values().map(|s| s.backlog.len()).sum();
+            let reserve = self.subs.iter().find(|(_, s)| !s.backlog.is_empty()).map(|(p, s)| (*p, s.tx.clone()));
+            let deadline = self.engine.poll_timeout();
+            tokio::select! {
+                biased;
+                cmd = self.commands.recv() => match cmd {
+                    Some(Command::Shutdown { reply }) => { shutdown_reply = Some(reply); break; }
+                    Some(cmd) => self.handle_command(cmd),
+                    None => break,
+                },
+                _ = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                        None => std::future::pending().await,
+                    }
+                } => self.engine.handle_timeout(now()),
+                permit = async {
+                    match &reserve {
+                        Some((_, tx)) => tx.reserve().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if let Some((p, _)) = reserve {
+                        self.drain_backlog(p, permit);
+                    }
+                },
+                ev = poll_fn(|cx| self.transport.poll_event(cx)), if backlog < BACKLOG_HIGH_WATER => {
+                    self.engine.handle_transport_event(now(), ev);
+                    for _ in 1..TRANSPORT_BATCH {
+                        match poll_fn(|cx| Poll::Ready(self.transport.poll_event(cx))).now_or_never() {
+                            Some(Poll::Ready(ev)) => self.engine.handle_transport_event(now(), ev),
+                            _ => break,
+                        }
+                    }
+                },
+            }
+        }
+        self.engine.shutdown(now());
+        self.flush();
+        tracing::debug!(peer = %self.engine.local_id(), "node stopped");
+        if let Some(reply) = shutdown_reply {
+            let _ = reply.send(());
+        }
+    }
+
+    /// Move engine outputs to the transport and to the application.
+    fn flush(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(cmd) = self.engine.poll_transport() {
+                progressed = true;
+                let conn = cmd.conn();
+                if let Err(e) = self.transport.handle_command(now(), cmd) {
+                    tracing::debug!(%conn, error = %e, "transport refused a command: closing the connection");
+                    self.stats.transport_errors += 1;
+                    let reason = CloseReason::Failed(e.to_string());
+                    self.engine.handle_transport_event(now(), TransportEvent::Closed { conn, reason });
+                }
+            }
+            while let Some(out) = self.engine.poll_output() {
+                progressed = true;
+                self.handle_output(out);
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn handle_output(&mut self, out: Output) {
+        match out {
+            Output::Event { protocol, event } => self.deliver(protocol, event),
+            Output::Completed(c) => {
+                if let Some(reply) = self.ops.remove(&c.op) {
+                    let _ = reply.send(c.result.map(|()| c.remote).map_err(ConnectError::Failed));
+                }
+            }
+            Output::Signal(env) => match self.routes.get(&env.handshake) {
+                Some(tx) if tx.send(env).is_ok() => {}
+                _ => {
+                    self.stats.unrouted_signals += 1;
+                    tracing::debug!("out-of-band signal with no route: dropped");
+                }
+            },
+            Output::HandshakeEnded { handshake } => {
+                self.routes.remove(&handshake);
+            }
+            Output::Writable { peer } => self.unpark(peer),
+        }
+    }
+
+    fn deliver(&mut self, protocol: ProtocolId, event: Event) {
+        let Some(sub) = self.subs.get_mut(&protocol) else {
+            self.stats.unrouted_events += 1;
+            return;
+        };
+        if !sub.backlog.is_empty() {
+            sub.backlog.push_back(event);
+            return;
+        }
+        match sub.tx.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(ev)) => sub.backlog.push_back(ev),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::debug!(%protocol, "event stream dropped: protocol unregistered");
+                self.subs.remove(&protocol);
+                self.stats.unrouted_events += 1;
+            }
+        }
+    }
+
+    fn drain_backlog(&mut self, protocol: ProtocolId, open: bool) {
+        if !open {
+            self.subs.remove(&protocol);
+            return;
+        }
+        let Some(sub) = self.subs.get_mut(&protocol) else { return };
+        while let Some(ev) = sub.backlog.pop_front() {
+            match sub.tx.try_send(ev) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(ev)) => {
+                    sub.backlog.push_front(ev);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.subs.remove(&protocol);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn unpark(&mut self, peer: PeerId) {
+        let Some(queue) = self.parked.get_mut(&peer) else { return };
+        while let Some(p) = queue.front() {
+            if !self.engine.can_send(&peer, p.payload.len()) {
+                return;
+            }
+            let Some(p) = queue.pop_front() else { break };
+            let r = self.engine.send(now(), p.protocol, peer, p.payload);
+            let _ = p.reply.send(r);
+        }
+        self.parked.remove(&peer);
+    }
+
+    fn handle_command(&mut self, cmd: Command) {
+        let t = now();
+        match cmd {
+            Command::Register { protocol, events, reply } => {
+                let taken = self.subs.get(&protocol).is_some_and(|s| !s.tx.is_closed());
+                if !taken {
+                    self.subs.insert(protocol, Subscriber { tx: events, backlog: VecDeque::new() });
+                }
+                let _ = reply.send(!taken);
+            }
+            Command::Connect { protocol, from, to, reply } => match self.engine.connect(t, protocol, &from, &to) {
+                Ok(op) => {
+                    self.ops.insert(op, reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
+            Command::ConnectOutOfBand { protocol, count, signals, started, done } => {
+                match self.engine.connect_out_of_band(t, protocol, count) {
+                    Ok((op, h)) => {
+                        self.routes.insert(h, signals);
+                        self.ops.insert(op, done);
+                        let _ = started.send(Ok(h));
+                    }
+                    Err(e) => {
+                        let _ = started.send(Err(e));
+                    }
+                }
+            }
+            Command::AcceptOutOfBand { envelope, signals, reply } => {
+                let h = envelope.handshake;
+                self.routes.insert(h, signals);
+                let r = self.engine.handle_signal(t, envelope);
+                if r.is_err() {
+                    self.routes.remove(&h);
+                }
+                let _ = reply.send(r);
+            }
+            Command::Signal { envelope, reply } => {
+                let _ = reply.send(self.engine.handle_signal(t, envelope));
+            }
+            Command::Send { protocol, peer, payload, wait, reply } => {
+                if wait && self.parked.contains_key(&peer) {
+                    // Keep order behind earlier waiting sends.
+                    self.parked.entry(peer).or_default().push_back(ParkedSend { protocol, payload, reply });
+                    return;
+                }
+                match self.engine.send(t, protocol, peer, payload.clone()) {
+                    Err(SendError::Full(_)) if wait => {
+                        self.parked.entry(peer).or_default().push_back(ParkedSend { protocol, payload, reply });
+                    }
+                    r => {
+                        let _ = reply.send(r);
+                    }
+                }
+            }
+            Command::Disconnect { protocol, peer, reply } => {
+                let _ = reply.send(self.engine.disconnect(t, protocol, peer));
+            }
+            Command::DisconnectAll { protocol, reply } => {
+                let _ = reply.send(self.engine.disconnect_all(t, protocol));
+            }
+            Command::Pin { protocol, peer, pin, reply } => {
+                let r = if pin { self.engine.pin(protocol, peer) } else { self.engine.unpin(protocol, peer) };
+                let _ = reply.send(r);
+            }
+            Command::Query(q) => self.query(q),
+            Command::Shutdown { reply } => {
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn query(&mut self, q: Query) {
+        match q {
+            Query::Inview(p, r) => {
+                let _ = r.send(self.engine.inview(&p));
+            }
+            Query::Outview(p, r) => {
+                let _ = r.send(self.engine.outview(&p));
+            }
+            Query::Neighbours(r) => {
+                let _ = r.send(self.engine.neighbours());
+            }
+            Query::Connections(r) => {
+                let _ = r.send(self.engine.connections());
+            }
+            Query::Stats(r) => {
+                let _ = r.send(NodeStats { engine: self.engine.stats(), ..self.stats });
+            }
+        }
+    }
+}
+

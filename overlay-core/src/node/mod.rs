@@ -1,0 +1,363 @@
+//! The async node: runs an [`Engine`] over a [`Transport`] on a tokio task
+//! and hands out per-protocol handles and event streams.
+//!
+//! Every operation returns a future that resolves when it is done (the arc
+//! is open, or a typed error). The node's task lives as long as any handle
+//! ([`Node`], [`ProtocolHandle`]) does; dropping them all, or calling
+//! [`Node::shutdown`], closes every connection and frees the transport.
+
+mod command;
+mod driver;
+mod out_of_band;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::Stream;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+pub use command::NodeStats;
+pub use out_of_band::{link_out_of_band, OutOfBand};
+
+use crate::config::Config;
+use crate::connection::ConnectionInfo;
+use crate::engine::{Engine, SignalError};
+use crate::error::{ArcError, ConnectError, SendError};
+use crate::event::Event;
+use crate::id::{Keypair, PeerId, ProtocolId};
+use crate::signal::SignalEnvelope;
+use crate::transport::Transport;
+use command::{Command, Query};
+
+/// Configuration of a [`Node`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NodeConfig {
+    /// The engine's limits and timeouts.
+    pub engine: Config,
+    /// Events buffered per protocol stream before the node stops reading
+    /// the network for a while. Default 1024.
+    pub event_capacity: usize,
+    /// Commands buffered from handles. Default 1024.
+    pub command_capacity: usize,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig { engine: Config::default(), event_capacity: 1024, command_capacity: 1024 }
+    }
+}
+
+impl NodeConfig {
+    /// A node configuration around an engine configuration.
+    pub fn with_engine(engine: Config) -> Self {
+        NodeConfig { engine, ..Self::default() }
+    }
+}
+
+/// A node-level error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// A handle for this protocol is already registered (and its event
+    /// stream alive). Drop the other stream first.
+    #[error("protocol {0} already has a handle: drop its event stream first")]
+    AlreadyRegistered(ProtocolId),
+    /// An out-of-band signal was refused.
+    #[error(transparent)]
+    Signal(#[from] SignalError),
+    /// The node's task has stopped.
+    #[error("the node has shut down")]
+    NodeGone,
+}
+
+/// One side of an operation's list of peers: `None` (this node), one peer,
+/// or several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peers(Option<Vec<PeerId>>);
+
+impl From<PeerId> for Peers {
+    fn from(p: PeerId) -> Self {
+        Peers(Some(vec![p]))
+    }
+}
+impl From<Option<PeerId>> for Peers {
+    fn from(p: Option<PeerId>) -> Self {
+        Peers(p.map(|p| vec![p]))
+    }
+}
+impl From<Vec<PeerId>> for Peers {
+    fn from(p: Vec<PeerId>) -> Self {
+        Peers(Some(p))
+    }
+}
+impl From<&[PeerId]> for Peers {
+    fn from(p: &[PeerId]) -> Self {
+        Peers(Some(p.to_vec()))
+    }
+}
+
+impl Peers {
+    /// This node itself.
+    pub fn me() -> Self {
+        Peers(None)
+    }
+
+    fn resolve(self, me: PeerId) -> Vec<PeerId> {
+        self.0.unwrap_or_else(|| vec![me])
+    }
+}
+
+/// A running node. Cheap to clone; see the [module docs](self).
+#[derive(Clone)]
+pub struct Node {
+    tx: mpsc::Sender<Command>,
+    local: PeerId,
+    config: NodeConfig,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("id", &self.local).finish()
+    }
+}
+
+async fn ask<T>(tx: &mpsc::Sender<Command>, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+    let (reply, rx) = oneshot::channel();
+    tx.send(make(reply)).await.ok()?;
+    rx.await.ok()
+}
+
+impl Node {
+    /// Start a node on the current tokio runtime, owning `transport`.
+    /// Its logs carry a `node` span with its short id.
+    pub fn spawn<T: Transport>(transport: T, keypair: Keypair, config: NodeConfig) -> Node {
+        let local = keypair.peer_id();
+        let window = transport.send_window();
+        let seed = rand::random::<u64>();
+        let engine = Engine::new(config.engine.clone(), keypair, seed, window);
+        let (tx, rx) = mpsc::channel(config.command_capacity.max(1));
+        let span = tracing::info_span!("node", id = %local.short());
+        tokio::spawn(driver::Driver::new(engine, transport, rx).run().instrument(span));
+        Node { tx, local, config }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> PeerId {
+        self.local
+    }
+
+    /// A handle and the event stream for `protocol`. One stream per
+    /// protocol at a time.
+    ///
+    /// # Errors
+    /// [`NodeError::AlreadyRegistered`], [`NodeError::NodeGone`].
+    pub async fn protocol(&self, protocol: ProtocolId) -> Result<(ProtocolHandle, EventStream), NodeError> {
+        let (etx, erx) = mpsc::channel(self.config.event_capacity.max(1));
+        let ok = ask(&self.tx, |reply| Command::Register { protocol, events: etx, reply }).await.ok_or(NodeError::NodeGone)?;
+        if !ok {
+            return Err(NodeError::AlreadyRegistered(protocol));
+        }
+        Ok((ProtocolHandle { node: self.clone(), protocol }, EventStream { rx: erx }))
+    }
+
+    /// Feed a signal of an out-of-band handshake already under way (see
+    /// [`Node::accept_out_of_band`], [`ProtocolHandle::connect_out_of_band`]).
+    ///
+    /// # Errors
+    /// [`NodeError::Signal`] if the engine refused it.
+    pub async fn handle_signal(&self, envelope: SignalEnvelope) -> Result<(), NodeError> {
+        ask(&self.tx, |reply| Command::Signal { envelope, reply }).await.ok_or(NodeError::NodeGone)??;
+        Ok(())
+    }
+
+    /// Accept an out-of-band handshake from its first signal (the offer).
+    /// The answer and candidates come out of the returned pipe; feed the
+    /// remote's later signals with [`Node::handle_signal`].
+    ///
+    /// # Errors
+    /// [`NodeError::Signal`] if the engine refused it.
+    pub async fn accept_out_of_band(&self, envelope: SignalEnvelope) -> Result<OutOfBand, NodeError> {
+        let handshake = envelope.handshake;
+        let (stx, srx) = mpsc::unbounded_channel();
+        ask(&self.tx, |reply| Command::AcceptOutOfBand { envelope, signals: stx, reply }).await.ok_or(NodeError::NodeGone)??;
+        Ok(OutOfBand::new(handshake, srx, None))
+    }
+
+    /// Peers with an established connection.
+    pub async fn neighbours(&self) -> Result<BTreeSet<PeerId>, NodeError> {
+        ask(&self.tx, |r| Command::Query(Query::Neighbours(r))).await.ok_or(NodeError::NodeGone)
+    }
+
+    /// Every connection with its state, arcs and counters.
+    pub async fn connections(&self) -> Result<Vec<ConnectionInfo>, NodeError> {
+        ask(&self.tx, |r| Command::Query(Query::Connections(r))).await.ok_or(NodeError::NodeGone)
+    }
+
+    /// Counters.
+    pub async fn stats(&self) -> Result<NodeStats, NodeError> {
+        ask(&self.tx, |r| Command::Query(Query::Stats(r))).await.ok_or(NodeError::NodeGone)
+    }
+
+    /// Close every connection and stop the node's task; resolves when done.
+    pub async fn shutdown(&self) {
+        let _ = ask(&self.tx, |reply| Command::Shutdown { reply }).await;
+    }
+
+    /// Whether the node's task is still running.
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
+    }
+}
+
+/// Operations of one protocol on a node.
+#[derive(Clone, Debug)]
+pub struct ProtocolHandle {
+    node: Node,
+    protocol: ProtocolId,
+}
+
+impl ProtocolHandle {
+    /// The protocol.
+    pub fn protocol(&self) -> ProtocolId {
+        self.protocol
+    }
+
+    /// The node.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Open arcs from every peer of `from` to every peer of `to`
+    /// (`None` is this node): `connect(a, c)` bridges neighbour `a` to
+    /// neighbour `c`; `connect(None, c)` adds an arc to neighbour `c`;
+    /// `connect(a, None)` asks neighbour `a` for an arc to this node.
+    /// Resolves when every arc is open.
+    ///
+    /// # Errors
+    /// [`ConnectError`]: at once for a self connection or a peer that is
+    /// not a neighbour; later [`ConnectError::Failed`] with the reason.
+    pub async fn connect(&self, from: impl Into<Peers>, to: impl Into<Peers>) -> Result<(), ConnectError> {
+        let me = self.node.local;
+        let (from, to) = (from.into().resolve(me), to.into().resolve(me));
+        let protocol = self.protocol;
+        ask(&self.node.tx, |reply| Command::Connect { protocol, from, to, reply }).await.ok_or(ConnectError::NodeGone)??;
+        Ok(())
+    }
+
+    /// Start an out-of-band handshake for one arc from this node. Carry
+    /// the signals of the returned pipe to the remote peer (which calls
+    /// [`Node::accept_out_of_band`] with the first one), and feed its
+    /// replies to [`Node::handle_signal`]; [`OutOfBand::finished`] resolves
+    /// with the remote's id once the arc is open.
+    ///
+    /// # Errors
+    /// [`ConnectError::Busy`], [`ConnectError::NodeGone`].
+    pub async fn connect_out_of_band(&self) -> Result<OutOfBand, ConnectError> {
+        let (stx, srx) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        let protocol = self.protocol;
+        let h = ask(&self.node.tx, |started| Command::ConnectOutOfBand { protocol, count: 1, signals: stx, started, done: done_tx })
+            .await
+            .ok_or(ConnectError::NodeGone)??;
+        Ok(OutOfBand::new(h, srx, Some(done_rx)))
+    }
+
+    /// Send `payload` to `peer`, waiting while the connection's queue is full.
+    ///
+    /// # Errors
+    /// [`SendError::NotNeighbour`], [`SendError::TooLarge`], [`SendError::NodeGone`].
+    pub async fn send(&self, peer: PeerId, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_inner(peer, payload.into(), true).await
+    }
+
+    /// Send without waiting: [`SendError::Full`] when the queue is full.
+    ///
+    /// # Errors
+    /// As [`ProtocolHandle::send`], plus [`SendError::Full`].
+    pub async fn try_send(&self, peer: PeerId, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_inner(peer, payload.into(), false).await
+    }
+
+    async fn send_inner(&self, peer: PeerId, payload: Bytes, wait: bool) -> Result<(), SendError> {
+        let protocol = self.protocol;
+        ask(&self.node.tx, |reply| Command::Send { protocol, peer, payload, wait, reply }).await.ok_or(SendError::NodeGone)?
+    }
+
+    /// Remove one arc to `peer`.
+    ///
+    /// # Errors
+    /// [`ArcError`].
+    pub async fn disconnect(&self, peer: PeerId) -> Result<(), ArcError> {
+        let protocol = self.protocol;
+        ask(&self.node.tx, |reply| Command::Disconnect { protocol, peer, reply }).await.ok_or(ArcError::NodeGone)?
+    }
+
+    /// Remove every unpinned arc of this protocol; how many were removed.
+    ///
+    /// # Errors
+    /// [`ArcError::NodeGone`].
+    pub async fn disconnect_all(&self) -> Result<u32, ArcError> {
+        let protocol = self.protocol;
+        ask(&self.node.tx, |reply| Command::DisconnectAll { protocol, reply }).await.ok_or(ArcError::NodeGone)
+    }
+
+    /// Pin one arc to `peer` (it cannot be removed until unpinned).
+    ///
+    /// # Errors
+    /// [`ArcError`].
+    pub async fn pin(&self, peer: PeerId) -> Result<(), ArcError> {
+        let protocol = self.protocol;
+        ask(&self.node.tx, |reply| Command::Pin { protocol, peer, pin: true, reply }).await.ok_or(ArcError::NodeGone)?
+    }
+
+    /// Unpin one arc to `peer`.
+    ///
+    /// # Errors
+    /// [`ArcError`].
+    pub async fn unpin(&self, peer: PeerId) -> Result<(), ArcError> {
+        let protocol = self.protocol;
+        ask(&self.node.tx, |reply| Command::Pin { protocol, peer, pin: false, reply }).await.ok_or(ArcError::NodeGone)?
+    }
+
+    /// Incoming arcs: peer -> multiplicity.
+    ///
+    /// # Errors
+    /// [`NodeError::NodeGone`].
+    pub async fn inview(&self) -> Result<BTreeMap<PeerId, u32>, NodeError> {
+        let p = self.protocol;
+        ask(&self.node.tx, |r| Command::Query(Query::Inview(p, r))).await.ok_or(NodeError::NodeGone)
+    }
+
+    /// Outgoing arcs: peer -> multiplicity.
+    ///
+    /// # Errors
+    /// [`NodeError::NodeGone`].
+    pub async fn outview(&self) -> Result<BTreeMap<PeerId, u32>, NodeError> {
+        let p = self.protocol;
+        ask(&self.node.tx, |r| Command::Query(Query::Outview(p, r))).await.ok_or(NodeError::NodeGone)
+    }
+}
+
+/// The events of one protocol, as a [`Stream`].
+#[derive(Debug)]
+pub struct EventStream {
+    rx: mpsc::Receiver<Event>,
+}
+
+impl EventStream {
+    /// The next event; `None` once the node has stopped.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.rx.recv().await
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Event;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.rx.poll_recv(cx)
+    }
+}
