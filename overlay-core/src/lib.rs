@@ -13,6 +13,8 @@ pub mod memory;
 pub mod node;
 mod outbox;
 pub mod signal;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod transport;
 pub mod sim;
 pub mod wire;
