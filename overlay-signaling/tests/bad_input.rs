@@ -19,7 +19,10 @@ async fn bad_input_gets_error_replies_and_hurts_no_one() -> TestResult {
     let url = server.url();
     let mut good_contact = SignalingClient::connect(&url, "r", peer(1)).await?;
     let good_newcomer = SignalingClient::connect(&url, "r", peer(2)).await?;
-    assert_eq!(good_newcomer.request_contact(None).await?, Contact::Peer(peer(1)));
+    assert_eq!(
+        good_newcomer.request_contact(None).await?,
+        Contact::Peer(peer(1))
+    );
 
     let mut bad = Raw::connect(&url).await?;
     // Before joining.
@@ -27,17 +30,26 @@ async fn bad_input_gets_error_replies_and_hurts_no_one() -> TestResult {
     assert_eq!(bad.expect_error().await?, (None, ErrorCode::BadJson));
     bad.send_text("[1, 2, 3]").await?;
     assert_eq!(bad.expect_error().await?, (None, ErrorCode::BadJson));
-    bad.send_text(json!({"type": "join", "id": 1}).to_string()).await?;
+    bad.send_text(json!({"type": "join", "id": 1}).to_string())
+        .await?;
     assert_eq!(bad.expect_error().await?, (Some(1), ErrorCode::BadVersion));
-    bad.send_text(json!({"v": 2, "type": "join", "id": 2}).to_string()).await?;
+    bad.send_text(json!({"v": 2, "type": "join", "id": 2}).to_string())
+        .await?;
     assert_eq!(bad.expect_error().await?, (Some(2), ErrorCode::BadVersion));
-    bad.send_text(json!({"v": 1, "type": "teleport", "id": 3}).to_string()).await?;
+    bad.send_text(json!({"v": 1, "type": "teleport", "id": 3}).to_string())
+        .await?;
     assert_eq!(bad.expect_error().await?, (Some(3), ErrorCode::UnknownType));
     bad.send_text(json!({"v": 1, "id": 4}).to_string()).await?;
     assert_eq!(bad.expect_error().await?, (Some(4), ErrorCode::BadMessage));
-    bad.send_text(json!({"v": 1, "type": "join", "id": 5, "room": "r", "peer": "not-hex"}).to_string()).await?;
+    bad.send_text(
+        json!({"v": 1, "type": "join", "id": 5, "room": "r", "peer": "not-hex"}).to_string(),
+    )
+    .await?;
     assert_eq!(bad.expect_error().await?, (Some(5), ErrorCode::BadMessage));
-    bad.send_text(json!({"v": 1, "type": "join", "id": 6, "room": "bell\u{7}", "peer": peer(3)}).to_string()).await?;
+    bad.send_text(
+        json!({"v": 1, "type": "join", "id": 6, "room": "bell\u{7}", "peer": peer(3)}).to_string(),
+    )
+    .await?;
     assert_eq!(bad.expect_error().await?, (Some(6), ErrorCode::BadMessage));
     bad.send_binary(vec![0xde, 0xad, 0xbe, 0xef]).await?;
     assert_eq!(bad.expect_error().await?, (None, ErrorCode::BinaryFrame));
@@ -49,20 +61,39 @@ async fn bad_input_gets_error_replies_and_hurts_no_one() -> TestResult {
 
     // Joined, it still misbehaves.
     let joined = bad.join("r", peer(3)).await?;
-    assert!(matches!(joined.msg, ServerMessage::Joined { members: 2, .. }), "{joined:?}");
-    bad.send_text(json!({"v": 1, "type": "join", "id": 9, "room": "s", "peer": peer(4)}).to_string()).await?;
-    assert_eq!(bad.expect_error().await?, (Some(9), ErrorCode::AlreadyJoined));
+    assert!(
+        matches!(joined.msg, ServerMessage::Joined { members: 2, .. }),
+        "{joined:?}"
+    );
+    bad.send_text(
+        json!({"v": 1, "type": "join", "id": 9, "room": "s", "peer": peer(4)}).to_string(),
+    )
+    .await?;
+    assert_eq!(
+        bad.expect_error().await?,
+        (Some(9), ErrorCode::AlreadyJoined)
+    );
     // A relay to a peer that is not in the room.
     bad.send_text(signal_to(10, peer(9), &offer)).await?;
-    assert_eq!(bad.expect_error().await?, (Some(10), ErrorCode::UnknownPeer));
+    assert_eq!(
+        bad.expect_error().await?,
+        (Some(10), ErrorCode::UnknownPeer)
+    );
     // A relay with a forged sender (it claims to be peer 2).
     bad.send_text(request_contact(11, Some(peer(1)))).await?;
-    assert_eq!(bad.next_frame().await?.msg, ServerMessage::Contact { peer: peer(1) });
+    assert_eq!(
+        bad.next_frame().await?.msg,
+        ServerMessage::Contact { peer: peer(1) }
+    );
     let forged = envelope(peer(2), 1, Signal::Offer { sdp: "v=0".into() });
     bad.send_text(signal_to(12, peer(1), &forged)).await?;
     assert_eq!(bad.expect_error().await?, (Some(12), ErrorCode::BadSender));
     // A signal envelope that is not one.
-    bad.send_text(json!({"v": 1, "type": "signal", "id": 13, "to": peer(1), "envelope": {"sdp": 1}}).to_string()).await?;
+    bad.send_text(
+        json!({"v": 1, "type": "signal", "id": 13, "to": peer(1), "envelope": {"sdp": 1}})
+            .to_string(),
+    )
+    .await?;
     assert_eq!(bad.expect_error().await?, (Some(13), ErrorCode::BadMessage));
     // After all that, its connection still works.
     bad.send_text(signal_to(14, peer(1), &offer)).await?;
@@ -70,7 +101,8 @@ async fn bad_input_gets_error_replies_and_hurts_no_one() -> TestResult {
 
     // Not WebSocket at all: the server drops that connection...
     let mut junk = tokio::net::TcpStream::connect(server.local_addr()).await?;
-    junk.write_all(b"\x16\x03\x01 definitely not HTTP\r\n\r\n").await?;
+    junk.write_all(b"\x16\x03\x01 definitely not HTTP\r\n\r\n")
+        .await?;
     let mut sink = Vec::new();
     let _ = junk.read_to_end(&mut sink).await;
 
@@ -80,8 +112,15 @@ async fn bad_input_gets_error_replies_and_hurts_no_one() -> TestResult {
     let mut good_newcomer = good_newcomer;
     assert_eq!(good_newcomer.recv().await?, Incoming::Signal(answer));
     let late = SignalingClient::connect(&url, "r", peer(5)).await?;
-    assert!(matches!(late.request_contact(None).await?, Contact::Peer(_)));
-    assert_eq!(server.stats().errors_sent, 15, "one error reply per bad message");
+    assert!(matches!(
+        late.request_contact(None).await?,
+        Contact::Peer(_)
+    ));
+    assert_eq!(
+        server.stats().errors_sent,
+        15,
+        "one error reply per bad message"
+    );
 
     for client in [good_contact, good_newcomer, late] {
         client.close().await;

@@ -16,13 +16,30 @@ async fn signals_cross_the_server_both_ways() -> TestResult {
     let mut contact = SignalingClient::connect(&url, "r", peer(1)).await?;
     assert_eq!(contact.request_contact(None).await?, Contact::Alone);
     let mut newcomer = SignalingClient::connect(&url, "r", peer(2)).await?;
-    assert_eq!(newcomer.request_contact(None).await?, Contact::Peer(peer(1)));
+    assert_eq!(
+        newcomer.request_contact(None).await?,
+        Contact::Peer(peer(1))
+    );
 
     // Newcomer -> contact: offer, candidates, end of candidates, in order.
     let outbound = [
-        envelope(peer(2), 77, Signal::Offer { sdp: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n".into() }),
-        envelope(peer(2), 77, Signal::candidate("candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host")),
-        envelope(peer(2), 77, Signal::candidate("candidate:2 1 udp 2130706431 127.0.0.1 40001 typ host")),
+        envelope(
+            peer(2),
+            77,
+            Signal::Offer {
+                sdp: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n".into(),
+            },
+        ),
+        envelope(
+            peer(2),
+            77,
+            Signal::candidate("candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host"),
+        ),
+        envelope(
+            peer(2),
+            77,
+            Signal::candidate("candidate:2 1 udp 2130706431 127.0.0.1 40001 typ host"),
+        ),
         envelope(peer(2), 77, Signal::EndOfCandidates),
     ];
     for e in &outbound {
@@ -35,8 +52,18 @@ async fn signals_cross_the_server_both_ways() -> TestResult {
     // Contact -> newcomer: the answer and its candidates (the contact never
     // asked for the newcomer: being picked is its introduction).
     let inbound = [
-        envelope(peer(1), 77, Signal::Answer { sdp: "v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\n".into() }),
-        envelope(peer(1), 77, Signal::candidate("candidate:3 1 udp 2130706431 127.0.0.1 40002 typ host")),
+        envelope(
+            peer(1),
+            77,
+            Signal::Answer {
+                sdp: "v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\n".into(),
+            },
+        ),
+        envelope(
+            peer(1),
+            77,
+            Signal::candidate("candidate:3 1 udp 2130706431 127.0.0.1 40002 typ host"),
+        ),
     ];
     for e in &inbound {
         contact.send(peer(2), e.clone()).await?;
@@ -49,16 +76,28 @@ async fn signals_cross_the_server_both_ways() -> TestResult {
     // Nothing else: a third member that was introduced to nobody cannot
     // signal the others...
     let mut stranger = SignalingClient::connect(&url, "r", peer(3)).await?;
-    stranger.send(peer(1), envelope(peer(3), 5, Signal::Offer { sdp: "v=0".into() })).await?;
+    stranger
+        .send(
+            peer(1),
+            envelope(peer(3), 5, Signal::Offer { sdp: "v=0".into() }),
+        )
+        .await?;
     match stranger.recv().await? {
-        Incoming::RelayFailed { to, handshake, error: ClientError::NotIntroduced(message) } => {
+        Incoming::RelayFailed {
+            to,
+            handshake,
+            error: ClientError::NotIntroduced(message),
+        } => {
             assert_eq!((to, handshake.0), (peer(1), 5));
             assert!(message.contains("requestContact"), "{message}");
         }
         other => return Err(format!("expected a refused relay, got {other:?}").into()),
     }
     // ...until it asks for one as contact.
-    assert_eq!(stranger.request_contact(Some(peer(1))).await?, Contact::Peer(peer(1)));
+    assert_eq!(
+        stranger.request_contact(Some(peer(1))).await?,
+        Contact::Peer(peer(1))
+    );
     let offer = envelope(peer(3), 6, Signal::Offer { sdp: "v=0".into() });
     stranger.send(peer(1), offer.clone()).await?;
     assert_eq!(contact.recv().await?, Incoming::Signal(offer));

@@ -45,11 +45,20 @@ async fn rooms_hand_out_contacts() -> TestResult {
     assert_eq!(seen, HashSet::from([peer(1), peer(2), peer(3)]));
 
     // Or the member it names.
-    assert_eq!(d.request_contact(Some(peer(2))).await?, Contact::Peer(peer(2)));
+    assert_eq!(
+        d.request_contact(Some(peer(2))).await?,
+        Contact::Peer(peer(2))
+    );
     let absent = d.request_contact(Some(peer(9))).await;
-    assert!(matches!(absent, Err(ClientError::UnknownPeer(_))), "{absent:?}");
+    assert!(
+        matches!(absent, Err(ClientError::UnknownPeer(_))),
+        "{absent:?}"
+    );
     let itself = d.request_contact(Some(peer(4))).await;
-    assert_eq!(itself.map_err(|e| e.code()), Err(Some(ErrorCode::BadMessage)));
+    assert_eq!(
+        itself.map_err(|e| e.code()),
+        Err(Some(ErrorCode::BadMessage))
+    );
 
     // Rooms are separate: the same server, another room, alone again; the
     // same peer id may be in two rooms.
@@ -59,7 +68,10 @@ async fn rooms_hand_out_contacts() -> TestResult {
 
     // A peer id registers once per room.
     let twice = SignalingClient::connect(&url, "r", peer(2)).await;
-    assert!(matches!(twice, Err(ClientError::DuplicatePeer(_))), "{twice:?}");
+    assert!(
+        matches!(twice, Err(ClientError::DuplicatePeer(_))),
+        "{twice:?}"
+    );
     if let Err(e) = twice {
         assert!(e.to_string().contains("already in room"), "{e}");
     }

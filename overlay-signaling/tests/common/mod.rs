@@ -35,7 +35,10 @@ pub fn envelope(from: PeerId, handshake: u64, signal: Signal) -> SignalEnvelope 
 
 /// A server with `tune` applied to the defaults, on 127.0.0.1 port 0.
 pub async fn server(tune: impl FnOnce(&mut ServerConfig)) -> Result<SignalingServer, Error> {
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("overlay_signaling=debug").try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("overlay_signaling=debug")
+        .try_init();
     let mut config = ServerConfig::default();
     tune(&mut config);
     Ok(SignalingServer::bind(config).await?)
@@ -112,14 +115,17 @@ impl Raw {
     }
 
     pub async fn join(&mut self, room: &str, peer: PeerId) -> Result<ServerFrame, Error> {
-        self.send_text(json!({"v": 1, "type": "join", "room": room, "peer": peer}).to_string()).await?;
+        self.send_text(json!({"v": 1, "type": "join", "room": room, "peer": peer}).to_string())
+            .await?;
         self.next_frame().await
     }
 
     /// Read until the connection ends; skips text frames.
     pub async fn ended(&mut self) -> Result<Ended, Error> {
         loop {
-            let next = tokio::time::timeout(PATIENCE, self.ws.next()).await.map_err(|_| "connection still open")?;
+            let next = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .map_err(|_| "connection still open")?;
             match next {
                 None | Some(Err(_)) => return Ok(Ended::Dropped),
                 Some(Ok(Message::Close(frame))) => {
@@ -143,12 +149,19 @@ pub fn signal_to(id: u64, to: PeerId, envelope: &SignalEnvelope) -> String {
 }
 
 /// Wait until the server's stats satisfy `ready` (a condition, not a time).
-pub async fn until(server: &SignalingServer, ready: impl Fn(&overlay_signaling::ServerStats) -> bool) -> TestResult {
+pub async fn until(
+    server: &SignalingServer,
+    ready: impl Fn(&overlay_signaling::ServerStats) -> bool,
+) -> TestResult {
     for _ in 0..10_000 {
         if ready(&server.stats()) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    Err(format!("server never reached the expected state: {:?}", server.stats()).into())
+    Err(format!(
+        "server never reached the expected state: {:?}",
+        server.stats()
+    )
+    .into())
 }
