@@ -1,1 +1,158 @@
-//! n2n-overlay transport on str0m (work in progress).
+//! n2n-overlay transport on [str0m](https://docs.rs/str0m) 0.25, a sans-IO
+//! WebRTC library: every connection of a node is a WebRTC data channel,
+//! and all of them share **one UDP socket** and are driven by **one task**,
+//! the one that polls the transport.
+//!
+//! # Use
+//! Bind a [`Str0mTransport`] inside a tokio runtime and hand it to the
+//! engine's driver (anything that runs [`overlay_core::Transport`]). The
+//! example drives two transports by hand: `a` offers, `b` answers, the
+//! signals are carried in-process, and a frame crosses once both are open.
+//!
+//! ```
+//! use std::future::poll_fn;
+//! use std::time::Instant;
+//! use overlay_core::{ConnId, Role, Transport, TransportCommand as Cmd, TransportEvent as Ev};
+//! use rtc_common::RtcConfig;
+//! use transport_str0m::Str0mTransport;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut a = Str0mTransport::bind(&RtcConfig::loopback())?;
+//! let mut b = Str0mTransport::bind(&RtcConfig::loopback())?;
+//! let c = ConnId(1);
+//! a.handle_command(Instant::now(), Cmd::Open { conn: c, role: Role::Initiator })?;
+//! b.handle_command(Instant::now(), Cmd::Open { conn: c, role: Role::Acceptor })?;
+//! let mut open = 0;
+//! while open < 2 {
+//!     // Poll both; whichever has an event goes first.
+//!     let (from_a, ev) = poll_fn(|cx| {
+//!         if let std::task::Poll::Ready(e) = a.poll_event(cx) { return std::task::Poll::Ready((true, e)); }
+//!         b.poll_event(cx).map(|e| (false, e))
+//!     }).await;
+//!     let (other, _me) = if from_a { (&mut b, ()) } else { (&mut a, ()) };
+//!     match ev {
+//!         Ev::Signal { conn, signal } => other.handle_command(Instant::now(), Cmd::Signal { conn, signal })?,
+//!         Ev::Opened { .. } => open += 1,
+//!         other => panic!("unexpected {other:?}"),
+//!     }
+//! }
+//! a.handle_command(Instant::now(), Cmd::Send { conn: c, frame: "hello".into() })?;
+//! loop {
+//!     let ev = poll_fn(|cx| {
+//!         let _ = a.poll_event(cx); // a must run too: it sends
+//!         b.poll_event(cx)
+//!     }).await;
+//!     if let Ev::Frame { frame, .. } = ev {
+//!         assert_eq!(&frame[..], b"hello");
+//!         break;
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Run loop and design
+//! - **One socket.** [`Str0mTransport::bind`] opens one UDP socket (receive
+//!   buffer [`RtcConfig::recv_buffer_bytes`](rtc_common::RtcConfig), 4 MiB by
+//!   default: the OS default of 208 KiB drops packets on loopback under
+//!   load). Each received datagram goes to the connection whose
+//!   `Rtc::accepts` takes it (a map from remote address to connection
+//!   serves established connections first).
+//! - **Sans-IO.** [`Transport::poll_event`](overlay_core::Transport::poll_event)
+//!   reads the socket, feeds str0m, drains its output (datagrams are sent at
+//!   once) and keeps one tokio `Sleep` for the earliest str0m timeout of
+//!   all connections. No task is spawned: dropping the transport drops the
+//!   socket and every connection; nothing keeps running.
+//! - **Prepared once per node** ([`NodeRtcConfig`]): the crypto provider
+//!   (once per process), one DTLS certificate, and a str0m configuration
+//!   with no audio/video codecs, cloned for each connection.
+//! - **Candidates.** Host candidates for the bound address (for `0.0.0.0`,
+//!   one per local interface), carried in the offer/answer SDP; then
+//!   server-reflexive candidates from the configured STUN servers, trickled
+//!   as [`Signal::candidate`](overlay_core::Signal::candidate) (`sdpMid "0"`,
+//!   index 0), then [`Signal::EndOfCandidates`](overlay_core::Signal).
+//!   Remote candidates are taken trickled, before the offer (buffered, at
+//!   most 64), with `a=`, with a null `sdpMLineIndex`; mDNS `.local`
+//!   candidates are skipped (a native peer cannot resolve them).
+//! - **One reliable, ordered data channel** per connection, created by the
+//!   initiator in its offer (so the SDP is what browsers offer and accept).
+//! - **Flow control.** Frames wait in a per-connection queue (bounded by the
+//!   engine's send window) until str0m's SCTP buffer takes them; each time
+//!   it does, [`TransportEvent::Sent`](overlay_core::TransportEvent::Sent)
+//!   returns the credit. Nothing is dropped.
+//! - **Closes** are reported within seconds: a remote close (DTLS
+//!   close_notify, SCTP shutdown, the channel closed) at once; a vanished
+//!   peer after ICE gives up (about 9.5 s, [`ICE_RETRANSMITS`]); a failed
+//!   socket at once for every connection; a handshake that does not
+//!   finish after [`RtcConfig::handshake_timeout`](rtc_common::RtcConfig).
+//!   A local `Close` sends DTLS close_notify, so the remote sees it at once.
+//!
+//! # Limits
+//! - **No TURN.** str0m has no TURN client and this crate adds none: peers
+//!   behind symmetric NATs or UDP-blocking firewalls cannot connect. Use
+//!   this transport where peers reach each other directly or through
+//!   STUN-discoverable NATs, or use the webrtc-rs backend
+//!   (`transport-webrtcrs`), whose stack has a TURN client, for such peers.
+//! - **One connection per pair of sockets.** DTLS records carry no
+//!   connection id, so two connections of one node to the same remote
+//!   socket cannot share the socket. The overlay keeps one connection per
+//!   pair of peers, so this only shows when two handshakes between the same
+//!   nodes both complete: the second one fails with
+//!   [`CloseReason::Failed`](overlay_core::CloseReason) ("another connection
+//!   ... already talks to ...") instead of corrupting the first.
+//! - With `0.0.0.0`, the local address a datagram arrived on is guessed
+//!   from the interface subnets (no `IP_PKTINFO`); bind a specific address
+//!   on multi-homed hosts where that guess would be wrong.
+//!
+//! # Panics
+//! None from network input: malformed datagrams are counted
+//! ([`Stats::malformed`]) and bad signals give [`Str0mError`].
+//!
+//! # Layout
+//! - `transport.rs`: [`Str0mTransport`], the socket, routing and timers.
+//! - `conn.rs`: one connection: its `Rtc`, handshake phase and send queue.
+//! - `prepared.rs`: [`NodeRtcConfig`], what a node prepares once.
+//! - `stun.rs`: server-reflexive gathering.
+//! - `error.rs`: [`BindError`], [`Str0mError`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod conn;
+mod error;
+mod prepared;
+mod stun;
+mod transport;
+
+pub use error::{BindError, Str0mError};
+pub use prepared::{install_crypto, NodeRtcConfig, ICE_RETRANSMITS};
+pub use transport::Str0mTransport;
+
+/// Counters of one transport (since it was bound).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Datagrams read from the socket.
+    pub datagrams_in: u64,
+    /// Datagrams written to the socket.
+    pub datagrams_out: u64,
+    /// Datagrams not written: the socket's send buffer was full.
+    pub send_would_block: u64,
+    /// Datagrams not written: another send error (unreachable address...).
+    pub send_errors: u64,
+    /// Per-datagram receive errors (ICMP feedback), not fatal.
+    pub recv_errors: u64,
+    /// Datagrams that are not STUN, DTLS, RTP or RTCP.
+    pub malformed: u64,
+    /// Datagrams no connection accepted (late packets of a closed one...).
+    pub unrouted: u64,
+    /// Frames handed to str0m.
+    pub frames_out: u64,
+    /// Frames received.
+    pub frames_in: u64,
+    /// Frames received on an unknown data channel, dropped.
+    pub dropped_frames: u64,
+    /// Remote mDNS candidates skipped.
+    pub skipped_candidates: u64,
+    /// Connections failed because another one already used their remote socket.
+    pub pair_collisions: u64,
+}

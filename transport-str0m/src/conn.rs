@@ -1,0 +1,407 @@
+//! One connection: an [`str0m::Rtc`], where its handshake is, and its send queue.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use overlay_core::{CloseReason, ConnId, Role, Signal, TransportEvent};
+use rtc_common::signals::{read_signal, EarlyCandidates, RemoteSignal};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId;
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+
+use crate::error::Str0mError;
+use crate::Stats;
+
+/// Label of the one data channel of a connection.
+pub(crate) const CHANNEL_LABEL: &str = "n2n-overlay";
+
+/// `ChannelBufferedAmountLow` fires below this many buffered bytes.
+const BUFFERED_LOW: usize = 64 * 1024;
+
+/// Where the offer/answer exchange is.
+enum Phase {
+    /// Acceptor, before the remote's offer.
+    AwaitOffer,
+    /// Initiator, offer sent, before the remote's answer.
+    AwaitAnswer(SdpPendingOffer),
+    /// Both descriptions applied.
+    Negotiated,
+}
+
+impl Phase {
+    fn name(&self) -> &'static str {
+        match self {
+            Phase::AwaitOffer => "waiting for an offer",
+            Phase::AwaitAnswer(_) => "waiting for an answer",
+            Phase::Negotiated => "negotiated",
+        }
+    }
+}
+
+/// What a connection writes to while it is driven: the node's socket, the
+/// node's event queue, counters, and which connection owns which remote
+/// socket address for DTLS.
+pub(crate) struct Sink<'a> {
+    pub(crate) socket: &'a UdpSocket,
+    pub(crate) events: &'a mut VecDeque<TransportEvent>,
+    pub(crate) stats: &'a mut Stats,
+    pub(crate) claims: &'a mut HashMap<SocketAddr, ConnId>,
+    /// Server-reflexive gathering has ended (end-of-candidates may be sent).
+    pub(crate) gathering_done: bool,
+}
+
+/// A connection's state.
+pub(crate) struct Conn {
+    id: ConnId,
+    rtc: Rtc,
+    phase: Phase,
+    early: EarlyCandidates,
+    channel: Option<ChannelId>,
+    opened: bool,
+    queue: VecDeque<Bytes>,
+    /// When str0m wants its next `Input::Timeout`.
+    pub(crate) next_timeout: Instant,
+    /// The connection fails if not opened by then.
+    deadline: Instant,
+    /// The remote socket address this connection's DTLS traffic goes to.
+    claim: Option<SocketAddr>,
+    /// End-of-candidates sent to the remote.
+    sent_end: bool,
+}
+
+impl Conn {
+    /// A new connection in `role`: as initiator, emits the offer.
+    pub(crate) fn open(
+        id: ConnId,
+        role: Role,
+        mut rtc: Rtc,
+        candidates: &[Candidate],
+        now: Instant,
+        deadline: Instant,
+        sink: &mut Sink<'_>,
+    ) -> Result<Conn, Str0mError> {
+        for c in candidates {
+            rtc.add_local_candidate(c.clone());
+        }
+        let mut phase = Phase::AwaitOffer;
+        let mut channel = None;
+        if role == Role::Initiator {
+            let mut api = rtc.sdp_api();
+            channel = Some(api.add_channel(CHANNEL_LABEL.to_owned()));
+            let (offer, pending) = api.apply().ok_or_else(|| Str0mError::Rtc("str0m made no offer".into()))?;
+            sink.events.push_back(TransportEvent::Signal { conn: id, signal: Signal::Offer { sdp: offer.to_sdp_string() } });
+            phase = Phase::AwaitAnswer(pending);
+        }
+        let mut conn = Conn {
+            id,
+            rtc,
+            phase,
+            early: EarlyCandidates::new(),
+            channel,
+            opened: false,
+            queue: VecDeque::new(),
+            next_timeout: now,
+            deadline,
+            claim: None,
+            sent_end: false,
+        };
+        if role == Role::Initiator {
+            conn.maybe_end_of_candidates(sink);
+        }
+        Ok(conn)
+    }
+
+    pub(crate) fn id(&self) -> ConnId {
+        self.id
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        (!self.opened).then_some(self.deadline)
+    }
+
+    pub(crate) fn accepts(&self, input: &Input<'_>) -> bool {
+        self.rtc.accepts(input)
+    }
+
+    /// Apply a remote signal.
+    ///
+    /// # Errors
+    /// The signal cannot be used; the caller frees the connection.
+    pub(crate) fn apply_signal(&mut self, signal: &Signal, sink: &mut Sink<'_>) -> Result<(), Str0mError> {
+        match read_signal(signal)? {
+            RemoteSignal::Offer(sdp) => {
+                if !matches!(self.phase, Phase::AwaitOffer) {
+                    return Err(Str0mError::Unexpected { kind: "offer", state: self.phase.name() });
+                }
+                let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
+                let answer = self.rtc.sdp_api().accept_offer(offer).map_err(|e| Str0mError::Rtc(e.to_string()))?;
+                sink.events.push_back(TransportEvent::Signal { conn: self.id, signal: Signal::Answer { sdp: answer.to_sdp_string() } });
+                self.phase = Phase::Negotiated;
+                self.apply_early();
+                self.maybe_end_of_candidates(sink);
+            }
+            RemoteSignal::Answer(sdp) => {
+                let Phase::AwaitAnswer(_) = self.phase else {
+                    return Err(Str0mError::Unexpected { kind: "answer", state: self.phase.name() });
+                };
+                let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
+                let Phase::AwaitAnswer(pending) = std::mem::replace(&mut self.phase, Phase::Negotiated) else {
+                    return Err(Str0mError::Unexpected { kind: "answer", state: "negotiated" });
+                };
+                self.rtc.sdp_api().accept_answer(pending, answer).map_err(|e| Str0mError::Rtc(e.to_string()))?;
+                self.apply_early();
+            }
+            RemoteSignal::Candidate(line) => {
+                if let Some(candidate) = parse_candidate(line, sink.stats)? {
+                    if matches!(self.phase, Phase::Negotiated) {
+                        self.rtc.add_remote_candidate(candidate);
+                    } else {
+                        self.early.push(line)?;
+                    }
+                }
+            }
+            RemoteSignal::EndOfCandidates => {
+                // str0m never ends trickle ICE; nothing to apply.
+                self.early.end();
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_early(&mut self) {
+        for line in self.early.take() {
+            // Checked when it arrived.
+            if let Ok(c) = Candidate::from_sdp_string(&line) {
+                self.rtc.add_remote_candidate(c);
+            }
+        }
+    }
+
+    fn maybe_end_of_candidates(&mut self, sink: &mut Sink<'_>) {
+        if sink.gathering_done && !self.sent_end && !matches!(self.phase, Phase::AwaitOffer) {
+            self.sent_end = true;
+            sink.events.push_back(TransportEvent::Signal { conn: self.id, signal: Signal::EndOfCandidates });
+        }
+    }
+
+    /// Server-reflexive gathering found `c` (or ended, with `None`).
+    pub(crate) fn local_candidate(&mut self, c: Option<&Candidate>, sink: &mut Sink<'_>) {
+        if let Some(c) = c {
+            if let Some(added) = self.rtc.add_local_candidate(c.clone()) {
+                let line = added.to_sdp_string();
+                sink.events.push_back(TransportEvent::Signal { conn: self.id, signal: Signal::candidate(line) });
+            }
+        }
+        self.maybe_end_of_candidates(sink);
+    }
+
+    /// Queue a frame; it goes out as soon as the channel takes it.
+    pub(crate) fn send(&mut self, frame: Bytes) {
+        self.queue.push_back(frame);
+    }
+
+    /// Feed a timeout or a datagram.
+    pub(crate) fn input(&mut self, input: Input<'_>) -> Result<(), CloseReason> {
+        if let Input::Timeout(now) = input {
+            if !self.opened && now >= self.deadline {
+                return Err(CloseReason::Failed("handshake did not complete in time".into()));
+            }
+        }
+        self.rtc.handle_input(input).map_err(|e| CloseReason::Failed(format!("str0m: {e}")))
+    }
+
+    /// Drain str0m's output and feed the send queue until neither has
+    /// anything left. Call after every mutation.
+    ///
+    /// # Errors
+    /// The connection ended (the reason is for [`TransportEvent::Closed`]).
+    pub(crate) fn drive(&mut self, sink: &mut Sink<'_>) -> Result<(), CloseReason> {
+        loop {
+            self.drain(sink)?;
+            if !self.flush(sink)? {
+                return Ok(());
+            }
+        }
+    }
+
+    fn drain(&mut self, sink: &mut Sink<'_>) -> Result<(), CloseReason> {
+        loop {
+            if !self.rtc.is_alive() {
+                return Err(CloseReason::Remote);
+            }
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.next_timeout = t;
+                    return Ok(());
+                }
+                Ok(Output::Transmit(t)) => {
+                    if is_dtls(&t.contents) && self.claim != Some(t.destination) {
+                        self.claim_remote(t.destination, sink)?;
+                    }
+                    send_datagram(sink.socket, sink.stats, t.destination, &t.contents);
+                }
+                Ok(Output::Event(e)) => self.event(e, sink)?,
+                Err(e) => return Err(CloseReason::Failed(format!("str0m: {e}"))),
+            }
+        }
+    }
+
+    /// DTLS records carry no connection id: two connections of one socket
+    /// to the same remote socket cannot be told apart once ICE is done.
+    fn claim_remote(&mut self, dest: SocketAddr, sink: &mut Sink<'_>) -> Result<(), CloseReason> {
+        match sink.claims.get(&dest) {
+            Some(owner) if *owner != self.id => {
+                sink.stats.pair_collisions += 1;
+                return Err(CloseReason::Failed(format!(
+                    "another connection of this node already talks to {dest}: one connection per pair of sockets"
+                )));
+            }
+            _ => {}
+        }
+        if let Some(old) = self.claim.replace(dest) {
+            sink.claims.remove(&old);
+        }
+        sink.claims.insert(dest, self.id);
+        Ok(())
+    }
+
+    fn event(&mut self, event: Event, sink: &mut Sink<'_>) -> Result<(), CloseReason> {
+        match event {
+            Event::ChannelOpen(cid, label) => {
+                if self.channel.is_none() || self.channel == Some(cid) {
+                    self.channel = Some(cid);
+                    if let Some(mut ch) = self.rtc.channel(cid) {
+                        ch.set_buffered_amount_low_threshold(BUFFERED_LOW);
+                    }
+                    if !self.opened {
+                        self.opened = true;
+                        sink.events.push_back(TransportEvent::Opened { conn: self.id });
+                    }
+                } else {
+                    tracing::debug!(conn = %self.id, %label, "ignoring an extra data channel");
+                }
+            }
+            Event::ChannelData(data) => {
+                if Some(data.id) == self.channel && self.opened {
+                    sink.stats.frames_in += 1;
+                    sink.events.push_back(TransportEvent::Frame { conn: self.id, frame: Bytes::from(data.data) });
+                } else {
+                    sink.stats.dropped_frames += 1;
+                }
+            }
+            Event::ChannelClose(cid) if Some(cid) == self.channel => return Err(CloseReason::Remote),
+            Event::Closed => return Err(CloseReason::Remote),
+            Event::IceConnectionStateChange(state) => {
+                tracing::debug!(conn = %self.id, ?state, "ICE state");
+                if state == IceConnectionState::Disconnected && self.opened {
+                    return Err(CloseReason::TimedOut);
+                }
+                // Before opening, a Disconnected may be followed by new
+                // trickled candidates; the handshake deadline bounds it.
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Hand queued frames to the channel. `Ok(true)` if any was taken (str0m
+    /// then has output to drain).
+    fn flush(&mut self, sink: &mut Sink<'_>) -> Result<bool, CloseReason> {
+        let (true, Some(cid)) = (self.opened, self.channel) else {
+            return Ok(false);
+        };
+        let mut bytes = 0;
+        let mut taken = false;
+        while let Some(frame) = self.queue.front() {
+            let Some(mut ch) = self.rtc.channel(cid) else {
+                return Err(CloseReason::Remote);
+            };
+            match ch.write(true, frame) {
+                Ok(true) => {
+                    bytes += frame.len();
+                    taken = true;
+                    sink.stats.frames_out += 1;
+                    self.queue.pop_front();
+                }
+                Ok(false) => {
+                    if !taken && ch.buffered_amount() == 0 {
+                        return Err(CloseReason::Failed(format!(
+                            "a frame of {} bytes does not fit the SCTP send buffer",
+                            frame.len()
+                        )));
+                    }
+                    break;
+                }
+                Err(e) => return Err(CloseReason::Failed(format!("data channel write: {e}"))),
+            }
+        }
+        if taken {
+            sink.events.push_back(TransportEvent::Sent { conn: self.id, bytes });
+        }
+        Ok(taken)
+    }
+
+    /// Close gracefully: the remote hears a DTLS close_notify (it sees the
+    /// close at once instead of after an ICE timeout). Frees the claim.
+    pub(crate) fn close(mut self, sink: &mut Sink<'_>) {
+        self.release(sink);
+        if self.rtc.close().is_ok() {
+            while let Ok(out) = self.rtc.poll_output() {
+                match out {
+                    Output::Transmit(t) => send_datagram(sink.socket, sink.stats, t.destination, &t.contents),
+                    Output::Event(_) => {}
+                    Output::Timeout(_) => break,
+                }
+                if !self.rtc.is_alive() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Forget this connection's claim on its remote socket address.
+    pub(crate) fn release(&mut self, sink: &mut Sink<'_>) {
+        if let Some(dest) = self.claim.take() {
+            if sink.claims.get(&dest) == Some(&self.id) {
+                sink.claims.remove(&dest);
+            }
+        }
+    }
+}
+
+/// DTLS records start with a content type in 20..=63 (RFC 7983).
+fn is_dtls(datagram: &[u8]) -> bool {
+    matches!(datagram.first(), Some(20..=63))
+}
+
+/// Parse a remote candidate line. `Ok(None)` for a candidate that is well
+/// formed but unusable here (an mDNS `.local` host name: a native peer
+/// cannot resolve it), which is skipped, as browsers do.
+fn parse_candidate(line: &str, stats: &mut Stats) -> Result<Option<Candidate>, Str0mError> {
+    match Candidate::from_sdp_string(line) {
+        Ok(c) => Ok(Some(c)),
+        Err(_) if line.split_whitespace().nth(4).is_some_and(|host| host.ends_with(".local")) => {
+            stats.skipped_candidates += 1;
+            tracing::debug!(%line, "skipping an mDNS candidate");
+            Ok(None)
+        }
+        Err(e) => Err(Str0mError::Candidate { line: line.chars().take(200).collect(), why: e.to_string() }),
+    }
+}
+
+/// Send one datagram; UDP may drop it (SCTP and STUN retransmit), so a
+/// full send buffer is counted, not fatal.
+pub(crate) fn send_datagram(socket: &UdpSocket, stats: &mut Stats, dest: SocketAddr, data: &[u8]) {
+    match socket.try_send_to(data, dest) {
+        Ok(_) => stats.datagrams_out += 1,
+        Err(e) if e.kind() == ErrorKind::WouldBlock => stats.send_would_block += 1,
+        Err(e) => {
+            stats.send_errors += 1;
+            tracing::debug!(%dest, error = %e, "UDP send failed");
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! [`Str0mTransport`]: one UDP socket, one timer and every connection of a node.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use bytes::Bytes;
+use overlay_core::{CloseReason, ConnId, Transport, TransportCommand, TransportEvent};
+use rtc_common::addrs::{host_ips, pick_local_ip, resolve_stun_servers, LocalIp};
+use rtc_common::RtcConfig;
+use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
+use str0m::net::{DatagramRecv, Protocol, Receive};
+use str0m::{Candidate, Input};
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+use tokio::time::Sleep;
+
+use crate::conn::{send_datagram, Conn, Sink};
+use crate::error::{BindError, Str0mError};
+use crate::prepared::NodeRtcConfig;
+use crate::stun::{Gatherer, StunReply};
+use crate::Stats;
+
+/// Datagrams read per pass before timers get their turn.
+const RECV_BATCH: usize = 256;
+/// Passes per `poll_event` before yielding to the runtime (fairness).
+const MAX_PASSES: usize = 64;
+/// Largest datagram read whole.
+const RECV_BUF: usize = 64 * 1024;
+
+/// A node's WebRTC transport on str0m: one UDP socket shared by all its
+/// connections, driven from [`Transport::poll_event`] (no tasks of its own).
+///
+/// See the [crate docs](crate) for use, design and limits.
+pub struct Str0mTransport {
+    socket: UdpSocket,
+    local_addr: SocketAddr,
+    locals: Vec<LocalIp>,
+    candidates: Vec<Candidate>,
+    gatherer: Gatherer,
+    gathering_done: bool,
+    prepared: NodeRtcConfig,
+    config: RtcConfig,
+    conns: BTreeMap<ConnId, Conn>,
+    claims: HashMap<SocketAddr, ConnId>,
+    events: VecDeque<TransportEvent>,
+    sleep: Pin<Box<Sleep>>,
+    sleep_at: Option<Instant>,
+    buf: Vec<u8>,
+    stats: Stats,
+    dead: Option<String>,
+    waker: Option<Waker>,
+}
+
+impl std::fmt::Debug for Str0mTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Str0mTransport")
+            .field("local_addr", &self.local_addr)
+            .field("connections", &self.conns.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Str0mTransport {
+    /// Bind the node's UDP socket and prepare what every connection reuses
+    /// (crypto provider, DTLS certificate, str0m configuration).
+    ///
+    /// Must be called within a tokio runtime (the socket registers with its
+    /// reactor). STUN server names are resolved here, with the system
+    /// resolver.
+    ///
+    /// # Errors
+    /// The socket cannot be bound or configured, a STUN server does not
+    /// resolve, or no local address can make a host candidate.
+    pub fn bind(config: &RtcConfig) -> Result<Self, BindError> {
+        let prepared = NodeRtcConfig::new()?;
+        Self::bind_prepared(config, prepared)
+    }
+
+    /// [`Str0mTransport::bind`] with a prepared str0m configuration (for
+    /// example one adjusted through [`NodeRtcConfig::rtc_config`]).
+    ///
+    /// # Errors
+    /// As [`Str0mTransport::bind`].
+    pub fn bind_prepared(config: &RtcConfig, prepared: NodeRtcConfig) -> Result<Self, BindError> {
+        let std_socket = make_socket(config)?;
+        let local_addr = std_socket.local_addr()?;
+        let socket = UdpSocket::from_std(std_socket)?;
+        let locals = host_ips(config.bind_ip)?;
+        let candidates: Vec<Candidate> = locals
+            .iter()
+            .filter_map(|l| Candidate::host(SocketAddr::new(l.ip, local_addr.port()), "udp").ok())
+            .collect();
+        if candidates.is_empty() {
+            return Err(BindError::NoHostAddress(local_addr));
+        }
+        let servers = resolve_stun_servers(&config.stun_servers, config.bind_ip)?;
+        let now = Instant::now();
+        let gatherer = Gatherer::new(&servers, now, config.stun_timeout);
+        let gathering_done = gatherer.done();
+        tracing::debug!(%local_addr, candidates = candidates.len(), stun = servers.len(), "str0m transport bound");
+        Ok(Str0mTransport {
+            socket,
+            local_addr,
+            locals,
+            candidates,
+            gatherer,
+            gathering_done,
+            prepared,
+            config: config.clone(),
+            conns: BTreeMap::new(),
+            claims: HashMap::new(),
+            events: VecDeque::new(),
+            sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(now))),
+            sleep_at: Some(now),
+            buf: vec![0; RECV_BUF],
+            stats: Stats::default(),
+            dead: None,
+            waker: None,
+        })
+    }
+
+    /// The bound socket address (port chosen by the OS when configured 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The node's local candidates so far (host, then server-reflexive).
+    pub fn local_candidates(&self) -> impl Iterator<Item = String> + '_ {
+        self.candidates.iter().map(Candidate::to_sdp_string)
+    }
+
+    /// Counters since the transport was bound.
+    pub fn stats(&self) -> Stats {
+        self.stats.clone()
+    }
+
+    /// Connections currently held (pending and open).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    fn sink(&mut self) -> (&mut BTreeMap<ConnId, Conn>, Sink<'_>) {
+        let Str0mTransport { conns, socket, events, stats, claims, gathering_done, .. } = self;
+        (conns, Sink { socket, events, stats, claims, gathering_done: *gathering_done })
+    }
+
+    /// Remove a connection that ended for a reason other than a local
+    /// `Close`, and report it.
+    fn end(&mut self, conn: ConnId, reason: CloseReason) {
+        let (conns, mut sink) = self.sink();
+        if let Some(mut c) = conns.remove(&conn) {
+            c.release(&mut sink);
+            tracing::debug!(%conn, %reason, "connection ended");
+            sink.events.push_back(TransportEvent::Closed { conn, reason });
+        }
+    }
+
+    /// Drive one connection after a mutation; end it if it failed.
+    fn drive(&mut self, conn: ConnId) {
+        let (conns, mut sink) = self.sink();
+        let result = match conns.get_mut(&conn) {
+            Some(c) => c.drive(&mut sink),
+            None => return,
+        };
+        if let Err(reason) = result {
+            self.end(conn, reason);
+        }
+    }
+
+    fn open(&mut self, now: Instant, conn: ConnId, role: overlay_core::Role) -> Result<(), Str0mError> {
+        if self.conns.contains_key(&conn) {
+            return Err(Str0mError::AlreadyOpen(conn));
+        }
+        if let Some(why) = &self.dead {
+            self.events.push_back(TransportEvent::Closed { conn, reason: CloseReason::Failed(why.clone()) });
+            return Ok(());
+        }
+        let rtc = self.prepared.build(now);
+        let deadline = now + self.config.handshake_timeout;
+        let candidates = std::mem::take(&mut self.candidates);
+        let (_, mut sink) = self.sink();
+        let opened = Conn::open(conn, role, rtc, &candidates, now, deadline, &mut sink);
+        self.candidates = candidates;
+        self.conns.insert(conn, opened?);
+        self.drive(conn);
+        Ok(())
+    }
+
+    fn signal(&mut self, conn: ConnId, signal: &overlay_core::Signal) -> Result<(), Str0mError> {
+        let (conns, mut sink) = self.sink();
+        let Some(c) = conns.get_mut(&conn) else {
+            tracing::debug!(%conn, kind = signal.kind(), "signal for an unknown connection ignored");
+            return Ok(());
+        };
+        if let Err(e) = c.apply_signal(signal, &mut sink) {
+            // The driver reports this connection closed: free it, say nothing.
+            if let Some(mut c) = conns.remove(&conn) {
+                c.release(&mut sink);
+            }
+            sink.events.retain(|e| e.conn() != conn);
+            return Err(e);
+        }
+        self.drive(conn);
+        Ok(())
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Bytes) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.send(frame);
+            self.drive(conn);
+        }
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        let (conns, mut sink) = self.sink();
+        if let Some(c) = conns.remove(&conn) {
+            c.close(&mut sink);
+        }
+        self.events.retain(|e| e.conn() != conn);
+    }
+
+    /// The local address a datagram from `source` arrived on.
+    fn destination(&self, source: SocketAddr) -> SocketAddr {
+        if self.local_addr.ip().is_unspecified() {
+            if let Some(ip) = pick_local_ip(&self.locals, source.ip()) {
+                return SocketAddr::new(ip, self.local_addr.port());
+            }
+        }
+        self.local_addr
+    }
+
+    /// Route one received datagram (in `self.buf[..len]`).
+    fn datagram(&mut self, now: Instant, source: SocketAddr, len: usize) {
+        self.stats.datagrams_in += 1;
+        let buf = std::mem::take(&mut self.buf);
+        let data = &buf[..len.min(buf.len())];
+        match self.gatherer.handle_datagram(source, data) {
+            StunReply::Mapped(mapped) => {
+                self.reflexive(mapped);
+                self.buf = buf;
+                return;
+            }
+            StunReply::NotOurs => {}
+        }
+        let Ok(contents) = DatagramRecv::try_from(data) else {
+            self.stats.malformed += 1;
+            self.buf = buf;
+            return;
+        };
+        let destination = self.destination(source);
+        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
+        let target = self
+            .claims
+            .get(&source)
+            .copied()
+            .filter(|id| self.conns.get(id).is_some_and(|c| c.accepts(&input)))
+            .or_else(|| self.conns.values().find(|c| c.accepts(&input)).map(Conn::id));
+        match target {
+            Some(id) => {
+                let result = match self.conns.get_mut(&id) {
+                    Some(c) => c.input(input),
+                    None => Ok(()),
+                };
+                self.buf = buf;
+                match result {
+                    Ok(()) => self.drive(id),
+                    Err(reason) => self.end(id, reason),
+                }
+            }
+            None => {
+                self.stats.unrouted += 1;
+                self.buf = buf;
+            }
+        }
+    }
+
+    /// A STUN server answered (with our public address, or not).
+    fn reflexive(&mut self, mapped: Option<SocketAddr>) {
+        let mut found = None;
+        if let Some(addr) = mapped {
+            let known = self.candidates.iter().any(|c| c.addr() == addr);
+            let base = self.destination(addr);
+            match Candidate::server_reflexive(addr, base, "udp") {
+                Ok(c) if !known => found = Some(c),
+                Ok(_) => {}
+                Err(e) => tracing::debug!(%addr, error = %e, "unusable server-reflexive address"),
+            }
+        }
+        if let Some(c) = &found {
+            self.candidates.push(c.clone());
+        }
+        self.announce(found.as_ref());
+    }
+
+    /// Tell every connection about a new local candidate and/or the end of
+    /// gathering.
+    fn announce(&mut self, found: Option<&Candidate>) {
+        let done = self.gatherer.done();
+        if found.is_none() && done == self.gathering_done {
+            return;
+        }
+        self.gathering_done = done;
+        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        for id in ids {
+            let (conns, mut sink) = self.sink();
+            if let Some(c) = conns.get_mut(&id) {
+                c.local_candidate(found, &mut sink);
+            }
+            self.drive(id);
+        }
+    }
+
+    /// Feed due timeouts to connections and the STUN gatherer.
+    fn timeouts(&mut self, now: Instant) {
+        let due: Vec<ConnId> = self
+            .conns
+            .values()
+            .filter(|c| c.next_timeout <= now || c.deadline().is_some_and(|d| d <= now))
+            .map(Conn::id)
+            .collect();
+        for id in due {
+            let result = match self.conns.get_mut(&id) {
+                Some(c) => c.input(Input::Timeout(now)),
+                None => continue,
+            };
+            match result {
+                Ok(()) => self.drive(id),
+                Err(reason) => self.end(id, reason),
+            }
+        }
+        if !self.gathering_done {
+            for (dest, datagram) in self.gatherer.poll_transmit(now) {
+                send_datagram(&self.socket, &mut self.stats, dest, &datagram);
+            }
+            self.announce(None);
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let conns = self.conns.values().map(|c| match c.deadline() {
+            Some(d) => c.next_timeout.min(d),
+            None => c.next_timeout,
+        });
+        conns.chain(self.gatherer.next_timeout()).min()
+    }
+
+    /// The socket failed for good: every connection ends.
+    fn socket_died(&mut self, error: &std::io::Error) {
+        let why = format!("UDP socket failed: {error}");
+        tracing::warn!(addr = %self.local_addr, %why);
+        self.dead = Some(why.clone());
+        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        for id in ids {
+            self.end(id, CloseReason::Failed(why.clone()));
+        }
+    }
+
+    /// Read what the socket holds. `true` if anything was read.
+    fn read_socket(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut any = false;
+        for _ in 0..RECV_BATCH {
+            if self.dead.is_some() {
+                break;
+            }
+            let mut read = ReadBuf::new(&mut self.buf);
+            match self.socket.poll_recv_from(cx, &mut read) {
+                Poll::Ready(Ok(source)) => {
+                    let len = read.filled().len();
+                    any = true;
+                    self.datagram(Instant::now(), source, len);
+                }
+                Poll::Ready(Err(e)) if is_transient(&e) => {
+                    any = true;
+                    self.stats.recv_errors += 1;
+                }
+                Poll::Ready(Err(e)) => {
+                    self.socket_died(&e);
+                    any = true;
+                }
+                Poll::Pending => break,
+            }
+        }
+        any
+    }
+}
+
+impl Transport for Str0mTransport {
+    type Error = Str0mError;
+
+    fn handle_command(&mut self, now: Instant, cmd: TransportCommand) -> Result<(), Self::Error> {
+        let result = match cmd {
+            TransportCommand::Open { conn, role } => self.open(now, conn, role),
+            TransportCommand::Signal { conn, signal } => self.signal(conn, &signal),
+            TransportCommand::Send { conn, frame } => {
+                self.send(conn, frame);
+                Ok(())
+            }
+            TransportCommand::Close { conn } => {
+                self.close(conn);
+                Ok(())
+            }
+            other => {
+                tracing::debug!(conn = %other.conn(), "unknown transport command ignored");
+                Ok(())
+            }
+        };
+        // Timers or events may have changed: make the driver poll again.
+        if let Some(w) = &self.waker {
+            w.wake_by_ref();
+        }
+        result
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.waker = Some(cx.waker().clone());
+        }
+        for _ in 0..MAX_PASSES {
+            if let Some(event) = self.events.pop_front() {
+                return Poll::Ready(event);
+            }
+            let mut progressed = self.read_socket(cx);
+            self.timeouts(Instant::now());
+            match self.next_deadline() {
+                Some(at) => {
+                    if self.sleep_at != Some(at) {
+                        self.sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+                        self.sleep_at = Some(at);
+                    }
+                    if self.sleep.as_mut().poll(cx).is_ready() {
+                        self.sleep_at = None;
+                        progressed = true;
+                    }
+                }
+                None => self.sleep_at = None,
+            }
+            if self.events.is_empty() && !progressed {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Errors a UDP socket reports for one datagram (ICMP feedback on Linux
+/// and others), not for the socket.
+fn is_transient(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset | ErrorKind::Interrupted | ErrorKind::WouldBlock
+    ) || e.raw_os_error().is_some_and(|code| code == 113 /* EHOSTUNREACH */ || code == 101 /* ENETUNREACH */)
+}
+
+fn make_socket(config: &RtcConfig) -> Result<StdUdpSocket, BindError> {
+    let addr = SocketAddr::new(config.bind_ip, config.port);
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(SockProtocol::UDP))?;
+    if let Err(e) = socket.set_recv_buffer_size(config.recv_buffer_bytes) {
+        tracing::warn!(error = %e, bytes = config.recv_buffer_bytes, "could not set the socket receive buffer");
+    }
+    // Linux caps the request at net.core.rmem_max (and reports double).
+    if let Ok(got) = socket.recv_buffer_size() {
+        if got < config.recv_buffer_bytes {
+            tracing::warn!(
+                asked = config.recv_buffer_bytes,
+                got,
+                "socket receive buffer capped by the system (raise net.core.rmem_max)"
+            );
+        }
+    }
+    if let Err(e) = socket.set_send_buffer_size(config.send_buffer_bytes) {
+        tracing::warn!(error = %e, bytes = config.send_buffer_bytes, "could not set the socket send buffer");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
