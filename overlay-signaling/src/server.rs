@@ -287,7 +287,11 @@ async fn serve(stream: TcpStream, key: u64, shared: Arc<Shared>, shutdown: watch
     let _ = stream.set_nodelay(true);
     let join_deadline = Instant::now() + config.join_timeout;
     let cap = hard_cap(config);
+    // Small I/O buffers: signaling messages are small, and thousands of
+    // idle members should cost little memory.
     let ws_config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
         .max_message_size(Some(cap))
         .max_frame_size(Some(cap));
     let ws = match time::timeout_at(
