@@ -1,0 +1,122 @@
+//! The event queue on the virtual clock: a min-heap on `(time, sequence)`,
+//! so events at the same instant keep the order they were scheduled in.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::time::Duration;
+
+use crate::id::ConnId;
+use crate::signal::SignalEnvelope;
+use crate::transport::TransportEvent;
+
+use super::network::NodeId;
+
+/// Something that happens at a point of virtual time.
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// A transport event for `node`'s engine. `forced` events (fault
+    /// injection) reach the engine even if the transport does not know the
+    /// connection.
+    Transport { node: NodeId, event: TransportEvent, forced: bool },
+    /// `node`'s engine deadline may be due.
+    Timer { node: NodeId },
+    /// An out-of-band signal reaches `to` through the signaling server.
+    Signal { to: NodeId, envelope: SignalEnvelope },
+    /// Consent check of a connection cut by the partition of `epoch`.
+    Consent { node: NodeId, conn: ConnId, epoch: u64 },
+    /// A handshake that had this long to connect: report it failed if not open.
+    HandshakeDeadline { node: NodeId, conn: ConnId },
+}
+
+impl Item {
+    /// Timers are bookkeeping, not network activity.
+    fn is_activity(&self) -> bool {
+        !matches!(self, Item::Timer { .. })
+    }
+}
+
+struct Entry {
+    at: Duration,
+    seq: u64,
+    item: Item,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: BinaryHeap is a max-heap, we want the earliest first.
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// The queue and the virtual clock.
+#[derive(Default)]
+pub(crate) struct Queue {
+    heap: BinaryHeap<Entry>,
+    seq: u64,
+    now: Duration,
+    /// Entries that are network activity (everything but timers).
+    active: usize,
+}
+
+impl Queue {
+    /// Virtual time since the start of the run.
+    pub(crate) fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// Schedule `item` at `at` (not before now).
+    pub(crate) fn push(&mut self, at: Duration, item: Item) {
+        if item.is_activity() {
+            self.active += 1;
+        }
+        let at = at.max(self.now);
+        self.seq += 1;
+        self.heap.push(Entry { at, seq: self.seq, item });
+    }
+
+    /// Schedule `item` after `delay`.
+    pub(crate) fn after(&mut self, delay: Duration, item: Item) {
+        self.push(self.now + delay, item);
+    }
+
+    /// When the next entry is due.
+    pub(crate) fn next_at(&self) -> Option<Duration> {
+        self.heap.peek().map(|e| e.at)
+    }
+
+    /// Take the next entry and move the clock to it.
+    pub(crate) fn pop(&mut self) -> Option<(Duration, Item)> {
+        let e = self.heap.pop()?;
+        if e.item.is_activity() {
+            self.active -= 1;
+        }
+        self.now = self.now.max(e.at);
+        Some((e.at, e.item))
+    }
+
+    /// Move the clock forward to `t` (when nothing is due before it).
+    pub(crate) fn advance_to(&mut self, t: Duration) {
+        self.now = self.now.max(t);
+    }
+
+    /// Whether network activity (anything but timers) is scheduled.
+    pub(crate) fn has_activity(&self) -> bool {
+        self.active > 0
+    }
+
+    /// Entries scheduled.
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
