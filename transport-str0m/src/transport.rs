@@ -390,6 +390,17 @@ impl Str0mTransport {
     }
 }
 
+impl Drop for Str0mTransport {
+    /// Close every connection gracefully (DTLS close_notify), so remotes
+    /// see the node leave at once rather than after an ICE timeout.
+    fn drop(&mut self) {
+        let (conns, mut sink) = self.sink();
+        for (_, c) in std::mem::take(conns) {
+            c.close(&mut sink);
+        }
+    }
+}
+
 impl Transport for Str0mTransport {
     type Error = Str0mError;
 
