@@ -121,4 +121,6 @@ pub struct ConnectionInfo {
     pub queued_bytes: usize,
     /// Counters.
     pub stats: ConnStats,
+    /// Round-trip time, if the transport measures it.
+    pub rtt: Option<std::time::Duration>,
 }

@@ -41,7 +41,7 @@
 
 use std::fmt;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -209,6 +209,12 @@ pub trait Transport: Send + 'static {
     fn send_window(&self) -> usize {
         256 * 1024
     }
+
+    /// The round-trip time of `conn`, if the backend measures it (ICE/SCTP);
+    /// shown in [`crate::ConnectionInfo::rtt`].
+    fn rtt(&self, _conn: ConnId) -> Option<Duration> {
+        None
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for Box<T> {
@@ -221,5 +227,8 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
     fn send_window(&self) -> usize {
         (**self).send_window()
+    }
+    fn rtt(&self, conn: ConnId) -> Option<Duration> {
+        (**self).rtt(conn)
     }
 }

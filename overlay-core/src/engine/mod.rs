@@ -180,6 +180,7 @@ impl Engine {
                     bytes_sent: c.outbox.bytes_sent,
                     ..c.stats
                 },
+                rtt: None,
             })
             .collect()
     }

@@ -301,7 +301,11 @@ impl<T: Transport> Driver<T> {
                 let _ = r.send(self.engine.neighbours());
             }
             Query::Connections(r) => {
-                let _ = r.send(self.engine.connections());
+                let mut conns = self.engine.connections();
+                for c in &mut conns {
+                    c.rtt = self.transport.rtt(c.conn);
+                }
+                let _ = r.send(conns);
             }
             Query::Stats(r) => {
                 let _ = r.send(NodeStats { engine: self.engine.stats(), ..self.stats });

@@ -70,26 +70,27 @@ pub async fn link_out_of_band(initiator: &ProtocolHandle, acceptor: &Node) -> Re
             return oob.finished().await;
         }
     };
-    let mut done = std::pin::pin!(async { oob_done(&mut oob, acceptor, initiator).await });
+    let mut done = std::pin::pin!(async { oob_done(&mut oob, acceptor).await });
     let mut acceptor_open = true;
     loop {
         tokio::select! {
             r = &mut done => return r,
             s = accepted.next_signal(), if acceptor_open => match s {
-                Some(env) => { let _ = initiator.node().handle_signal(env).await; }
+                Some(env) => {
+                    if let Err(e) = initiator.node().handle_signal(env).await {
+                        tracing::debug!(error = %e, "initiator refused a signal");
+                    }
+                }
                 None => acceptor_open = false,
             },
         }
     }
 }
 
-async fn oob_done(oob: &mut OutOfBand, acceptor: &Node, _initiator: &ProtocolHandle) -> Result<PeerId, ConnectError> {
-    loop {
-        match oob.signals.recv().await {
-            Some(env) => {
-                let _ = acceptor.handle_signal(env).await;
-            }
-            None => break,
+async fn oob_done(oob: &mut OutOfBand, acceptor: &Node) -> Result<PeerId, ConnectError> {
+    while let Some(env) = oob.signals.recv().await {
+        if let Err(e) = acceptor.handle_signal(env).await {
+            tracing::debug!(error = %e, "acceptor refused a signal");
         }
     }
     oob.finished().await
