@@ -567,11 +567,17 @@ impl Engine {
                     self.resolve_request(request, Some(peer), Ok(()));
                     return;
                 }
-                Some(_) => {
+                Some(s) => {
                     self.stats.coalesced += 1;
                     if let Some(c) = self.conns.get_mut(&id) {
                         c.wants.push(request);
+                        if s == ConnState::Opened {
+                            // Our Hello already left, announcing the arcs asked
+                            // before it: announce these after it.
+                            c.outbox.push_control(Frame::ArcAdd { protocol, count }.encode());
+                        }
                     }
+                    self.pump(id);
                     return;
                 }
                 None => {}
