@@ -111,3 +111,5 @@ pub fn star(sim: &mut Sim, hub: NodeId, others: &[NodeId], p: ProtocolId) -> Tes
     }
     Ok(())
 }
+
+pub mod scenario;
