@@ -1,0 +1,87 @@
+//! Server-reflexive gathering from a STUN server (a tiny one on loopback,
+//! in the test): the candidate is trickled to the remote after the
+//! description, then end-of-candidates; a silent server ends gathering at
+//! its timeout.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{Net, TestResult};
+use overlay_core::{ConnId, Signal};
+use rtc_common::RtcConfig;
+use str0m::ice::StunMessage;
+
+/// Answer every Binding request with `127.0.0.2:<client port>` as the
+/// mapped address (what a NAT would report; distinct from the host one).
+async fn fake_stun_server() -> std::io::Result<SocketAddr> {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    let addr = socket.local_addr()?;
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 1500];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let Ok(req) = StunMessage::parse(&buf[..n]) else { continue };
+            let mapped = SocketAddr::new("127.0.0.2".parse().unwrap_or(from.ip()), from.port());
+            let mut out = vec![0u8; 256];
+            if let Ok(len) = StunMessage::binding_reply(req.trans_id(), mapped).to_bytes(None, &mut out, |_, _| [0; 20]) {
+                let _ = socket.send_to(&out[..len], from).await;
+            }
+        }
+    });
+    Ok(addr)
+}
+
+#[tokio::test]
+async fn reflexive_candidate_is_trickled_then_end_of_candidates() -> TestResult {
+    let stun = fake_stun_server().await?;
+    let config = RtcConfig::loopback().with_stun_server(stun.to_string());
+    let mut net = Net::bind_with(2, &config)?;
+    let c = ConnId(1);
+    net.connect(0, c, 1, c)?;
+    net.wait_open(vec![(0, c), (1, c)]).await?;
+    // Gathering may finish after the open: wait for end-of-candidates from both.
+    let ended = |net: &Net, node: usize| net.signals_seen.iter().any(|(n, _, s)| *n == node && *s == Signal::EndOfCandidates);
+    while !(ended(&net, 0) && ended(&net, 1)) {
+        if let Ok(got) = tokio::time::timeout(Duration::from_secs(10), net.next()).await {
+            if !matches!(got, common::Got::Event(_, overlay_core::TransportEvent::Sent { .. })) {
+                return Err(format!("unexpected {got:?}").into());
+            }
+        } else {
+            return Err("end-of-candidates never came".into());
+        }
+    }
+    for node in 0..2 {
+        let mine: Vec<&Signal> = net.signals_seen.iter().filter(|(n, _, _)| *n == node).map(|(_, _, s)| s).collect();
+        let srflx = mine.iter().position(|s| matches!(s, Signal::Candidate { candidate, sdp_mid, sdp_m_line_index }
+            if candidate.contains("typ srflx") && candidate.contains("127.0.0.2") && sdp_mid.as_deref() == Some("0") && *sdp_m_line_index == Some(0)));
+        let description = mine.iter().position(|s| matches!(s, Signal::Offer { .. } | Signal::Answer { .. }));
+        let end = mine.iter().position(|s| **s == Signal::EndOfCandidates);
+        match (description, srflx, end) {
+            (Some(d), Some(s), Some(e)) if d < s && s < e => {}
+            other => return Err(format!("node {node}: description, srflx, end-of-candidates out of order: {other:?} in {mine:?}").into()),
+        }
+        assert!(net.nodes[node].local_candidates().any(|c| c.contains("typ srflx")));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn silent_stun_server_ends_gathering_at_its_timeout() -> TestResult {
+    // Bound, never read: requests go unanswered.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let mut config = RtcConfig::loopback().with_stun_server(silent.local_addr()?.to_string());
+    config.stun_timeout = Duration::from_millis(300);
+    let mut net = Net::bind_with(2, &config)?;
+    let c = ConnId(1);
+    net.connect(0, c, 1, c)?;
+    net.wait_open(vec![(0, c), (1, c)]).await?;
+    while !net.signals_seen.iter().any(|(n, _, s)| *n == 0 && *s == Signal::EndOfCandidates) {
+        let got = net.next_within(Duration::from_secs(10)).await?;
+        if !matches!(got, common::Got::Event(_, overlay_core::TransportEvent::Sent { .. })) {
+            return Err(format!("unexpected {got:?}").into());
+        }
+    }
+    assert!(!net.signals_seen.iter().any(|(_, _, s)| matches!(s, Signal::Candidate { .. })), "no reflexive candidate from a silent server");
+    Ok(())
+}
