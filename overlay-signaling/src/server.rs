@@ -262,6 +262,8 @@ enum End {
     Dead,
     /// Its outgoing queue was full.
     Slow,
+    /// The hub found its queue full and evicted it (and counted it).
+    Evicted,
     /// Rate-limited too many times in a row.
     RateAbuse,
     /// A message over the hard size cap.
@@ -336,7 +338,7 @@ async fn serve(stream: TcpStream, key: u64, shared: Arc<Shared>, shutdown: watch
     if let Some((room, peer)) = session.joined.take() {
         shared.hub().leave(&room, peer, key);
     }
-    if end != End::Gone && end != End::Shutdown {
+    if !matches!(end, End::Gone | End::Shutdown | End::Evicted) {
         Counters::bump(&shared.counters.clients_dropped);
     }
     let farewell: Option<(Option<ErrorCode>, u16, &str)> = match end {
@@ -349,7 +351,7 @@ async fn serve(stream: TcpStream, key: u64, shared: Arc<Shared>, shutdown: watch
         End::JoinTimeout => Some((Some(ErrorCode::JoinTimeout), 1008, "no join in time")),
         End::RateAbuse => Some((None, 1008, "rate limit exceeded repeatedly")),
         End::TooBig => Some((None, 1009, "message too big")),
-        End::Dead | End::Slow => None,
+        End::Dead | End::Slow | End::Evicted => None,
     };
     tracing::debug!(?end, "client disconnected");
     let ConnHandle { tx, .. } = conn;
@@ -378,7 +380,7 @@ async fn serve(stream: TcpStream, key: u64, shared: Arc<Shared>, shutdown: watch
         }
         None => {
             drop(tx);
-            if matches!(end, End::Dead | End::Slow) {
+            if matches!(end, End::Dead | End::Slow | End::Evicted) {
                 writer.abort();
             } else {
                 let mut writer = writer;
@@ -469,7 +471,7 @@ impl Session<'_> {
         let end = loop {
             tokio::select! {
                 biased;
-                _ = kick.notified() => break if *shutdown.borrow() { End::Shutdown } else { End::Slow },
+                _ = kick.notified() => break if *shutdown.borrow() { End::Shutdown } else { End::Evicted },
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
                         break End::Shutdown;

@@ -1,7 +1,8 @@
 //! Limits, each with its error reply: message size (dropped, then the hard
 //! cap closes), messages per second (token bucket; repeated abuse closes),
 //! peers per room, rooms count, connections count, the join deadline, and
-//! the heartbeat that drops a client which stopped answering pings. Runs on
+//! the heartbeat that drops a client which stopped answering pings, and the
+//! bounded queue that drops a client which stopped reading. Runs on
 //! tokio's paused clock: waiting for a timeout takes no real time.
 
 mod common;
@@ -21,6 +22,7 @@ async fn limits_answer_with_their_error_codes() -> TestResult {
     room_and_server_capacity().await?;
     join_deadline().await?;
     heartbeat().await?;
+    slow_reader().await?;
     Ok(())
 }
 
@@ -215,6 +217,86 @@ async fn heartbeat() -> TestResult {
     assert_eq!(live.request_contact(None).await?, Contact::Alone);
     assert_eq!(server.stats().peers, 1);
     live.close().await;
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn slow_reader() -> TestResult {
+    let server = server(|c| {
+        c.max_message_bytes = 256 * 1024;
+        c.outgoing_queue = 4;
+        c.messages_per_second = 100_000;
+        c.burst = 100_000;
+        // Only the full queue may drop the slow reader here.
+        c.heartbeat_timeout = Duration::from_secs(24 * 3600);
+    })
+    .await?;
+    let url = server.url();
+    // The slow reader joins, then never reads: its socket buffers fill, then
+    // its queue on the server.
+    let mut slow = Raw::connect(&url).await?;
+    slow.join("r", peer(1)).await?;
+    let mut sender = SignalingClient::connect(&url, "r", peer(2)).await?;
+    assert_eq!(
+        sender.request_contact(Some(peer(1))).await?,
+        Contact::Peer(peer(1))
+    );
+    let bystander = SignalingClient::connect(&url, "r", peer(3)).await?;
+    let big = envelope(
+        peer(2),
+        1,
+        Signal::Offer {
+            sdp: "a".repeat(200 * 1024),
+        },
+    );
+    let mut failed = None;
+    for sent in 1..=2000 {
+        sender.send(peer(1), big.clone()).await?;
+        // Each relay failure comes back as an event; look without waiting.
+        if let Ok(Ok(event)) = tokio::time::timeout(Duration::ZERO, sender.recv()).await {
+            failed = Some((sent, event));
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    match failed {
+        Some((
+            _,
+            Incoming::RelayFailed {
+                to,
+                error: ClientError::UnknownPeer(message),
+                ..
+            },
+        )) => {
+            assert_eq!(to, peer(1));
+            assert!(
+                message.contains("could not take more messages"),
+                "{message}"
+            );
+        }
+        other => return Err(format!("the slow reader was never dropped: {other:?}").into()),
+    }
+    assert_eq!(server.stats().clients_dropped, 1);
+    // Nobody else noticed.
+    assert_eq!(
+        bystander.request_contact(Some(peer(2))).await?,
+        Contact::Peer(peer(2))
+    );
+    let hello = envelope(peer(3), 2, Signal::Offer { sdp: "v=0".into() });
+    bystander.send(peer(2), hello.clone()).await?;
+    loop {
+        match sender.recv().await? {
+            // Signals still in flight when the slow reader was dropped.
+            Incoming::RelayFailed { to, error: ClientError::UnknownPeer(_), .. } if to == peer(1) => {}
+            other => {
+                assert_eq!(other, Incoming::Signal(hello));
+                break;
+            }
+        }
+    }
+    assert_eq!(slow.ended().await?, Ended::Dropped);
+    sender.close().await;
+    bystander.close().await;
     server.shutdown().await;
     Ok(())
 }
