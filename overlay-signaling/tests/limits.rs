@@ -287,7 +287,11 @@ async fn slow_reader() -> TestResult {
     loop {
         match sender.recv().await? {
             // Signals still in flight when the slow reader was dropped.
-            Incoming::RelayFailed { to, error: ClientError::UnknownPeer(_), .. } if to == peer(1) => {}
+            Incoming::RelayFailed {
+                to,
+                error: ClientError::UnknownPeer(_),
+                ..
+            } if to == peer(1) => {}
             other => {
                 assert_eq!(other, Incoming::Signal(hello));
                 break;
