@@ -13,9 +13,9 @@ use rtc_common::signals::EarlyCandidates;
 use tokio::sync::{mpsc, oneshot};
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceCandidateInit,
-    RTCIceGatheringState, RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
-    SettingEngineBuilder,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceCandidateInit, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
 };
 
 use crate::runtime::{DriverWake, NudgeRuntime};
@@ -86,9 +86,14 @@ struct Handler {
 
 impl Handler {
     fn push(&self, event: HandlerEvent) {
-        let Some(shared) = self.shared.upgrade() else { return };
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
         if shared.tx.try_send(event).is_err() {
-            shared.counters.dropped_callbacks.fetch_add(1, Ordering::Relaxed);
+            shared
+                .counters
+                .dropped_callbacks
+                .fetch_add(1, Ordering::Relaxed);
             tracing::warn!("webrtc-rs callback dropped: connection task behind or gone");
         }
     }
@@ -166,21 +171,48 @@ struct Conn {
 /// Runs one connection until it closes or the transport lets go of it.
 pub(crate) async fn run(start: ConnStart) {
     let _live = LiveGuard::new(&start.counters);
-    let ConnStart { conn, generation, role, settings, events, mut signals, frames, counters } = start;
+    let ConnStart {
+        conn,
+        generation,
+        role,
+        settings,
+        events,
+        mut signals,
+        frames,
+        counters,
+    } = start;
 
     let (htx, mut hrx) = mpsc::channel(HANDLER_CHANNEL);
-    let shared = Arc::new(HandlerShared { tx: htx, counters: Arc::clone(&counters) });
+    let shared = Arc::new(HandlerShared {
+        tx: htx,
+        counters: Arc::clone(&counters),
+    });
     let wake = DriverWake::new();
     let pc = match build(&settings, &shared, &wake).await {
         Ok(pc) => pc,
         Err(err) => {
-            let _ = events.send((generation, closed(conn, CloseReason::Failed(format!("cannot create the connection: {err}"))))).await;
+            let _ = events
+                .send((
+                    generation,
+                    closed(
+                        conn,
+                        CloseReason::Failed(format!("cannot create the connection: {err}")),
+                    ),
+                ))
+                .await;
             return;
         }
     };
 
     let (dc_tx, dc_rx) = oneshot::channel();
-    tokio::spawn(write_frames(conn, generation, frames, dc_rx, events.clone(), Arc::clone(&counters)));
+    tokio::spawn(write_frames(
+        conn,
+        generation,
+        frames,
+        dc_rx,
+        events.clone(),
+        Arc::clone(&counters),
+    ));
 
     let mut c = Conn {
         conn,
@@ -195,7 +227,9 @@ pub(crate) async fn run(start: ConnStart) {
         opened: false,
         writer_dc: Some(dc_tx),
     };
-    let exit = c.drive(&mut signals, &mut hrx, settings.rtc.handshake_timeout).await;
+    let exit = c
+        .drive(&mut signals, &mut hrx, settings.rtc.handshake_timeout)
+        .await;
     if let Exit::Closed(reason) = exit {
         tracing::debug!(conn = %c.conn, %reason, "connection closed");
         let _ = c.events.send((c.generation, closed(c.conn, reason))).await;
@@ -224,15 +258,35 @@ async fn build(
     let ice_servers: Vec<RTCIceServer> = rtc
         .stun_servers
         .iter()
-        .map(|s| RTCIceServer { urls: vec![format!("stun:{}", s.strip_prefix("stun:").unwrap_or(s))], ..Default::default() })
+        .map(|s| RTCIceServer {
+            urls: vec![format!("stun:{}", s.strip_prefix("stun:").unwrap_or(s))],
+            ..Default::default()
+        })
         .collect();
-    let configuration = RTCConfigurationBuilder::new().with_ice_servers(ice_servers).build();
+    let configuration = RTCConfigurationBuilder::new()
+        .with_ice_servers(ice_servers)
+        .build();
     let setting_engine = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-        .with_ice_timeouts(Some(settings.ice_disconnected_timeout), Some(settings.ice_failed_timeout), Some(settings.ice_keepalive_interval))
+        .with_ice_timeouts(
+            Some(settings.ice_disconnected_timeout),
+            Some(settings.ice_failed_timeout),
+            Some(settings.ice_keepalive_interval),
+        )
+        // A remote's check often arrives before its trickled candidate: the
+        // pair is then peer-reflexive, which the library would wait 1 s to
+        // nominate (libwebrtc does not wait).
+        .with_prflx_acceptance_min_wait(Some(settings.prflx_acceptance_min_wait))
         .build();
-    let runtime = Arc::new(NudgeRuntime::new(Arc::clone(wake), rtc.recv_buffer_bytes, rtc.send_buffer_bytes, settings.fix_stall));
-    let handler = Arc::new(Handler { shared: Arc::downgrade(shared) });
+    let runtime = Arc::new(NudgeRuntime::new(
+        Arc::clone(wake),
+        rtc.recv_buffer_bytes,
+        rtc.send_buffer_bytes,
+        settings.fix_stall,
+    ));
+    let handler = Arc::new(Handler {
+        shared: Arc::downgrade(shared),
+    });
     let pc = PeerConnectionBuilder::new()
         .with_configuration(configuration)
         .with_setting_engine(setting_engine)
@@ -261,7 +315,11 @@ impl Conn {
         if self.role == Role::Initiator {
             match self.start_offer().await {
                 Ok(channel) => dc = Some(channel),
-                Err(err) => return Exit::Closed(CloseReason::Failed(format!("cannot make an offer: {err}"))),
+                Err(err) => {
+                    return Exit::Closed(CloseReason::Failed(format!(
+                        "cannot make an offer: {err}"
+                    )))
+                }
             }
         }
         let setup_deadline = tokio::time::sleep(setup_timeout);
@@ -328,10 +386,17 @@ impl Conn {
     }
 
     async fn start_offer(&mut self) -> Result<Arc<dyn DataChannel>, webrtc::error::Error> {
-        let dc = self.pc.create_data_channel(CHANNEL_LABEL, Some(RTCDataChannelInit::default())).await?;
+        let dc = self
+            .pc
+            .create_data_channel(CHANNEL_LABEL, Some(RTCDataChannelInit::default()))
+            .await?;
         let offer = self.pc.create_offer(None).await?;
         self.pc.set_local_description(offer.clone()).await?;
-        self.emit(TransportEvent::Signal { conn: self.conn, signal: Signal::Offer { sdp: offer.sdp } }).await;
+        self.emit(TransportEvent::Signal {
+            conn: self.conn,
+            signal: Signal::Offer { sdp: offer.sdp },
+        })
+        .await;
         Ok(dc)
     }
 
@@ -340,21 +405,40 @@ impl Conn {
     async fn apply(&mut self, input: RemoteInput) -> Result<(), CloseReason> {
         match input {
             RemoteInput::Offer(offer) => {
-                self.pc.set_remote_description(offer).await.map_err(|e| failed("cannot apply the offer", e))?;
-                let answer = self.pc.create_answer(None).await.map_err(|e| failed("cannot make an answer", e))?;
-                self.pc.set_local_description(answer.clone()).await.map_err(|e| failed("cannot apply the answer", e))?;
-                self.emit(TransportEvent::Signal { conn: self.conn, signal: Signal::Answer { sdp: answer.sdp } }).await;
+                self.pc
+                    .set_remote_description(offer)
+                    .await
+                    .map_err(|e| failed("cannot apply the offer", e))?;
+                let answer = self
+                    .pc
+                    .create_answer(None)
+                    .await
+                    .map_err(|e| failed("cannot make an answer", e))?;
+                self.pc
+                    .set_local_description(answer.clone())
+                    .await
+                    .map_err(|e| failed("cannot apply the answer", e))?;
+                self.emit(TransportEvent::Signal {
+                    conn: self.conn,
+                    signal: Signal::Answer { sdp: answer.sdp },
+                })
+                .await;
                 self.remote_set().await;
             }
             RemoteInput::Answer(answer) => {
-                self.pc.set_remote_description(answer).await.map_err(|e| failed("cannot apply the answer", e))?;
+                self.pc
+                    .set_remote_description(answer)
+                    .await
+                    .map_err(|e| failed("cannot apply the answer", e))?;
                 self.remote_set().await;
             }
             RemoteInput::Candidate(line) => {
                 if self.has_remote {
                     self.add_candidate(line).await;
                 } else {
-                    self.early_candidates.push(&line).map_err(|e| CloseReason::Failed(e.to_string()))?;
+                    self.early_candidates
+                        .push(&line)
+                        .map_err(|e| CloseReason::Failed(e.to_string()))?;
                 }
             }
             // Nothing to do: ICE ends its checks by its own timers.
@@ -371,13 +455,20 @@ impl Conn {
     }
 
     async fn add_candidate(&mut self, line: String) {
-        let init = RTCIceCandidateInit { candidate: line, sdp_mid: Some("0".into()), sdp_mline_index: Some(0), ..Default::default() };
+        let init = RTCIceCandidateInit {
+            candidate: line,
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+            ..Default::default()
+        };
         match self.pc.add_ice_candidate(init).await {
             // The library does not wake its driver for a new remote candidate:
             // without this the first check waits for the next timer.
             Ok(()) => self.wake.nudge(),
             Err(err) => {
-                self.counters.rejected_candidates.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .rejected_candidates
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(conn = %self.conn, %err, "remote candidate ignored");
             }
         }
@@ -415,7 +506,11 @@ async fn write_frames(
             tracing::debug!(%conn, %err, "data channel send failed; the connection is closing");
             return;
         }
-        if events.send((generation, TransportEvent::Sent { conn, bytes: len })).await.is_err() {
+        if events
+            .send((generation, TransportEvent::Sent { conn, bytes: len }))
+            .await
+            .is_err()
+        {
             return;
         }
     }

@@ -126,8 +126,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use overlay_core::{ConnId, Role, Signal, Transport, TransportCommand, TransportEvent};
-pub use rtc_common::RtcConfig;
 use rtc_common::signals::{read_signal, RemoteSignal, SignalError};
+pub use rtc_common::RtcConfig;
 use tokio::sync::mpsc;
 use webrtc::peer_connection::RTCSessionDescription;
 
@@ -156,6 +156,13 @@ pub struct Options {
     /// Bytes of frames the engine may have queued in a connection's writer
     /// ([`Transport::send_window`]); 256 KiB by default.
     pub send_window: usize,
+    /// How long the offering (ICE-controlling) side waits before it
+    /// nominates a pair whose remote candidate is peer-reflexive. The
+    /// library's default is 1 s; with trickle ICE the remote's first check
+    /// often arrives before its candidate does, which makes the pair
+    /// peer-reflexive, so the default costs a second of setup. 0 by default
+    /// (as libwebrtc).
+    pub prflx_acceptance_min_wait: Duration,
 }
 
 impl Default for Options {
@@ -167,6 +174,7 @@ impl Default for Options {
             ice_keepalive_interval: Duration::from_secs(1),
             fix_setup_stall: true,
             send_window: 256 * 1024,
+            prflx_acceptance_min_wait: Duration::ZERO,
         }
     }
 }
@@ -195,6 +203,7 @@ pub(crate) struct Settings {
     pub(crate) ice_failed_timeout: Duration,
     pub(crate) ice_keepalive_interval: Duration,
     pub(crate) fix_stall: bool,
+    pub(crate) prflx_acceptance_min_wait: Duration,
 }
 
 /// Why a command was refused. Each names the connection it is about; the
@@ -293,7 +302,10 @@ pub struct WebRtcTransport {
 
 impl std::fmt::Debug for WebRtcTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebRtcTransport").field("rtc", &self.settings.rtc).field("connections", &self.conns.len()).finish()
+        f.debug_struct("WebRtcTransport")
+            .field("rtc", &self.settings.rtc)
+            .field("connections", &self.conns.len())
+            .finish()
     }
 }
 
@@ -321,6 +333,7 @@ impl WebRtcTransport {
                 ice_failed_timeout: options.ice_failed_timeout,
                 ice_keepalive_interval: options.ice_keepalive_interval,
                 fix_stall: options.fix_setup_stall,
+                prflx_acceptance_min_wait: options.prflx_acceptance_min_wait,
             }),
             send_window: options.send_window,
             runtime,
@@ -369,12 +382,23 @@ impl WebRtcTransport {
             frames: frames_rx,
             counters: Arc::clone(&self.counters),
         }));
-        self.conns.insert(conn, ConnHandle { generation, role, described: false, inputs, frames });
+        self.conns.insert(
+            conn,
+            ConnHandle {
+                generation,
+                role,
+                described: false,
+                inputs,
+                frames,
+            },
+        );
         Ok(())
     }
 
     fn signal(&mut self, conn: ConnId, signal: &Signal) -> Result<(), Error> {
-        let Some(handle) = self.conns.get_mut(&conn) else { return Ok(()) };
+        let Some(handle) = self.conns.get_mut(&conn) else {
+            return Ok(());
+        };
         let input = check_signal(conn, handle, signal)?;
         if matches!(input, RemoteInput::Offer(_) | RemoteInput::Answer(_)) {
             handle.described = true;
@@ -387,26 +411,42 @@ impl WebRtcTransport {
 
 /// Check a remote signal for `handle`'s side and parse it.
 fn check_signal(conn: ConnId, handle: &ConnHandle, signal: &Signal) -> Result<RemoteInput, Error> {
-    let unexpected = |kind| Error::UnexpectedSignal { conn, kind, role: handle.role };
-    let bad_sdp = |kind, err: webrtc::error::Error| Error::BadSdp { conn, kind, why: err.to_string() };
+    let unexpected = |kind| Error::UnexpectedSignal {
+        conn,
+        kind,
+        role: handle.role,
+    };
+    let bad_sdp = |kind, err: webrtc::error::Error| Error::BadSdp {
+        conn,
+        kind,
+        why: err.to_string(),
+    };
     match read_signal(signal).map_err(|source| Error::Signal { conn, source })? {
         RemoteSignal::Offer(sdp) => {
             if handle.role != Role::Acceptor || handle.described {
                 return Err(unexpected("offer"));
             }
-            RTCSessionDescription::offer(sdp.to_owned()).map(RemoteInput::Offer).map_err(|e| bad_sdp("offer", e))
+            RTCSessionDescription::offer(sdp.to_owned())
+                .map(RemoteInput::Offer)
+                .map_err(|e| bad_sdp("offer", e))
         }
         RemoteSignal::Answer(sdp) => {
             if handle.role != Role::Initiator || handle.described {
                 return Err(unexpected("answer"));
             }
-            RTCSessionDescription::answer(sdp.to_owned()).map(RemoteInput::Answer).map_err(|e| bad_sdp("answer", e))
+            RTCSessionDescription::answer(sdp.to_owned())
+                .map(RemoteInput::Answer)
+                .map_err(|e| bad_sdp("answer", e))
         }
         RemoteSignal::Candidate(line) => {
             let body = line.strip_prefix("candidate:").unwrap_or(line);
             match rtc::ice::candidate::unmarshal_candidate(body) {
                 Ok(_) => Ok(RemoteInput::Candidate(line.to_owned())),
-                Err(err) => Err(Error::BadCandidate { conn, line: line.chars().take(120).collect(), why: err.to_string() }),
+                Err(err) => Err(Error::BadCandidate {
+                    conn,
+                    line: line.chars().take(120).collect(),
+                    why: err.to_string(),
+                }),
             }
         }
         RemoteSignal::EndOfCandidates => Ok(RemoteInput::EndOfCandidates),

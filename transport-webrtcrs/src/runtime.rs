@@ -12,7 +12,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use webrtc::runtime::{AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, Runtime, TokioRuntime};
+use webrtc::runtime::{
+    AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, Runtime,
+    TokioRuntime,
+};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -61,7 +64,10 @@ impl DriverWake {
 
     /// (flush passes, nudges) so far.
     pub(crate) fn counts(&self) -> (u64, u64) {
-        (self.flushes.load(Ordering::Relaxed), self.nudges.load(Ordering::Relaxed))
+        (
+            self.flushes.load(Ordering::Relaxed),
+            self.nudges.load(Ordering::Relaxed),
+        )
     }
 
     fn is_polling(&self) -> bool {
@@ -72,7 +78,10 @@ impl DriverWake {
     fn driver_sleep(self: &Arc<Self>, duration: Duration) -> BoxFuture<'static, ()> {
         if self.flush_next.swap(false, Ordering::AcqRel) {
             self.flushes.fetch_add(1, Ordering::Relaxed);
-            return Box::pin(FlushSleep { wake: Arc::clone(self), done: false });
+            return Box::pin(FlushSleep {
+                wake: Arc::clone(self),
+                done: false,
+            });
         }
         // Whatever ends this sleep (its deadline, a packet, an application
         // event), the pass that follows may leave output queued by the events
@@ -148,19 +157,43 @@ pub(crate) struct NudgeRuntime {
 }
 
 impl NudgeRuntime {
-    pub(crate) fn new(wake: Arc<DriverWake>, recv_buffer_bytes: usize, send_buffer_bytes: usize, fix_stall: bool) -> Self {
-        NudgeRuntime { inner: TokioRuntime, wake, recv_buffer_bytes, send_buffer_bytes, fix_stall }
+    pub(crate) fn new(
+        wake: Arc<DriverWake>,
+        recv_buffer_bytes: usize,
+        send_buffer_bytes: usize,
+        fix_stall: bool,
+    ) -> Self {
+        NudgeRuntime {
+            inner: TokioRuntime,
+            wake,
+            recv_buffer_bytes,
+            send_buffer_bytes,
+            fix_stall,
+        }
     }
 }
 
 impl Runtime for NudgeRuntime {
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) -> Box<dyn JoinHandle> {
         // The only task webrtc-rs spawns for a UDP-only connection is its driver.
-        self.inner.spawn(Box::pin(MarkedDriver { id: self.wake.id, future }))
+        self.inner.spawn(Box::pin(MarkedDriver {
+            id: self.wake.id,
+            future,
+        }))
     }
 
-    fn spawn_reactor(&self, pool_size: usize, future: Pin<Box<dyn Future<Output = ()> + Send>>) -> Box<dyn JoinHandle> {
-        self.inner.spawn_reactor(pool_size, Box::pin(MarkedDriver { id: self.wake.id, future }))
+    fn spawn_reactor(
+        &self,
+        pool_size: usize,
+        future: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Box<dyn JoinHandle> {
+        self.inner.spawn_reactor(
+            pool_size,
+            Box::pin(MarkedDriver {
+                id: self.wake.id,
+                future,
+            }),
+        )
     }
 
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
@@ -178,11 +211,17 @@ impl Runtime for NudgeRuntime {
         self.inner.wrap_udp_socket(socket)
     }
 
-    fn wrap_tcp_listener(&self, listener: std::net::TcpListener) -> io::Result<Arc<dyn AsyncTcpListener>> {
+    fn wrap_tcp_listener(
+        &self,
+        listener: std::net::TcpListener,
+    ) -> io::Result<Arc<dyn AsyncTcpListener>> {
         self.inner.wrap_tcp_listener(listener)
     }
 
-    fn connect_tcp<'a>(&'a self, remote_addr: SocketAddr) -> BoxFuture<'a, io::Result<Arc<dyn AsyncTcpStream>>> {
+    fn connect_tcp<'a>(
+        &'a self,
+        remote_addr: SocketAddr,
+    ) -> BoxFuture<'a, io::Result<Arc<dyn AsyncTcpStream>>> {
         self.inner.connect_tcp(remote_addr)
     }
 

@@ -1,0 +1,303 @@
+//! Connection setup time on loopback, 20 runs each, in one process:
+//! - this crate's transport (Open on both sides -> Opened on both sides);
+//! - the same with the stall workaround off;
+//! - a raw webrtc-rs pair with the library's defaults (build -> channel open
+//!   on both sides), to show the stall this crate avoids.
+//!
+//! Then one-way bulk throughput over this crate's transport.
+//!
+//! Run: `cargo run --release -p transport-webrtcrs --example setup_bench [runs]`
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use overlay_core::{ConnId, Role, Transport, TransportCommand, TransportEvent};
+use rtc_common::RtcConfig;
+use tokio::sync::mpsc;
+use transport_webrtcrs::{Options, WebRtcTransport};
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
+    RTCPeerConnectionIceEvent,
+};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Next event of either transport; signals are delivered on the way.
+async fn pump(
+    a: &mut WebRtcTransport,
+    b: &mut WebRtcTransport,
+) -> Result<(bool, TransportEvent), BoxError> {
+    loop {
+        let (from_a, event) = poll_fn(|cx| {
+            if let Poll::Ready(e) = a.poll_event(cx) {
+                return Poll::Ready((true, e));
+            }
+            if let Poll::Ready(e) = b.poll_event(cx) {
+                return Poll::Ready((false, e));
+            }
+            Poll::Pending
+        })
+        .await;
+        if let TransportEvent::Signal { conn, signal } = event {
+            let to = if from_a { &mut *b } else { &mut *a };
+            to.handle_command(Instant::now(), TransportCommand::Signal { conn, signal })?;
+        } else {
+            return Ok((from_a, event));
+        }
+    }
+}
+
+async fn transport_setup(runs: u32, options: Options) -> Result<Vec<Duration>, BoxError> {
+    let mut a = WebRtcTransport::with_options(RtcConfig::loopback(), options.clone())?;
+    let mut b = WebRtcTransport::with_options(RtcConfig::loopback(), options)?;
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let conn = ConnId(u64::from(run) + 1);
+        let t0 = Instant::now();
+        a.handle_command(
+            t0,
+            TransportCommand::Open {
+                conn,
+                role: Role::Initiator,
+            },
+        )?;
+        b.handle_command(
+            t0,
+            TransportCommand::Open {
+                conn,
+                role: Role::Acceptor,
+            },
+        )?;
+        let mut open = 0;
+        while open < 2 {
+            let step = tokio::time::timeout(Duration::from_secs(10), pump(&mut a, &mut b))
+                .await
+                .map_err(|_| "setup took over 10 s")??;
+            match step {
+                (_, TransportEvent::Opened { .. }) => open += 1,
+                (_, other) => return Err(format!("unexpected event {other:?}").into()),
+            }
+        }
+        times.push(t0.elapsed());
+        a.handle_command(Instant::now(), TransportCommand::Close { conn })?;
+        b.handle_command(Instant::now(), TransportCommand::Close { conn })?;
+    }
+    let stats = a.stats();
+    println!(
+        "  (side A: {} extra driver passes, {} nudges over {runs} connections)",
+        stats.driver_flushes, stats.driver_nudges
+    );
+    Ok(times)
+}
+
+struct RawHandler {
+    candidates: mpsc::UnboundedSender<String>,
+    channels: mpsc::UnboundedSender<Arc<dyn DataChannel>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for RawHandler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(init) = event.candidate.to_json() {
+            let _ = self.candidates.send(init.candidate);
+        }
+    }
+    async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {
+        let _ = self.channels.send(dc);
+    }
+}
+
+async fn raw_peer() -> Result<
+    (
+        Arc<dyn PeerConnection>,
+        mpsc::UnboundedReceiver<String>,
+        mpsc::UnboundedReceiver<Arc<dyn DataChannel>>,
+    ),
+    BoxError,
+> {
+    let (ctx, crx) = mpsc::unbounded_channel();
+    let (dtx, drx) = mpsc::unbounded_channel();
+    let pc = PeerConnectionBuilder::new()
+        .with_handler(Arc::new(RawHandler {
+            candidates: ctx,
+            channels: dtx,
+        }))
+        .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+        .build()
+        .await?;
+    Ok((Arc::new(pc), crx, drx))
+}
+
+async fn wait_open(dc: &Arc<dyn DataChannel>) -> Result<(), BoxError> {
+    while let Some(event) = dc.poll().await {
+        if matches!(event, DataChannelEvent::OnOpen) {
+            return Ok(());
+        }
+    }
+    Err("channel closed before it opened".into())
+}
+
+/// webrtc-rs with its defaults: descriptions first, then trickled candidates.
+async fn raw_setup(runs: u32) -> Result<Vec<Duration>, BoxError> {
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let (pa, mut ca, _) = raw_peer().await?;
+        let (pb, mut cb, mut chb) = raw_peer().await?;
+        let dca = pa.create_data_channel("bench", None).await?;
+        let offer = pa.create_offer(None).await?;
+        pa.set_local_description(offer.clone()).await?;
+        pb.set_remote_description(offer).await?;
+        let answer = pb.create_answer(None).await?;
+        pb.set_local_description(answer.clone()).await?;
+        pa.set_remote_description(answer).await?;
+        let (pa2, pb2) = (Arc::clone(&pa), Arc::clone(&pb));
+        let fwd_a = tokio::spawn(async move {
+            while let Some(c) = ca.recv().await {
+                let _ = pb2
+                    .add_ice_candidate(RTCIceCandidateInit {
+                        candidate: c,
+                        ..Default::default()
+                    })
+                    .await;
+            }
+        });
+        let fwd_b = tokio::spawn(async move {
+            while let Some(c) = cb.recv().await {
+                let _ = pa2
+                    .add_ice_candidate(RTCIceCandidateInit {
+                        candidate: c,
+                        ..Default::default()
+                    })
+                    .await;
+            }
+        });
+        let open = async {
+            wait_open(&dca).await?;
+            let dcb = chb.recv().await.ok_or("no data channel at B")?;
+            wait_open(&dcb).await?;
+            Ok::<_, BoxError>(())
+        };
+        tokio::time::timeout(Duration::from_secs(10), open)
+            .await
+            .map_err(|_| "raw setup took over 10 s")??;
+        times.push(t0.elapsed());
+        fwd_a.abort();
+        fwd_b.abort();
+        pa.close().await?;
+        pb.close().await?;
+    }
+    Ok(times)
+}
+
+fn report(name: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let n = times.len();
+    if n == 0 {
+        return;
+    }
+    let median = if n % 2 == 1 {
+        ms(times[n / 2])
+    } else {
+        (ms(times[n / 2 - 1]) + ms(times[n / 2])) / 2.0
+    };
+    println!(
+        "| {name} | {n} | {median:.1} | {:.1} | {:.1} | {:.1} |",
+        ms(times[0]),
+        ms(times[(n * 9 / 10).min(n - 1)]),
+        ms(times[n - 1])
+    );
+}
+
+async fn bulk(frames: u32, size: usize) -> Result<(), BoxError> {
+    let mut a = WebRtcTransport::new(RtcConfig::loopback())?;
+    let mut b = WebRtcTransport::new(RtcConfig::loopback())?;
+    let conn = ConnId(1);
+    a.handle_command(
+        Instant::now(),
+        TransportCommand::Open {
+            conn,
+            role: Role::Initiator,
+        },
+    )?;
+    b.handle_command(
+        Instant::now(),
+        TransportCommand::Open {
+            conn,
+            role: Role::Acceptor,
+        },
+    )?;
+    let mut open = 0;
+    while open < 2 {
+        if let (_, TransportEvent::Opened { .. }) = pump(&mut a, &mut b).await? {
+            open += 1;
+        }
+    }
+    let window = a.send_window();
+    let payload = Bytes::from(vec![7u8; size]);
+    let t0 = Instant::now();
+    let (mut queued, mut next, mut received) = (0usize, 0u32, 0u32);
+    while received < frames {
+        while next < frames && queued + size <= window {
+            a.handle_command(
+                Instant::now(),
+                TransportCommand::Send {
+                    conn,
+                    frame: payload.clone(),
+                },
+            )?;
+            queued += size;
+            next += 1;
+        }
+        match pump(&mut a, &mut b).await? {
+            (true, TransportEvent::Sent { bytes, .. }) => queued -= bytes,
+            (false, TransportEvent::Frame { frame, .. }) => {
+                if frame.len() != size {
+                    return Err("bad frame length".into());
+                }
+                received += 1;
+            }
+            (_, other) => return Err(format!("unexpected {other:?}").into()),
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let mb = f64::from(frames) * size as f64 / 1e6;
+    println!(
+        "| {frames} x {} KiB | {:.0} MB/s | {secs:.2} s |",
+        size / 1024,
+        mb / secs
+    );
+    Ok(())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), BoxError> {
+    let runs: u32 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    println!("Connection setup on 127.0.0.1, {runs} runs each (ms)");
+    let ours = transport_setup(runs, Options::default()).await?;
+    let stalled = transport_setup(runs, Options::default().with_fix_setup_stall(false)).await?;
+    let raw = raw_setup(runs).await?;
+    println!("| setup | runs | median | min | p90 | max |");
+    println!("|---|---|---|---|---|---|");
+    report("transport-webrtcrs", ours);
+    report("transport-webrtcrs, workaround off", stalled);
+    report("raw webrtc-rs pair, defaults", raw);
+    println!();
+    println!(
+        "One-way bulk over transport-webrtcrs (engine-style credit window {} KiB)",
+        Options::default().send_window / 1024
+    );
+    println!("| frames | throughput | time |");
+    println!("|---|---|---|");
+    bulk(100_000, 1024).await?;
+    bulk(10_000, 16 * 1024).await?;
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Test harness: two transports driven against each other in one process,
+//! signals passed in memory.
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::poll_fn;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use overlay_core::{ConnId, Role, Signal, Transport, TransportCommand, TransportEvent};
+
+/// Upper bound on any wait in these tests: a guard against hangs, not a
+/// timing assertion.
+pub const GUARD: Duration = Duration::from_secs(30);
+
+/// Which transport of a [`Pair`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    A,
+    B,
+}
+
+/// A signal on its way to the other side, for tests that reshape it.
+pub type SignalHook = Box<dyn FnMut(Side, Signal) -> Vec<Signal> + Send>;
+
+/// Two transports and one connection between them (`conn` on both sides).
+pub struct Pair<A: Transport, B: Transport> {
+    pub a: A,
+    pub b: B,
+    pub conn: ConnId,
+    /// Reshapes signals from `Side` before delivery (default: as is).
+    pub hook: Option<SignalHook>,
+    /// Signals held back (for tests that deliver them late).
+    pub held: Vec<(Side, Signal)>,
+}
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+impl<A: Transport, B: Transport> Pair<A, B> {
+    pub fn new(a: A, b: B) -> Self {
+        Pair {
+            a,
+            b,
+            conn: ConnId(1),
+            hook: None,
+            held: Vec::new(),
+        }
+    }
+
+    /// The next non-signal event of either side; signals are delivered to
+    /// the other side on the way. Panics (test failure) after [`GUARD`].
+    pub async fn next(&mut self) -> (Side, TransportEvent) {
+        tokio::time::timeout(GUARD, self.next_inner())
+            .await
+            .expect("no transport event within the guard time")
+    }
+
+    /// Like [`Pair::next`] with a custom guard; `None` if nothing came.
+    pub async fn next_within(&mut self, d: Duration) -> Option<(Side, TransportEvent)> {
+        tokio::time::timeout(d, self.next_inner()).await.ok()
+    }
+
+    async fn next_inner(&mut self) -> (Side, TransportEvent) {
+        loop {
+            let (side, event) = poll_fn(|cx| {
+                if let std::task::Poll::Ready(e) = self.a.poll_event(cx) {
+                    return std::task::Poll::Ready((Side::A, e));
+                }
+                if let std::task::Poll::Ready(e) = self.b.poll_event(cx) {
+                    return std::task::Poll::Ready((Side::B, e));
+                }
+                std::task::Poll::Pending
+            })
+            .await;
+            match event {
+                TransportEvent::Signal { conn, signal } => {
+                    assert_eq!(conn, self.conn, "signal for an unknown connection");
+                    let signals = match self.hook.as_mut() {
+                        Some(hook) => hook(side, signal),
+                        None => vec![signal],
+                    };
+                    for signal in signals {
+                        self.deliver(side, signal);
+                    }
+                }
+                other => return (side, other),
+            }
+        }
+    }
+
+    /// Deliver `signal`, produced by `from`, to the other side.
+    pub fn deliver(&mut self, from: Side, signal: Signal) {
+        let cmd = TransportCommand::Signal {
+            conn: self.conn,
+            signal,
+        };
+        let result = match from {
+            Side::A => self
+                .b
+                .handle_command(Instant::now(), cmd)
+                .map_err(|e| e.to_string()),
+            Side::B => self
+                .a
+                .handle_command(Instant::now(), cmd)
+                .map_err(|e| e.to_string()),
+        };
+        if let Err(err) = result {
+            panic!("signal from {from:?} refused: {err}");
+        }
+    }
+
+    pub fn command(&mut self, side: Side, cmd: TransportCommand) {
+        let result = match side {
+            Side::A => self
+                .a
+                .handle_command(Instant::now(), cmd)
+                .map_err(|e| e.to_string()),
+            Side::B => self
+                .b
+                .handle_command(Instant::now(), cmd)
+                .map_err(|e| e.to_string()),
+        };
+        if let Err(err) = result {
+            panic!("command to {side:?} refused: {err}");
+        }
+    }
+
+    /// Open the connection with `initiator` offering; returns once both
+    /// sides reported `Opened`.
+    pub async fn open(&mut self, initiator: Side) {
+        let (ra, rb) = match initiator {
+            Side::A => (Role::Initiator, Role::Acceptor),
+            Side::B => (Role::Acceptor, Role::Initiator),
+        };
+        let conn = self.conn;
+        self.command(Side::A, TransportCommand::Open { conn, role: ra });
+        self.command(Side::B, TransportCommand::Open { conn, role: rb });
+        let (mut a_open, mut b_open) = (false, false);
+        while !(a_open && b_open) {
+            match self.next().await {
+                (Side::A, TransportEvent::Opened { .. }) => a_open = true,
+                (Side::B, TransportEvent::Opened { .. }) => b_open = true,
+                other => panic!("unexpected event while opening: {other:?}"),
+            }
+        }
+    }
+
+    pub fn send(&mut self, side: Side, frame: Bytes) {
+        let conn = self.conn;
+        self.command(side, TransportCommand::Send { conn, frame });
+    }
+}
+
+/// A frame carrying its sequence number and a recognisable body.
+pub fn numbered_frame(seq: u32, len: usize) -> Bytes {
+    let mut v = Vec::with_capacity(len.max(4));
+    v.extend_from_slice(&seq.to_be_bytes());
+    while v.len() < len {
+        v.push((seq as usize + v.len()) as u8);
+    }
+    Bytes::from(v)
+}
+
+/// The sequence number of a [`numbered_frame`], checking its body.
+pub fn frame_seq(frame: &[u8]) -> u32 {
+    assert!(frame.len() >= 4, "frame too short");
+    let seq = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
+    for (i, b) in frame.iter().enumerate().skip(4) {
+        assert_eq!(
+            *b,
+            (seq as usize + i) as u8,
+            "frame {seq} corrupted at byte {i}"
+        );
+    }
+    seq
+}
+
+/// Wait (up to the guard) until `f` holds, checking every 20 ms.
+pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + GUARD;
+    while !f() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
