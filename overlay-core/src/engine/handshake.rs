@@ -160,6 +160,30 @@ impl Engine {
                 // Out-of-band initiator learns who answered.
                 if let Some(&other) = self.by_peer.get(&origin) {
                     let established = self.conns.get(&other).is_some_and(|o| o.state.is_established());
+                    let glare = self.conns.get(&other).filter(|o| o.state.is_pending() && o.role == Role::Acceptor).map(|o| o.state);
+                    if let Some(their_state) = glare {
+                        // Glare: we accepted the origin's offer while ours was
+                        // out. The lower id's handshake wins, on both sides.
+                        self.stats.glare_resolved += 1;
+                        if self.local > origin {
+                            tracing::debug!(peer = %origin.short(), "glare: their handshake wins, ours abandoned");
+                            if let Some(mine) = self.drop_conn(id, true) {
+                                if let Some(o) = self.conns.get_mut(&other) {
+                                    for w in mine.wants {
+                                        if their_state == ConnState::Opened {
+                                            // Their connection's Hello already left: announce.
+                                            o.outbox.push_control(Frame::ArcAdd { protocol: w.protocol, count: w.count }.encode());
+                                        }
+                                        o.wants.push(w);
+                                    }
+                                }
+                                self.pump(other);
+                            }
+                            self.stats.dropped_signals += 1;
+                            return Accepted::Dropped("glare: their handshake wins");
+                        }
+                        tracing::debug!(peer = %origin.short(), "glare: our handshake wins, theirs abandoned");
+                    }
                     if established {
                         // The acceptor replaces its connection with this one; so do we.
                         self.close_arcs(other, &ArcCloseReason::ConnectionLost("superseded by a new connection".into()));
