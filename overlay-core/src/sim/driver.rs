@@ -383,6 +383,11 @@ impl Sim {
         self.transport.healed(&mut self.net, &mut self.queue);
     }
 
+    /// The network model, to change it mid-run (later draws use it).
+    pub fn net_config_mut(&mut self) -> &mut NetConfig {
+        &mut self.net.config
+    }
+
     /// Whether the network is split.
     pub fn is_partitioned(&self) -> bool {
         self.net.is_partitioned()

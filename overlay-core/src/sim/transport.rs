@@ -10,7 +10,8 @@
 //! - `Send` delivers the frame whole, reliably and in order, after the
 //!   transmit time and latency (loss adds retransmission delay), and gives
 //!   the send credit back as `Sent` once transmitted.
-//! - `Close` gives the remote `Closed { Remote }` after the frames in flight.
+//! - `Close` gives the remote `Closed { Remote }` after the frames in flight
+//!   (a connection closed before it connected tells the remote nothing).
 //! - A crash gives every remote `Closed { Failed }` after `crash_detect`;
 //!   a partition holds frames until it heals, or closes both ends with
 //!   `Closed { TimedOut }` after `consent_timeout`.
@@ -325,6 +326,12 @@ impl SimTransport {
         let remote = self.paired_remote(node, conn);
         let Some(ep) = self.nodes.get_mut(node.idx()).and_then(|n| n.endpoints.remove(&conn)) else { return };
         let Some((rn, rc)) = remote else { return };
+        if ep.state == State::Connecting {
+            // Closed before connectivity: nothing reaches the remote, whose
+            // checks just never succeed (it hears of it, if at all, through
+            // `handshake_failure_report` or its pending timeout).
+            return;
+        }
         let reachable = net.reachable(node, rn);
         let at = (q.now() + net.latency()).max(ep.last_arrival);
         let consent = net.config.consent_timeout;
