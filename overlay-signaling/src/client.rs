@@ -31,6 +31,14 @@ pub enum ClientError {
         /// Why it is not usable.
         reason: String,
     },
+    /// The room name is not usable.
+    #[error("invalid room name {room:?}: {reason}")]
+    InvalidRoom {
+        /// The room name given.
+        room: String,
+        /// Why it is not usable.
+        reason: String,
+    },
     /// No WebSocket connection could be made.
     #[error(
         "cannot reach the signaling server at {url}: {reason}; check that it runs (`n2n signal --listen ADDR`) and that the URL is right"
@@ -290,7 +298,7 @@ impl SignalingClient {
     /// the default [`ClientConfig`].
     ///
     /// # Errors
-    /// [`ClientError::InvalidUrl`], [`ClientError::Unreachable`],
+    /// [`ClientError::InvalidUrl`], [`ClientError::InvalidRoom`], [`ClientError::Unreachable`],
     /// [`ClientError::RoomFull`], [`ClientError::TooManyRooms`],
     /// [`ClientError::ServerFull`], [`ClientError::DuplicatePeer`],
     /// [`ClientError::Timeout`].
@@ -308,10 +316,11 @@ impl SignalingClient {
         peer: PeerId,
         config: ClientConfig,
     ) -> Result<Self, ClientError> {
-        crate::wire::check_room_name(room).map_err(|reason| ClientError::InvalidUrl {
-            url: url.to_owned(),
-            reason: format!("bad room name: {reason}"),
+        crate::wire::check_room_name(room).map_err(|reason| ClientError::InvalidRoom {
+            room: room.to_owned(),
+            reason,
         })?;
+        check_url(url)?;
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(config.max_message_bytes))
             .max_frame_size(Some(config.max_message_bytes));
@@ -437,6 +446,24 @@ impl SignalingClient {
         if let Err(e) = task.await {
             tracing::debug!("signaling client task ended abnormally: {e}");
         }
+    }
+}
+
+fn check_url(url: &str) -> Result<(), ClientError> {
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("ws") => Ok(()),
+        Some("wss") => Err(connect_error(
+            url,
+            WsError::Url(UrlError::TlsFeatureNotEnabled),
+        )),
+        _ => Err(ClientError::InvalidUrl {
+            url: url.to_owned(),
+            reason: "a signaling server URL starts with ws:// (expected ws://HOST:PORT/)"
+                .to_owned(),
+        }),
     }
 }
 

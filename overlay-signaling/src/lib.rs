@@ -10,6 +10,12 @@
 //! need the server no more (further connections are bridged by the overlay).
 //! The first member of a room is told it is alone and waits for newcomers.
 //!
+//! A node keeps its [`SignalingClient`] while it may serve as a contact:
+//! offers from newcomers that got it as contact arrive through
+//! [`SignalingClient::recv`]; answers go back with
+//! [`SignalingClient::send`] (or a cloned [`SignalingSender`] from another
+//! task).
+//!
 //! The wire protocol (versioned JSON over WebSocket text messages, so a
 //! browser can speak it) is in [`wire`] and described in full in
 //! `docs/SIGNALING.md`.
@@ -68,7 +74,10 @@
 //! - `bucket.rs`: the per-client token bucket.
 //! - `server.rs`: accept loop, per-connection reader and writer tasks.
 //! - `client.rs`: [`SignalingClient`].
-//! - `bin/overlay-signaling.rs`: the standalone server.
+//! - `bin/overlay-signaling.rs`: the standalone server (feature `cli`, on by
+//!   default; without it the crate has no clap or log-subscriber dependency).
+//! - `examples/signaling_bench.rs`: join latency and relay round trip under
+//!   load, printed as a table.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -270,6 +270,44 @@ enum End {
     TooBig,
 }
 
+impl End {
+    /// Whether the server dropped the client for a limit (counted in
+    /// [`ServerStats::clients_dropped`]; an eviction was counted by the hub).
+    fn counts_as_drop(self) -> bool {
+        !matches!(self, End::Gone | End::Shutdown | End::Evicted)
+    }
+
+    /// What the client is told as it goes: an error frame, a close frame.
+    /// A dead or slow client gets nothing: it would not read it.
+    #[allow(clippy::type_complexity)]
+    fn farewell(
+        self,
+    ) -> (
+        Option<(ErrorCode, &'static str)>,
+        Option<(u16, &'static str)>,
+    ) {
+        match self {
+            End::Shutdown => (
+                Some((
+                    ErrorCode::ShuttingDown,
+                    "the signaling server is shutting down; connect again later",
+                )),
+                Some((1001, "server shutting down")),
+            ),
+            End::JoinTimeout => (
+                Some((
+                    ErrorCode::JoinTimeout,
+                    "no join in time: send a join message right after connecting",
+                )),
+                Some((1008, "no join in time")),
+            ),
+            End::RateAbuse => (None, Some((1008, "rate limit exceeded repeatedly"))),
+            End::TooBig => (None, Some((1009, "message too big"))),
+            End::Gone | End::Dead | End::Slow | End::Evicted => (None, None),
+        }
+    }
+}
+
 /// Decrements the live-connection count when the connection ends.
 struct LiveGuard<'a>(&'a AtomicUsize);
 
@@ -338,60 +376,34 @@ async fn serve(stream: TcpStream, key: u64, shared: Arc<Shared>, shutdown: watch
     if let Some((room, peer)) = session.joined.take() {
         shared.hub().leave(&room, peer, key);
     }
-    if !matches!(end, End::Gone | End::Shutdown | End::Evicted) {
+    if end.counts_as_drop() {
         Counters::bump(&shared.counters.clients_dropped);
     }
-    let farewell: Option<(Option<ErrorCode>, u16, &str)> = match end {
-        End::Gone => {
-            // Let tungstenite answer the client's close frame.
-            let _ = time::timeout(Duration::from_secs(1), stream.next()).await;
-            None
-        }
-        End::Shutdown => Some((Some(ErrorCode::ShuttingDown), 1001, "server shutting down")),
-        End::JoinTimeout => Some((Some(ErrorCode::JoinTimeout), 1008, "no join in time")),
-        End::RateAbuse => Some((None, 1008, "rate limit exceeded repeatedly")),
-        End::TooBig => Some((None, 1009, "message too big")),
-        End::Dead | End::Slow | End::Evicted => None,
-    };
+    if end == End::Gone {
+        // Let tungstenite answer the client's close frame.
+        let _ = time::timeout(Duration::from_secs(1), stream.next()).await;
+    }
     tracing::debug!(?end, "client disconnected");
+    let (error, close) = end.farewell();
     let ConnHandle { tx, .. } = conn;
     drop(session);
-    match farewell {
-        Some((code, close_code, reason)) => {
-            if let Some(code) = code {
-                let message = match code {
-                    ErrorCode::ShuttingDown => {
-                        "the signaling server is shutting down; connect again later"
-                    }
-                    _ => "send a join message right after connecting",
-                };
-                let _ = tx.try_send(Out::Text(ServerFrame::error(None, code, message).to_json()));
-                Counters::bump(&shared.counters.errors_sent);
-            }
-            let _ = tx.try_send(Out::Close(close_code, reason.to_owned()));
-            drop(tx);
-            let mut writer = writer;
-            if time::timeout(config.shutdown_grace, &mut writer)
-                .await
-                .is_err()
-            {
-                writer.abort();
-            }
-        }
-        None => {
-            drop(tx);
-            if matches!(end, End::Dead | End::Slow | End::Evicted) {
-                writer.abort();
-            } else {
-                let mut writer = writer;
-                if time::timeout(config.shutdown_grace, &mut writer)
-                    .await
-                    .is_err()
-                {
-                    writer.abort();
-                }
-            }
-        }
+    if let Some((code, message)) = error {
+        let _ = tx.try_send(Out::Text(ServerFrame::error(None, code, message).to_json()));
+        Counters::bump(&shared.counters.errors_sent);
+    }
+    if let Some((code, reason)) = close {
+        let _ = tx.try_send(Out::Close(code, reason.to_owned()));
+    }
+    // The writer ends once it has sent what is queued (the hub no longer
+    // holds this connection's sender), unless the client does not read.
+    drop(tx);
+    let mut writer = writer;
+    if matches!(end, End::Dead | End::Slow | End::Evicted)
+        || time::timeout(config.shutdown_grace, &mut writer)
+            .await
+            .is_err()
+    {
+        writer.abort();
     }
 }
 
