@@ -286,6 +286,8 @@ pub struct SignalingClient {
     sender: SignalingSender,
     incoming: mpsc::Receiver<Incoming>,
     task: JoinHandle<()>,
+    /// Dropped or fired: the driver closes the connection.
+    close: oneshot::Sender<()>,
     room: String,
     peer: PeerId,
     members_at_join: usize,
@@ -357,8 +359,10 @@ impl SignalingClient {
         let (commands, command_rx) = mpsc::channel(64);
         let (incoming_tx, incoming) = mpsc::channel(config.incoming_capacity.max(1));
         let closed = Arc::new(Mutex::new(None));
+        let (close, close_rx) = oneshot::channel();
         let driver = Driver {
             ws,
+            close: close_rx,
             commands: command_rx,
             incoming: incoming_tx,
             closed: closed.clone(),
@@ -377,6 +381,7 @@ impl SignalingClient {
             },
             incoming,
             task,
+            close,
             room: room.to_owned(),
             peer,
             members_at_join,
@@ -434,15 +439,11 @@ impl SignalingClient {
     }
 
     /// Close the connection (the room forgets us) and wait for it to end.
+    /// [`SignalingSender`] handles return [`ClientError::Closed`] from then
+    /// on. Dropping the client closes the connection too, without waiting.
     pub async fn close(self) {
-        let SignalingClient {
-            sender,
-            incoming,
-            task,
-            ..
-        } = self;
-        drop(sender);
-        drop(incoming);
+        let SignalingClient { close, task, .. } = self;
+        let _ = close.send(());
         if let Err(e) = task.await {
             tracing::debug!("signaling client task ended abnormally: {e}");
         }
@@ -523,6 +524,7 @@ const REMEMBERED_SIGNALS: usize = 512;
 
 struct Driver {
     ws: Ws,
+    close: oneshot::Receiver<()>,
     commands: mpsc::Receiver<Command>,
     incoming: mpsc::Sender<Incoming>,
     closed: Arc<Mutex<Option<ClientError>>>,
@@ -539,6 +541,10 @@ impl Driver {
         let reason = loop {
             let silence_deadline = last_heard + self.silence.unwrap_or(far);
             tokio::select! {
+                _ = &mut self.close => {
+                    let _ = time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
+                    break ClientError::Closed("the client was closed".to_owned());
+                }
                 command = self.commands.recv() => match command {
                     None => {
                         let _ = time::timeout(Duration::from_secs(1), self.ws.close(None)).await;

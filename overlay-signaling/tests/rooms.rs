@@ -90,7 +90,12 @@ async fn rooms_hand_out_contacts() -> TestResult {
 
     let stats = server.stats();
     assert_eq!((stats.rooms, stats.peers), (2, 5));
-    for client in [b, c, d, elsewhere, again] {
+    // Closing does not wait for sending handles; they report the close.
+    let b_sender = b.sender();
+    b.close().await;
+    let after = b_sender.request_contact(None).await;
+    assert!(matches!(after, Err(ClientError::Closed(_))), "{after:?}");
+    for client in [c, d, elsewhere, again] {
         client.close().await;
     }
     server.shutdown().await;
