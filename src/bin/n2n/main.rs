@@ -1,0 +1,84 @@
+//! `n2n`: the n2n-overlay command.
+//!
+//! - `n2n demo` (also what `n2n` with no arguments runs): an embedded
+//!   signaling server and N peers in one process, joined through the server,
+//!   grown by bridges; prints a summary and writes the topology (DOT, SVG).
+//! - `n2n signal --listen ADDR`: the signaling server.
+//! - `n2n peer --signal ws://HOST:PORT/ --room R`: one peer; prints its
+//!   events; stdin lines are messages to its neighbours, `/help` lists the
+//!   commands (`/peers`, `/bridge A B`, ...).
+//! - `n2n sim --peers N`: the demo in the simulator (virtual clock).
+//!
+//! Every failure is one line on stderr saying what to do, and exit code 1.
+
+mod backend;
+mod demo;
+mod peer;
+mod report;
+mod signal;
+mod sim;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// n2n-overlay: peer-to-peer overlay networks over WebRTC.
+///
+/// With no command, runs `n2n demo`.
+#[derive(Debug, Parser)]
+#[command(name = "n2n", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start a signaling server and N peers in this process, join them through
+    /// the server, grow the overlay by bridges, exchange messages, summarize.
+    Demo(demo::DemoArgs),
+    /// Run a signaling server.
+    Signal(signal::SignalArgs),
+    /// Join a network as one peer; stdin lines go to the neighbours.
+    Peer(peer::PeerArgs),
+    /// Run the demo's scenario in the simulator (in memory, virtual clock).
+    Sim(sim::SimArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Demo(demo::DemoArgs::defaults()));
+    let result = match command {
+        Command::Demo(args) => runtime.block_on(demo::run(args)),
+        Command::Signal(args) => runtime.block_on(signal::run(args)),
+        Command::Peer(args) => runtime.block_on(peer::run(args)),
+        Command::Sim(args) => sim::run(args),
+    };
+    // Background tasks (transports, clients) are not waited for.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

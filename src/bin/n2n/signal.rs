@@ -1,0 +1,43 @@
+//! `n2n signal`: the signaling server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use n2n_overlay::signaling::{ServerConfig, SignalingServer};
+
+/// Options of `n2n signal`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SignalArgs {
+    /// Address to listen on (`0.0.0.0:PORT` accepts other machines; port 0
+    /// picks a free one, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    listen: SocketAddr,
+    /// Members per room.
+    #[arg(long, default_value_t = 1024)]
+    max_peers_per_room: usize,
+    /// Sustained messages per second per client.
+    #[arg(long, default_value_t = 20)]
+    rate: u32,
+    /// Seconds of silence after which a client is dropped.
+    #[arg(long, default_value_t = 45)]
+    heartbeat_timeout_secs: u64,
+}
+
+/// Bind, print `listening on ws://ADDR/`, serve until Ctrl-C.
+pub(crate) async fn run(args: SignalArgs) -> Result<(), String> {
+    let mut config = ServerConfig::new(args.listen);
+    config.max_peers_per_room = args.max_peers_per_room;
+    config.messages_per_second = args.rate;
+    config.burst = args.rate.saturating_mul(2);
+    config.heartbeat_timeout = Duration::from_secs(args.heartbeat_timeout_secs.max(1));
+    let server = SignalingServer::bind(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("listening on {}", server.url());
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        return Err(format!("cannot wait for Ctrl-C: {e}"));
+    }
+    server.shutdown().await;
+    println!("stopped");
+    Ok(())
+}
