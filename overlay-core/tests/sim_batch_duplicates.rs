@@ -7,7 +7,9 @@ use overlay_core::sim::Sim;
 use overlay_core::{ConnState, Via};
 
 /// a and c both joined b.
-fn triangle_base(seed: u64) -> Result<(Sim, [overlay_core::sim::NodeId; 3]), Box<dyn std::error::Error>> {
+fn triangle_base(
+    seed: u64,
+) -> Result<(Sim, [overlay_core::sim::NodeId; 3]), Box<dyn std::error::Error>> {
     let p = proto("batch");
     let mut sim = sim(seed);
     let (a, b, c) = (sim.add_node(), sim.add_node(), sim.add_node());
@@ -28,10 +30,23 @@ fn bridged_batch_with_duplicates_gives_one_connection_and_k_arcs() -> TestResult
     settle_and_check(&mut sim)?;
     assert_eq!(out_count(&sim, a, c, p), 3);
     assert_eq!(in_count(&sim, c, a, p), 3);
-    assert_eq!(sim.engine(a).stats().handshakes_started, started + 1, "one handshake for the pair");
-    let to_c: Vec<_> = sim.engine(a).connections().into_iter().filter(|i| i.peer == Some(sim.peer(c))).collect();
+    assert_eq!(
+        sim.engine(a).stats().handshakes_started,
+        started + 1,
+        "one handshake for the pair"
+    );
+    let to_c: Vec<_> = sim
+        .engine(a)
+        .connections()
+        .into_iter()
+        .filter(|i| i.peer == Some(sim.peer(c)))
+        .collect();
     assert_eq!(to_c.len(), 1, "one connection");
-    assert_eq!(sim.transport_connections(c), 2, "c holds b and a, nothing more");
+    assert_eq!(
+        sim.transport_connections(c),
+        2,
+        "c holds b and a, nothing more"
+    );
 
     // The same pair asked from both sides of a batch: [a, a] x [c] adds two more, no handshake.
     let op = sim.connect(b, p, &[a, a], &[c])?;
@@ -82,7 +97,12 @@ fn arcs_asked_while_identities_are_exchanged_are_announced() -> TestResult {
     assert_eq!(in_count(&sim, a, c, p), 2);
     assert_eq!(out_count(&sim, a, c, p), 1);
     assert_eq!(in_count(&sim, c, a, p), 1);
-    let info = sim.engine(c).connections().into_iter().find(|i| i.peer == Some(pa)).ok_or("no connection c-a")?;
+    let info = sim
+        .engine(c)
+        .connections()
+        .into_iter()
+        .find(|i| i.peer == Some(pa))
+        .ok_or("no connection c-a")?;
     assert_eq!(info.via, Via::Bridge(sim.peer(b)));
     assert!(sim.engine(c).stats().coalesced >= 1);
     Ok(())

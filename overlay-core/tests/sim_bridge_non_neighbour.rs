@@ -17,9 +17,18 @@ fn bridging_a_peer_that_is_not_a_neighbour_is_refused_at_once() -> TestResult {
     settle(&mut sim)?;
     let before = sim.stats().commands;
     // d is no neighbour of b: refused before anything is sent.
-    assert_eq!(sim.connect(b, p, &[a], &[d]).err(), Some(ConnectError::NotNeighbour(sim.peer(d))));
-    assert_eq!(sim.connect(b, p, &[d], &[a]).err(), Some(ConnectError::NotNeighbour(sim.peer(d))));
-    assert_eq!(sim.connect(b, p, &[b], &[d]).err(), Some(ConnectError::NotNeighbour(sim.peer(d))));
+    assert_eq!(
+        sim.connect(b, p, &[a], &[d]).err(),
+        Some(ConnectError::NotNeighbour(sim.peer(d)))
+    );
+    assert_eq!(
+        sim.connect(b, p, &[d], &[a]).err(),
+        Some(ConnectError::NotNeighbour(sim.peer(d)))
+    );
+    assert_eq!(
+        sim.connect(b, p, &[b], &[d]).err(),
+        Some(ConnectError::NotNeighbour(sim.peer(d)))
+    );
     assert_eq!(sim.stats().commands, before);
     assert_eq!(sim.engine(b).operations_in_flight(), 0);
     settle_and_check(&mut sim)?;
@@ -45,10 +54,25 @@ fn a_bridge_that_lost_its_target_reports_at_once_not_at_the_timeout() -> TestRes
     sim.crash(c);
     let done = complete(&mut sim, op)?;
     let took = sim.elapsed() - start;
-    assert_eq!(done.result, Err(ConnectFailure::Remote(BridgeFailure::NotNeighbour)));
-    assert!(took < sim.config().engine.pending_timeout / 2, "failed after {took:?}, not at the timeout");
+    assert_eq!(
+        done.result,
+        Err(ConnectFailure::Remote(BridgeFailure::NotNeighbour))
+    );
+    assert!(
+        took < sim.config().engine.pending_timeout / 2,
+        "failed after {took:?}, not at the timeout"
+    );
     let failed = sim.events(a, p).into_iter().any(|e| {
-        matches!(e, Event::ConnectFailed { reason: ConnectFailure::BridgeFailed { why: BridgeFailure::NotNeighbour, .. }, .. })
+        matches!(
+            e,
+            Event::ConnectFailed {
+                reason: ConnectFailure::BridgeFailed {
+                    why: BridgeFailure::NotNeighbour,
+                    ..
+                },
+                ..
+            }
+        )
     });
     assert!(failed, "a saw its connect fail with the bridge's reason");
     assert_eq!(sim.engine(a).stats().pending_timeouts, 0);

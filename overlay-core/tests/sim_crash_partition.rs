@@ -24,7 +24,11 @@ fn a_crash_is_seen_as_connection_lost_by_every_neighbour() -> TestResult {
         let c = closes(&sim, *n, p, ph);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].0, Direction::Out);
-        assert!(matches!(c[0].1, ArcCloseReason::ConnectionLost(_)), "a crash, not a graceful close: {:?}", c[0].1);
+        assert!(
+            matches!(c[0].1, ArcCloseReason::ConnectionLost(_)),
+            "a crash, not a graceful close: {:?}",
+            c[0].1
+        );
         assert!(sim.engine(*n).neighbours().is_empty());
     }
     Ok(())
@@ -46,16 +50,28 @@ fn a_short_partition_holds_frames_a_long_one_times_connections_out() -> TestResu
     assert!(messages(&sim, b, p).is_empty(), "held by the partition");
     sim.heal();
     settle_and_check(&mut sim)?;
-    assert_eq!(messages(&sim, b, p), vec![(sim.peer(a), b"during".to_vec())]);
-    assert_eq!(sim.engine(a).connection_state(&sim.peer(b)), Some(ConnState::Living));
+    assert_eq!(
+        messages(&sim, b, p),
+        vec![(sim.peer(a), b"during".to_vec())]
+    );
+    assert_eq!(
+        sim.engine(a).connection_state(&sim.peer(b)),
+        Some(ConnState::Living)
+    );
 
     // Long: both ends time out.
     sim.partition(&[&[a]]);
     sim.run_for(consent + Duration::from_secs(1));
     sim.heal();
     settle_and_check(&mut sim)?;
-    assert_eq!(closes(&sim, a, p, sim.peer(b)), vec![(Direction::Out, ArcCloseReason::TimedOut)]);
-    assert_eq!(closes(&sim, b, p, sim.peer(a)), vec![(Direction::In, ArcCloseReason::TimedOut)]);
+    assert_eq!(
+        closes(&sim, a, p, sim.peer(b)),
+        vec![(Direction::Out, ArcCloseReason::TimedOut)]
+    );
+    assert_eq!(
+        closes(&sim, b, p, sim.peer(a)),
+        vec![(Direction::In, ArcCloseReason::TimedOut)]
+    );
     assert!(sim.engine(a).connections().is_empty() && sim.engine(b).connections().is_empty());
     // They can meet again.
     join_ok(&mut sim, a, b, p)?;

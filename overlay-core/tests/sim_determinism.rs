@@ -10,7 +10,9 @@ use overlay_core::sim::{NetConfig, Sim, SimConfig};
 
 fn run(seed: u64) -> Result<(u64, u64), Box<dyn std::error::Error>> {
     let p = proto("replay");
-    let config = SimConfig::new(seed).with_net(NetConfig::default().with_loss(0.05)).with_record_outputs(false);
+    let config = SimConfig::new(seed)
+        .with_net(NetConfig::default().with_loss(0.05))
+        .with_record_outputs(false);
     let mut sim = Sim::new(config);
     grow(&mut sim, p, 60, 3, Duration::from_millis(15), seed);
     churn(&mut sim, p, 30, 10, Duration::from_millis(30), seed);

@@ -25,11 +25,15 @@ fn a_dying_connection_is_revived_by_a_new_arc() -> TestResult {
     let pa = sim.peer(a);
     assert_eq!(sim.engine(a).connection_state(&pb), Some(ConnState::Dying));
     assert_eq!(sim.engine(b).connection_state(&pa), Some(ConnState::Dying));
-    assert_eq!(closes(&sim, b, p, pa), vec![(Direction::In, ArcCloseReason::Removed)]);
+    assert_eq!(
+        closes(&sim, b, p, pa),
+        vec![(Direction::In, ArcCloseReason::Removed)]
+    );
 
     // 30 s later (half the dying timeout) b adds an arc b -> a: revived.
     sim.run_for(Duration::from_secs(30));
-    let started = sim.engine(b).stats().handshakes_started + sim.engine(a).stats().handshakes_started;
+    let started =
+        sim.engine(b).stats().handshakes_started + sim.engine(a).stats().handshakes_started;
     let op = sim.connect(b, p, &[b], &[a])?;
     complete_ok(&mut sim, op)?;
     settle_and_check(&mut sim)?;
@@ -37,7 +41,8 @@ fn a_dying_connection_is_revived_by_a_new_arc() -> TestResult {
     assert_eq!(sim.engine(b).connection_state(&pa), Some(ConnState::Living));
     assert_eq!(sim.engine(a).stats().revived, 1);
     assert_eq!(sim.engine(b).stats().revived, 1);
-    let now_started = sim.engine(b).stats().handshakes_started + sim.engine(a).stats().handshakes_started;
+    let now_started =
+        sim.engine(b).stats().handshakes_started + sim.engine(a).stats().handshakes_started;
     assert_eq!(now_started, started, "no new handshake");
     assert_eq!(out_count(&sim, b, a, p), 1);
     assert_eq!(in_count(&sim, a, b, p), 1);

@@ -20,7 +20,11 @@ fn out_of_band_glare_ends_in_one_connection() -> TestResult {
         settle_and_check(&mut sim)?;
         assert_eq!(out_count(&sim, a, b, p), 1);
         assert_eq!(out_count(&sim, b, a, p), 1);
-        assert_eq!(sim.engine(a).connections().len(), 1, "seed {seed}: one connection");
+        assert_eq!(
+            sim.engine(a).connections().len(),
+            1,
+            "seed {seed}: one connection"
+        );
         assert_eq!(sim.engine(b).connections().len(), 1);
         let glares = sim.engine(a).stats().glare_resolved + sim.engine(b).stats().glare_resolved;
         assert!(glares >= 1, "seed {seed}: the glare rule acted");
@@ -36,12 +40,22 @@ fn bridged_glare_ends_in_one_connection() -> TestResult {
     let p = proto("glare");
     let fixed = Duration::from_millis(20)..=Duration::from_millis(20);
     for seed in 0..8 {
-        let mut sim = sim_with(SimConfig::new(60 + seed).with_net(NetConfig::default().with_latency(fixed.clone())));
-        let (a, b, c, d) = (sim.add_node(), sim.add_node(), sim.add_node(), sim.add_node());
+        let mut sim = sim_with(
+            SimConfig::new(60 + seed).with_net(NetConfig::default().with_latency(fixed.clone())),
+        );
+        let (a, b, c, d) = (
+            sim.add_node(),
+            sim.add_node(),
+            sim.add_node(),
+            sim.add_node(),
+        );
         star(&mut sim, b, &[a, c], p)?;
         star(&mut sim, d, &[a, c], p)?;
         settle(&mut sim)?;
-        let ops: Vec<OpRef> = vec![sim.connect(b, p, &[a], &[c])?, sim.connect(d, p, &[c], &[a])?];
+        let ops: Vec<OpRef> = vec![
+            sim.connect(b, p, &[a], &[c])?,
+            sim.connect(d, p, &[c], &[a])?,
+        ];
         for op in ops {
             complete_ok(&mut sim, op)?;
         }
@@ -49,7 +63,12 @@ fn bridged_glare_ends_in_one_connection() -> TestResult {
         assert_eq!(out_count(&sim, a, c, p), 1, "seed {seed}");
         assert_eq!(out_count(&sim, c, a, p), 1, "seed {seed}");
         let pc = sim.peer(c);
-        let to_c = sim.engine(a).connections().into_iter().filter(|i| i.peer == Some(pc)).count();
+        let to_c = sim
+            .engine(a)
+            .connections()
+            .into_iter()
+            .filter(|i| i.peer == Some(pc))
+            .count();
         assert_eq!(to_c, 1, "seed {seed}: one connection a-c");
         let glares = sim.engine(a).stats().glare_resolved + sim.engine(c).stats().glare_resolved;
         assert!(glares >= 1, "seed {seed}: the glare rule acted");

@@ -14,7 +14,9 @@ fn a_lost_handshake_times_out_and_frees_everything() -> TestResult {
     let timeout = Duration::from_secs(10);
     let mut net = NetConfig::default();
     net.handshake_loss = 1.0;
-    let config = SimConfig::new(30).with_net(net).with_engine(Config::default().with_pending_timeout(timeout));
+    let config = SimConfig::new(30)
+        .with_net(net)
+        .with_engine(Config::default().with_pending_timeout(timeout));
     let mut sim = sim_with(config);
     let (a, b) = (sim.add_node(), sim.add_node());
     let start = sim.elapsed();
@@ -26,14 +28,27 @@ fn a_lost_handshake_times_out_and_frees_everything() -> TestResult {
     assert_eq!(mid.pending, 2, "both ends wait in their pending tables");
     let done = complete(&mut sim, op)?;
     assert_eq!(done.result, Err(ConnectFailure::Timeout));
-    assert_eq!(sim.elapsed() - start, timeout, "failed exactly at the timeout (virtual clock)");
+    assert_eq!(
+        sim.elapsed() - start,
+        timeout,
+        "failed exactly at the timeout (virtual clock)"
+    );
     let pb = sim.peer(b);
-    assert!(sim.events(a, p).contains(&Event::ConnectFailed { peer: Some(pb), reason: ConnectFailure::Timeout }), "the answer named b");
+    assert!(
+        sim.events(a, p).contains(&Event::ConnectFailed {
+            peer: Some(pb),
+            reason: ConnectFailure::Timeout
+        }),
+        "the answer named b"
+    );
     assert!(sim.run_until_idle(Duration::from_secs(60)));
     sim.check_invariants()?;
     for n in [a, b] {
         assert_eq!(sim.engine(n).stats().pending_timeouts, 1);
-        assert!(sim.engine(n).connections().is_empty(), "pending entry dropped");
+        assert!(
+            sim.engine(n).connections().is_empty(),
+            "pending entry dropped"
+        );
         assert_eq!(sim.transport_connections(n), 0, "transport resources freed");
     }
     Ok(())
@@ -52,7 +67,10 @@ fn a_lost_bridged_handshake_reports_the_timeout_to_the_bridge() -> TestResult {
     sim.net_config_mut().handshake_loss = 1.0;
     let op = sim.connect(b, p, &[a], &[c])?;
     let done = complete(&mut sim, op)?;
-    assert_eq!(done.result, Err(ConnectFailure::Remote(overlay_core::BridgeFailure::Timeout)));
+    assert_eq!(
+        done.result,
+        Err(ConnectFailure::Remote(overlay_core::BridgeFailure::Timeout))
+    );
     assert_eq!(sim.engine(a).stats().pending_timeouts, 1);
     Ok(())
 }

@@ -11,7 +11,9 @@ use overlay_core::sim::{NetConfig, SimConfig};
 #[test]
 fn thousand_peers_random_bridging_under_loss_keep_the_invariant() -> TestResult {
     let p = proto("scale");
-    let config = SimConfig::new(1000).with_net(NetConfig::default().with_loss(0.05)).with_record_outputs(false);
+    let config = SimConfig::new(1000)
+        .with_net(NetConfig::default().with_loss(0.05))
+        .with_record_outputs(false);
     let mut sim = sim_with(config);
     let g = grow(&mut sim, p, 1000, 3, Duration::from_millis(20), 99);
     let report = {
@@ -24,9 +26,18 @@ fn thousand_peers_random_bridging_under_loss_keep_the_invariant() -> TestResult 
     assert_eq!(report.nodes, 1000);
     // 5% of handshakes are lost and time out; the rest open.
     assert!(g.joins_ok >= 900, "most joins succeed: {g:?}");
-    assert!(g.joins_failed > 0, "with 5% handshake loss some joins time out: {g:?}");
-    assert!(g.bridges_ok + g.bridges_failed > 900, "newcomers asked for bridges: {g:?}");
-    assert!(report.arcs >= g.joins_ok, "every successful join left an arc");
+    assert!(
+        g.joins_failed > 0,
+        "with 5% handshake loss some joins time out: {g:?}"
+    );
+    assert!(
+        g.bridges_ok + g.bridges_failed > 900,
+        "newcomers asked for bridges: {g:?}"
+    );
+    assert!(
+        report.arcs >= g.joins_ok,
+        "every successful join left an arc"
+    );
     assert!(stats.transport.handshakes_lost > 0);
     assert_eq!(stats.stuck_timers, 0);
     assert!(stats.messages_delivered > 0);
@@ -37,8 +48,14 @@ fn thousand_peers_random_bridging_under_loss_keep_the_invariant() -> TestResult 
     settle(&mut sim)?;
     let after = sim.check_invariants()?;
     eprintln!("{ch:?}\n{after:?}\n{:?}", sim.stats());
-    assert!(ch.bridges > 1000 && ch.disconnects > 300, "the churn did something: {ch:?}");
-    assert!(ch.bridges_ok > ch.bridges / 2, "most bridges succeed: {ch:?}");
+    assert!(
+        ch.bridges > 1000 && ch.disconnects > 300,
+        "the churn did something: {ch:?}"
+    );
+    assert!(
+        ch.bridges_ok > ch.bridges / 2,
+        "most bridges succeed: {ch:?}"
+    );
     // Run every timer out: dying connections close, pending ones expire;
     // the invariant still holds on what is left.
     assert!(sim.run_until_idle(Duration::from_secs(600)));

@@ -16,13 +16,25 @@ fn self_connection_is_refused_at_once() -> TestResult {
     let (pa, pb) = (sim.peer(a), sim.peer(b));
 
     // connect(a, a) on a itself.
-    assert_eq!(sim.connect(a, p, &[a], &[a]).err(), Some(ConnectError::SelfConnection(pa)));
+    assert_eq!(
+        sim.connect(a, p, &[a], &[a]).err(),
+        Some(ConnectError::SelfConnection(pa))
+    );
     // A bridge with from == to, on b.
-    assert_eq!(sim.connect(b, p, &[a], &[a]).err(), Some(ConnectError::SelfConnection(pa)));
+    assert_eq!(
+        sim.connect(b, p, &[a], &[a]).err(),
+        Some(ConnectError::SelfConnection(pa))
+    );
     // A batch where one pair of many is a self pair: the whole batch is refused.
-    assert_eq!(sim.connect(b, p, &[a, b], &[b]).err(), Some(ConnectError::SelfConnection(pb)));
+    assert_eq!(
+        sim.connect(b, p, &[a, b], &[b]).err(),
+        Some(ConnectError::SelfConnection(pb))
+    );
     // The simulator's own join refuses it too.
-    assert_eq!(sim.join(a, a, p).err(), Some(ConnectError::SelfConnection(pa)));
+    assert_eq!(
+        sim.join(a, a, p).err(),
+        Some(ConnectError::SelfConnection(pa))
+    );
 
     // Nothing was started: no command, no operation, no event.
     assert_eq!(sim.stats().commands, before.commands);

@@ -14,7 +14,11 @@ fn b_bridges_a_to_c() -> TestResult {
     join_ok(&mut sim, a, b, p)?;
     join_ok(&mut sim, c, b, p)?;
     settle_and_check(&mut sim)?;
-    assert_eq!(sim.engine(b).inview(&p).len(), 2, "b has both newcomers in its inview");
+    assert_eq!(
+        sim.engine(b).inview(&p).len(),
+        2,
+        "b has both newcomers in its inview"
+    );
     assert!(sim.engine(b).outview(&p).is_empty());
 
     let bridge = sim.connect(b, p, &[a], &[c])?;
@@ -31,19 +35,37 @@ fn b_bridges_a_to_c() -> TestResult {
     assert_eq!(out_count(&sim, c, a, p), 0);
 
     // The a-c connection was signaled through b, which relayed.
-    let ac: Vec<_> = sim.engine(a).connections().into_iter().filter(|i| i.peer == Some(sim.peer(c))).collect();
+    let ac: Vec<_> = sim
+        .engine(a)
+        .connections()
+        .into_iter()
+        .filter(|i| i.peer == Some(sim.peer(c)))
+        .collect();
     assert_eq!(ac.len(), 1);
     assert_eq!(ac[0].state, ConnState::Living);
     assert_eq!(ac[0].via, Via::Bridge(sim.peer(b)));
-    assert!(sim.engine(b).stats().relayed >= 2, "offer and answer went through b");
-    assert!(sim.events(c, p).contains(&Event::ArcOpened { peer: sim.peer(a), direction: Direction::In, count: 1 }));
+    assert!(
+        sim.engine(b).stats().relayed >= 2,
+        "offer and answer went through b"
+    );
+    assert!(sim.events(c, p).contains(&Event::ArcOpened {
+        peer: sim.peer(a),
+        direction: Direction::In,
+        count: 1
+    }));
 
     // The new arc carries messages, both ways.
     sim.send(a, p, c, Bytes::from_static(b"hello c"))?;
     sim.send(c, p, a, Bytes::from_static(b"hello a"))?;
     settle_and_check(&mut sim)?;
-    assert_eq!(messages(&sim, c, p), vec![(sim.peer(a), b"hello c".to_vec())]);
-    assert_eq!(messages(&sim, a, p), vec![(sim.peer(c), b"hello a".to_vec())]);
+    assert_eq!(
+        messages(&sim, c, p),
+        vec![(sim.peer(a), b"hello c".to_vec())]
+    );
+    assert_eq!(
+        messages(&sim, a, p),
+        vec![(sim.peer(c), b"hello a".to_vec())]
+    );
     Ok(())
 }
 
@@ -51,7 +73,9 @@ fn b_bridges_a_to_c() -> TestResult {
 fn a_large_message_crosses_in_frames_under_a_small_window() -> TestResult {
     use overlay_core::sim::{NetConfig, SimConfig};
     let p = proto("bulk");
-    let net = NetConfig::default().with_send_window(16 * 1024).with_bandwidth(Some(1_000_000));
+    let net = NetConfig::default()
+        .with_send_window(16 * 1024)
+        .with_bandwidth(Some(1_000_000));
     let mut sim = sim_with(SimConfig::new(2).with_net(net));
     let (a, b) = (sim.add_node(), sim.add_node());
     join_ok(&mut sim, a, b, p)?;
@@ -59,6 +83,9 @@ fn a_large_message_crosses_in_frames_under_a_small_window() -> TestResult {
     sim.send(a, p, b, Bytes::from(payload.clone()))?;
     settle_and_check(&mut sim)?;
     assert_eq!(messages(&sim, b, p), vec![(sim.peer(a), payload)]);
-    assert!(sim.stats().transport.frames > 10, "the message was split into frames");
+    assert!(
+        sim.stats().transport.frames > 10,
+        "the message was split into frames"
+    );
     Ok(())
 }

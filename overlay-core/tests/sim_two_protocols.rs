@@ -19,11 +19,21 @@ fn two_protocols_share_one_connection() -> TestResult {
     let op = sim.connect(b, gossip, &[b], &[a, a])?;
     complete_ok(&mut sim, op)?;
     settle_and_check(&mut sim)?;
-    assert_eq!(sim.engine(a).stats().handshakes_started, started, "no new handshake");
+    assert_eq!(
+        sim.engine(a).stats().handshakes_started,
+        started,
+        "no new handshake"
+    );
     assert_eq!(sim.engine(a).connections().len(), 1);
     assert_eq!(sim.transport_connections(a), 1);
-    assert_eq!((out_count(&sim, a, b, spray), out_count(&sim, a, b, gossip)), (1, 1));
-    assert_eq!((in_count(&sim, a, b, spray), in_count(&sim, a, b, gossip)), (0, 2));
+    assert_eq!(
+        (out_count(&sim, a, b, spray), out_count(&sim, a, b, gossip)),
+        (1, 1)
+    );
+    assert_eq!(
+        (in_count(&sim, a, b, spray), in_count(&sim, a, b, gossip)),
+        (0, 2)
+    );
     assert_eq!(in_count(&sim, b, a, gossip), 1);
 
     // Messages reach their protocol only.
@@ -37,16 +47,24 @@ fn two_protocols_share_one_connection() -> TestResult {
     // Dropping spray's arc leaves the connection living for gossip.
     sim.disconnect(a, spray, b)?;
     settle_and_check(&mut sim)?;
-    assert_eq!(sim.engine(a).connection_state(&sim.peer(b)), Some(ConnState::Living));
+    assert_eq!(
+        sim.engine(a).connection_state(&sim.peer(b)),
+        Some(ConnState::Living)
+    );
     assert_eq!(in_count(&sim, b, a, spray), 0);
     assert_eq!(in_count(&sim, b, a, gossip), 1);
     // A protocol with no arc to b cannot send to b.
-    assert!(sim.send(a, proto("other"), b, Bytes::from_static(b"x")).is_err());
+    assert!(sim
+        .send(a, proto("other"), b, Bytes::from_static(b"x"))
+        .is_err());
     // When gossip's arcs go too, the connection is dying.
     sim.disconnect(a, gossip, b)?;
     sim.disconnect(b, gossip, a)?;
     sim.disconnect(b, gossip, a)?;
     settle_and_check(&mut sim)?;
-    assert_eq!(sim.engine(a).connection_state(&sim.peer(b)), Some(ConnState::Dying));
+    assert_eq!(
+        sim.engine(a).connection_state(&sim.peer(b)),
+        Some(ConnState::Dying)
+    );
     Ok(())
 }

@@ -40,7 +40,12 @@ pub struct SimConfig {
 impl SimConfig {
     /// Defaults for `seed`: default network and engine, outputs recorded.
     pub fn new(seed: u64) -> Self {
-        SimConfig { seed, net: NetConfig::default(), engine: Config::default(), record_outputs: true }
+        SimConfig {
+            seed,
+            net: NetConfig::default(),
+            engine: Config::default(),
+            record_outputs: true,
+        }
     }
 
     /// Use this network model.
@@ -160,9 +165,19 @@ impl Sim {
         let id = NodeId(self.nodes.len() as u32);
         let keypair = Keypair::from_secret_bytes(self.rng.gen());
         let seed = self.rng.gen();
-        let engine = Engine::new(self.config.engine.clone(), keypair, seed, self.net.config.send_window);
+        let engine = Engine::new(
+            self.config.engine.clone(),
+            keypair,
+            seed,
+            self.net.config.send_window,
+        );
         let peer = engine.local_id();
-        self.nodes.push(SimNode { engine, peer, timer: None, outputs: Vec::new() });
+        self.nodes.push(SimNode {
+            engine,
+            peer,
+            timer: None,
+            outputs: Vec::new(),
+        });
         self.by_peer.insert(peer, id);
         self.net.add_node();
         self.transport.add_node();
@@ -261,7 +276,10 @@ impl Sim {
 
     /// Counters.
     pub fn stats(&self) -> SimStats {
-        SimStats { transport: self.transport.stats, ..self.stats }
+        SimStats {
+            transport: self.transport.stats,
+            ..self.stats
+        }
     }
 
     /// A hash of everything that happened so far (every event fed to an
@@ -312,7 +330,12 @@ impl Sim {
     ///
     /// # Errors
     /// What [`Engine::connect_out_of_band`] refuses.
-    pub fn join(&mut self, node: NodeId, contact: NodeId, protocol: ProtocolId) -> Result<OpRef, ConnectError> {
+    pub fn join(
+        &mut self,
+        node: NodeId,
+        contact: NodeId,
+        protocol: ProtocolId,
+    ) -> Result<OpRef, ConnectError> {
         self.join_many(node, contact, protocol, 1)
     }
 
@@ -320,13 +343,26 @@ impl Sim {
     ///
     /// # Errors
     /// What [`Engine::connect_out_of_band`] refuses.
-    pub fn join_many(&mut self, node: NodeId, contact: NodeId, protocol: ProtocolId, count: u32) -> Result<OpRef, ConnectError> {
+    pub fn join_many(
+        &mut self,
+        node: NodeId,
+        contact: NodeId,
+        protocol: ProtocolId,
+        count: u32,
+    ) -> Result<OpRef, ConnectError> {
         if node == contact {
             return Err(ConnectError::SelfConnection(self.peer(node)));
         }
         let (op, h) = self.act(node, |e, now| e.connect_out_of_band(now, protocol, count))?;
         let now = self.queue.now();
-        self.routes.insert(h, Route { initiator: node, acceptor: contact, last: [now, now] });
+        self.routes.insert(
+            h,
+            Route {
+                initiator: node,
+                acceptor: contact,
+                last: [now, now],
+            },
+        );
         Ok(OpRef { node, op })
     }
 
@@ -334,7 +370,13 @@ impl Sim {
     ///
     /// # Errors
     /// What [`Engine::connect`] refuses at once.
-    pub fn connect(&mut self, node: NodeId, protocol: ProtocolId, from: &[NodeId], to: &[NodeId]) -> Result<OpRef, ConnectError> {
+    pub fn connect(
+        &mut self,
+        node: NodeId,
+        protocol: ProtocolId,
+        from: &[NodeId],
+        to: &[NodeId],
+    ) -> Result<OpRef, ConnectError> {
         let from: Vec<PeerId> = from.iter().map(|n| self.peer(*n)).collect();
         let to: Vec<PeerId> = to.iter().map(|n| self.peer(*n)).collect();
         let op = self.act(node, |e, now| e.connect(now, protocol, &from, &to))?;
@@ -345,7 +387,13 @@ impl Sim {
     ///
     /// # Errors
     /// What [`Engine::send`] refuses.
-    pub fn send(&mut self, node: NodeId, protocol: ProtocolId, to: NodeId, payload: Bytes) -> Result<(), SendError> {
+    pub fn send(
+        &mut self,
+        node: NodeId,
+        protocol: ProtocolId,
+        to: NodeId,
+        payload: Bytes,
+    ) -> Result<(), SendError> {
         let peer = self.peer(to);
         self.act(node, |e, now| e.send(now, protocol, peer, payload))
     }
@@ -354,7 +402,12 @@ impl Sim {
     ///
     /// # Errors
     /// What [`Engine::disconnect`] refuses.
-    pub fn disconnect(&mut self, node: NodeId, protocol: ProtocolId, to: NodeId) -> Result<(), crate::error::ArcError> {
+    pub fn disconnect(
+        &mut self,
+        node: NodeId,
+        protocol: ProtocolId,
+        to: NodeId,
+    ) -> Result<(), crate::error::ArcError> {
         let peer = self.peer(to);
         self.act(node, |e, now| e.disconnect(now, protocol, peer))
     }
@@ -403,7 +456,14 @@ impl Sim {
     /// whatever the transport knows (raw frames, bogus closes, events for
     /// unknown connections...).
     pub fn inject(&mut self, node: NodeId, event: TransportEvent) {
-        self.queue.after(Duration::ZERO, Item::Transport { node, event, forced: true });
+        self.queue.after(
+            Duration::ZERO,
+            Item::Transport {
+                node,
+                event,
+                forced: true,
+            },
+        );
         // Process it now so the caller sees its effect.
         self.run_for(Duration::ZERO);
     }
@@ -413,8 +473,15 @@ impl Sim {
     ///
     /// # Errors
     /// `Err` if `node` has no connection with `from` in the transport.
-    pub fn inject_frame(&mut self, node: NodeId, from: NodeId, bytes: Bytes) -> Result<(), NoConnection> {
-        let conn = self.conn_between(node, from).ok_or(NoConnection { node, peer: from })?;
+    pub fn inject_frame(
+        &mut self,
+        node: NodeId,
+        from: NodeId,
+        bytes: Bytes,
+    ) -> Result<(), NoConnection> {
+        let conn = self
+            .conn_between(node, from)
+            .ok_or(NoConnection { node, peer: from })?;
         self.inject(node, TransportEvent::Frame { conn, frame: bytes });
         Ok(())
     }
@@ -423,12 +490,21 @@ impl Sim {
 
     /// Process the next queue entry; `false` if the queue is empty.
     pub fn step(&mut self) -> bool {
-        let Some((at, item)) = self.queue.pop() else { return false };
+        let Some((at, item)) = self.queue.pop() else {
+            return false;
+        };
         self.stats.steps += 1;
         let at_nanos = at.as_nanos() as u64;
         match item {
-            Item::Transport { node, event, forced } => {
-                let ok = forced || self.transport.deliverable(&self.net, &mut self.queue, node, &event);
+            Item::Transport {
+                node,
+                event,
+                forced,
+            } => {
+                let ok = forced
+                    || self
+                        .transport
+                        .deliverable(&self.net, &mut self.queue, node, &event);
                 if ok && self.transport.is_alive(node) {
                     self.feed(node, at_nanos, event);
                 }
@@ -458,11 +534,20 @@ impl Sim {
             Item::Signal { to, envelope } => {
                 if self.transport.is_alive(to) {
                     at_nanos.hash(&mut self.trace);
-                    (b"signal", to.0, envelope.handshake.0, envelope.signal.kind()).hash(&mut self.trace);
+                    (
+                        b"signal",
+                        to.0,
+                        envelope.handshake.0,
+                        envelope.signal.kind(),
+                    )
+                        .hash(&mut self.trace);
                     let now = self.now();
                     self.stats.engine_inputs += 1;
                     let span = tracing::debug_span!("peer", n = to.0);
-                    if span.in_scope(|| self.nodes[to.idx()].engine.handle_signal(now, envelope)).is_err() {
+                    if span
+                        .in_scope(|| self.nodes[to.idx()].engine.handle_signal(now, envelope))
+                        .is_err()
+                    {
                         self.stats.signals_refused += 1;
                     }
                     self.after_input(to);
@@ -470,7 +555,14 @@ impl Sim {
             }
             Item::Consent { node, conn, epoch } => {
                 if self.transport.consent_expired(&self.net, node, conn, epoch) {
-                    self.feed(node, at_nanos, TransportEvent::Closed { conn, reason: CloseReason::TimedOut });
+                    self.feed(
+                        node,
+                        at_nanos,
+                        TransportEvent::Closed {
+                            conn,
+                            reason: CloseReason::TimedOut,
+                        },
+                    );
                 }
             }
             Item::HandshakeDeadline { node, conn } => {
@@ -490,7 +582,11 @@ impl Sim {
         let now = self.now();
         self.stats.engine_inputs += 1;
         let span = tracing::debug_span!("peer", n = node.0);
-        span.in_scope(|| self.nodes[node.idx()].engine.handle_transport_event(now, event));
+        span.in_scope(|| {
+            self.nodes[node.idx()]
+                .engine
+                .handle_transport_event(now, event)
+        });
         self.after_input(node);
     }
 
@@ -571,7 +667,8 @@ impl Sim {
         while let Some(cmd) = self.nodes[idx].engine.poll_transport() {
             self.stats.commands += 1;
             hash_command(&cmd, &mut self.trace);
-            self.transport.handle_command(&mut self.net, &mut self.queue, node, cmd);
+            self.transport
+                .handle_command(&mut self.net, &mut self.queue, node, cmd);
         }
         while let Some(out) = self.nodes[idx].engine.poll_output() {
             self.stats.outputs += 1;
@@ -582,7 +679,10 @@ impl Sim {
                 self.nodes[idx].outputs.push((t, out));
             }
         }
-        let deadline = self.nodes[idx].engine.poll_timeout().map(|t| t.saturating_duration_since(self.base));
+        let deadline = self.nodes[idx]
+            .engine
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(self.base));
         let n = &mut self.nodes[idx];
         if let Some(d) = deadline {
             if n.timer != Some(d) {
@@ -597,16 +697,22 @@ impl Sim {
     fn route_output(&mut self, node: NodeId, out: &Output) {
         match out {
             Output::Signal(env) => self.carry_signal(node, env.clone()),
-            Output::HandshakeEnded { handshake } => {
-                if self.routes.get(handshake).is_some_and(|r| r.initiator == node) {
-                    self.routes.remove(handshake);
-                }
+            Output::HandshakeEnded { handshake }
+                if self
+                    .routes
+                    .get(handshake)
+                    .is_some_and(|r| r.initiator == node) =>
+            {
+                self.routes.remove(handshake);
             }
             Output::Completed(c) => {
                 self.completions.insert(OpRef { node, op: c.op }, c.clone());
                 self.completed.push_back((node, c.clone()));
             }
-            Output::Event { event: Event::Message { .. }, .. } => self.stats.messages_delivered += 1,
+            Output::Event {
+                event: Event::Message { .. },
+                ..
+            } => self.stats.messages_delivered += 1,
             _ => {}
         }
     }
@@ -619,7 +725,11 @@ impl Sim {
             self.stats.signals_unroutable += 1;
             return;
         };
-        let (to, way) = if node == route.initiator { (route.acceptor, 0) } else { (route.initiator, 1) };
+        let (to, way) = if node == route.initiator {
+            (route.acceptor, 0)
+        } else {
+            (route.initiator, 1)
+        };
         let at = (now + delay).max(route.last[way]);
         route.last[way] = at;
         self.stats.signals_carried += 1;
@@ -639,7 +749,9 @@ pub struct NoConnection {
 
 fn hash_event(e: &TransportEvent, h: &mut DefaultHasher) {
     match e {
-        TransportEvent::Signal { conn, signal } => (1u8, conn.0, signal.kind(), signal.text_len()).hash(h),
+        TransportEvent::Signal { conn, signal } => {
+            (1u8, conn.0, signal.kind(), signal.text_len()).hash(h)
+        }
         TransportEvent::Opened { conn } => (2u8, conn.0).hash(h),
         TransportEvent::Frame { conn, frame } => (3u8, conn.0, &frame[..]).hash(h),
         TransportEvent::Sent { conn, bytes } => (4u8, conn.0, *bytes).hash(h),
@@ -649,7 +761,9 @@ fn hash_event(e: &TransportEvent, h: &mut DefaultHasher) {
 
 fn hash_command(c: &TransportCommand, h: &mut DefaultHasher) {
     match c {
-        TransportCommand::Open { conn, role } => (11u8, conn.0, *role == crate::transport::Role::Initiator).hash(h),
+        TransportCommand::Open { conn, role } => {
+            (11u8, conn.0, *role == crate::transport::Role::Initiator).hash(h)
+        }
         TransportCommand::Signal { conn, signal } => (12u8, conn.0, signal.kind()).hash(h),
         TransportCommand::Send { conn, frame } => (13u8, conn.0, frame.len()).hash(h),
         TransportCommand::Close { conn } => (14u8, conn.0).hash(h),
@@ -661,13 +775,30 @@ fn hash_output(o: &Output, h: &mut DefaultHasher) {
         Output::Event { protocol, event } => {
             (21u8, protocol.as_str()).hash(h);
             match event {
-                Event::ArcOpened { peer, direction, count } => (1u8, peer.as_bytes(), *direction, *count).hash(h),
-                Event::ArcClosed { peer, direction, reason, count } => (2u8, peer.as_bytes(), *direction, reason.to_string(), *count).hash(h),
-                Event::ConnectFailed { peer, reason } => (3u8, peer.map(|p| *p.as_bytes()), reason.to_string()).hash(h),
+                Event::ArcOpened {
+                    peer,
+                    direction,
+                    count,
+                } => (1u8, peer.as_bytes(), *direction, *count).hash(h),
+                Event::ArcClosed {
+                    peer,
+                    direction,
+                    reason,
+                    count,
+                } => (2u8, peer.as_bytes(), *direction, reason.to_string(), *count).hash(h),
+                Event::ConnectFailed { peer, reason } => {
+                    (3u8, peer.map(|p| *p.as_bytes()), reason.to_string()).hash(h)
+                }
                 Event::Message { peer, payload } => (4u8, peer.as_bytes(), &payload[..]).hash(h),
             }
         }
-        Output::Completed(c) => (22u8, c.op.0, c.result.is_ok(), c.remote.map(|p| *p.as_bytes())).hash(h),
+        Output::Completed(c) => (
+            22u8,
+            c.op.0,
+            c.result.is_ok(),
+            c.remote.map(|p| *p.as_bytes()),
+        )
+            .hash(h),
         Output::Signal(env) => (23u8, env.handshake.0, env.signal.kind()).hash(h),
         Output::HandshakeEnded { handshake } => (24u8, handshake.0).hash(h),
         Output::Writable { peer } => (25u8, peer.as_bytes()).hash(h),

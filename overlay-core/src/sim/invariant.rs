@@ -96,16 +96,44 @@ pub enum Violation {
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Violation::NotQuiet => f.write_str("the network is not quiet: run it until quiet before checking"),
-            Violation::ArcMismatch { protocol, from, to, out, inn } => {
-                write!(f, "{protocol}: {from} has {out} arc(s) to {to}, which has {inn} from {from}")
+            Violation::NotQuiet => {
+                f.write_str("the network is not quiet: run it until quiet before checking")
             }
-            Violation::ArcOffLiving { node, conn, state } => write!(f, "{node}/{conn}: arcs on a {state:?} connection"),
-            Violation::LivingWithoutArcs { node, conn } => write!(f, "{node}/{conn}: living with no arc (should be dying)"),
-            Violation::NoTransport { node, conn } => write!(f, "{node}/{conn}: established but its transport connection is not open and paired"),
-            Violation::OneSided { node, peer } => write!(f, "{node} holds a connection to {peer}, which does not hold it back"),
-            Violation::UnknownPeer { node, conn } => write!(f, "{node}/{conn}: connected to a peer that is not a living node"),
-            Violation::PendingOverdue { node, conn, overdue } => write!(f, "{node}/{conn}: pending {overdue:?} past its timeout"),
+            Violation::ArcMismatch {
+                protocol,
+                from,
+                to,
+                out,
+                inn,
+            } => {
+                write!(
+                    f,
+                    "{protocol}: {from} has {out} arc(s) to {to}, which has {inn} from {from}"
+                )
+            }
+            Violation::ArcOffLiving { node, conn, state } => {
+                write!(f, "{node}/{conn}: arcs on a {state:?} connection")
+            }
+            Violation::LivingWithoutArcs { node, conn } => {
+                write!(f, "{node}/{conn}: living with no arc (should be dying)")
+            }
+            Violation::NoTransport { node, conn } => write!(
+                f,
+                "{node}/{conn}: established but its transport connection is not open and paired"
+            ),
+            Violation::OneSided { node, peer } => write!(
+                f,
+                "{node} holds a connection to {peer}, which does not hold it back"
+            ),
+            Violation::UnknownPeer { node, conn } => write!(
+                f,
+                "{node}/{conn}: connected to a peer that is not a living node"
+            ),
+            Violation::PendingOverdue {
+                node,
+                conn,
+                overdue,
+            } => write!(f, "{node}/{conn}: pending {overdue:?} past its timeout"),
         }
     }
 }
@@ -160,20 +188,32 @@ pub(crate) fn check(sim: &Sim) -> Result<Report, InvariantError> {
                         Some(ep) => {
                             let deadline = ep.opened_at + pending_timeout;
                             if now > deadline {
-                                v.push(Violation::PendingOverdue { node, conn: c.conn, overdue: now - deadline });
+                                v.push(Violation::PendingOverdue {
+                                    node,
+                                    conn: c.conn,
+                                    overdue: now - deadline,
+                                });
                             }
                         }
                         None => v.push(Violation::NoTransport { node, conn: c.conn }),
                     }
                     if arcs > 0 {
-                        v.push(Violation::ArcOffLiving { node, conn: c.conn, state: c.state });
+                        v.push(Violation::ArcOffLiving {
+                            node,
+                            conn: c.conn,
+                            state: c.state,
+                        });
                     }
                 }
                 ConnState::Dying | ConnState::Living => {
                     if c.state == ConnState::Dying {
                         report.dying += 1;
                         if arcs > 0 {
-                            v.push(Violation::ArcOffLiving { node, conn: c.conn, state: c.state });
+                            v.push(Violation::ArcOffLiving {
+                                node,
+                                conn: c.conn,
+                                state: c.state,
+                            });
                         }
                     } else if arcs == 0 {
                         v.push(Violation::LivingWithoutArcs { node, conn: c.conn });
@@ -190,14 +230,20 @@ pub(crate) fn check(sim: &Sim) -> Result<Report, InvariantError> {
         tables.push(Some(table));
     }
     for node in sim.node_ids() {
-        let Some(Some(table)) = tables.get(node.idx()) else { continue };
+        let Some(Some(table)) = tables.get(node.idx()) else {
+            continue;
+        };
         let me = sim.peer(node);
         for (peer, c) in table {
             let Some(other) = sim.node_of(peer).filter(|o| sim.is_alive(*o)) else {
                 v.push(Violation::UnknownPeer { node, conn: c.conn });
                 continue;
             };
-            let Some(back) = tables.get(other.idx()).and_then(|t| t.as_ref()).and_then(|t| t.get(&me)) else {
+            let Some(back) = tables
+                .get(other.idx())
+                .and_then(|t| t.as_ref())
+                .and_then(|t| t.get(&me))
+            else {
                 v.push(Violation::OneSided { node, peer: other });
                 continue;
             };
@@ -215,11 +261,25 @@ pub(crate) fn check(sim: &Sim) -> Result<Report, InvariantError> {
             protocols.sort();
             protocols.dedup();
             for p in protocols {
-                let out = c.arcs.iter().find(|(q, _)| *q == p).map_or(0, |(_, a)| a.out);
-                let inn = back.arcs.iter().find(|(q, _)| *q == p).map_or(0, |(_, a)| a.inn);
+                let out = c
+                    .arcs
+                    .iter()
+                    .find(|(q, _)| *q == p)
+                    .map_or(0, |(_, a)| a.out);
+                let inn = back
+                    .arcs
+                    .iter()
+                    .find(|(q, _)| *q == p)
+                    .map_or(0, |(_, a)| a.inn);
                 report.arcs += u64::from(out);
                 if out != inn {
-                    v.push(Violation::ArcMismatch { protocol: p, from: node, to: other, out, inn });
+                    v.push(Violation::ArcMismatch {
+                        protocol: p,
+                        from: node,
+                        to: other,
+                        out,
+                        inn,
+                    });
                 }
             }
         }

@@ -128,7 +128,13 @@ pub(crate) struct Network {
 
 impl Network {
     pub(crate) fn new(config: NetConfig, seed: u64) -> Self {
-        Network { config, rng: ChaCha8Rng::seed_from_u64(seed), groups: Vec::new(), epoch: 0, partitioned: false }
+        Network {
+            config,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            groups: Vec::new(),
+            epoch: 0,
+            partitioned: false,
+        }
     }
 
     pub(crate) fn add_node(&mut self) {
@@ -136,7 +142,10 @@ impl Network {
     }
 
     fn draw(&mut self, range: &RangeInclusive<Duration>) -> Duration {
-        let (lo, hi) = (range.start().as_nanos() as u64, range.end().as_nanos() as u64);
+        let (lo, hi) = (
+            range.start().as_nanos() as u64,
+            range.end().as_nanos() as u64,
+        );
         if hi <= lo {
             return Duration::from_nanos(lo);
         }
@@ -148,7 +157,10 @@ impl Network {
         let range = self.config.latency.clone();
         let mut d = self.draw(&range);
         let mut tries = 0;
-        while tries < MAX_RETRANSMISSIONS && self.config.loss > 0.0 && self.rng.gen_bool(self.config.loss) {
+        while tries < MAX_RETRANSMISSIONS
+            && self.config.loss > 0.0
+            && self.rng.gen_bool(self.config.loss)
+        {
             d += self.config.retransmit_timeout;
             tries += 1;
         }
@@ -180,7 +192,9 @@ impl Network {
     /// Time to put `len` bytes on the wire.
     pub(crate) fn transmit_time(&self, len: usize) -> Duration {
         match self.config.bandwidth {
-            Some(bw) if bw > 0 => Duration::from_nanos((len as u128 * 1_000_000_000 / bw as u128) as u64),
+            Some(bw) if bw > 0 => {
+                Duration::from_nanos((len as u128 * 1_000_000_000 / bw as u128) as u64)
+            }
             _ => Duration::ZERO,
         }
     }

@@ -17,13 +17,24 @@ pub(crate) enum Item {
     /// A transport event for `node`'s engine. `forced` events (fault
     /// injection) reach the engine even if the transport does not know the
     /// connection.
-    Transport { node: NodeId, event: TransportEvent, forced: bool },
+    Transport {
+        node: NodeId,
+        event: TransportEvent,
+        forced: bool,
+    },
     /// `node`'s engine deadline may be due.
     Timer { node: NodeId },
     /// An out-of-band signal reaches `to` through the signaling server.
-    Signal { to: NodeId, envelope: SignalEnvelope },
+    Signal {
+        to: NodeId,
+        envelope: SignalEnvelope,
+    },
     /// Consent check of a connection cut by the partition of `epoch`.
-    Consent { node: NodeId, conn: ConnId, epoch: u64 },
+    Consent {
+        node: NodeId,
+        conn: ConnId,
+        epoch: u64,
+    },
     /// A handshake that had this long to connect: report it failed if not open.
     HandshakeDeadline { node: NodeId, conn: ConnId },
 }
@@ -82,7 +93,11 @@ impl Queue {
         }
         let at = at.max(self.now);
         self.seq += 1;
-        self.heap.push(Entry { at, seq: self.seq, item });
+        self.heap.push(Entry {
+            at,
+            seq: self.seq,
+            item,
+        });
     }
 
     /// Schedule `item` after `delay`.

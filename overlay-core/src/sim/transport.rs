@@ -146,7 +146,10 @@ fn parse_token(kind: &str, sdp: &str) -> Option<(NodeId, ConnId)> {
 
 impl SimTransport {
     pub(crate) fn add_node(&mut self) {
-        self.nodes.push(NodeNet { alive: true, endpoints: BTreeMap::new() });
+        self.nodes.push(NodeNet {
+            alive: true,
+            endpoints: BTreeMap::new(),
+        });
     }
 
     pub(crate) fn set_fault_hook(&mut self, hook: Option<FaultHook>) {
@@ -168,18 +171,32 @@ impl SimTransport {
     /// The remote of `(node, conn)` if it is alive and paired back with it.
     fn paired_remote(&self, node: NodeId, conn: ConnId) -> Option<(NodeId, ConnId)> {
         let (rn, rc) = self.ep(node, conn)?.remote?;
-        let back = self.nodes.get(rn.idx()).filter(|n| n.alive)?.endpoints.get(&rc)?.remote;
+        let back = self
+            .nodes
+            .get(rn.idx())
+            .filter(|n| n.alive)?
+            .endpoints
+            .get(&rc)?
+            .remote;
         (back == Some((node, conn))).then_some((rn, rc))
     }
 
     pub(crate) fn view(&self, node: NodeId, conn: ConnId) -> Option<EndpointView> {
-        self.ep(node, conn).map(|e| EndpointView { open: e.state == State::Open, remote: e.remote, opened_at: e.opened_at })
+        self.ep(node, conn).map(|e| EndpointView {
+            open: e.state == State::Open,
+            remote: e.remote,
+            opened_at: e.opened_at,
+        })
     }
 
     /// The connection of `node` whose remote end is on `peer`, if any.
     pub(crate) fn conn_to(&self, node: NodeId, peer: NodeId) -> Option<ConnId> {
         let n = self.nodes.get(node.idx())?;
-        n.endpoints.iter().rev().find(|(_, e)| e.remote.is_some_and(|(r, _)| r == peer)).map(|(c, _)| *c)
+        n.endpoints
+            .iter()
+            .rev()
+            .find(|(_, e)| e.remote.is_some_and(|(r, _)| r == peer))
+            .map(|(c, _)| *c)
     }
 
     /// Connections the transport holds for `node`.
@@ -188,11 +205,24 @@ impl SimTransport {
     }
 
     fn local(q: &mut Queue, node: NodeId, event: TransportEvent) {
-        q.after(LOCAL_DELAY, Item::Transport { node, event, forced: false });
+        q.after(
+            LOCAL_DELAY,
+            Item::Transport {
+                node,
+                event,
+                forced: false,
+            },
+        );
     }
 
     /// Apply one command of `node`'s engine.
-    pub(crate) fn handle_command(&mut self, net: &mut Network, q: &mut Queue, node: NodeId, cmd: TransportCommand) {
+    pub(crate) fn handle_command(
+        &mut self,
+        net: &mut Network,
+        q: &mut Queue,
+        node: NodeId,
+        cmd: TransportCommand,
+    ) {
         if !self.is_alive(node) {
             return;
         }
@@ -214,8 +244,27 @@ impl SimTransport {
                     n.endpoints.insert(conn, ep);
                 }
                 if role == Role::Initiator {
-                    Self::local(q, node, TransportEvent::Signal { conn, signal: Signal::Offer { sdp: token("offer", node, conn) } });
-                    Self::local(q, node, TransportEvent::Signal { conn, signal: Signal::candidate(format!("candidate:sim {} {}", node.0, conn.0)) });
+                    Self::local(
+                        q,
+                        node,
+                        TransportEvent::Signal {
+                            conn,
+                            signal: Signal::Offer {
+                                sdp: token("offer", node, conn),
+                            },
+                        },
+                    );
+                    Self::local(
+                        q,
+                        node,
+                        TransportEvent::Signal {
+                            conn,
+                            signal: Signal::candidate(format!(
+                                "candidate:sim {} {}",
+                                node.0, conn.0
+                            )),
+                        },
+                    );
                 }
                 if let Some(d) = net.config.handshake_failure_report {
                     q.after(d, Item::HandshakeDeadline { node, conn });
@@ -228,11 +277,27 @@ impl SimTransport {
     }
 
     fn fail(q: &mut Queue, node: NodeId, conn: ConnId, why: &str) {
-        Self::local(q, node, TransportEvent::Closed { conn, reason: CloseReason::Failed(why.into()) });
+        Self::local(
+            q,
+            node,
+            TransportEvent::Closed {
+                conn,
+                reason: CloseReason::Failed(why.into()),
+            },
+        );
     }
 
-    fn on_signal(&mut self, net: &mut Network, q: &mut Queue, node: NodeId, conn: ConnId, signal: Signal) {
-        let Some(ep) = self.ep_mut(node, conn) else { return };
+    fn on_signal(
+        &mut self,
+        net: &mut Network,
+        q: &mut Queue,
+        node: NodeId,
+        conn: ConnId,
+        signal: Signal,
+    ) {
+        let Some(ep) = self.ep_mut(node, conn) else {
+            return;
+        };
         match (ep.role, signal) {
             (Role::Acceptor, Signal::Offer { sdp }) if ep.remote.is_none() => {
                 let Some(remote) = parse_token("offer", &sdp) else {
@@ -240,8 +305,24 @@ impl SimTransport {
                     return Self::fail(q, node, conn, "malformed offer");
                 };
                 ep.remote = Some(remote);
-                Self::local(q, node, TransportEvent::Signal { conn, signal: Signal::Answer { sdp: token("answer", node, conn) } });
-                Self::local(q, node, TransportEvent::Signal { conn, signal: Signal::candidate(format!("candidate:sim {} {}", node.0, conn.0)) });
+                Self::local(
+                    q,
+                    node,
+                    TransportEvent::Signal {
+                        conn,
+                        signal: Signal::Answer {
+                            sdp: token("answer", node, conn),
+                        },
+                    },
+                );
+                Self::local(
+                    q,
+                    node,
+                    TransportEvent::Signal {
+                        conn,
+                        signal: Signal::candidate(format!("candidate:sim {} {}", node.0, conn.0)),
+                    },
+                );
             }
             (Role::Initiator, Signal::Answer { sdp }) if ep.remote.is_none() => {
                 let Some(remote) = parse_token("answer", &sdp) else {
@@ -254,7 +335,12 @@ impl SimTransport {
             (_, Signal::Candidate { .. } | Signal::EndOfCandidates) => {}
             (_, _) => {
                 self.stats.bad_signals += 1;
-                Self::fail(q, node, conn, "unexpected signal for this connection's role");
+                Self::fail(
+                    q,
+                    node,
+                    conn,
+                    "unexpected signal for this connection's role",
+                );
             }
         }
     }
@@ -266,7 +352,9 @@ impl SimTransport {
             self.stats.handshakes_lost += 1;
             return;
         };
-        let remote_connecting = self.ep(rn, rc).is_some_and(|e| e.state == State::Connecting);
+        let remote_connecting = self
+            .ep(rn, rc)
+            .is_some_and(|e| e.state == State::Connecting);
         if !remote_connecting || !net.reachable(node, rn) || !net.handshake_survives() {
             self.stats.handshakes_lost += 1;
             return;
@@ -276,7 +364,14 @@ impl SimTransport {
             if let Some(e) = self.ep_mut(n, c) {
                 e.state = State::Opening;
             }
-            q.after(delay, Item::Transport { node: n, event: TransportEvent::Opened { conn: c }, forced: false });
+            q.after(
+                delay,
+                Item::Transport {
+                    node: n,
+                    event: TransportEvent::Opened { conn: c },
+                    forced: false,
+                },
+            );
         }
         self.stats.connected += 1;
     }
@@ -285,17 +380,30 @@ impl SimTransport {
         let now = q.now();
         let len = frame.len();
         let remote = self.paired_remote(node, conn);
-        let Some(ep) = self.ep_mut(node, conn) else { return };
+        let Some(ep) = self.ep_mut(node, conn) else {
+            return;
+        };
         let usable = ep.state == State::Open && !ep.remote_gone;
         let tx_done = ep.tx_free_at.max(now) + net.transmit_time(len);
         ep.tx_free_at = tx_done;
         // The credit comes back once the frame left, whatever becomes of it.
-        q.push(tx_done, Item::Transport { node, event: TransportEvent::Sent { conn, bytes: len }, forced: false });
+        q.push(
+            tx_done,
+            Item::Transport {
+                node,
+                event: TransportEvent::Sent { conn, bytes: len },
+                forced: false,
+            },
+        );
         let Some((rn, rc)) = remote.filter(|_| usable) else {
             self.stats.frames_dropped += 1;
             return;
         };
-        let frame = match self.fault.as_mut().map_or(Fault::Deliver, |hook| hook(node, rn, &frame)) {
+        let frame = match self
+            .fault
+            .as_mut()
+            .map_or(Fault::Deliver, |hook| hook(node, rn, &frame))
+        {
             Fault::Deliver => frame,
             Fault::Drop => {
                 self.stats.frames_faulted += 1;
@@ -316,15 +424,30 @@ impl SimTransport {
             return;
         }
         let delay = net.frame_delay();
-        let Some(ep) = self.ep_mut(node, conn) else { return };
+        let Some(ep) = self.ep_mut(node, conn) else {
+            return;
+        };
         let at = (tx_done + delay).max(ep.last_arrival);
         ep.last_arrival = at;
-        q.push(at, Item::Transport { node: rn, event: TransportEvent::Frame { conn: rc, frame }, forced: false });
+        q.push(
+            at,
+            Item::Transport {
+                node: rn,
+                event: TransportEvent::Frame { conn: rc, frame },
+                forced: false,
+            },
+        );
     }
 
     fn close(&mut self, net: &mut Network, q: &mut Queue, node: NodeId, conn: ConnId) {
         let remote = self.paired_remote(node, conn);
-        let Some(ep) = self.nodes.get_mut(node.idx()).and_then(|n| n.endpoints.remove(&conn)) else { return };
+        let Some(ep) = self
+            .nodes
+            .get_mut(node.idx())
+            .and_then(|n| n.endpoints.remove(&conn))
+        else {
+            return;
+        };
         let Some((rn, rc)) = remote else { return };
         if ep.state == State::Connecting {
             // Closed before connectivity: nothing reaches the remote, whose
@@ -339,22 +462,47 @@ impl SimTransport {
         let Some(r) = self.ep_mut(rn, rc) else { return };
         r.remote_gone = true;
         if reachable {
-            q.push(at, Item::Transport { node: rn, event: TransportEvent::Closed { conn: rc, reason: CloseReason::Remote }, forced: false });
+            q.push(
+                at,
+                Item::Transport {
+                    node: rn,
+                    event: TransportEvent::Closed {
+                        conn: rc,
+                        reason: CloseReason::Remote,
+                    },
+                    forced: false,
+                },
+            );
         } else {
             r.held.push_back(Held::Close);
-            q.after(consent, Item::Consent { node: rn, conn: rc, epoch });
+            q.after(
+                consent,
+                Item::Consent {
+                    node: rn,
+                    conn: rc,
+                    epoch,
+                },
+            );
         }
     }
 
     /// A transport event is due for `node`: whether it still reaches the
     /// engine (the transport emits nothing after a close), with the
     /// transport's own bookkeeping.
-    pub(crate) fn deliverable(&mut self, net: &Network, q: &mut Queue, node: NodeId, event: &TransportEvent) -> bool {
+    pub(crate) fn deliverable(
+        &mut self,
+        net: &Network,
+        q: &mut Queue,
+        node: NodeId,
+        event: &TransportEvent,
+    ) -> bool {
         if !self.is_alive(node) {
             return false;
         }
         let conn = event.conn();
-        let Some(ep) = self.ep_mut(node, conn) else { return false };
+        let Some(ep) = self.ep_mut(node, conn) else {
+            return false;
+        };
         match event {
             TransportEvent::Opened { .. } => {
                 if ep.state != State::Opening {
@@ -364,7 +512,14 @@ impl SimTransport {
                 let remote = ep.remote;
                 if let Some((rn, _)) = remote {
                     if !net.reachable(node, rn) {
-                        q.after(net.config.consent_timeout, Item::Consent { node, conn, epoch: net.epoch });
+                        q.after(
+                            net.config.consent_timeout,
+                            Item::Consent {
+                                node,
+                                conn,
+                                epoch: net.epoch,
+                            },
+                        );
                     }
                 }
             }
@@ -380,7 +535,11 @@ impl SimTransport {
 
     /// `node` crashed: its connections vanish, its neighbours notice later.
     pub(crate) fn crash(&mut self, net: &Network, q: &mut Queue, node: NodeId) {
-        let conns: Vec<ConnId> = self.nodes.get(node.idx()).map(|n| n.endpoints.keys().copied().collect()).unwrap_or_default();
+        let conns: Vec<ConnId> = self
+            .nodes
+            .get(node.idx())
+            .map(|n| n.endpoints.keys().copied().collect())
+            .unwrap_or_default();
         let mut remotes = Vec::new();
         for c in conns {
             if let Some(r) = self.paired_remote(node, c) {
@@ -395,7 +554,14 @@ impl SimTransport {
             if let Some(r) = self.ep_mut(rn, rc) {
                 r.remote_gone = true;
                 let reason = CloseReason::Failed("remote crashed".into());
-                q.after(net.config.crash_detect, Item::Transport { node: rn, event: TransportEvent::Closed { conn: rc, reason }, forced: false });
+                q.after(
+                    net.config.crash_detect,
+                    Item::Transport {
+                        node: rn,
+                        event: TransportEvent::Closed { conn: rc, reason },
+                        forced: false,
+                    },
+                );
             }
         }
     }
@@ -415,7 +581,14 @@ impl SimTransport {
             }
         }
         for (node, conn) in cut {
-            q.after(net.config.consent_timeout, Item::Consent { node, conn, epoch: net.epoch });
+            q.after(
+                net.config.consent_timeout,
+                Item::Consent {
+                    node,
+                    conn,
+                    epoch: net.epoch,
+                },
+            );
         }
     }
 
@@ -432,15 +605,28 @@ impl SimTransport {
         }
         for (node, conn, held, remote) in flush {
             let mut at = now + net.latency();
-            if let Some(last) = remote.and_then(|(rn, rc)| self.ep(rn, rc)).map(|e| e.last_arrival) {
+            if let Some(last) = remote
+                .and_then(|(rn, rc)| self.ep(rn, rc))
+                .map(|e| e.last_arrival)
+            {
                 at = at.max(last);
             }
             for h in held {
                 let event = match h {
                     Held::Frame(frame) => TransportEvent::Frame { conn, frame },
-                    Held::Close => TransportEvent::Closed { conn, reason: CloseReason::Remote },
+                    Held::Close => TransportEvent::Closed {
+                        conn,
+                        reason: CloseReason::Remote,
+                    },
                 };
-                q.push(at, Item::Transport { node, event, forced: false });
+                q.push(
+                    at,
+                    Item::Transport {
+                        node,
+                        event,
+                        forced: false,
+                    },
+                );
             }
             if let Some(e) = remote.and_then(|(rn, rc)| self.ep_mut(rn, rc)) {
                 e.last_arrival = e.last_arrival.max(at);
@@ -450,11 +636,19 @@ impl SimTransport {
 
     /// A consent check fired: whether `(node, conn)` must now be reported
     /// `TimedOut` (it is removed from the transport if so).
-    pub(crate) fn consent_expired(&mut self, net: &Network, node: NodeId, conn: ConnId, epoch: u64) -> bool {
+    pub(crate) fn consent_expired(
+        &mut self,
+        net: &Network,
+        node: NodeId,
+        conn: ConnId,
+        epoch: u64,
+    ) -> bool {
         if epoch != net.epoch || !self.is_alive(node) {
             return false;
         }
-        let Some(e) = self.ep(node, conn) else { return false };
+        let Some(e) = self.ep(node, conn) else {
+            return false;
+        };
         let cut = e.remote.is_some_and(|(rn, _)| !net.reachable(node, rn));
         if cut {
             if let Some(n) = self.nodes.get_mut(node.idx()) {
@@ -466,7 +660,9 @@ impl SimTransport {
 
     /// A handshake's failure deadline: whether to report it failed.
     pub(crate) fn handshake_expired(&mut self, node: NodeId, conn: ConnId) -> bool {
-        let stuck = self.ep(node, conn).is_some_and(|e| e.state == State::Connecting);
+        let stuck = self
+            .ep(node, conn)
+            .is_some_and(|e| e.state == State::Connecting);
         if stuck {
             if let Some(n) = self.nodes.get_mut(node.idx()) {
                 n.endpoints.remove(&conn);

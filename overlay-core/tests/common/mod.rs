@@ -42,7 +42,10 @@ pub fn settle(sim: &mut Sim) -> Result<(), String> {
     if sim.run_until_quiet(SETTLE) {
         Ok(())
     } else {
-        Err(format!("the network did not get quiet within {SETTLE:?} ({} entries queued)", sim.queued()))
+        Err(format!(
+            "the network did not get quiet within {SETTLE:?} ({} entries queued)",
+            sim.queued()
+        ))
     }
 }
 
@@ -55,7 +58,8 @@ pub fn settle_and_check(sim: &mut Sim) -> TestResult {
 
 /// Run until `op` completes; its completion, or an error if it never does.
 pub fn complete(sim: &mut Sim, op: OpRef) -> Result<Completion, String> {
-    sim.run_until_complete(op, SETTLE).ok_or_else(|| format!("{op:?} did not complete within {SETTLE:?}"))
+    sim.run_until_complete(op, SETTLE)
+        .ok_or_else(|| format!("{op:?} did not complete within {SETTLE:?}"))
 }
 
 /// Run until `op` completes and require success.
@@ -73,20 +77,38 @@ pub fn join_ok(sim: &mut Sim, a: NodeId, b: NodeId, p: ProtocolId) -> TestResult
 
 /// `node`'s outview count of `to` for `p` (0 if none).
 pub fn out_count(sim: &Sim, node: NodeId, to: NodeId, p: ProtocolId) -> u32 {
-    sim.engine(node).outview(&p).get(&sim.peer(to)).copied().unwrap_or(0)
+    sim.engine(node)
+        .outview(&p)
+        .get(&sim.peer(to))
+        .copied()
+        .unwrap_or(0)
 }
 
 /// `node`'s inview count of `from` for `p` (0 if none).
 pub fn in_count(sim: &Sim, node: NodeId, from: NodeId, p: ProtocolId) -> u32 {
-    sim.engine(node).inview(&p).get(&sim.peer(from)).copied().unwrap_or(0)
+    sim.engine(node)
+        .inview(&p)
+        .get(&sim.peer(from))
+        .copied()
+        .unwrap_or(0)
 }
 
 /// Arc-closed events of `node` for `p` about `peer`, with their reasons.
-pub fn closes(sim: &Sim, node: NodeId, p: ProtocolId, peer: PeerId) -> Vec<(Direction, ArcCloseReason)> {
+pub fn closes(
+    sim: &Sim,
+    node: NodeId,
+    p: ProtocolId,
+    peer: PeerId,
+) -> Vec<(Direction, ArcCloseReason)> {
     sim.events(node, p)
         .into_iter()
         .filter_map(|e| match e {
-            Event::ArcClosed { peer: q, direction, reason, .. } if q == peer => Some((direction, reason)),
+            Event::ArcClosed {
+                peer: q,
+                direction,
+                reason,
+                ..
+            } if q == peer => Some((direction, reason)),
             _ => None,
         })
         .collect()
@@ -105,7 +127,10 @@ pub fn messages(sim: &Sim, node: NodeId, p: ProtocolId) -> Vec<(PeerId, Vec<u8>)
 
 /// A star: every other node joins `hub` out of band, one arc each.
 pub fn star(sim: &mut Sim, hub: NodeId, others: &[NodeId], p: ProtocolId) -> TestResult {
-    let ops: Vec<OpRef> = others.iter().map(|n| sim.join(*n, hub, p)).collect::<Result<_, _>>()?;
+    let ops: Vec<OpRef> = others
+        .iter()
+        .map(|n| sim.join(*n, hub, p))
+        .collect::<Result<_, _>>()?;
     for op in ops {
         complete_ok(sim, op)?;
     }

@@ -33,7 +33,14 @@ impl Growth {
 /// Grow `sim` to `peers` nodes: one newcomer every `interval`, each joining
 /// a random member, then bridged by it to up to `fanout` of its neighbours,
 /// then sending one message on each of its arcs.
-pub fn grow(sim: &mut Sim, p: ProtocolId, peers: usize, fanout: usize, interval: Duration, seed: u64) -> Growth {
+pub fn grow(
+    sim: &mut Sim,
+    p: ProtocolId,
+    peers: usize,
+    fanout: usize,
+    interval: Duration,
+    seed: u64,
+) -> Growth {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut g = Growth::default();
     let mut members: Vec<NodeId> = Vec::new();
@@ -83,9 +90,17 @@ pub fn grow(sim: &mut Sim, p: ProtocolId, peers: usize, fanout: usize, interval:
                         g.fail("bridge", e);
                     }
                 }
-                let outs: Vec<NodeId> = sim.engine(newcomer).outview(&p).keys().filter_map(|q| sim.node_of(q)).collect();
+                let outs: Vec<NodeId> = sim
+                    .engine(newcomer)
+                    .outview(&p)
+                    .keys()
+                    .filter_map(|q| sim.node_of(q))
+                    .collect();
                 for to in outs {
-                    if sim.send(newcomer, p, to, Bytes::from_static(b"hello neighbour")).is_ok() {
+                    if sim
+                        .send(newcomer, p, to, Bytes::from_static(b"hello neighbour"))
+                        .is_ok()
+                    {
                         g.messages_sent += 1;
                     }
                 }
@@ -103,10 +118,18 @@ pub fn grow(sim: &mut Sim, p: ProtocolId, peers: usize, fanout: usize, interval:
                 }
                 continue;
             }
-            let peers_of_contact: Vec<NodeId> =
-                sim.engine(contact).neighbours().iter().filter(|q| **q != newcomer).filter_map(|q| sim.node_of(q)).collect();
+            let peers_of_contact: Vec<NodeId> = sim
+                .engine(contact)
+                .neighbours()
+                .iter()
+                .filter(|q| **q != newcomer)
+                .filter_map(|q| sim.node_of(q))
+                .collect();
             let k = rng.gen_range(1..=fanout.max(1));
-            let targets: Vec<NodeId> = peers_of_contact.choose_multiple(&mut rng, k).copied().collect();
+            let targets: Vec<NodeId> = peers_of_contact
+                .choose_multiple(&mut rng, k)
+                .copied()
+                .collect();
             if targets.is_empty() {
                 continue;
             }
@@ -138,20 +161,35 @@ pub struct Churn {
 /// each round, `per_round` random nodes each do one thing: bridge two of
 /// their neighbours (either way round, so glares happen), drop an arc, or
 /// send a message on every arc.
-pub fn churn(sim: &mut Sim, p: ProtocolId, rounds: usize, per_round: usize, interval: Duration, seed: u64) -> Churn {
+pub fn churn(
+    sim: &mut Sim,
+    p: ProtocolId,
+    rounds: usize,
+    per_round: usize,
+    interval: Duration,
+    seed: u64,
+) -> Churn {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut c = Churn::default();
     let nodes: Vec<NodeId> = sim.node_ids().collect();
     for _ in 0..rounds {
         for _ in 0..per_round {
-            let Some(&n) = nodes.choose(&mut rng) else { break };
+            let Some(&n) = nodes.choose(&mut rng) else {
+                break;
+            };
             if !sim.is_alive(n) {
                 continue;
             }
-            let neighbours: Vec<NodeId> = sim.engine(n).neighbours().iter().filter_map(|q| sim.node_of(q)).collect();
+            let neighbours: Vec<NodeId> = sim
+                .engine(n)
+                .neighbours()
+                .iter()
+                .filter_map(|q| sim.node_of(q))
+                .collect();
             match rng.gen_range(0..10) {
                 0..=5 if neighbours.len() >= 2 => {
-                    let pair: Vec<NodeId> = neighbours.choose_multiple(&mut rng, 2).copied().collect();
+                    let pair: Vec<NodeId> =
+                        neighbours.choose_multiple(&mut rng, 2).copied().collect();
                     let count = rng.gen_range(1..=2);
                     let to = vec![pair[1]; count];
                     match sim.connect(n, p, &[pair[0]], &to) {
@@ -160,7 +198,12 @@ pub fn churn(sim: &mut Sim, p: ProtocolId, rounds: usize, per_round: usize, inte
                     }
                 }
                 6..=7 => {
-                    let outs: Vec<NodeId> = sim.engine(n).outview(&p).keys().filter_map(|q| sim.node_of(q)).collect();
+                    let outs: Vec<NodeId> = sim
+                        .engine(n)
+                        .outview(&p)
+                        .keys()
+                        .filter_map(|q| sim.node_of(q))
+                        .collect();
                     if let Some(&to) = outs.choose(&mut rng) {
                         if sim.disconnect(n, p, to).is_ok() {
                             c.disconnects += 1;
@@ -168,7 +211,12 @@ pub fn churn(sim: &mut Sim, p: ProtocolId, rounds: usize, per_round: usize, inte
                     }
                 }
                 _ => {
-                    let outs: Vec<NodeId> = sim.engine(n).outview(&p).keys().filter_map(|q| sim.node_of(q)).collect();
+                    let outs: Vec<NodeId> = sim
+                        .engine(n)
+                        .outview(&p)
+                        .keys()
+                        .filter_map(|q| sim.node_of(q))
+                        .collect();
                     for to in outs {
                         if sim.send(n, p, to, Bytes::from_static(b"gossip")).is_ok() {
                             c.messages_sent += 1;
