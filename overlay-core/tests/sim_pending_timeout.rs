@@ -74,3 +74,27 @@ fn a_lost_bridged_handshake_reports_the_timeout_to_the_bridge() -> TestResult {
     assert_eq!(sim.engine(a).stats().pending_timeouts, 1);
     Ok(())
 }
+
+#[test]
+fn a_transport_that_reports_the_failure_fails_the_connect_before_the_timeout() -> TestResult {
+    let p = proto("pending");
+    let mut net = NetConfig::default();
+    net.handshake_loss = 1.0;
+    net.handshake_failure_report = Some(Duration::from_secs(3));
+    let mut sim = sim_with(SimConfig::new(32).with_net(net));
+    let (a, b) = (sim.add_node(), sim.add_node());
+    let start = sim.elapsed();
+    let op = sim.join(a, b, p)?;
+    let done = complete(&mut sim, op)?;
+    assert!(
+        matches!(done.result, Err(ConnectFailure::Transport(_))),
+        "{:?}",
+        done.result
+    );
+    assert_eq!(sim.elapsed() - start, Duration::from_secs(3));
+    assert_eq!(sim.engine(a).stats().pending_timeouts, 0);
+    assert!(sim.run_until_idle(Duration::from_secs(60)));
+    sim.check_invariants()?;
+    assert!(sim.engine(a).connections().is_empty() && sim.engine(b).connections().is_empty());
+    Ok(())
+}
