@@ -228,9 +228,40 @@ impl fmt::Display for ConnId {
 
 /// A handshake (one offer/answer exchange), chosen at random by its
 /// initiator and carried by every signal of that handshake.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// In JSON it is a string of 16 lowercase hex digits (`"00000000000012a7"`),
+/// because JavaScript numbers cannot hold 64-bit integers exactly; a plain
+/// JSON number is accepted too.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct HandshakeId(pub u64);
+
+impl Serialize for HandshakeId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{:016x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for HandshakeId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = HandshakeId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a handshake id: 1 to 16 hex digits in a string, or an unsigned integer")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<HandshakeId, E> {
+                Ok(HandshakeId(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HandshakeId, E> {
+                if v.is_empty() || v.len() > 16 {
+                    return Err(E::custom("a handshake id is 1 to 16 hex digits"));
+                }
+                u64::from_str_radix(v, 16).map(HandshakeId).map_err(|_| E::custom("a handshake id holds only hex digits"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 impl fmt::Display for HandshakeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -262,6 +293,17 @@ mod tests {
         assert!(text.starts_with(&id.short()));
         assert_eq!("zz".parse::<PeerId>(), Err(IdParseError::PeerIdLength(2)));
         assert_eq!("g".repeat(64).parse::<PeerId>(), Err(IdParseError::PeerIdDigit));
+    }
+
+    #[test]
+    fn handshake_id_is_a_hex_string_in_json() -> Result<(), serde_json::Error> {
+        let h = HandshakeId(0x12a7);
+        assert_eq!(serde_json::to_string(&h)?, r#""00000000000012a7""#);
+        assert_eq!(serde_json::from_str::<HandshakeId>(r#""ffffffffffffffff""#)?, HandshakeId(u64::MAX));
+        assert_eq!(serde_json::from_str::<HandshakeId>("4711")?, HandshakeId(4711));
+        assert!(serde_json::from_str::<HandshakeId>(r#""xyz""#).is_err());
+        assert!(serde_json::from_str::<HandshakeId>(r#""00000000000000001""#).is_err());
+        Ok(())
     }
 
     #[test]
