@@ -82,7 +82,7 @@
 //!   returns the credit. Nothing is dropped.
 //! - **Closes** are reported within seconds: a remote close (DTLS
 //!   close_notify, SCTP shutdown, the channel closed) at once; a vanished
-//!   peer after ICE gives up (about 9.5 s, [`ICE_RETRANSMITS`]); a failed
+//!   peer after ICE gives up (about 15 s measured here, [`ICE_RETRANSMITS`]); a failed
 //!   socket at once for every connection; a handshake that does not
 //!   finish after [`RtcConfig::handshake_timeout`](rtc_common::RtcConfig).
 //!   A local `Close` sends DTLS close_notify, so the remote sees it at once.
@@ -94,12 +94,13 @@
 //!   STUN-discoverable NATs, or use the webrtc-rs backend
 //!   (`transport-webrtcrs`), whose stack has a TURN client, for such peers.
 //! - **One connection per pair of sockets.** DTLS records carry no
-//!   connection id, so two connections of one node to the same remote
-//!   socket cannot share the socket. The overlay keeps one connection per
-//!   pair of peers, so this only shows when two handshakes between the same
-//!   nodes both complete: the second one fails with
-//!   [`CloseReason::Failed`](overlay_core::CloseReason) ("another connection
-//!   ... already talks to ...") instead of corrupting the first.
+//!   connection id, and str0m routes every packet from a remote socket its
+//!   connection already talks to to that connection: two connections of one
+//!   node to the same remote socket cannot share the socket. The overlay
+//!   keeps one connection per pair of peers, so this only shows if two
+//!   handshakes between the same two nodes run at once: the second fails
+//!   ([`CloseReason::Failed`](overlay_core::CloseReason), at its handshake
+//!   timeout, or at once if it reaches DTLS) and the first is unharmed.
 //! - With `0.0.0.0`, the local address a datagram arrived on is guessed
 //!   from the interface subnets (no `IP_PKTINFO`); bind a specific address
 //!   on multi-homed hosts where that guess would be wrong.

@@ -2,21 +2,26 @@
 //! configured server from the node's own socket, retransmitted until the
 //! server answers or [`rtc_common::RtcConfig::stun_timeout`] passes.
 //!
-//! str0m has no gathering of its own; its STUN codec (`str0m::ice`) is used
-//! to build the request and read the reply.
+//! str0m has no gathering of its own, and its STUN parser (made for ICE)
+//! rejects the Binding replies of plain STUN servers, which carry no
+//! MESSAGE-INTEGRITY: the `stun_codec` crate builds the request and reads
+//! the reply.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use str0m::ice::{StunMessage, StunMessageBuilder, TransId};
+use bytecodec::{DecodeExt, EncodeExt};
+use stun_codec::rfc5389::attributes::{MappedAddress, XorMappedAddress};
+use stun_codec::rfc5389::{methods::BINDING, Attribute};
+use stun_codec::{Message, MessageClass, MessageDecoder, MessageEncoder, TransactionId};
 
 /// Retransmission interval of a Binding request.
-const RETRANSMIT: Duration = Duration::from_millis(500);
+pub(crate) const RETRANSMIT: Duration = Duration::from_millis(500);
 
 #[derive(Debug)]
 struct Query {
     server: SocketAddr,
-    trans: TransId,
+    trans: [u8; 12],
     next_send: Instant,
     give_up: Instant,
 }
@@ -41,7 +46,7 @@ impl Gatherer {
     pub(crate) fn new(servers: &[SocketAddr], now: Instant, timeout: Duration) -> Self {
         let queries = servers
             .iter()
-            .map(|&server| Query { server, trans: TransId::new(), next_send: now, give_up: now + timeout })
+            .map(|&server| Query { server, trans: rand::random(), next_send: now, give_up: now + timeout })
             .collect();
         Gatherer { queries }
     }
@@ -66,14 +71,9 @@ impl Gatherer {
         for q in &mut self.queries {
             if now >= q.next_send {
                 q.next_send = now + RETRANSMIT;
-                let msg = StunMessageBuilder::new().binding().request().build(q.trans);
-                let mut buf = vec![0u8; 64];
-                // No MESSAGE-INTEGRITY (no password), so the HMAC is unused.
-                match msg.to_bytes(None, &mut buf, |_, _| [0u8; 20]) {
-                    Ok(n) => {
-                        buf.truncate(n);
-                        out.push((q.server, buf));
-                    }
+                let msg = Message::<Attribute>::new(MessageClass::Request, BINDING, TransactionId::new(q.trans));
+                match MessageEncoder::new().encode_into_bytes(msg) {
+                    Ok(bytes) => out.push((q.server, bytes)),
                     Err(e) => tracing::warn!(error = %e, "could not encode a STUN request"),
                 }
             }
@@ -88,21 +88,74 @@ impl Gatherer {
 
     /// Look at a received datagram: a reply to one of our queries?
     pub(crate) fn handle_datagram(&mut self, source: SocketAddr, data: &[u8]) -> StunReply {
+        // STUN messages start with two zero bits; replies with 0x01.
         if self.queries.is_empty() || data.len() < 20 || data[0] > 1 {
             return StunReply::NotOurs;
         }
-        let Ok(msg) = StunMessage::parse(data) else {
+        let Ok(Ok(msg)) = MessageDecoder::<Attribute>::new().decode_from_bytes(data) else {
             return StunReply::NotOurs;
         };
-        let Some(pos) = self.queries.iter().position(|q| q.server == source && q.trans == msg.trans_id()) else {
+        let trans = msg.transaction_id();
+        let Some(pos) = self.queries.iter().position(|q| q.server == source && q.trans == *trans.as_bytes()) else {
             return StunReply::NotOurs;
         };
         self.queries.swap_remove(pos);
-        if msg.is_successful_binding_response() {
-            StunReply::Mapped(msg.mapped_address())
-        } else {
-            tracing::debug!(server = %source, "STUN server refused the Binding request");
-            StunReply::Mapped(None)
+        match msg.class() {
+            MessageClass::SuccessResponse => {
+                let mapped = msg
+                    .get_attribute::<XorMappedAddress>()
+                    .map(XorMappedAddress::address)
+                    .or_else(|| msg.get_attribute::<MappedAddress>().map(MappedAddress::address));
+                StunReply::Mapped(mapped)
+            }
+            _ => {
+                tracing::debug!(server = %source, "STUN server refused the Binding request");
+                StunReply::Mapped(None)
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(request: &[u8], mapped: SocketAddr) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        let req = MessageDecoder::<Attribute>::new().decode_from_bytes(request)?.map_err(|e| format!("{e:?}"))?;
+        assert_eq!(req.class(), MessageClass::Request);
+        let mut msg = Message::<Attribute>::new(MessageClass::SuccessResponse, BINDING, req.transaction_id());
+        msg.add_attribute(XorMappedAddress::new(mapped));
+        Ok(MessageEncoder::new().encode_into_bytes(msg)?)
+    }
+
+    #[test]
+    fn request_reply_round_trip() -> Result<(), Box<dyn std::error::Error>> {
+        let server: SocketAddr = "127.0.0.1:3478".parse()?;
+        let now = Instant::now();
+        let mut g = Gatherer::new(&[server], now, Duration::from_secs(3));
+        let sent = g.poll_transmit(now);
+        assert_eq!(sent.len(), 1);
+        let (dest, datagram) = &sent[0];
+        assert_eq!(*dest, server);
+        let mapped: SocketAddr = "203.0.113.7:40000".parse()?;
+        let out = reply(datagram, mapped)?;
+        // A reply from another address is not ours; garbage is not ours.
+        assert_eq!(g.handle_datagram("127.0.0.1:9".parse()?, &out), StunReply::NotOurs);
+        assert_eq!(g.handle_datagram(server, &[1u8; 40]), StunReply::NotOurs);
+        assert_eq!(g.handle_datagram(server, &out), StunReply::Mapped(Some(mapped)));
+        assert!(g.done());
+        Ok(())
+    }
+
+    #[test]
+    fn retransmits_then_gives_up() {
+        let server: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 3478));
+        let now = Instant::now();
+        let mut g = Gatherer::new(&[server], now, Duration::from_secs(1));
+        assert_eq!(g.poll_transmit(now).len(), 1);
+        assert!(g.poll_transmit(now + Duration::from_millis(100)).is_empty());
+        assert_eq!(g.poll_transmit(now + RETRANSMIT).len(), 1);
+        assert!(g.poll_transmit(now + Duration::from_secs(1)).is_empty());
+        assert!(g.done());
     }
 }

@@ -24,7 +24,7 @@ async fn malformed_signals_are_errors_for_their_connection() -> TestResult {
         (Role::Initiator, Signal::Offer { sdp: "v=0\r\n".into() }, "unexpected"),
         (Role::Initiator, Signal::Answer { sdp: "\u{0}\u{1}garbage".into() }, "sdp"),
         (Role::Acceptor, Signal::candidate("candidate:1 1 udp notanumber 127.0.0.1 9 typ host"), "candidate"),
-        (Role::Acceptor, Signal::candidate("hello"), "not an ICE candidate"),
+        (Role::Acceptor, Signal::candidate("hello"), "not an ice candidate"),
         (
             Role::Acceptor,
             Signal::Candidate { candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(), sdp_mid: None, sdp_m_line_index: Some(3) },

@@ -32,12 +32,25 @@ async fn triangle_a_and_c_talk_directly_after_b_bridges() -> TestResult {
     };
     let (a, b, c) = (spawn()?, spawn()?, spawn()?);
     let (ha, mut ea) = a.protocol(proto).await?;
-    let (hb, _eb) = b.protocol(proto).await?;
+    let (hb, mut eb) = b.protocol(proto).await?;
     let (hc, mut ec) = c.protocol(proto).await?;
 
     assert_eq!(link_out_of_band(&ha, &b).await?, b.id());
     assert_eq!(link_out_of_band(&hc, &b).await?, b.id());
-    hb.connect(a.id(), c.id()).await?;
+    // B learns who joined from their hello, just after the joiners return:
+    // bridge once B holds both arcs.
+    for _ in 0..2 {
+        let wait = async {
+            while let Some(e) = eb.recv().await {
+                if matches!(e, Event::ArcOpened { .. }) {
+                    return Ok(());
+                }
+            }
+            Err("B's event stream ended")
+        };
+        tokio::time::timeout(Duration::from_secs(20), wait).await??;
+    }
+    hb.connect(a.id(), c.id()).await.map_err(|e| format!("B bridges A to C: {e}"))?;
 
     // A has its own connection to C, with an arc A -> C seen on both ends.
     assert!(a.neighbours().await?.contains(&c.id()));
@@ -46,16 +59,18 @@ async fn triangle_a_and_c_talk_directly_after_b_bridges() -> TestResult {
     let a_conns = a.connections().await?;
     assert_eq!(a_conns.iter().filter(|i| i.peer == Some(c.id())).count(), 1);
 
-    // Messages both ways over the direct connection (C answers over the
-    // same connection, on the arc's reverse direction).
+    // A -> C over the direct connection.
     ha.send(c.id(), &b"hello C, from A"[..]).await?;
     expect_message(&mut ec, b"hello C, from A").await?;
-    hc.send(a.id(), &b"hello A, from C"[..]).await?;
+    // C adds its own arc C -> A: it rides the same connection (no new
+    // handshake), and C answers over it.
+    hc.connect(None, a.id()).await.map_err(|e| format!("C adds an arc to A: {e}"))?;
+    hc.send(a.id(), &b"hello A, from C"[..]).await.map_err(|e| format!("C sends to A: {e}"))?;
     expect_message(&mut ea, b"hello A, from C").await?;
+    let c_stats = c.stats().await?;
+    assert_eq!(c_stats.engine.handshakes_started, 1, "C dialled only B; A dialled C");
+    assert_eq!(c.connections().await?.iter().filter(|i| i.peer == Some(a.id())).count(), 1);
 
-    // B was not on the path: it saw no application message.
-    let b_stats = b.stats().await?;
-    println!("B node stats after the triangle: {b_stats:?}");
     for n in [&a, &b, &c] {
         n.shutdown().await;
     }
