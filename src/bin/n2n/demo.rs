@@ -166,14 +166,14 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), String> {
     // 1. Join through the server, one newcomer at a time.
     let t = Instant::now();
     let pb = bar(peers.len(), "joining through the signaling server");
-    for i in 0..peers.len() {
-        match join_room(&peers[i].handle, JoinOptions::new(url.clone(), "demo")).await {
+    for (i, peer) in peers.iter_mut().enumerate() {
+        match join_room(&peer.handle, JoinOptions::new(url.clone(), "demo")).await {
             Ok(joined) => {
-                peers[i].contact = joined.contact.and_then(|c| index.get(&c).copied());
+                peer.contact = joined.contact.and_then(|c| index.get(&c).copied());
                 if joined.contact.is_some() {
                     summary.join_times.push(joined.setup);
                 }
-                peers[i].room = Some(joined.room);
+                peer.room = Some(joined.room);
             }
             // Without a server there is no demo.
             Err(e) if i == 0 => return Err(e.to_string()),
