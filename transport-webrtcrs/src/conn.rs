@@ -368,6 +368,7 @@ impl Conn {
                             }
                         }
                         Some(DataChannelEvent::OnMessage(msg)) => {
+                            tracing::trace!(conn = %self.conn, generation = self.generation, len = msg.data.len(), "frame in");
                             if self.opened {
                                 self.emit(TransportEvent::Frame { conn: self.conn, frame: msg.data.freeze() }).await;
                             }
@@ -502,6 +503,7 @@ async fn write_frames(
     let Ok(dc) = dc.await else { return };
     while let Some(frame) = frames.recv().await {
         let len = frame.len();
+        tracing::trace!(%conn, generation, len, "frame out");
         if let Err(err) = dc.send(BytesMut::from(&frame[..])).await {
             tracing::debug!(%conn, %err, "data channel send failed; the connection is closing");
             return;

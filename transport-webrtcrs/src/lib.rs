@@ -499,6 +499,15 @@ impl Transport for WebRtcTransport {
             if matches!(event, TransportEvent::Closed { .. }) {
                 self.conns.remove(&conn);
             }
+            match &event {
+                TransportEvent::Frame { frame, .. } => {
+                    tracing::trace!(%conn, len = frame.len(), "to engine: frame")
+                }
+                TransportEvent::Sent { bytes, .. } => {
+                    tracing::trace!(%conn, bytes, "to engine: sent")
+                }
+                _ => {}
+            }
             return Poll::Ready(event);
         }
     }

@@ -187,3 +187,58 @@ pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+async fn expect_message(events: &mut overlay_core::EventStream, want: &[u8]) -> TestResult {
+    let wait = async {
+        while let Some(e) = events.recv().await {
+            if let overlay_core::Event::Message { payload, .. } = e {
+                return Ok(payload);
+            }
+        }
+        Err("event stream ended")
+    };
+    let got = tokio::time::timeout(GUARD, wait).await??;
+    assert_eq!(&got[..], want);
+    Ok(())
+}
+
+/// The seed's triangle on three running nodes: A and C join B out-of-band,
+/// B bridges A to C, A and C talk over their own connection.
+pub async fn triangle(
+    proto: overlay_core::ProtocolId,
+    a: overlay_core::Node,
+    b: overlay_core::Node,
+    c: overlay_core::Node,
+) -> TestResult {
+    use overlay_core::link_out_of_band;
+    let (ha, mut ea) = a.protocol(proto).await?;
+    let (hb, _eb) = b.protocol(proto).await?;
+    let (hc, mut ec) = c.protocol(proto).await?;
+
+    assert_eq!(link_out_of_band(&ha, &b).await?, b.id());
+    assert_eq!(link_out_of_band(&hc, &b).await?, b.id());
+    hb.connect(a.id(), c.id()).await?;
+
+    // A has its own connection to C, with an arc A -> C seen on both ends.
+    assert!(a.neighbours().await?.contains(&c.id()));
+    assert_eq!(ha.outview().await?.get(&c.id()), Some(&1));
+    assert_eq!(hc.inview().await?.get(&a.id()), Some(&1));
+    let a_conns = a.connections().await?;
+    assert_eq!(
+        a_conns.iter().filter(|i| i.peer == Some(c.id())).count(),
+        1,
+        "one direct A-C connection"
+    );
+
+    ha.send(c.id(), &b"hello C, from A"[..]).await?;
+    expect_message(&mut ec, b"hello C, from A").await?;
+    hc.send(a.id(), &b"hello A, from C"[..]).await?;
+    expect_message(&mut ea, b"hello A, from C").await?;
+
+    for n in [&a, &b, &c] {
+        n.shutdown().await;
+    }
+    Ok(())
+}
