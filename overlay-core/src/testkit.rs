@@ -121,13 +121,21 @@ fn count(view: &BTreeMap<PeerId, u32>, p: &PeerId) -> u32 {
     view.get(p).copied().unwrap_or(0)
 }
 
+/// Both ends agree on `n` arcs `from -> to`. Views converge once the
+/// control messages in flight arrive, so this waits (up to 10 s) for it.
 async fn check_arc(from: &Peer, to: &Peer, n: u32) -> CaseResult {
-    let out = count(&from.outview().await?, &to.id());
-    let inn = count(&to.inview().await?, &from.id());
-    if out != n || inn != n {
-        return Err(format!("expected {n} arc(s) {:?} -> {:?}; outview says {out}, inview says {inn}", from.id(), to.id()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = count(&from.outview().await?, &to.id());
+        let inn = count(&to.inview().await?, &from.id());
+        if out == n && inn == n {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("expected {n} arc(s) {:?} -> {:?}; outview says {out}, inview says {inn}", from.id(), to.id()));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    Ok(())
 }
 
 async fn case<Fut: Future<Output = CaseResult>>(name: &'static str, f: Fut) -> Result<Duration, ConformanceError> {

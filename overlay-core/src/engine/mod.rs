@@ -77,7 +77,7 @@ pub struct Engine {
     local: PeerId,
     rng: ChaCha8Rng,
     window: usize,
-    conns: BTreeMap<ConnId, Conn>,
+    conns: BTreeMap<ConnId, Box<Conn>>,
     by_peer: BTreeMap<PeerId, ConnId>,
     by_handshake: BTreeMap<HandshakeId, ConnId>,
     next_conn: u64,
@@ -463,7 +463,7 @@ impl Engine {
             reassembler: Reassembler::new(self.config.max_message_size),
             stats: ConnStats::default(),
         };
-        self.conns.insert(id, conn);
+        self.conns.insert(id, Box::new(conn));
         if let Some(p) = peer {
             self.by_peer.insert(p, id);
         }
@@ -487,7 +487,7 @@ impl Engine {
 
     /// Remove a connection from every table; close its transport if asked.
     fn drop_conn(&mut self, id: ConnId, close_transport: bool) -> Option<Conn> {
-        let c = self.conns.remove(&id)?;
+        let c = *self.conns.remove(&id)?;
         if let Some(p) = c.peer {
             if self.by_peer.get(&p) == Some(&id) {
                 self.by_peer.remove(&p);

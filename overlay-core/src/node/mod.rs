@@ -235,7 +235,9 @@ impl ProtocolHandle {
     /// (`None` is this node): `connect(a, c)` bridges neighbour `a` to
     /// neighbour `c`; `connect(None, c)` adds an arc to neighbour `c`;
     /// `connect(a, None)` asks neighbour `a` for an arc to this node.
-    /// Resolves when every arc is open.
+    /// Resolves when every arc is open at its owner (the `from` side); the
+    /// other end's inview follows as soon as the control message in flight
+    /// arrives (views agree once the network is quiet).
     ///
     /// # Errors
     /// [`ConnectError`]: at once for a self connection or a peer that is
