@@ -50,6 +50,10 @@ pub(crate) struct Sink<'a> {
     pub(crate) events: &'a mut VecDeque<TransportEvent>,
     pub(crate) stats: &'a mut Stats,
     pub(crate) claims: &'a mut HashMap<SocketAddr, ConnId>,
+    /// The connection that last sent to each remote address (routes the
+    /// first DTLS packets, which str0m's `accepts` refuses until its own
+    /// ICE nomination).
+    pub(crate) recent: &'a mut HashMap<SocketAddr, ConnId>,
     /// Server-reflexive gathering has ended (end-of-candidates may be sent).
     pub(crate) gathering_done: bool,
 }
@@ -242,6 +246,9 @@ impl Conn {
                     if is_dtls(&t.contents) && self.claim != Some(t.destination) {
                         self.claim_remote(t.destination, sink)?;
                     }
+                    if sink.recent.get(&t.destination) != Some(&self.id) {
+                        sink.recent.insert(t.destination, self.id);
+                    }
                     send_datagram(sink.socket, sink.stats, t.destination, &t.contents);
                 }
                 Ok(Output::Event(e)) => self.event(e, sink)?,
@@ -363,13 +370,15 @@ impl Conn {
         }
     }
 
-    /// Forget this connection's claim on its remote socket address.
+    /// Forget this connection's claim on its remote socket address, and
+    /// the addresses it sent to.
     pub(crate) fn release(&mut self, sink: &mut Sink<'_>) {
         if let Some(dest) = self.claim.take() {
             if sink.claims.get(&dest) == Some(&self.id) {
                 sink.claims.remove(&dest);
             }
         }
+        sink.recent.retain(|_, c| *c != self.id);
     }
 }
 

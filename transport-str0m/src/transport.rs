@@ -47,6 +47,7 @@ pub struct Str0mTransport {
     config: RtcConfig,
     conns: BTreeMap<ConnId, Conn>,
     claims: HashMap<SocketAddr, ConnId>,
+    recent: HashMap<SocketAddr, ConnId>,
     events: VecDeque<TransportEvent>,
     sleep: Pin<Box<Sleep>>,
     sleep_at: Option<Instant>,
@@ -115,6 +116,7 @@ impl Str0mTransport {
             config: config.clone(),
             conns: BTreeMap::new(),
             claims: HashMap::new(),
+            recent: HashMap::new(),
             events: VecDeque::new(),
             sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(now))),
             sleep_at: Some(now),
@@ -146,8 +148,8 @@ impl Str0mTransport {
     }
 
     fn sink(&mut self) -> (&mut BTreeMap<ConnId, Conn>, Sink<'_>) {
-        let Str0mTransport { conns, socket, events, stats, claims, gathering_done, .. } = self;
-        (conns, Sink { socket, events, stats, claims, gathering_done: *gathering_done })
+        let Str0mTransport { conns, socket, events, stats, claims, recent, gathering_done, .. } = self;
+        (conns, Sink { socket, events, stats, claims, recent, gathering_done: *gathering_done })
     }
 
     /// Remove a connection that ended for a reason other than a local
@@ -173,6 +175,23 @@ impl Str0mTransport {
         }
     }
 
+    /// After an API change (new connection, remote description, remote
+    /// candidate), give str0m the time at once: its ICE agent starts
+    /// checks only from a timeout, and str0m's `Timeout` output does not
+    /// always ask for one right away.
+    fn kick(&mut self, now: Instant, conn: ConnId) {
+        // Drain what the change produced, then feed the time.
+        self.drive(conn);
+        let result = match self.conns.get_mut(&conn) {
+            Some(c) => c.input(Input::Timeout(now)),
+            None => return,
+        };
+        match result {
+            Ok(()) => self.drive(conn),
+            Err(reason) => self.end(conn, reason),
+        }
+    }
+
     fn open(&mut self, now: Instant, conn: ConnId, role: overlay_core::Role) -> Result<(), Str0mError> {
         if self.conns.contains_key(&conn) {
             return Err(Str0mError::AlreadyOpen(conn));
@@ -188,7 +207,7 @@ impl Str0mTransport {
         let opened = Conn::open(conn, role, rtc, &candidates, now, deadline, &mut sink);
         self.candidates = candidates;
         self.conns.insert(conn, opened?);
-        self.drive(conn);
+        self.kick(now, conn);
         Ok(())
     }
 
@@ -206,7 +225,7 @@ impl Str0mTransport {
             sink.events.retain(|e| e.conn() != conn);
             return Err(e);
         }
-        self.drive(conn);
+        self.kick(Instant::now(), conn);
         Ok(())
     }
 
@@ -255,12 +274,18 @@ impl Str0mTransport {
         };
         let destination = self.destination(source);
         let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
+        // Established connections by their remote address; then str0m's
+        // `accepts` (STUN by ufrag and transaction, known remote addresses);
+        // then, for what `accepts` refuses (a DTLS ClientHello that arrives
+        // before this side's ICE nominated its pair), the connection that
+        // last sent to that address, as a raw str0m pair would.
         let target = self
             .claims
             .get(&source)
             .copied()
             .filter(|id| self.conns.get(id).is_some_and(|c| c.accepts(&input)))
-            .or_else(|| self.conns.values().find(|c| c.accepts(&input)).map(Conn::id));
+            .or_else(|| self.conns.values().find(|c| c.accepts(&input)).map(Conn::id))
+            .or_else(|| self.recent.get(&source).copied().filter(|_| data.first().is_some_and(|b| (20..=63).contains(b))));
         match target {
             Some(id) => {
                 let result = match self.conns.get_mut(&id) {
