@@ -1,24 +1,34 @@
 //! What a node prepares once and every connection reuses.
 //!
-//! Building an [`str0m::Rtc`] with str0m's defaults generates a fresh DTLS
-//! certificate (key pair and self-signed X.509) and sets up every audio and
-//! video codec and RTP header extension str0m knows, none of which a data
-//! channel uses. A node instead:
-//! - installs the crypto provider once per process ([`install_crypto`]),
-//!   and hands it to every `Rtc` explicitly (no global lookup per build);
-//! - makes one DTLS certificate ([`NodeRtcConfig::new`]) and clones it into
-//!   each `Rtc` (the remote checks its fingerprint from the SDP, which is per
-//!   connection anyway);
-//! - clears the codec list and the RTP extension map: SDP then carries only
-//!   the `application` line, and the session holds no media state.
+//! Where the ~0.9 ms of building one [`str0m::Rtc`] goes (`perf` on
+//! `examples/rtc_build_profile.rs`): almost all of it in elliptic-curve
+//! key generation and key exchanges on P-384, P-256 and X25519. They are
+//! not the connection's keys: str0m's aws-lc-rs backend builds a new
+//! DTLS configuration (`dimpl::Config`) for every `Rtc`, and building one
+//! self-tests the crypto provider by running a key exchange in every
+//! group. The certificate (~0.04 ms to make) and the codec tables are
+//! small by comparison.
 //!
-//! The resulting `str0m::RtcConfig` is cloned for each connection.
-//! `examples/setup_bench.rs` measures what this saves.
+//! So a node prepares:
+//! - the crypto provider, installed once per process ([`install_crypto`]),
+//!   with a DTLS provider whose `dimpl::Config` is built and validated once
+//!   per process and shared by every connection (an `Arc`); everything
+//!   else is str0m's own aws-lc-rs provider;
+//! - one DTLS certificate per node, cloned into each connection (the
+//!   remote checks its fingerprint from the SDP);
+//! - a str0m configuration without audio/video codecs or RTP extensions
+//!   (SDP then carries only the `application` line), with
+//!   [`ICE_RETRANSMITS`] set, cloned for each connection.
+//!
+//! `examples/setup_bench.rs` prints the build cost with str0m's defaults
+//! and with this preparation.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use str0m::config::CryptoProvider;
+use str0m::crypto::dtls::{DtlsCert, DtlsImplError, DtlsInstance, DtlsOutput, DtlsProvider, DtlsVersion, ProtocolVersion};
+use str0m::crypto::CryptoError;
 use str0m::{Rtc, RtcConfig};
 
 use crate::error::BindError;
@@ -30,15 +40,107 @@ use crate::error::BindError;
 /// and still retries connectivity checks for ~9 s.
 pub const ICE_RETRANSMITS: usize = 5;
 
-/// The process-wide crypto provider (aws-lc-rs), installed as str0m's
-/// process default the first time it is asked for.
+/// str0m's aws-lc-rs DTLS provider, with the DTLS configuration made once.
+#[derive(Debug)]
+struct PreparedDtls {
+    /// (MTU, configuration) for the MTU str0m asks with (its default).
+    config: OnceLock<Option<(usize, Arc<dimpl::Config>)>>,
+}
+
+static PREPARED_DTLS: PreparedDtls = PreparedDtls { config: OnceLock::new() };
+
+fn str0m_default() -> &'static CryptoProvider {
+    static BASE: OnceLock<CryptoProvider> = OnceLock::new();
+    BASE.get_or_init(str0m::crypto::from_feature_flags)
+}
+
+impl PreparedDtls {
+    /// The shared configuration for `mtu`, if it is the prepared one.
+    fn config_for(&self, mtu: Option<usize>) -> Option<Arc<dimpl::Config>> {
+        let mtu = mtu?;
+        let prepared = self.config.get_or_init(|| {
+            // As str0m's provider does: ICE has already proven the remote
+            // reachable, so no server cookie.
+            match dimpl::Config::builder().use_server_cookie(false).mtu(mtu).build() {
+                Ok(c) => Some((mtu, Arc::new(c))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no prepared DTLS configuration; building one per connection");
+                    None
+                }
+            }
+        });
+        match prepared {
+            Some((m, c)) if *m == mtu => Some(c.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl DtlsProvider for PreparedDtls {
+    fn generate_certificate(&self) -> Option<DtlsCert> {
+        str0m_default().dtls_provider.generate_certificate()
+    }
+
+    fn new_dtls(&self, cert: &DtlsCert, now: Instant, version: DtlsVersion, mtu: Option<usize>) -> Result<Box<dyn DtlsInstance>, CryptoError> {
+        match (version, self.config_for(mtu)) {
+            (DtlsVersion::Dtls12, Some(config)) => Ok(Box::new(Dtls12(dimpl::Dtls::new_12(config, cert.clone(), now)))),
+            _ => str0m_default().dtls_provider.new_dtls(cert, now, version, mtu),
+        }
+    }
+}
+
+/// A DTLS 1.2 instance: dimpl's, handed to str0m as is.
+struct Dtls12(dimpl::Dtls);
+
+impl std::fmt::Debug for Dtls12 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Dtls12")
+    }
+}
+
+impl DtlsInstance for Dtls12 {
+    fn set_active(&mut self, active: bool) {
+        self.0.set_active(active);
+    }
+    fn handle_packet(&mut self, packet: &[u8]) -> Result<(), DtlsImplError> {
+        self.0.handle_packet(packet)
+    }
+    fn poll_output<'a>(&mut self, buf: &'a mut [u8]) -> DtlsOutput<'a> {
+        self.0.poll_output(buf)
+    }
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), DtlsImplError> {
+        self.0.handle_timeout(now)
+    }
+    fn send_application_data(&mut self, data: &[u8]) -> Result<usize, DtlsImplError> {
+        self.0.send_application_data(data)
+    }
+    fn is_active(&self) -> bool {
+        self.0.is_active()
+    }
+    fn protocol_version(&self) -> Option<ProtocolVersion> {
+        self.0.protocol_version()
+    }
+    fn is_closing(&self) -> bool {
+        self.0.is_closing()
+    }
+    fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+    fn close(&mut self) -> Result<(), DtlsImplError> {
+        self.0.close()
+    }
+}
+
+/// The process-wide crypto provider: str0m's aws-lc-rs one with the
+/// prepared DTLS configuration. The first call also installs str0m's
+/// provider as the process default (for `Rtc`s built elsewhere).
 pub fn install_crypto() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
         .get_or_init(|| {
-            // A no-op if someone installed one before us; both are aws-lc-rs.
+            // A no-op if someone installed one before us.
             str0m::crypto::from_feature_flags().install_process_default();
-            Arc::new(str0m::crypto::from_feature_flags())
+            Arc::new(CryptoProvider { dtls_provider: &PREPARED_DTLS, ..str0m_default().clone() })
         })
         .clone()
 }
@@ -73,8 +175,15 @@ impl NodeRtcConfig {
         self.base.clone().build(now)
     }
 
-    /// The prepared str0m configuration (to adjust before building).
+    /// The prepared str0m configuration.
     pub fn rtc_config(&self) -> &RtcConfig {
         &self.base
+    }
+
+    /// Adjust the prepared str0m configuration (for example
+    /// `set_sctp_max_buffered_amount`) before binding a transport with it.
+    pub fn with_rtc_config(mut self, f: impl FnOnce(RtcConfig) -> RtcConfig) -> Self {
+        self.base = f(self.base);
+        self
     }
 }
