@@ -45,7 +45,7 @@ fn demo_on_the_default_backend_runs_and_exits_0() -> TestResult {
     assert!(sent > 0 && sent == delivered && lost == 0, "{out}");
     let svg = std::fs::read_to_string(dir.join("topology.svg"))?;
     assert!(
-        svg.starts_with("<svg") && svg.matches("<circle").count() == 6,
+        svg.starts_with("<svg") && svg.matches("<title>peer ").count() == 6,
         "{svg}"
     );
     let dot = std::fs::read_to_string(dir.join("topology.dot"))?;

@@ -338,7 +338,7 @@ impl Summary {
         .into_iter()
         .enumerate()
         {
-            let y = h - 50.0 + 22.0 * k as f64;
+            let y = h - 66.0 + 22.0 * k as f64;
             let _ = writeln!(
                 out,
                 r#"<line x1="30" y1="{y}" x2="80" y2="{y}" stroke="{}" stroke-width="2" marker-end="url(#arrow-{link:?})"/><text x="92" y="{}" font-size="14">{label}</text>"#,
@@ -346,6 +346,14 @@ impl Summary {
                 y + 5.0
             );
         }
+        let _ = writeln!(
+            out,
+            r##"<circle cx="{}" cy="{}" r="8" fill="#ffe8cc" stroke="#333"/><text x="{}" y="{}" font-size="14">the first peer (alone in the room until the second joined)</text>"##,
+            55.0,
+            h - 22.0,
+            92.0,
+            h - 17.0
+        );
         out.push_str("<g fill=\"none\" stroke-opacity=\"0.75\">\n");
         for (a, b, count) in &arcs {
             let (Some(&(x1, y1)), Some(&(x2, y2))) = (pos.get(*a), pos.get(*b)) else {
@@ -503,8 +511,8 @@ mod tests {
         let svg = three().to_svg();
         assert!(svg.starts_with("<svg"));
         assert!(svg.trim_end().ends_with("</svg>"));
-        assert_eq!(svg.matches("<circle").count(), 3);
-        assert_eq!(svg.matches("<path d=\"M").count(), 3);
+        assert_eq!(svg.matches("<title>peer ").count(), 3);
+        assert_eq!(svg.matches(" Q").count(), 3, "one curve per arc");
         assert!(svg.contains("three &lt;peers&gt;"));
         assert!(svg.contains("2 through the signaling server, 1 through bridges"));
     }
