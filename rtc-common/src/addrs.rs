@@ -37,7 +37,10 @@ impl LocalIp {
 /// The system's interface list could not be read.
 pub fn host_ips(bind_ip: IpAddr) -> std::io::Result<Vec<LocalIp>> {
     if !bind_ip.is_unspecified() {
-        return Ok(vec![LocalIp { ip: bind_ip, netmask: None }]);
+        return Ok(vec![LocalIp {
+            ip: bind_ip,
+            netmask: None,
+        }]);
     }
     let mut out = Vec::new();
     for iface in if_addrs::get_if_addrs()? {
@@ -54,7 +57,10 @@ pub fn host_ips(bind_ip: IpAddr) -> std::io::Result<Vec<LocalIp>> {
             }
         }
         if !out.iter().any(|l: &LocalIp| l.ip == ip) {
-            out.push(LocalIp { ip, netmask: Some(netmask) });
+            out.push(LocalIp {
+                ip,
+                netmask: Some(netmask),
+            });
         }
     }
     // Loopback last: real interfaces first in candidate order.
@@ -69,7 +75,11 @@ pub fn host_ips(bind_ip: IpAddr) -> std::io::Result<Vec<LocalIp>> {
 pub fn pick_local_ip(locals: &[LocalIp], remote: IpAddr) -> Option<IpAddr> {
     let same_family = |l: &&LocalIp| l.ip.is_ipv4() == remote.is_ipv4();
     if remote.is_loopback() {
-        if let Some(l) = locals.iter().filter(same_family).find(|l| l.ip.is_loopback()) {
+        if let Some(l) = locals
+            .iter()
+            .filter(same_family)
+            .find(|l| l.ip.is_loopback())
+        {
             return Some(l.ip);
         }
     }
@@ -77,7 +87,12 @@ pub fn pick_local_ip(locals: &[LocalIp], remote: IpAddr) -> Option<IpAddr> {
         .iter()
         .filter(same_family)
         .find(|l| l.same_subnet(remote))
-        .or_else(|| locals.iter().filter(same_family).find(|l| !l.ip.is_loopback()))
+        .or_else(|| {
+            locals
+                .iter()
+                .filter(same_family)
+                .find(|l| !l.ip.is_loopback())
+        })
         .or_else(|| locals.iter().find(same_family))
         .map(|l| l.ip)
 }
@@ -98,17 +113,24 @@ pub struct StunServerError {
 ///
 /// # Errors
 /// A server that does not parse or resolve to an address of that family.
-pub fn resolve_stun_servers(servers: &[String], bind_ip: IpAddr) -> Result<Vec<SocketAddr>, StunServerError> {
+pub fn resolve_stun_servers(
+    servers: &[String],
+    bind_ip: IpAddr,
+) -> Result<Vec<SocketAddr>, StunServerError> {
     let mut out = Vec::new();
     for server in servers {
         let text = server.strip_prefix("stun:").unwrap_or(server);
-        let addrs = text
-            .to_socket_addrs()
-            .map_err(|e| StunServerError { server: server.clone(), why: e.to_string() })?;
+        let addrs = text.to_socket_addrs().map_err(|e| StunServerError {
+            server: server.clone(),
+            why: e.to_string(),
+        })?;
         let addr = addrs
             .into_iter()
             .find(|a| a.is_ipv4() == bind_ip.is_ipv4())
-            .ok_or_else(|| StunServerError { server: server.clone(), why: "no address of the bind address's family".into() })?;
+            .ok_or_else(|| StunServerError {
+                server: server.clone(),
+                why: "no address of the bind address's family".into(),
+            })?;
         out.push(addr);
     }
     Ok(out)
@@ -122,32 +144,61 @@ mod tests {
     #[test]
     fn specific_bind_gives_one_host_ip() -> std::io::Result<()> {
         let ips = host_ips(IpAddr::V4(Ipv4Addr::LOCALHOST))?;
-        assert_eq!(ips, vec![LocalIp { ip: IpAddr::V4(Ipv4Addr::LOCALHOST), netmask: None }]);
+        assert_eq!(
+            ips,
+            vec![LocalIp {
+                ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                netmask: None
+            }]
+        );
         Ok(())
     }
 
     #[test]
     fn unspecified_bind_lists_interfaces() -> std::io::Result<()> {
         let ips = host_ips(IpAddr::V4(Ipv4Addr::UNSPECIFIED))?;
-        assert!(ips.iter().any(|l| l.ip.is_loopback()), "loopback is an interface: {ips:?}");
+        assert!(
+            ips.iter().any(|l| l.ip.is_loopback()),
+            "loopback is an interface: {ips:?}"
+        );
         assert!(ips.iter().all(|l| l.ip.is_ipv4()));
         Ok(())
     }
 
     #[test]
     fn picks_the_subnet_of_the_remote() {
-        let lo = LocalIp { ip: "127.0.0.1".parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)), netmask: "255.0.0.0".parse().ok() };
-        let lan = LocalIp { ip: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)), netmask: Some(IpAddr::V4(Ipv4Addr::new(255, 255, 0, 0))) };
+        let lo = LocalIp {
+            ip: "127.0.0.1"
+                .parse()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            netmask: "255.0.0.0".parse().ok(),
+        };
+        let lan = LocalIp {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+            netmask: Some(IpAddr::V4(Ipv4Addr::new(255, 255, 0, 0))),
+        };
         let locals = [lan, lo];
-        assert_eq!(pick_local_ip(&locals, IpAddr::V4(Ipv4Addr::LOCALHOST)), Some(lo.ip));
-        assert_eq!(pick_local_ip(&locals, IpAddr::V4(Ipv4Addr::new(10, 1, 9, 9))), Some(lan.ip));
-        assert_eq!(pick_local_ip(&locals, IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8))), Some(lan.ip));
+        assert_eq!(
+            pick_local_ip(&locals, IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            Some(lo.ip)
+        );
+        assert_eq!(
+            pick_local_ip(&locals, IpAddr::V4(Ipv4Addr::new(10, 1, 9, 9))),
+            Some(lan.ip)
+        );
+        assert_eq!(
+            pick_local_ip(&locals, IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8))),
+            Some(lan.ip)
+        );
     }
 
     #[test]
     fn resolves_literal_stun_servers() -> Result<(), StunServerError> {
         let v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let addrs = resolve_stun_servers(&["127.0.0.1:3478".into(), "stun:127.0.0.1:19302".into()], v4)?;
+        let addrs = resolve_stun_servers(
+            &["127.0.0.1:3478".into(), "stun:127.0.0.1:19302".into()],
+            v4,
+        )?;
         assert_eq!(addrs.len(), 2);
         assert!(resolve_stun_servers(&["no port".into()], v4).is_err());
         Ok(())

@@ -53,7 +53,11 @@ pub fn read_signal(signal: &Signal) -> Result<RemoteSignal<'_>, SignalError> {
         Signal::Answer { sdp } if sdp.trim().is_empty() => Err(SignalError::EmptySdp("answer")),
         Signal::Offer { sdp } => Ok(RemoteSignal::Offer(sdp)),
         Signal::Answer { sdp } => Ok(RemoteSignal::Answer(sdp)),
-        Signal::Candidate { candidate, sdp_m_line_index, .. } => {
+        Signal::Candidate {
+            candidate,
+            sdp_m_line_index,
+            ..
+        } => {
             if let Some(index) = sdp_m_line_index {
                 if *index != 0 {
                     return Err(SignalError::UnknownMLineIndex(*index));
@@ -61,7 +65,9 @@ pub fn read_signal(signal: &Signal) -> Result<RemoteSignal<'_>, SignalError> {
             }
             match normalize_candidate(candidate) {
                 CandidateLine::EndOfCandidates => Ok(RemoteSignal::EndOfCandidates),
-                CandidateLine::Candidate(line) if line.starts_with("candidate:") => Ok(RemoteSignal::Candidate(line)),
+                CandidateLine::Candidate(line) if line.starts_with("candidate:") => {
+                    Ok(RemoteSignal::Candidate(line))
+                }
                 CandidateLine::Candidate(line) => Err(SignalError::NotACandidate(truncate(line))),
             }
         }
@@ -135,21 +141,56 @@ mod tests {
 
     #[test]
     fn reads_what_browsers_send() {
-        let c = Signal::Candidate { candidate: "a=candidate:1 1 udp 1 ::1 9 typ host\r\n".into(), sdp_mid: None, sdp_m_line_index: None };
-        assert_eq!(read_signal(&c), Ok(RemoteSignal::Candidate("candidate:1 1 udp 1 ::1 9 typ host")));
-        let end = Signal::Candidate { candidate: "a=end-of-candidates".into(), sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) };
+        let c = Signal::Candidate {
+            candidate: "a=candidate:1 1 udp 1 ::1 9 typ host\r\n".into(),
+            sdp_mid: None,
+            sdp_m_line_index: None,
+        };
+        assert_eq!(
+            read_signal(&c),
+            Ok(RemoteSignal::Candidate(
+                "candidate:1 1 udp 1 ::1 9 typ host"
+            ))
+        );
+        let end = Signal::Candidate {
+            candidate: "a=end-of-candidates".into(),
+            sdp_mid: Some("0".into()),
+            sdp_m_line_index: Some(0),
+        };
         assert_eq!(read_signal(&end), Ok(RemoteSignal::EndOfCandidates));
-        let empty = Signal::Candidate { candidate: String::new(), sdp_mid: None, sdp_m_line_index: None };
+        let empty = Signal::Candidate {
+            candidate: String::new(),
+            sdp_mid: None,
+            sdp_m_line_index: None,
+        };
         assert_eq!(read_signal(&empty), Ok(RemoteSignal::EndOfCandidates));
-        assert_eq!(read_signal(&Signal::EndOfCandidates), Ok(RemoteSignal::EndOfCandidates));
+        assert_eq!(
+            read_signal(&Signal::EndOfCandidates),
+            Ok(RemoteSignal::EndOfCandidates)
+        );
     }
 
     #[test]
     fn rejects_what_cannot_be_used() {
-        assert_eq!(read_signal(&Signal::Offer { sdp: " \r\n".into() }), Err(SignalError::EmptySdp("offer")));
-        assert!(matches!(read_signal(&Signal::candidate("garbage")), Err(SignalError::NotACandidate(_))));
-        let other_line = Signal::Candidate { candidate: "candidate:1".into(), sdp_mid: None, sdp_m_line_index: Some(2) };
-        assert_eq!(read_signal(&other_line), Err(SignalError::UnknownMLineIndex(2)));
+        assert_eq!(
+            read_signal(&Signal::Offer {
+                sdp: " \r\n".into()
+            }),
+            Err(SignalError::EmptySdp("offer"))
+        );
+        assert!(matches!(
+            read_signal(&Signal::candidate("garbage")),
+            Err(SignalError::NotACandidate(_))
+        ));
+        let other_line = Signal::Candidate {
+            candidate: "candidate:1".into(),
+            sdp_mid: None,
+            sdp_m_line_index: Some(2),
+        };
+        assert_eq!(
+            read_signal(&other_line),
+            Err(SignalError::UnknownMLineIndex(2))
+        );
     }
 
     #[test]
@@ -158,7 +199,10 @@ mod tests {
         for i in 0..EarlyCandidates::MAX {
             assert_eq!(early.push(&format!("candidate:{i}")), Ok(()));
         }
-        assert_eq!(early.push("candidate:x"), Err(SignalError::TooManyEarlyCandidates(EarlyCandidates::MAX)));
+        assert_eq!(
+            early.push("candidate:x"),
+            Err(SignalError::TooManyEarlyCandidates(EarlyCandidates::MAX))
+        );
         early.end();
         assert!(early.ended());
         let lines = early.take();

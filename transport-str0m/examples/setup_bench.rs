@@ -35,10 +35,26 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Our transport: open one connection between two transports.
-async fn transport_setup(a: &mut Str0mTransport, b: &mut Str0mTransport, conn: ConnId) -> Result<Duration, Box<dyn std::error::Error>> {
+async fn transport_setup(
+    a: &mut Str0mTransport,
+    b: &mut Str0mTransport,
+    conn: ConnId,
+) -> Result<Duration, Box<dyn std::error::Error>> {
     let start = Instant::now();
-    b.handle_command(Instant::now(), Cmd::Open { conn, role: Role::Acceptor })?;
-    a.handle_command(Instant::now(), Cmd::Open { conn, role: Role::Initiator })?;
+    b.handle_command(
+        Instant::now(),
+        Cmd::Open {
+            conn,
+            role: Role::Acceptor,
+        },
+    )?;
+    a.handle_command(
+        Instant::now(),
+        Cmd::Open {
+            conn,
+            role: Role::Initiator,
+        },
+    )?;
     let mut opened = 0;
     while opened < 2 {
         let (from_a, ev) = poll_fn(|cx| {
@@ -75,7 +91,12 @@ impl RawPeer {
         let socket = UdpSocket::bind("127.0.0.1:0")?;
         socket.set_nonblocking(true)?;
         let addr = socket.local_addr()?;
-        Ok(RawPeer { rtc, socket, addr, open: false })
+        Ok(RawPeer {
+            rtc,
+            socket,
+            addr,
+            open: false,
+        })
     }
 
     /// Drain output; returns the next timeout.
@@ -98,7 +119,15 @@ impl RawPeer {
         while let Ok((n, source)) = self.socket.recv_from(buf) {
             any = true;
             let contents = buf[..n].try_into()?;
-            let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: self.addr, contents });
+            let input = Input::Receive(
+                Instant::now(),
+                Receive {
+                    proto: Protocol::Udp,
+                    source,
+                    destination: self.addr,
+                    contents,
+                },
+            );
             self.rtc.handle_input(input)?;
             self.drain()?;
         }
@@ -155,7 +184,9 @@ fn build_cost(f: impl Fn() -> Rtc) -> Duration {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     // Crypto provider install (once per process) is paid here, before timing.
     let provider = install_crypto();
     str0m::crypto::from_feature_flags().install_process_default();
@@ -163,12 +194,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(Rtc::builder().build(Instant::now()));
     let first_build = first.elapsed();
 
-    let cert = str0m::crypto::from_feature_flags().dtls_provider.generate_certificate().ok_or("no certificate")?;
+    let cert = str0m::crypto::from_feature_flags()
+        .dtls_provider
+        .generate_certificate()
+        .ok_or("no certificate")?;
     let prepared = NodeRtcConfig::new()?;
     let defaults = build_cost(|| Rtc::builder().build(Instant::now()));
-    let with_cert = build_cost(|| Rtc::builder().set_dtls_cert(cert.clone()).build(Instant::now()));
-    let no_codecs =
-        build_cost(|| Rtc::builder().set_dtls_cert(cert.clone()).clear_codecs().clear_extension_map().build(Instant::now()));
+    let with_cert = build_cost(|| {
+        Rtc::builder()
+            .set_dtls_cert(cert.clone())
+            .build(Instant::now())
+    });
+    let no_codecs = build_cost(|| {
+        Rtc::builder()
+            .set_dtls_cert(cert.clone())
+            .clear_codecs()
+            .clear_extension_map()
+            .build(Instant::now())
+    });
     let ours = build_cost(|| prepared.build(Instant::now()));
     let cert_gen = {
         let mut v = Vec::new();
@@ -198,19 +241,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Building one Rtc (median of 200)");
     println!("| configuration | time |");
     println!("|---|---|");
-    println!("| str0m defaults (new certificate, all codecs) | {:.3} ms |", ms(defaults));
-    println!("| defaults + shared certificate | {:.3} ms |", ms(with_cert));
+    println!(
+        "| str0m defaults (new certificate, all codecs) | {:.3} ms |",
+        ms(defaults)
+    );
+    println!(
+        "| defaults + shared certificate | {:.3} ms |",
+        ms(with_cert)
+    );
     println!("| + no codecs/extensions | {:.3} ms |", ms(no_codecs));
-    println!("| prepared (transport-str0m): + DTLS config made once per process | {:.3} ms |", ms(ours));
-    println!("| (certificate generation alone, median of 50) | {:.3} ms |", ms(cert_gen));
-    println!("| (first Rtc of the process, provider already installed) | {:.3} ms |", ms(first_build));
+    println!(
+        "| prepared (transport-str0m): + DTLS config made once per process | {:.3} ms |",
+        ms(ours)
+    );
+    println!(
+        "| (certificate generation alone, median of 50) | {:.3} ms |",
+        ms(cert_gen)
+    );
+    println!(
+        "| (first Rtc of the process, provider already installed) | {:.3} ms |",
+        ms(first_build)
+    );
     println!();
-    println!("Connection setup until the channel is open on both sides (median of {RUNS}, same run)");
+    println!(
+        "Connection setup until the channel is open on both sides (median of {RUNS}, same run)"
+    );
     println!("| setup | median | min | max |");
     println!("|---|---|---|---|");
-    for (name, v) in [("raw str0m pair (defaults, busy-poll)", raw), ("transport-str0m (Open -> Opened both)", ours_setup)] {
-        let (min, max) = (v.iter().min().copied().unwrap_or_default(), v.iter().max().copied().unwrap_or_default());
-        println!("| {name} | {:.2} ms | {:.2} ms | {:.2} ms |", ms(median(v)), ms(min), ms(max));
+    for (name, v) in [
+        ("raw str0m pair (defaults, busy-poll)", raw),
+        ("transport-str0m (Open -> Opened both)", ours_setup),
+    ] {
+        let (min, max) = (
+            v.iter().min().copied().unwrap_or_default(),
+            v.iter().max().copied().unwrap_or_default(),
+        );
+        println!(
+            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms |",
+            ms(median(v)),
+            ms(min),
+            ms(max)
+        );
     }
     Ok(())
 }

@@ -96,8 +96,15 @@ impl Conn {
         if role == Role::Initiator {
             let mut api = rtc.sdp_api();
             channel = Some(api.add_channel(CHANNEL_LABEL.to_owned()));
-            let (offer, pending) = api.apply().ok_or_else(|| Str0mError::Rtc("str0m made no offer".into()))?;
-            sink.events.push_back(TransportEvent::Signal { conn: id, signal: Signal::Offer { sdp: offer.to_sdp_string() } });
+            let (offer, pending) = api
+                .apply()
+                .ok_or_else(|| Str0mError::Rtc("str0m made no offer".into()))?;
+            sink.events.push_back(TransportEvent::Signal {
+                conn: id,
+                signal: Signal::Offer {
+                    sdp: offer.to_sdp_string(),
+                },
+            });
             phase = Phase::AwaitAnswer(pending);
         }
         let mut conn = Conn {
@@ -135,28 +142,57 @@ impl Conn {
     ///
     /// # Errors
     /// The signal cannot be used; the caller frees the connection.
-    pub(crate) fn apply_signal(&mut self, signal: &Signal, sink: &mut Sink<'_>) -> Result<(), Str0mError> {
+    pub(crate) fn apply_signal(
+        &mut self,
+        signal: &Signal,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), Str0mError> {
         match read_signal(signal)? {
             RemoteSignal::Offer(sdp) => {
                 if !matches!(self.phase, Phase::AwaitOffer) {
-                    return Err(Str0mError::Unexpected { kind: "offer", state: self.phase.name() });
+                    return Err(Str0mError::Unexpected {
+                        kind: "offer",
+                        state: self.phase.name(),
+                    });
                 }
-                let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
-                let answer = self.rtc.sdp_api().accept_offer(offer).map_err(|e| Str0mError::Rtc(e.to_string()))?;
-                sink.events.push_back(TransportEvent::Signal { conn: self.id, signal: Signal::Answer { sdp: answer.to_sdp_string() } });
+                let offer =
+                    SdpOffer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
+                let answer = self
+                    .rtc
+                    .sdp_api()
+                    .accept_offer(offer)
+                    .map_err(|e| Str0mError::Rtc(e.to_string()))?;
+                sink.events.push_back(TransportEvent::Signal {
+                    conn: self.id,
+                    signal: Signal::Answer {
+                        sdp: answer.to_sdp_string(),
+                    },
+                });
                 self.phase = Phase::Negotiated;
                 self.apply_early();
                 self.maybe_end_of_candidates(sink);
             }
             RemoteSignal::Answer(sdp) => {
                 let Phase::AwaitAnswer(_) = self.phase else {
-                    return Err(Str0mError::Unexpected { kind: "answer", state: self.phase.name() });
+                    return Err(Str0mError::Unexpected {
+                        kind: "answer",
+                        state: self.phase.name(),
+                    });
                 };
-                let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
-                let Phase::AwaitAnswer(pending) = std::mem::replace(&mut self.phase, Phase::Negotiated) else {
-                    return Err(Str0mError::Unexpected { kind: "answer", state: "negotiated" });
+                let answer =
+                    SdpAnswer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
+                let Phase::AwaitAnswer(pending) =
+                    std::mem::replace(&mut self.phase, Phase::Negotiated)
+                else {
+                    return Err(Str0mError::Unexpected {
+                        kind: "answer",
+                        state: "negotiated",
+                    });
                 };
-                self.rtc.sdp_api().accept_answer(pending, answer).map_err(|e| Str0mError::Rtc(e.to_string()))?;
+                self.rtc
+                    .sdp_api()
+                    .accept_answer(pending, answer)
+                    .map_err(|e| Str0mError::Rtc(e.to_string()))?;
                 self.apply_early();
             }
             RemoteSignal::Candidate(line) => {
@@ -188,7 +224,10 @@ impl Conn {
     fn maybe_end_of_candidates(&mut self, sink: &mut Sink<'_>) {
         if sink.gathering_done && !self.sent_end && !matches!(self.phase, Phase::AwaitOffer) {
             self.sent_end = true;
-            sink.events.push_back(TransportEvent::Signal { conn: self.id, signal: Signal::EndOfCandidates });
+            sink.events.push_back(TransportEvent::Signal {
+                conn: self.id,
+                signal: Signal::EndOfCandidates,
+            });
         }
     }
 
@@ -197,7 +236,10 @@ impl Conn {
         if let Some(c) = c {
             if let Some(added) = self.rtc.add_local_candidate(c.clone()) {
                 let line = added.to_sdp_string();
-                sink.events.push_back(TransportEvent::Signal { conn: self.id, signal: Signal::candidate(line) });
+                sink.events.push_back(TransportEvent::Signal {
+                    conn: self.id,
+                    signal: Signal::candidate(line),
+                });
             }
         }
         self.maybe_end_of_candidates(sink);
@@ -212,10 +254,14 @@ impl Conn {
     pub(crate) fn input(&mut self, input: Input<'_>) -> Result<(), CloseReason> {
         if let Input::Timeout(now) = input {
             if !self.opened && now >= self.deadline {
-                return Err(CloseReason::Failed("handshake did not complete in time".into()));
+                return Err(CloseReason::Failed(
+                    "handshake did not complete in time".into(),
+                ));
             }
         }
-        self.rtc.handle_input(input).map_err(|e| CloseReason::Failed(format!("str0m: {e}")))
+        self.rtc
+            .handle_input(input)
+            .map_err(|e| CloseReason::Failed(format!("str0m: {e}")))
     }
 
     /// Drain str0m's output and feed the send queue until neither has
@@ -286,7 +332,8 @@ impl Conn {
                     }
                     if !self.opened {
                         self.opened = true;
-                        sink.events.push_back(TransportEvent::Opened { conn: self.id });
+                        sink.events
+                            .push_back(TransportEvent::Opened { conn: self.id });
                     }
                 } else {
                     tracing::debug!(conn = %self.id, %label, "ignoring an extra data channel");
@@ -295,12 +342,17 @@ impl Conn {
             Event::ChannelData(data) => {
                 if Some(data.id) == self.channel && self.opened {
                     sink.stats.frames_in += 1;
-                    sink.events.push_back(TransportEvent::Frame { conn: self.id, frame: Bytes::from(data.data) });
+                    sink.events.push_back(TransportEvent::Frame {
+                        conn: self.id,
+                        frame: Bytes::from(data.data),
+                    });
                 } else {
                     sink.stats.dropped_frames += 1;
                 }
             }
-            Event::ChannelClose(cid) if Some(cid) == self.channel => return Err(CloseReason::Remote),
+            Event::ChannelClose(cid) if Some(cid) == self.channel => {
+                return Err(CloseReason::Remote)
+            }
             Event::Closed => return Err(CloseReason::Remote),
             Event::IceConnectionStateChange(state) => {
                 tracing::debug!(conn = %self.id, ?state, "ICE state");
@@ -347,7 +399,10 @@ impl Conn {
             }
         }
         if taken {
-            sink.events.push_back(TransportEvent::Sent { conn: self.id, bytes });
+            sink.events.push_back(TransportEvent::Sent {
+                conn: self.id,
+                bytes,
+            });
         }
         Ok(taken)
     }
@@ -359,7 +414,9 @@ impl Conn {
         if self.rtc.close().is_ok() {
             while let Ok(out) = self.rtc.poll_output() {
                 match out {
-                    Output::Transmit(t) => send_datagram(sink.socket, sink.stats, t.destination, &t.contents),
+                    Output::Transmit(t) => {
+                        send_datagram(sink.socket, sink.stats, t.destination, &t.contents)
+                    }
                     Output::Event(_) => {}
                     Output::Timeout(_) => break,
                 }
@@ -393,12 +450,20 @@ fn is_dtls(datagram: &[u8]) -> bool {
 fn parse_candidate(line: &str, stats: &mut Stats) -> Result<Option<Candidate>, Str0mError> {
     match Candidate::from_sdp_string(line) {
         Ok(c) => Ok(Some(c)),
-        Err(_) if line.split_whitespace().nth(4).is_some_and(|host| host.ends_with(".local")) => {
+        Err(_)
+            if line
+                .split_whitespace()
+                .nth(4)
+                .is_some_and(|host| host.ends_with(".local")) =>
+        {
             stats.skipped_candidates += 1;
             tracing::debug!(%line, "skipping an mDNS candidate");
             Ok(None)
         }
-        Err(e) => Err(Str0mError::Candidate { line: line.chars().take(200).collect(), why: e.to_string() }),
+        Err(e) => Err(Str0mError::Candidate {
+            line: line.chars().take(200).collect(),
+            why: e.to_string(),
+        }),
     }
 }
 

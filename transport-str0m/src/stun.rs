@@ -46,7 +46,12 @@ impl Gatherer {
     pub(crate) fn new(servers: &[SocketAddr], now: Instant, timeout: Duration) -> Self {
         let queries = servers
             .iter()
-            .map(|&server| Query { server, trans: rand::random(), next_send: now, give_up: now + timeout })
+            .map(|&server| Query {
+                server,
+                trans: rand::random(),
+                next_send: now,
+                give_up: now + timeout,
+            })
             .collect();
         Gatherer { queries }
     }
@@ -71,7 +76,11 @@ impl Gatherer {
         for q in &mut self.queries {
             if now >= q.next_send {
                 q.next_send = now + RETRANSMIT;
-                let msg = Message::<Attribute>::new(MessageClass::Request, BINDING, TransactionId::new(q.trans));
+                let msg = Message::<Attribute>::new(
+                    MessageClass::Request,
+                    BINDING,
+                    TransactionId::new(q.trans),
+                );
                 match MessageEncoder::new().encode_into_bytes(msg) {
                     Ok(bytes) => out.push((q.server, bytes)),
                     Err(e) => tracing::warn!(error = %e, "could not encode a STUN request"),
@@ -83,7 +92,10 @@ impl Gatherer {
 
     /// The next time [`Gatherer::poll_transmit`] has work.
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
-        self.queries.iter().map(|q| q.next_send.min(q.give_up)).min()
+        self.queries
+            .iter()
+            .map(|q| q.next_send.min(q.give_up))
+            .min()
     }
 
     /// Look at a received datagram: a reply to one of our queries?
@@ -96,7 +108,11 @@ impl Gatherer {
             return StunReply::NotOurs;
         };
         let trans = msg.transaction_id();
-        let Some(pos) = self.queries.iter().position(|q| q.server == source && q.trans == *trans.as_bytes()) else {
+        let Some(pos) = self
+            .queries
+            .iter()
+            .position(|q| q.server == source && q.trans == *trans.as_bytes())
+        else {
             return StunReply::NotOurs;
         };
         self.queries.swap_remove(pos);
@@ -105,7 +121,10 @@ impl Gatherer {
                 let mapped = msg
                     .get_attribute::<XorMappedAddress>()
                     .map(XorMappedAddress::address)
-                    .or_else(|| msg.get_attribute::<MappedAddress>().map(MappedAddress::address));
+                    .or_else(|| {
+                        msg.get_attribute::<MappedAddress>()
+                            .map(MappedAddress::address)
+                    });
                 StunReply::Mapped(mapped)
             }
             _ => {
@@ -121,9 +140,12 @@ mod tests {
     use super::*;
 
     fn reply(request: &[u8], mapped: SocketAddr) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-        let req = MessageDecoder::<Attribute>::new().decode_from_bytes(request)?.map_err(|e| format!("{e:?}"))?;
+        let req = MessageDecoder::<Attribute>::new()
+            .decode_from_bytes(request)?
+            .map_err(|e| format!("{e:?}"))?;
         assert_eq!(req.class(), MessageClass::Request);
-        let mut msg = Message::<Attribute>::new(MessageClass::SuccessResponse, BINDING, req.transaction_id());
+        let mut msg =
+            Message::<Attribute>::new(MessageClass::SuccessResponse, BINDING, req.transaction_id());
         msg.add_attribute(XorMappedAddress::new(mapped));
         Ok(MessageEncoder::new().encode_into_bytes(msg)?)
     }
@@ -140,9 +162,15 @@ mod tests {
         let mapped: SocketAddr = "203.0.113.7:40000".parse()?;
         let out = reply(datagram, mapped)?;
         // A reply from another address is not ours; garbage is not ours.
-        assert_eq!(g.handle_datagram("127.0.0.1:9".parse()?, &out), StunReply::NotOurs);
+        assert_eq!(
+            g.handle_datagram("127.0.0.1:9".parse()?, &out),
+            StunReply::NotOurs
+        );
         assert_eq!(g.handle_datagram(server, &[1u8; 40]), StunReply::NotOurs);
-        assert_eq!(g.handle_datagram(server, &out), StunReply::Mapped(Some(mapped)));
+        assert_eq!(
+            g.handle_datagram(server, &out),
+            StunReply::Mapped(Some(mapped))
+        );
         assert!(g.done());
         Ok(())
     }

@@ -118,7 +118,9 @@ impl Str0mTransport {
             claims: HashMap::new(),
             recent: HashMap::new(),
             events: VecDeque::new(),
-            sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(now))),
+            sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
+                now,
+            ))),
             sleep_at: Some(now),
             buf: vec![0; RECV_BUF],
             stats: Stats::default(),
@@ -148,8 +150,27 @@ impl Str0mTransport {
     }
 
     fn sink(&mut self) -> (&mut BTreeMap<ConnId, Conn>, Sink<'_>) {
-        let Str0mTransport { conns, socket, events, stats, claims, recent, gathering_done, .. } = self;
-        (conns, Sink { socket, events, stats, claims, recent, gathering_done: *gathering_done })
+        let Str0mTransport {
+            conns,
+            socket,
+            events,
+            stats,
+            claims,
+            recent,
+            gathering_done,
+            ..
+        } = self;
+        (
+            conns,
+            Sink {
+                socket,
+                events,
+                stats,
+                claims,
+                recent,
+                gathering_done: *gathering_done,
+            },
+        )
     }
 
     /// Remove a connection that ended for a reason other than a local
@@ -159,7 +180,8 @@ impl Str0mTransport {
         if let Some(mut c) = conns.remove(&conn) {
             c.release(&mut sink);
             tracing::debug!(%conn, %reason, "connection ended");
-            sink.events.push_back(TransportEvent::Closed { conn, reason });
+            sink.events
+                .push_back(TransportEvent::Closed { conn, reason });
         }
     }
 
@@ -192,12 +214,20 @@ impl Str0mTransport {
         }
     }
 
-    fn open(&mut self, now: Instant, conn: ConnId, role: overlay_core::Role) -> Result<(), Str0mError> {
+    fn open(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        role: overlay_core::Role,
+    ) -> Result<(), Str0mError> {
         if self.conns.contains_key(&conn) {
             return Err(Str0mError::AlreadyOpen(conn));
         }
         if let Some(why) = &self.dead {
-            self.events.push_back(TransportEvent::Closed { conn, reason: CloseReason::Failed(why.clone()) });
+            self.events.push_back(TransportEvent::Closed {
+                conn,
+                reason: CloseReason::Failed(why.clone()),
+            });
             return Ok(());
         }
         let rtc = self.prepared.build(now);
@@ -273,7 +303,15 @@ impl Str0mTransport {
             return;
         };
         let destination = self.destination(source);
-        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination,
+                contents,
+            },
+        );
         // Established connections by their remote address; then str0m's
         // `accepts` (STUN by ufrag and transaction, known remote addresses);
         // then, for what `accepts` refuses (a DTLS ClientHello that arrives
@@ -284,8 +322,18 @@ impl Str0mTransport {
             .get(&source)
             .copied()
             .filter(|id| self.conns.get(id).is_some_and(|c| c.accepts(&input)))
-            .or_else(|| self.conns.values().find(|c| c.accepts(&input)).map(Conn::id))
-            .or_else(|| self.recent.get(&source).copied().filter(|_| data.first().is_some_and(|b| (20..=63).contains(b))));
+            .or_else(|| {
+                self.conns
+                    .values()
+                    .find(|c| c.accepts(&input))
+                    .map(Conn::id)
+            })
+            .or_else(|| {
+                self.recent
+                    .get(&source)
+                    .copied()
+                    .filter(|_| data.first().is_some_and(|b| (20..=63).contains(b)))
+            });
         match target {
             Some(id) => {
                 let result = match self.conns.get_mut(&id) {
@@ -466,7 +514,9 @@ impl Transport for Str0mTransport {
             match self.next_deadline() {
                 Some(at) => {
                     if self.sleep_at != Some(at) {
-                        self.sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+                        self.sleep
+                            .as_mut()
+                            .reset(tokio::time::Instant::from_std(at));
                         self.sleep_at = Some(at);
                     }
                     if self.sleep.as_mut().poll(cx).is_ready() {
@@ -490,13 +540,22 @@ impl Transport for Str0mTransport {
 fn is_transient(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
-        ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset | ErrorKind::Interrupted | ErrorKind::WouldBlock
-    ) || e.raw_os_error().is_some_and(|code| code == 113 /* EHOSTUNREACH */ || code == 101 /* ENETUNREACH */)
+        ErrorKind::ConnectionRefused
+            | ErrorKind::ConnectionReset
+            | ErrorKind::Interrupted
+            | ErrorKind::WouldBlock
+    ) || e.raw_os_error().is_some_and(
+        |code| code == 113 /* EHOSTUNREACH */ || code == 101, /* ENETUNREACH */
+    )
 }
 
 fn make_socket(config: &RtcConfig) -> Result<StdUdpSocket, BindError> {
     let addr = SocketAddr::new(config.bind_ip, config.port);
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(SockProtocol::UDP))?;
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::DGRAM,
+        Some(SockProtocol::UDP),
+    )?;
     if let Err(e) = socket.set_recv_buffer_size(config.recv_buffer_bytes) {
         tracing::warn!(error = %e, bytes = config.recv_buffer_bytes, "could not set the socket receive buffer");
     }

@@ -25,7 +25,13 @@ async fn bulk_transfer_respects_credit_and_loses_nothing() -> TestResult {
     let start = Instant::now();
     while received < FRAMES || credited < FRAMES as usize * SIZE {
         while next < FRAMES && in_flight + SIZE <= window {
-            net.cmd(0, Cmd::Send { conn: c, frame: frame(next, SIZE) })?;
+            net.cmd(
+                0,
+                Cmd::Send {
+                    conn: c,
+                    frame: frame(next, SIZE),
+                },
+            )?;
             in_flight += SIZE;
             next += 1;
         }
@@ -37,7 +43,11 @@ async fn bulk_transfer_respects_credit_and_loses_nothing() -> TestResult {
                 credited += bytes;
             }
             Got::Event(1, Ev::Frame { frame: f, .. }) => {
-                assert_eq!(f, frame(received, SIZE), "frame {received} wrong or out of order");
+                assert_eq!(
+                    f,
+                    frame(received, SIZE),
+                    "frame {received} wrong or out of order"
+                );
                 received += 1;
             }
             other => return Err(format!("unexpected {other:?}").into()),
@@ -48,7 +58,7 @@ async fn bulk_transfer_respects_credit_and_loses_nothing() -> TestResult {
     assert!(max_in_flight <= window);
     println!(
         "{} MiB in {:.2} s ({:.1} MB/s, this build's profile)",
-        FRAMES as usize * SIZE >> 20,
+        (FRAMES as usize * SIZE) >> 20,
         took.as_secs_f64(),
         (FRAMES as usize * SIZE) as f64 / took.as_secs_f64() / 1e6
     );

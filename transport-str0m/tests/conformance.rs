@@ -1,25 +1,32 @@
 //! The core's transport conformance suite over str0m, real UDP on 127.0.0.1.
-//! One test per case, so a failure names its case.
+//! One test per case, so a failure names its case; the cases take turns
+//! (one at a time) so that real-time timeouts do not depend on how many
+//! other cases share the two cores.
 
 use overlay_core::testkit;
 use rtc_common::RtcConfig;
 use transport_str0m::Str0mTransport;
 
-fn make() -> impl std::future::Future<Output = Str0mTransport> {
-    async {
-        match Str0mTransport::bind(&RtcConfig::loopback()) {
-            Ok(t) => t,
-            Err(e) => panic!("cannot bind a str0m transport on 127.0.0.1: {e}"),
-        }
+async fn make() -> Str0mTransport {
+    match Str0mTransport::bind(&RtcConfig::loopback()) {
+        Ok(t) => t,
+        Err(e) => panic!("cannot bind a str0m transport on 127.0.0.1: {e}"),
     }
 }
+
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 macro_rules! case {
     ($name:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() -> Result<(), testkit::ConformanceError> {
+            let _turn = TURN.lock().await;
             let took = testkit::$name(make).await?;
-            println!("{} ok in {:.1} ms", stringify!($name), took.as_secs_f64() * 1e3);
+            println!(
+                "{} ok in {:.1} ms",
+                stringify!($name),
+                took.as_secs_f64() * 1e3
+            );
             Ok(())
         }
     };

@@ -18,7 +18,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use overlay_core::{ConnId, Role, Signal, Transport, TransportCommand as Cmd, TransportEvent as Ev};
+use overlay_core::{
+    ConnId, Role, Signal, Transport, TransportCommand as Cmd, TransportEvent as Ev,
+};
 use rtc_common::RtcConfig;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
@@ -30,7 +32,9 @@ const IN_NETNS: &str = "N2N_INTEROP_IN_NETNS";
 const SKIP: &str = "N2N_SKIP_INTEROP";
 
 fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("interop")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("interop")
 }
 
 /// Outside the namespace: run `test` again inside `unshare -n`.
@@ -42,7 +46,9 @@ fn reexec_in_netns(test: &str) -> TestResult {
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(IN_NETNS, "1")
         .status()
-        .map_err(|e| format!("cannot run `unshare -n` ({e}); set {SKIP}=1 to skip this test deliberately"))?;
+        .map_err(|e| {
+            format!("cannot run `unshare -n` ({e}); set {SKIP}=1 to skip this test deliberately")
+        })?;
     if !status.success() {
         return Err(format!("{test} failed inside `unshare -n` ({status}); see its output above. If unshare itself failed (not root?), set {SKIP}=1 to skip deliberately").into());
     }
@@ -50,9 +56,15 @@ fn reexec_in_netns(test: &str) -> TestResult {
 }
 
 fn preflight() -> Result<(), String> {
-    let module = interop_dir().join("node_modules").join("@roamhq").join("wrtc");
+    let module = interop_dir()
+        .join("node_modules")
+        .join("@roamhq")
+        .join("wrtc");
     if !module.exists() {
-        return Err(format!("{} is missing: run `npm install` in interop/ (or set {SKIP}=1 to skip deliberately)", module.display()));
+        return Err(format!(
+            "{} is missing: run `npm install` in interop/ (or set {SKIP}=1 to skip deliberately)",
+            module.display()
+        ));
     }
     Ok(())
 }
@@ -66,7 +78,11 @@ fn frame(i: u32) -> Bytes {
 
 async fn scenario(str0m_role: Role) -> TestResult {
     preflight()?;
-    let js_role = if str0m_role == Role::Initiator { "answer" } else { "offer" };
+    let js_role = if str0m_role == Role::Initiator {
+        "answer"
+    } else {
+        "offer"
+    };
     let mut child = Command::new("node")
         .arg(interop_dir().join("peer.js"))
         .arg(js_role)
@@ -81,10 +97,17 @@ async fn scenario(str0m_role: Role) -> TestResult {
 
     let mut t = Str0mTransport::bind(&RtcConfig::loopback())?;
     let conn = ConnId(1);
-    t.handle_command(Instant::now(), Cmd::Open { conn, role: str0m_role })?;
+    t.handle_command(
+        Instant::now(),
+        Cmd::Open {
+            conn,
+            role: str0m_role,
+        },
+    )?;
 
     const N: u32 = 200;
-    let (mut opened, mut js_open, mut next_send, mut echoed, mut js_candidates) = (false, false, 0u32, 0u32, 0u32);
+    let (mut opened, mut js_open, mut next_send, mut echoed, mut js_candidates) =
+        (false, false, 0u32, 0u32, 0u32);
     let (mut in_flight, window) = (0usize, t.send_window());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while echoed < N {
@@ -134,7 +157,10 @@ async fn scenario(str0m_role: Role) -> TestResult {
     }
     println!("str0m as {str0m_role:?}: {N} frames echoed by libwebrtc; libwebrtc trickled {js_candidates} candidates");
     if str0m_role == Role::Acceptor {
-        assert!(js_candidates > 0, "libwebrtc trickles its candidates (our tolerance was exercised)");
+        assert!(
+            js_candidates > 0,
+            "libwebrtc trickles its candidates (our tolerance was exercised)"
+        );
     }
 
     // str0m closes; libwebrtc sees the channel close and exits cleanly.
@@ -162,7 +188,10 @@ fn run(test: &str, role: Role) -> TestResult {
     if std::env::var_os(IN_NETNS).is_none() {
         return reexec_in_netns(test);
     }
-    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(scenario(role))
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(scenario(role))
 }
 
 #[test]

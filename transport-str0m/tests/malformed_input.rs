@@ -18,38 +18,109 @@ async fn malformed_signals_are_errors_for_their_connection() -> TestResult {
 
     // Each bad signal goes to a fresh acceptor or initiator on node 1.
     let cases: Vec<(Role, Signal, &str)> = vec![
-        (Role::Acceptor, Signal::Offer { sdp: "v=0\r\nthis is not sdp\r\n".into() }, "sdp"),
-        (Role::Acceptor, Signal::Offer { sdp: String::new() }, "empty"),
-        (Role::Acceptor, Signal::Answer { sdp: "v=0\r\n".into() }, "unexpected"),
-        (Role::Initiator, Signal::Offer { sdp: "v=0\r\n".into() }, "unexpected"),
-        (Role::Initiator, Signal::Answer { sdp: "\u{0}\u{1}garbage".into() }, "sdp"),
-        (Role::Acceptor, Signal::candidate("candidate:1 1 udp notanumber 127.0.0.1 9 typ host"), "candidate"),
-        (Role::Acceptor, Signal::candidate("hello"), "not an ice candidate"),
         (
             Role::Acceptor,
-            Signal::Candidate { candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(), sdp_mid: None, sdp_m_line_index: Some(3) },
+            Signal::Offer {
+                sdp: "v=0\r\nthis is not sdp\r\n".into(),
+            },
+            "sdp",
+        ),
+        (
+            Role::Acceptor,
+            Signal::Offer { sdp: String::new() },
+            "empty",
+        ),
+        (
+            Role::Acceptor,
+            Signal::Answer {
+                sdp: "v=0\r\n".into(),
+            },
+            "unexpected",
+        ),
+        (
+            Role::Initiator,
+            Signal::Offer {
+                sdp: "v=0\r\n".into(),
+            },
+            "unexpected",
+        ),
+        (
+            Role::Initiator,
+            Signal::Answer {
+                sdp: "\u{0}\u{1}garbage".into(),
+            },
+            "sdp",
+        ),
+        (
+            Role::Acceptor,
+            Signal::candidate("candidate:1 1 udp notanumber 127.0.0.1 9 typ host"),
+            "candidate",
+        ),
+        (
+            Role::Acceptor,
+            Signal::candidate("hello"),
+            "not an ice candidate",
+        ),
+        (
+            Role::Acceptor,
+            Signal::Candidate {
+                candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(),
+                sdp_mid: None,
+                sdp_m_line_index: Some(3),
+            },
             "media line",
         ),
     ];
     for (k, (role, signal, what)) in cases.into_iter().enumerate() {
         let conn = ConnId(100 + k as u64);
         net.cmd(1, Cmd::Open { conn, role })?;
-        let err: Str0mError = match net.cmd(1, Cmd::Signal { conn, signal: signal.clone() }) {
+        let err: Str0mError = match net.cmd(
+            1,
+            Cmd::Signal {
+                conn,
+                signal: signal.clone(),
+            },
+        ) {
             Err(e) => e,
             Ok(()) => return Err(format!("{signal:?} was accepted").into()),
         };
         let text = err.to_string().to_lowercase();
-        assert!(text.contains(what), "error for {signal:?} should mention {what:?}: {text}");
+        assert!(
+            text.contains(what),
+            "error for {signal:?} should mention {what:?}: {text}"
+        );
         // The failed connection is freed; later commands for it are ignored.
-        net.cmd(1, Cmd::Signal { conn, signal: Signal::EndOfCandidates })?;
+        net.cmd(
+            1,
+            Cmd::Signal {
+                conn,
+                signal: Signal::EndOfCandidates,
+            },
+        )?;
     }
-    assert_eq!(net.nodes[1].connection_count(), 1, "only the good connection remains");
+    assert_eq!(
+        net.nodes[1].connection_count(),
+        1,
+        "only the good connection remains"
+    );
 
     // A signal for a connection nobody opened is ignored.
-    net.cmd(1, Cmd::Signal { conn: ConnId(999), signal: Signal::Offer { sdp: "junk".into() } })?;
+    net.cmd(
+        1,
+        Cmd::Signal {
+            conn: ConnId(999),
+            signal: Signal::Offer { sdp: "junk".into() },
+        },
+    )?;
 
     // The good connection still carries frames.
-    net.cmd(0, Cmd::Send { conn: good, frame: frame(1, 100) })?;
+    net.cmd(
+        0,
+        Cmd::Send {
+            conn: good,
+            frame: frame(1, 100),
+        },
+    )?;
     loop {
         match net.next_within(Duration::from_secs(20)).await? {
             Got::Event(1, Ev::Frame { conn, frame: f }) => {
@@ -85,7 +156,13 @@ async fn garbage_datagrams_are_counted_not_fatal() -> TestResult {
     for d in &datagrams {
         junk.send_to(d, target).await?;
     }
-    net.cmd(0, Cmd::Send { conn: c, frame: frame(2, 2000) })?;
+    net.cmd(
+        0,
+        Cmd::Send {
+            conn: c,
+            frame: frame(2, 2000),
+        },
+    )?;
     loop {
         match net.next_within(Duration::from_secs(20)).await? {
             Got::Event(1, Ev::Frame { frame: f, .. }) => {
@@ -97,7 +174,10 @@ async fn garbage_datagrams_are_counted_not_fatal() -> TestResult {
         }
     }
     let stats = net.nodes[1].stats();
-    assert!(stats.malformed + stats.unrouted >= datagrams.len() as u64 - 1, "junk is counted: {stats:?}");
+    assert!(
+        stats.malformed + stats.unrouted >= datagrams.len() as u64 - 1,
+        "junk is counted: {stats:?}"
+    );
     assert_eq!(net.nodes[1].connection_count(), 1);
     Ok(())
 }

@@ -30,7 +30,8 @@ async fn two_hundred_connections_share_one_socket() -> TestResult {
     // Leaves first, then count sockets, then the hub.
     let mut net = Net::bind(LEAVES)?;
     let before = open_sockets()?;
-    net.nodes.insert(0, Str0mTransport::bind(&RtcConfig::loopback())?);
+    net.nodes
+        .insert(0, Str0mTransport::bind(&RtcConfig::loopback())?);
     let hub = 0;
     for leaf in 1..=LEAVES {
         // Half the connections are offered by the hub, half by the leaves.
@@ -41,23 +42,46 @@ async fn two_hundred_connections_share_one_socket() -> TestResult {
             net.connect(leaf, ConnId(0), hub, hub_conn)?;
         }
     }
-    let mut pending: Vec<(usize, ConnId)> = (1..=LEAVES).flat_map(|l| [(hub, ConnId(l as u64)), (l, ConnId(0))]).collect();
+    let mut pending: Vec<(usize, ConnId)> = (1..=LEAVES)
+        .flat_map(|l| [(hub, ConnId(l as u64)), (l, ConnId(0))])
+        .collect();
     pending.sort();
     net.wait_open(pending).await?;
     assert_eq!(net.nodes[hub].connection_count(), LEAVES);
-    assert_eq!(open_sockets()? - before, 1, "the hub's 200 connections use one socket");
+    assert_eq!(
+        open_sockets()? - before,
+        1,
+        "the hub's 200 connections use one socket"
+    );
 
     // A frame each way on every connection.
     for leaf in 1..=LEAVES {
-        net.cmd(hub, Cmd::Send { conn: ConnId(leaf as u64), frame: frame(leaf as u32, 300) })?;
-        net.cmd(leaf, Cmd::Send { conn: ConnId(0), frame: frame(leaf as u32, 300) })?;
+        net.cmd(
+            hub,
+            Cmd::Send {
+                conn: ConnId(leaf as u64),
+                frame: frame(leaf as u32, 300),
+            },
+        )?;
+        net.cmd(
+            leaf,
+            Cmd::Send {
+                conn: ConnId(0),
+                frame: frame(leaf as u32, 300),
+            },
+        )?;
     }
     let mut at_hub = BTreeSet::new();
     let mut at_leaves = BTreeSet::new();
     while at_hub.len() < LEAVES || at_leaves.len() < LEAVES {
         match net.next_within(Duration::from_secs(20)).await? {
             Got::Event(0, Ev::Frame { conn, frame: f }) => {
-                assert_eq!(f, frame(conn.0 as u32, 300), "hub got leaf {}'s frame on its connection", conn.0);
+                assert_eq!(
+                    f,
+                    frame(conn.0 as u32, 300),
+                    "hub got leaf {}'s frame on its connection",
+                    conn.0
+                );
                 at_hub.insert(conn.0);
             }
             Got::Event(leaf, Ev::Frame { frame: f, .. }) => {

@@ -16,7 +16,13 @@ async fn open_frames_both_ways_then_close() -> TestResult {
     net.wait_open(vec![(0, c), (1, c)]).await?;
 
     const N: u32 = 1000;
-    let size = |i: u32| if i % 97 == 5 { 60_000 } else { 1 + (i as usize * 37) % 1500 };
+    let size = |i: u32| {
+        if i % 97 == 5 {
+            60_000
+        } else {
+            1 + (i as usize * 37) % 1500
+        }
+    };
     let window = net.nodes[0].send_window();
     let mut next_send = [0u32; 2];
     let mut in_flight = [0usize; 2];
@@ -36,7 +42,10 @@ async fn open_frames_both_ways_then_close() -> TestResult {
         match net.next_within(Duration::from_secs(20)).await? {
             Got::Event(node, Ev::Sent { conn, bytes }) => {
                 assert_eq!(conn, c);
-                assert!(bytes <= in_flight[node], "more credit returned than was used");
+                assert!(
+                    bytes <= in_flight[node],
+                    "more credit returned than was used"
+                );
                 in_flight[node] -= bytes;
                 credited[node] += bytes;
             }
@@ -44,7 +53,11 @@ async fn open_frames_both_ways_then_close() -> TestResult {
                 assert_eq!(conn, c);
                 let from = 1 - node;
                 let i = next_recv[from];
-                assert_eq!(got, frame(i, size(i)), "frame {i} from node {from} wrong or out of order");
+                assert_eq!(
+                    got,
+                    frame(i, size(i)),
+                    "frame {i} from node {from} wrong or out of order"
+                );
                 next_recv[from] += 1;
             }
             other => return Err(format!("unexpected {other:?}").into()),
@@ -59,7 +72,11 @@ async fn open_frames_both_ways_then_close() -> TestResult {
     }
 
     net.cmd(0, Cmd::Close { conn: c })?;
-    assert_eq!(net.nodes[0].connection_count(), 0, "a closed connection is freed at once");
+    assert_eq!(
+        net.nodes[0].connection_count(),
+        0,
+        "a closed connection is freed at once"
+    );
     match net.next_within(Duration::from_secs(20)).await? {
         Got::Event(1, Ev::Closed { conn, reason }) => {
             assert_eq!(conn, c);
@@ -70,7 +87,13 @@ async fn open_frames_both_ways_then_close() -> TestResult {
     assert_eq!(net.nodes[1].connection_count(), 0);
     // Commands for the closed connection are ignored, not errors, and
     // nothing more is reported for it.
-    net.cmd(0, Cmd::Send { conn: c, frame: frame(0, 10) })?;
+    net.cmd(
+        0,
+        Cmd::Send {
+            conn: c,
+            frame: frame(0, 10),
+        },
+    )?;
     net.cmd(0, Cmd::Close { conn: c })?;
     if let Ok(got) = tokio::time::timeout(Duration::from_millis(500), net.next()).await {
         return Err(format!("nothing expected after the close, got {got:?}").into());

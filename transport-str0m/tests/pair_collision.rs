@@ -24,7 +24,10 @@ async fn second_connection_to_the_same_socket_fails_cleanly() -> TestResult {
     while failed == 0 {
         match net.next_within(Duration::from_secs(40)).await? {
             Got::Event(node, Ev::Closed { conn, reason }) => {
-                assert_eq!(conn, second, "only the second connection may fail (node {node}): {reason}");
+                assert_eq!(
+                    conn, second,
+                    "only the second connection may fail (node {node}): {reason}"
+                );
                 assert!(matches!(reason, CloseReason::Failed(_)), "{reason:?}");
                 failed += 1;
             }
@@ -33,7 +36,13 @@ async fn second_connection_to_the_same_socket_fails_cleanly() -> TestResult {
         }
     }
     // The first connection is intact.
-    net.cmd(1, Cmd::Send { conn: first, frame: frame(9, 500) })?;
+    net.cmd(
+        1,
+        Cmd::Send {
+            conn: first,
+            frame: frame(9, 500),
+        },
+    )?;
     loop {
         match net.next_within(Duration::from_secs(20)).await? {
             Got::Event(0, Ev::Frame { conn, frame: f }) => {

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use overlay_core::{link_out_of_band, ConnState, Keypair, Node, NodeConfig, PeerId, ProtocolHandle, ProtocolId};
+use overlay_core::{
+    link_out_of_band, ConnState, Keypair, Node, NodeConfig, PeerId, ProtocolHandle, ProtocolId,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rtc_common::RtcConfig;
@@ -48,7 +50,11 @@ async fn fifty_nodes_build_a_random_overlay_by_bridging() -> TestResult {
     let mut handles: Vec<ProtocolHandle> = Vec::new();
     let mut streams = Vec::new();
     for _ in 0..NODES {
-        let node = Node::spawn(Str0mTransport::bind(&RtcConfig::loopback())?, Keypair::generate(), NodeConfig::default());
+        let node = Node::spawn(
+            Str0mTransport::bind(&RtcConfig::loopback())?,
+            Keypair::generate(),
+            NodeConfig::default(),
+        );
         let (h, events) = node.protocol(proto).await?;
         nodes.push(node);
         handles.push(h);
@@ -58,9 +64,9 @@ async fn fifty_nodes_build_a_random_overlay_by_bridging() -> TestResult {
 
     // A random tree: node i joins a random earlier node.
     let start = Instant::now();
-    for i in 1..NODES {
+    for (i, handle) in handles.iter().enumerate().skip(1) {
         let j = rng.gen_range(0..i);
-        link_out_of_band(&handles[i], &nodes[j]).await?;
+        link_out_of_band(handle, &nodes[j]).await?;
     }
     let ids: Vec<PeerId> = nodes.iter().map(Node::id).collect();
     let index: BTreeMap<PeerId, usize> = ids.iter().enumerate().map(|(i, p)| (*p, i)).collect();
@@ -81,10 +87,19 @@ async fn fifty_nodes_build_a_random_overlay_by_bridging() -> TestResult {
                 batch.push((b, from, to));
             }
         }
-        let results = futures::future::join_all(batch.iter().map(|(b, from, to)| handles[*b].connect(*from, *to))).await;
+        let results = futures::future::join_all(
+            batch
+                .iter()
+                .map(|(b, from, to)| handles[*b].connect(*from, *to)),
+        )
+        .await;
         for ((b, from, to), r) in batch.iter().zip(results) {
             if let Err(e) = r {
-                return Err(format!("bridge by {b} of {} -> {} failed: {e}", index[from], index[to]).into());
+                return Err(format!(
+                    "bridge by {b} of {} -> {} failed: {e}",
+                    index[from], index[to]
+                )
+                .into());
             }
         }
         done += batch.len();
@@ -104,14 +119,21 @@ async fn fifty_nodes_build_a_random_overlay_by_bridging() -> TestResult {
         for (peer, n) in out {
             let y = index[peer];
             let back = inviews[y].get(&ids[x]).copied().unwrap_or(0);
-            assert_eq!(*n, back, "arc {x} -> {y}: outview says {n}, inview says {back}");
+            assert_eq!(
+                *n, back,
+                "arc {x} -> {y}: outview says {n}, inview says {back}"
+            );
             arcs += n;
         }
     }
     for (y, inn) in inviews.iter().enumerate() {
         for (peer, n) in inn {
             let x = index[peer];
-            assert_eq!(outviews[x].get(&ids[y]).copied().unwrap_or(0), *n, "inview of {y} from {x} has no matching outview");
+            assert_eq!(
+                outviews[x].get(&ids[y]).copied().unwrap_or(0),
+                *n,
+                "inview of {y} from {x} has no matching outview"
+            );
         }
     }
     let mut connections = 0;
@@ -127,7 +149,10 @@ async fn fifty_nodes_build_a_random_overlay_by_bridging() -> TestResult {
             }
         }
     }
-    assert!(arcs as usize >= NODES - 1 + BRIDGES, "every join and bridge left an arc ({arcs})");
+    assert!(
+        arcs as usize >= NODES - 1 + BRIDGES,
+        "every join and bridge left an arc ({arcs})"
+    );
 
     let rss = rss_kib()?.saturating_sub(rss0);
     println!(

@@ -8,10 +8,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytecodec::{DecodeExt, EncodeExt};
 use common::{Net, TestResult};
 use overlay_core::{ConnId, Signal};
 use rtc_common::RtcConfig;
-use bytecodec::{DecodeExt, EncodeExt};
 use stun_codec::rfc5389::attributes::XorMappedAddress;
 use stun_codec::rfc5389::{methods::BINDING, Attribute};
 use stun_codec::{Message, MessageClass, MessageDecoder, MessageEncoder};
@@ -24,10 +24,17 @@ async fn fake_stun_server() -> std::io::Result<SocketAddr> {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 1500];
         while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let Ok(Ok(req)) = MessageDecoder::<Attribute>::new().decode_from_bytes(&buf[..n]) else { continue };
+            let Ok(Ok(req)) = MessageDecoder::<Attribute>::new().decode_from_bytes(&buf[..n])
+            else {
+                continue;
+            };
             let mapped = SocketAddr::new([127, 0, 0, 2].into(), from.port());
             // A plain STUN server's reply: no MESSAGE-INTEGRITY.
-            let mut reply = Message::<Attribute>::new(MessageClass::SuccessResponse, BINDING, req.transaction_id());
+            let mut reply = Message::<Attribute>::new(
+                MessageClass::SuccessResponse,
+                BINDING,
+                req.transaction_id(),
+            );
             reply.add_attribute(XorMappedAddress::new(mapped));
             if let Ok(bytes) = MessageEncoder::new().encode_into_bytes(reply) {
                 let _ = socket.send_to(&bytes, from).await;
@@ -46,7 +53,11 @@ async fn reflexive_candidate_is_trickled_then_end_of_candidates() -> TestResult 
     net.connect(0, c, 1, c)?;
     net.wait_open(vec![(0, c), (1, c)]).await?;
     // Gathering may finish after the open: wait for end-of-candidates from both.
-    let ended = |net: &Net, node: usize| net.signals_seen.iter().any(|(n, _, s)| *n == node && *s == Signal::EndOfCandidates);
+    let ended = |net: &Net, node: usize| {
+        net.signals_seen
+            .iter()
+            .any(|(n, _, s)| *n == node && *s == Signal::EndOfCandidates)
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !(ended(&net, 0) && ended(&net, 1)) {
         if std::time::Instant::now() > deadline {
@@ -58,16 +69,25 @@ async fn reflexive_candidate_is_trickled_then_end_of_candidates() -> TestResult 
         }
     }
     for node in 0..2 {
-        let mine: Vec<&Signal> = net.signals_seen.iter().filter(|(n, _, _)| *n == node).map(|(_, _, s)| s).collect();
+        let mine: Vec<&Signal> = net
+            .signals_seen
+            .iter()
+            .filter(|(n, _, _)| *n == node)
+            .map(|(_, _, s)| s)
+            .collect();
         let srflx = mine.iter().position(|s| matches!(s, Signal::Candidate { candidate, sdp_mid, sdp_m_line_index }
             if candidate.contains("typ srflx") && candidate.contains("127.0.0.2") && sdp_mid.as_deref() == Some("0") && *sdp_m_line_index == Some(0)));
-        let description = mine.iter().position(|s| matches!(s, Signal::Offer { .. } | Signal::Answer { .. }));
+        let description = mine
+            .iter()
+            .position(|s| matches!(s, Signal::Offer { .. } | Signal::Answer { .. }));
         let end = mine.iter().position(|s| **s == Signal::EndOfCandidates);
         match (description, srflx, end) {
             (Some(d), Some(s), Some(e)) if d < s && s < e => {}
             other => return Err(format!("node {node}: description, srflx, end-of-candidates out of order: {other:?} in {mine:?}").into()),
         }
-        assert!(net.nodes[node].local_candidates().any(|c| c.contains("typ srflx")));
+        assert!(net.nodes[node]
+            .local_candidates()
+            .any(|c| c.contains("typ srflx")));
     }
     Ok(())
 }
@@ -83,7 +103,11 @@ async fn silent_stun_server_ends_gathering_at_its_timeout() -> TestResult {
     net.connect(0, c, 1, c)?;
     net.wait_open(vec![(0, c), (1, c)]).await?;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !net.signals_seen.iter().any(|(n, _, s)| *n == 0 && *s == Signal::EndOfCandidates) {
+    while !net
+        .signals_seen
+        .iter()
+        .any(|(n, _, s)| *n == 0 && *s == Signal::EndOfCandidates)
+    {
         if std::time::Instant::now() > deadline {
             return Err("end-of-candidates never came".into());
         }
@@ -91,6 +115,11 @@ async fn silent_stun_server_ends_gathering_at_its_timeout() -> TestResult {
             return Err(format!("unexpected {got:?}").into());
         }
     }
-    assert!(!net.signals_seen.iter().any(|(_, _, s)| matches!(s, Signal::Candidate { .. })), "no reflexive candidate from a silent server");
+    assert!(
+        !net.signals_seen
+            .iter()
+            .any(|(_, _, s)| matches!(s, Signal::Candidate { .. })),
+        "no reflexive candidate from a silent server"
+    );
     Ok(())
 }

@@ -14,12 +14,20 @@ fn trickle_everything(sdp: &str) -> (String, Vec<Signal>) {
     let mut candidates = Vec::new();
     for line in sdp.split("\r\n") {
         if line.starts_with("a=candidate:") {
-            candidates.push(Signal::Candidate { candidate: line.to_owned(), sdp_mid: None, sdp_m_line_index: None });
+            candidates.push(Signal::Candidate {
+                candidate: line.to_owned(),
+                sdp_mid: None,
+                sdp_m_line_index: None,
+            });
         } else if line != "a=end-of-candidates" {
             kept.push(line);
         }
     }
-    candidates.push(Signal::Candidate { candidate: "a=end-of-candidates".into(), sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) });
+    candidates.push(Signal::Candidate {
+        candidate: "a=end-of-candidates".into(),
+        sdp_mid: Some("0".into()),
+        sdp_m_line_index: Some(0),
+    });
     (kept.join("\r\n"), candidates)
 }
 
@@ -48,10 +56,23 @@ async fn candidates_before_the_description_in_browser_shapes() -> TestResult {
     net.connect(0, c, 1, c)?;
     net.wait_open(vec![(0, c), (1, c)]).await?;
     moved += counter.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(moved >= 2, "both descriptions had their candidates moved out ({moved})");
+    assert!(
+        moved >= 2,
+        "both descriptions had their candidates moved out ({moved})"
+    );
     // Our own signals are browser-shaped: offer/answer, then end-of-candidates.
-    let kinds: Vec<(usize, &str)> = net.signals_seen.iter().map(|(n, _, s)| (*n, s.kind())).collect();
-    assert!(kinds.contains(&(0, "offer")) && kinds.contains(&(1, "answer")), "{kinds:?}");
-    assert!(kinds.contains(&(0, "end-of-candidates")) && kinds.contains(&(1, "end-of-candidates")), "{kinds:?}");
+    let kinds: Vec<(usize, &str)> = net
+        .signals_seen
+        .iter()
+        .map(|(n, _, s)| (*n, s.kind()))
+        .collect();
+    assert!(
+        kinds.contains(&(0, "offer")) && kinds.contains(&(1, "answer")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(0, "end-of-candidates")) && kinds.contains(&(1, "end-of-candidates")),
+        "{kinds:?}"
+    );
     Ok(())
 }

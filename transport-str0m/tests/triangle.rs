@@ -28,7 +28,11 @@ async fn expect_message(events: &mut overlay_core::EventStream, want: &[u8]) -> 
 async fn triangle_a_and_c_talk_directly_after_b_bridges() -> TestResult {
     let proto = ProtocolId::new("triangle")?;
     let spawn = || -> Result<Node, transport_str0m::BindError> {
-        Ok(Node::spawn(Str0mTransport::bind(&RtcConfig::loopback())?, Keypair::generate(), NodeConfig::default()))
+        Ok(Node::spawn(
+            Str0mTransport::bind(&RtcConfig::loopback())?,
+            Keypair::generate(),
+            NodeConfig::default(),
+        ))
     };
     let (a, b, c) = (spawn()?, spawn()?, spawn()?);
     let (ha, mut ea) = a.protocol(proto).await?;
@@ -50,7 +54,9 @@ async fn triangle_a_and_c_talk_directly_after_b_bridges() -> TestResult {
         };
         tokio::time::timeout(Duration::from_secs(20), wait).await??;
     }
-    hb.connect(a.id(), c.id()).await.map_err(|e| format!("B bridges A to C: {e}"))?;
+    hb.connect(a.id(), c.id())
+        .await
+        .map_err(|e| format!("B bridges A to C: {e}"))?;
 
     // A has its own connection to C, with an arc A -> C seen on both ends.
     assert!(a.neighbours().await?.contains(&c.id()));
@@ -64,12 +70,26 @@ async fn triangle_a_and_c_talk_directly_after_b_bridges() -> TestResult {
     expect_message(&mut ec, b"hello C, from A").await?;
     // C adds its own arc C -> A: it rides the same connection (no new
     // handshake), and C answers over it.
-    hc.connect(None, a.id()).await.map_err(|e| format!("C adds an arc to A: {e}"))?;
-    hc.send(a.id(), &b"hello A, from C"[..]).await.map_err(|e| format!("C sends to A: {e}"))?;
+    hc.connect(None, a.id())
+        .await
+        .map_err(|e| format!("C adds an arc to A: {e}"))?;
+    hc.send(a.id(), &b"hello A, from C"[..])
+        .await
+        .map_err(|e| format!("C sends to A: {e}"))?;
     expect_message(&mut ea, b"hello A, from C").await?;
     let c_stats = c.stats().await?;
-    assert_eq!(c_stats.engine.handshakes_started, 1, "C dialled only B; A dialled C");
-    assert_eq!(c.connections().await?.iter().filter(|i| i.peer == Some(a.id())).count(), 1);
+    assert_eq!(
+        c_stats.engine.handshakes_started, 1,
+        "C dialled only B; A dialled C"
+    );
+    assert_eq!(
+        c.connections()
+            .await?
+            .iter()
+            .filter(|i| i.peer == Some(a.id()))
+            .count(),
+        1
+    );
 
     for n in [&a, &b, &c] {
         n.shutdown().await;

@@ -25,7 +25,10 @@ async fn silent_peer_times_out() -> TestResult {
         }
         other => return Err(format!("expected a timeout, got {other:?}").into()),
     }
-    println!("silent peer detected after {:.1} s", start.elapsed().as_secs_f64());
+    println!(
+        "silent peer detected after {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     assert_eq!(net.nodes[0].connection_count(), 0);
     Ok(())
 }

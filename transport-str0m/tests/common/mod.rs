@@ -7,7 +7,9 @@ use std::future::poll_fn;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use overlay_core::{ConnId, Role, Signal, Transport, TransportCommand as Cmd, TransportEvent as Ev};
+use overlay_core::{
+    ConnId, Role, Signal, Transport, TransportCommand as Cmd, TransportEvent as Ev,
+};
 use rtc_common::RtcConfig;
 use transport_str0m::{Str0mError, Str0mTransport};
 
@@ -36,7 +38,9 @@ pub struct Net {
 
 pub fn init_log() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_test_writer()
         .try_init();
 }
@@ -48,17 +52,43 @@ impl Net {
 
     pub fn bind_with(n: usize, config: &RtcConfig) -> Result<Net, transport_str0m::BindError> {
         init_log();
-        let nodes = (0..n).map(|_| Str0mTransport::bind(config)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Net { nodes, links: HashMap::new(), tamper: None, signals_seen: Vec::new(), next: 0 })
+        let nodes = (0..n)
+            .map(|_| Str0mTransport::bind(config))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Net {
+            nodes,
+            links: HashMap::new(),
+            tamper: None,
+            signals_seen: Vec::new(),
+            next: 0,
+        })
     }
 
     /// Open `ca` on node `a` (initiator) and `cb` on `b` (acceptor), linked.
-    pub fn connect(&mut self, a: usize, ca: ConnId, b: usize, cb: ConnId) -> Result<(), Str0mError> {
+    pub fn connect(
+        &mut self,
+        a: usize,
+        ca: ConnId,
+        b: usize,
+        cb: ConnId,
+    ) -> Result<(), Str0mError> {
         self.links.insert((a, ca), (b, cb));
         self.links.insert((b, cb), (a, ca));
         let now = Instant::now();
-        self.nodes[b].handle_command(now, Cmd::Open { conn: cb, role: Role::Acceptor })?;
-        self.nodes[a].handle_command(now, Cmd::Open { conn: ca, role: Role::Initiator })
+        self.nodes[b].handle_command(
+            now,
+            Cmd::Open {
+                conn: cb,
+                role: Role::Acceptor,
+            },
+        )?;
+        self.nodes[a].handle_command(
+            now,
+            Cmd::Open {
+                conn: ca,
+                role: Role::Initiator,
+            },
+        )
     }
 
     pub fn cmd(&mut self, node: usize, cmd: Cmd) -> Result<(), Str0mError> {
@@ -83,13 +113,21 @@ impl Net {
             match ev {
                 Ev::Signal { conn, signal } => {
                     self.signals_seen.push((node, conn, signal.clone()));
-                    let Some(&(to, tconn)) = self.links.get(&(node, conn)) else { continue };
+                    let Some(&(to, tconn)) = self.links.get(&(node, conn)) else {
+                        continue;
+                    };
                     let signals = match self.tamper.as_mut() {
                         Some(t) => t(node, conn, signal),
                         None => vec![signal],
                     };
                     for signal in signals {
-                        if let Err(e) = self.nodes[to].handle_command(Instant::now(), Cmd::Signal { conn: tconn, signal }) {
+                        if let Err(e) = self.nodes[to].handle_command(
+                            Instant::now(),
+                            Cmd::Signal {
+                                conn: tconn,
+                                signal,
+                            },
+                        ) {
                             return Got::CommandError(to, tconn, e);
                         }
                     }
@@ -101,7 +139,9 @@ impl Net {
 
     /// [`Net::next`] bounded by `limit` (a hang is a failure).
     pub async fn next_within(&mut self, limit: Duration) -> Result<Got, String> {
-        tokio::time::timeout(limit, self.next()).await.map_err(|_| format!("no event within {limit:?}"))
+        tokio::time::timeout(limit, self.next())
+            .await
+            .map_err(|_| format!("no event within {limit:?}"))
     }
 
     /// Carry signals until every listed (node, conn) reported `Opened`.
