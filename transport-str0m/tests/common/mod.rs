@@ -163,3 +163,28 @@ pub fn frame(i: u32, len: usize) -> bytes::Bytes {
     v[..4].copy_from_slice(&i.to_be_bytes());
     bytes::Bytes::from(v)
 }
+
+/// Set inside the network namespace a test re-executed itself in.
+pub const IN_NETNS: &str = "N2N_TEST_IN_NETNS";
+
+/// Run `test` of this test binary again inside `unshare -n` (a network
+/// namespace with only loopback, brought up). Fails with the reason if
+/// that cannot be done.
+pub fn reexec_in_netns(test: &str, skip_var: &str) -> TestResult {
+    let exe = std::env::current_exe()?;
+    let status = std::process::Command::new("unshare")
+        .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .arg(&exe)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(IN_NETNS, "1")
+        .status()
+        .map_err(|e| {
+            format!(
+                "cannot run `unshare -n` ({e}); set {skip_var}=1 to skip this test deliberately"
+            )
+        })?;
+    if !status.success() {
+        return Err(format!("{test} failed inside `unshare -n` ({status}); see its output above (set {skip_var}=1 to skip deliberately if unshare is unavailable)").into());
+    }
+    Ok(())
+}
