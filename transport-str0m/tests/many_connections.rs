@@ -13,6 +13,15 @@ use transport_str0m::Str0mTransport;
 
 const LEAVES: usize = 200;
 
+fn rss_kib() -> std::io::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    Ok(status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0))
+}
+
 fn open_sockets() -> std::io::Result<usize> {
     let mut n = 0;
     for entry in std::fs::read_dir("/proc/self/fd")? {
@@ -33,6 +42,7 @@ async fn two_hundred_connections_share_one_socket() -> TestResult {
     net.nodes
         .insert(0, Str0mTransport::bind(&RtcConfig::loopback())?);
     let hub = 0;
+    let rss_before = rss_kib()?;
     for leaf in 1..=LEAVES {
         // Half the connections are offered by the hub, half by the leaves.
         let hub_conn = ConnId(leaf as u64);
@@ -52,6 +62,12 @@ async fn two_hundred_connections_share_one_socket() -> TestResult {
         open_sockets()? - before,
         1,
         "the hub's 200 connections use one socket"
+    );
+    let grown = rss_kib()?.saturating_sub(rss_before);
+    println!(
+        "{LEAVES} open connections ({} str0m Rtcs, both ends in this process): resident memory +{grown} KiB, {} KiB per connection end",
+        2 * LEAVES,
+        grown / (2 * LEAVES as u64)
     );
 
     // A frame each way on every connection.
