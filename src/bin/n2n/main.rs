@@ -45,10 +45,15 @@ enum Command {
     Sim(sim::SimArgs),
 }
 
+/// Warnings of this project's crates; the WebRTC libraries' own warnings
+/// (routine on loopback) only with `RUST_LOG`.
+const DEFAULT_LOG: &str =
+    "error,n2n=warn,n2n_overlay=warn,overlay_core=warn,overlay_signaling=warn,transport_str0m=warn,transport_webrtcrs=warn,rtc_common=warn";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
