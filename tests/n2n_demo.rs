@@ -138,10 +138,22 @@ fn port_in_use_is_one_line_with_what_to_do() -> TestResult {
 #[test]
 fn demo_on_webrtc_rs_runs_and_exits_0() -> TestResult {
     let dir = out_dir("demo-webrtc-rs")?;
-    let (status, out, err) = run(&["demo", "--backend", "webrtc-rs", "--peers", "5", "--out", dir.to_str().ok_or("path")?])?;
-    assert!(status.success(), "exit {status}\nstdout:\n{out}\nstderr:\n{err}");
+    let (status, out, err) = run(&[
+        "demo",
+        "--backend",
+        "webrtc-rs",
+        "--peers",
+        "5",
+        "--out",
+        dir.to_str().ok_or("path")?,
+    ])?;
+    assert!(
+        status.success(),
+        "exit {status}\nstdout:\n{out}\nstderr:\n{err}"
+    );
     assert!(out.starts_with("n2n demo: 5 peers on webrtc-rs"), "{out}");
-    let (sent, delivered, lost) = messages(&out).ok_or_else(|| format!("no messages line:\n{out}"))?;
+    let (sent, delivered, lost) =
+        messages(&out).ok_or_else(|| format!("no messages line:\n{out}"))?;
     assert!(sent > 0 && sent == delivered && lost == 0, "{out}");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
