@@ -86,6 +86,15 @@ async fn transport_setup(runs: u32, options: Options) -> Result<Vec<Duration>, B
         a.handle_command(Instant::now(), TransportCommand::Close { conn })?;
         b.handle_command(Instant::now(), TransportCommand::Close { conn })?;
     }
+    let slow: Vec<String> = times
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.as_millis() >= 50)
+        .map(|(i, d)| format!("run {i}: {:.1} ms", d.as_secs_f64() * 1e3))
+        .collect();
+    if !slow.is_empty() {
+        println!("  runs over 50 ms: {}", slow.join(", "));
+    }
     let stats = a.stats();
     println!(
         "  (side A: {} extra driver passes, {} nudges over {runs} connections)",
@@ -275,6 +284,63 @@ async fn bulk(frames: u32, size: usize) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Round trip of a 32-byte frame, A -> B -> A, through both transports.
+async fn rtt(rounds: u32) -> Result<(), BoxError> {
+    let mut a = WebRtcTransport::new(RtcConfig::loopback())?;
+    let mut b = WebRtcTransport::new(RtcConfig::loopback())?;
+    let conn = ConnId(1);
+    a.handle_command(
+        Instant::now(),
+        TransportCommand::Open {
+            conn,
+            role: Role::Initiator,
+        },
+    )?;
+    b.handle_command(
+        Instant::now(),
+        TransportCommand::Open {
+            conn,
+            role: Role::Acceptor,
+        },
+    )?;
+    let mut open = 0;
+    while open < 2 {
+        if let (_, TransportEvent::Opened { .. }) = pump(&mut a, &mut b).await? {
+            open += 1;
+        }
+    }
+    let ping = Bytes::from(vec![1u8; 32]);
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let t0 = Instant::now();
+        a.handle_command(
+            t0,
+            TransportCommand::Send {
+                conn,
+                frame: ping.clone(),
+            },
+        )?;
+        loop {
+            match pump(&mut a, &mut b).await? {
+                (false, TransportEvent::Frame { frame, .. }) => {
+                    b.handle_command(Instant::now(), TransportCommand::Send { conn, frame })?
+                }
+                (true, TransportEvent::Frame { .. }) => break,
+                (_, TransportEvent::Sent { .. }) => {}
+                (_, other) => return Err(format!("unexpected {other:?}").into()),
+            }
+        }
+        times.push(t0.elapsed());
+    }
+    times.sort();
+    println!(
+        "| RTT, 32 B frame, {rounds} rounds | median {:.0} us | p90 {:.0} us |",
+        times[times.len() / 2].as_secs_f64() * 1e6,
+        times[times.len() * 9 / 10].as_secs_f64() * 1e6
+    );
+    Ok(())
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), BoxError> {
     let runs: u32 = std::env::args()
@@ -283,6 +349,10 @@ async fn main() -> Result<(), BoxError> {
         .unwrap_or(20);
     println!("Connection setup on 127.0.0.1, {runs} runs each (ms)");
     let ours = transport_setup(runs, Options::default()).await?;
+    if std::env::var_os("SETUP_BENCH_OURS_ONLY").is_some() {
+        report("transport-webrtcrs", ours);
+        return Ok(());
+    }
     let stalled = transport_setup(runs, Options::default().with_fix_setup_stall(false)).await?;
     let raw = raw_setup(runs).await?;
     println!("| setup | runs | median | min | p90 | max |");
@@ -299,5 +369,6 @@ async fn main() -> Result<(), BoxError> {
     println!("|---|---|---|");
     bulk(100_000, 1024).await?;
     bulk(10_000, 16 * 1024).await?;
+    rtt(2000).await?;
     Ok(())
 }

@@ -245,6 +245,14 @@ pub(crate) async fn run(start: ConnStart) {
     drop(shared);
 }
 
+/// Checks per candidate pair so that a pair is tried for about 1.4 s.
+fn binding_requests(check_interval: Duration) -> u16 {
+    let per = check_interval.as_millis().max(1);
+    u16::try_from(1400u128.div_ceil(per))
+        .unwrap_or(u16::MAX)
+        .max(7)
+}
+
 fn closed(conn: ConnId, reason: CloseReason) -> TransportEvent {
     TransportEvent::Closed { conn, reason }
 }
@@ -277,6 +285,13 @@ async fn build(
         // pair is then peer-reflexive, which the library would wait 1 s to
         // nominate (libwebrtc does not wait).
         .with_prflx_acceptance_min_wait(Some(settings.prflx_acceptance_min_wait))
+        // Checks (and nomination of a pair that just became valid) happen
+        // on the check tick; keep trying each pair for ~1.4 s as the
+        // library's default (7 x 200 ms) does.
+        .with_ice_connection_attempts(
+            Some(settings.ice_check_interval),
+            Some(binding_requests(settings.ice_check_interval)),
+        )
         .build();
     let runtime = Arc::new(NudgeRuntime::new(
         Arc::clone(wake),

@@ -219,6 +219,20 @@ pub async fn triangle(
 
     assert_eq!(link_out_of_band(&ha, &b).await?, b.id());
     assert_eq!(link_out_of_band(&hc, &b).await?, b.id());
+    // A join completes at the joining side when the hub's Hello arrives;
+    // the hub's end follows one message later. Bridge once B has both.
+    let deadline = std::time::Instant::now() + GUARD;
+    loop {
+        let n = b.neighbours().await?;
+        if n.contains(&a.id()) && n.contains(&c.id()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B never saw both joins"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     hb.connect(a.id(), c.id()).await?;
 
     // A has its own connection to C, with an arc A -> C seen on both ends.
