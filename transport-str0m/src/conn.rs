@@ -251,7 +251,13 @@ impl Conn {
     }
 
     /// Feed a timeout or a datagram.
-    pub(crate) fn input(&mut self, input: Input<'_>) -> Result<(), CloseReason> {
+    ///
+    /// A datagram str0m rejects (a malformed or forged DTLS record, say) is
+    /// counted and dropped while the `Rtc` stays alive: input from the
+    /// network cannot end a connection by itself being bad. A failing
+    /// timeout means str0m's own state broke: the connection ends.
+    pub(crate) fn input(&mut self, input: Input<'_>, stats: &mut Stats) -> Result<(), CloseReason> {
+        let is_timeout = matches!(input, Input::Timeout(_));
         if let Input::Timeout(now) = input {
             if !self.opened && now >= self.deadline {
                 return Err(CloseReason::Failed(
@@ -259,9 +265,15 @@ impl Conn {
                 ));
             }
         }
-        self.rtc
-            .handle_input(input)
-            .map_err(|e| CloseReason::Failed(format!("str0m: {e}")))
+        match self.rtc.handle_input(input) {
+            Ok(()) => Ok(()),
+            Err(e) if !is_timeout && self.rtc.is_alive() => {
+                stats.rejected_input += 1;
+                tracing::debug!(conn = %self.id, error = %e, "str0m rejected a datagram");
+                Ok(())
+            }
+            Err(e) => Err(CloseReason::Failed(format!("str0m: {e}"))),
+        }
     }
 
     /// Drain str0m's output and feed the send queue until neither has
@@ -469,8 +481,13 @@ fn parse_candidate(line: &str, stats: &mut Stats) -> Result<Option<Candidate>, S
 
 /// Send one datagram; UDP may drop it (SCTP and STUN retransmit), so a
 /// full send buffer is counted, not fatal.
+///
+/// The datagram goes straight to `sendto(2)` on the non-blocking socket:
+/// tokio's `try_send_to` answers `WouldBlock` without trying until its
+/// reactor has seen the socket writable, which drops the first datagrams
+/// of a fresh socket (an ICE check, a ClientHello: a 250 ms or 1 s stall).
 pub(crate) fn send_datagram(socket: &UdpSocket, stats: &mut Stats, dest: SocketAddr, data: &[u8]) {
-    match socket.try_send_to(data, dest) {
+    match socket2::SockRef::from(socket).send_to(data, &dest.into()) {
         Ok(_) => stats.datagrams_out += 1,
         Err(e) if e.kind() == ErrorKind::WouldBlock => stats.send_would_block += 1,
         Err(e) => {

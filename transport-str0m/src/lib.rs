@@ -150,6 +150,9 @@ pub struct Stats {
     pub malformed: u64,
     /// Datagrams no connection accepted (late packets of a closed one...).
     pub unrouted: u64,
+    /// Datagrams a connection's str0m rejected (malformed or forged
+    /// records), dropped; the connection goes on.
+    pub rejected_input: u64,
     /// Frames handed to str0m.
     pub frames_out: u64,
     /// Frames received.

@@ -205,7 +205,7 @@ impl Str0mTransport {
         // Drain what the change produced, then feed the time.
         self.drive(conn);
         let result = match self.conns.get_mut(&conn) {
-            Some(c) => c.input(Input::Timeout(now)),
+            Some(c) => c.input(Input::Timeout(now), &mut self.stats),
             None => return,
         };
         match result {
@@ -337,7 +337,7 @@ impl Str0mTransport {
         match target {
             Some(id) => {
                 let result = match self.conns.get_mut(&id) {
-                    Some(c) => c.input(input),
+                    Some(c) => c.input(input, &mut self.stats),
                     None => Ok(()),
                 };
                 self.buf = buf;
@@ -399,7 +399,7 @@ impl Str0mTransport {
             .collect();
         for id in due {
             let result = match self.conns.get_mut(&id) {
-                Some(c) => c.input(Input::Timeout(now)),
+                Some(c) => c.input(Input::Timeout(now), &mut self.stats),
                 None => continue,
             };
             match result {

@@ -181,3 +181,67 @@ async fn garbage_datagrams_are_counted_not_fatal() -> TestResult {
     assert_eq!(net.nodes[1].connection_count(), 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn forged_dtls_from_a_candidate_address_does_not_kill_the_connection() -> TestResult {
+    let mut net = Net::bind(2)?;
+    let c = ConnId(1);
+    net.connect(0, c, 1, c)?;
+    net.wait_open(vec![(0, c), (1, c)]).await?;
+
+    // An attacker's socket, made a remote candidate of node 1's connection:
+    // node 1 then sends it ICE checks, and what it sends back reaches the
+    // connection (not just the unrouted counter).
+    let attacker = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    let port = attacker.local_addr()?.port();
+    net.cmd(
+        1,
+        Cmd::Signal {
+            conn: c,
+            signal: Signal::candidate(format!(
+                "candidate:9 1 udp 2130706431 127.0.0.1 {port} typ host"
+            )),
+        },
+    )?;
+    let mut buf = vec![0u8; 1500];
+    let (_, victim) =
+        tokio::time::timeout(Duration::from_secs(10), attacker.recv_from(&mut buf)).await??;
+    // Garbage DTLS records: handshake, alert, application data, epoch 1.
+    for first in [22u8, 21, 23] {
+        let mut record = vec![first, 254, 253, 0, 1, 0, 0, 0, 0, 0, 9, 0, 40];
+        record.extend((0..40u8).map(|b| b.wrapping_mul(37)));
+        attacker.send_to(&record, victim).await?;
+    }
+    net.cmd(
+        0,
+        Cmd::Send {
+            conn: c,
+            frame: frame(3, 700),
+        },
+    )?;
+    net.cmd(
+        1,
+        Cmd::Send {
+            conn: c,
+            frame: frame(4, 700),
+        },
+    )?;
+    let mut got = 0;
+    while got < 2 {
+        match net.next_within(Duration::from_secs(20)).await? {
+            Got::Event(1, Ev::Frame { frame: f, .. }) => {
+                assert_eq!(f, frame(3, 700));
+                got += 1;
+            }
+            Got::Event(0, Ev::Frame { frame: f, .. }) => {
+                assert_eq!(f, frame(4, 700));
+                got += 1;
+            }
+            Got::Event(_, Ev::Sent { .. }) => {}
+            other => return Err(format!("unexpected {other:?}").into()),
+        }
+    }
+    assert_eq!(net.nodes[1].connection_count(), 1);
+    println!("node 1 after forged records: {:?}", net.nodes[1].stats());
+    Ok(())
+}
