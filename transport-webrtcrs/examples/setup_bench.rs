@@ -284,6 +284,56 @@ async fn bulk(frames: u32, size: usize) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// CPU time of this process (user + system), from /proc/self/stat.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // After the command name (in parentheses): state, ppid, pgrp, session,
+    // tty_nr, tpgid, flags, minflt, cminflt, majflt, cmajflt, utime, stime.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    // Clock ticks, 100 per second on Linux.
+    Duration::from_millis((field(11) + field(12)) * 10)
+}
+
+/// CPU used by 10 open, idle connections (both ends in this process) over 10 s.
+async fn idle_cpu() -> Result<(), BoxError> {
+    let mut a = WebRtcTransport::new(RtcConfig::loopback())?;
+    let mut b = WebRtcTransport::new(RtcConfig::loopback())?;
+    for c in 1..=10 {
+        let conn = ConnId(c);
+        a.handle_command(
+            Instant::now(),
+            TransportCommand::Open {
+                conn,
+                role: Role::Initiator,
+            },
+        )?;
+        b.handle_command(
+            Instant::now(),
+            TransportCommand::Open {
+                conn,
+                role: Role::Acceptor,
+            },
+        )?;
+    }
+    let mut open = 0;
+    while open < 20 {
+        if let (_, TransportEvent::Opened { .. }) = pump(&mut a, &mut b).await? {
+            open += 1;
+        }
+    }
+    let (c0, t0) = (cpu_time(), Instant::now());
+    // Keep both transports polled (as a node would) while idle.
+    let _ = tokio::time::timeout(Duration::from_secs(10), pump(&mut a, &mut b)).await;
+    let used = cpu_time().saturating_sub(c0);
+    println!(
+        "| 10 idle connections (20 ends), 10 s | CPU {:.2} % of one core |",
+        used.as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0
+    );
+    Ok(())
+}
+
 /// Round trip of a 32-byte frame, A -> B -> A, through both transports.
 async fn rtt(rounds: u32) -> Result<(), BoxError> {
     let mut a = WebRtcTransport::new(RtcConfig::loopback())?;
@@ -370,5 +420,6 @@ async fn main() -> Result<(), BoxError> {
     bulk(100_000, 1024).await?;
     bulk(10_000, 16 * 1024).await?;
     rtt(2000).await?;
+    idle_cpu().await?;
     Ok(())
 }

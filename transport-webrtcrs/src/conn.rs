@@ -30,6 +30,9 @@ pub(crate) const CHANNEL_LABEL: &str = "n2n";
 /// state changes, one data channel).
 const HANDLER_CHANNEL: usize = 256;
 
+/// Most frames the writer hands to the library before it reports them sent.
+const WRITE_BATCH: usize = 64;
+
 /// An event for the engine, tagged with the connection generation that
 /// produced it (a `ConnId` the engine reuses must not get stale events).
 pub(crate) type Tagged = (u64, TransportEvent);
@@ -516,15 +519,27 @@ async fn write_frames(
 ) {
     let _live = LiveGuard::new(&counters);
     let Ok(dc) = dc.await else { return };
-    while let Some(frame) = frames.recv().await {
-        let len = frame.len();
-        tracing::trace!(%conn, generation, len, "frame out");
-        if let Err(err) = dc.send(BytesMut::from(&frame[..])).await {
-            tracing::debug!(%conn, %err, "data channel send failed; the connection is closing");
-            return;
+    while let Some(first) = frames.recv().await {
+        // Take what is queued (up to a batch) and report it sent at once:
+        // one credit event per batch rather than per frame.
+        let mut batch = vec![first];
+        while batch.len() < WRITE_BATCH {
+            match frames.try_recv() {
+                Ok(frame) => batch.push(frame),
+                Err(_) => break,
+            }
+        }
+        let mut bytes = 0;
+        for frame in batch {
+            tracing::trace!(%conn, generation, len = frame.len(), "frame out");
+            if let Err(err) = dc.send(BytesMut::from(&frame[..])).await {
+                tracing::debug!(%conn, %err, "data channel send failed; the connection is closing");
+                return;
+            }
+            bytes += frame.len();
         }
         if events
-            .send((generation, TransportEvent::Sent { conn, bytes: len }))
+            .send((generation, TransportEvent::Sent { conn, bytes }))
             .await
             .is_err()
         {
