@@ -92,11 +92,15 @@
 //!   A local `Close` sends DTLS close_notify, so the remote sees it at once.
 //!
 //! # Limits
-//! - **No TURN.** str0m has no TURN client and this crate adds none: peers
-//!   behind symmetric NATs or UDP-blocking firewalls cannot connect. Use
-//!   this transport where peers reach each other directly or through
-//!   STUN-discoverable NATs, or use the webrtc-rs backend
-//!   (`transport-webrtcrs`), whose stack has a TURN client, for such peers.
+//! - **No TURN.** str0m has no TURN client and this crate adds none (str0m
+//!   takes relayed candidates, but allocating, refreshing and relaying
+//!   through a TURN server over the node's socket is not implemented), and
+//!   [`RtcConfig`](rtc_common::RtcConfig) has no TURN settings. Peers
+//!   behind symmetric NATs or firewalls that block UDP cannot connect. What
+//!   to do instead: give such peers a directly reachable UDP port (a public
+//!   address, a forwarded port, a VPN), configure STUN servers so that
+//!   ordinary NATs are opened, and let peers that cannot reach each other
+//!   talk through a neighbour both can reach, at the overlay level.
 //! - **One connection per pair of sockets.** DTLS records carry no
 //!   connection id, and str0m routes every packet from a remote socket its
 //!   connection already talks to to that connection: two connections of one
