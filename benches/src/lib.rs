@@ -1,8 +1,24 @@
-//! Measurements shared by the criterion benches (`benches/overlay.rs`) and
-//! `n2n bench`: each function builds fresh nodes on a transport, measures
-//! one thing, and tears them down. Only the measured part is timed.
+//! Measurements shared by the criterion benches (`benches/overlay.rs`), the
+//! `compare` and `scale` binaries and `n2n bench`: each function builds fresh
+//! nodes on a transport, measures one thing, and tears them down. Only the
+//! measured part is timed.
+//!
+//! - the overlay on any [`Transport`] factory: [`setup_direct`],
+//!   [`setup_bridged`], [`pair`], [`throughput`], [`rtt`]; per backend via
+//!   [`Backend`];
+//! - the raw libraries, no overlay: [`raw_str0m`], [`raw_webrtcrs`];
+//! - [`scale`]: memory per idle connection and setup rate with many
+//!   connections; [`report`]: the comparison table.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod backend;
+pub mod raw_str0m;
+pub mod raw_webrtcrs;
+pub mod report;
+pub mod scale;
+
+pub use backend::Backend;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -31,13 +47,13 @@ pub struct BenchPeer {
 ///
 /// # Errors
 /// If the node cannot register its protocol.
-pub async fn bench_peer<T: Transport, F: Future<Output = T>>(make: &mut impl FnMut() -> F) -> Result<BenchPeer, BenchError> {
-    let node = Node::spawn(make().await, Keypair::generate(), NodeConfig::default());
+pub async fn bench_peer<T: Transport, F: Future<Output = Result<T, BenchError>>>(make: &mut impl FnMut() -> F) -> Result<BenchPeer, BenchError> {
+    let node = Node::spawn(make().await?, Keypair::generate(), NodeConfig::default());
     let (handle, events) = node.protocol(protocol()).await?;
     Ok(BenchPeer { node, handle, events })
 }
 
-async fn until_arc_in(events: &mut EventStream) -> Result<(), BenchError> {
+pub(crate) async fn until_arc_in(events: &mut EventStream) -> Result<(), BenchError> {
     while let Some(e) = events.recv().await {
         if matches!(e, Event::ArcOpened { direction: Direction::In, .. }) {
             return Ok(());
@@ -51,7 +67,7 @@ async fn until_arc_in(events: &mut EventStream) -> Result<(), BenchError> {
 ///
 /// # Errors
 /// If the join fails.
-pub async fn setup_direct<T: Transport, F: Future<Output = T>>(make: &mut impl FnMut() -> F) -> Result<Duration, BenchError> {
+pub async fn setup_direct<T: Transport, F: Future<Output = Result<T, BenchError>>>(make: &mut impl FnMut() -> F) -> Result<Duration, BenchError> {
     let a = bench_peer(make).await?;
     let mut b = bench_peer(make).await?;
     let start = Instant::now();
@@ -68,7 +84,7 @@ pub async fn setup_direct<T: Transport, F: Future<Output = T>>(make: &mut impl F
 ///
 /// # Errors
 /// If a join or the bridge fails.
-pub async fn setup_bridged<T: Transport, F: Future<Output = T>>(make: &mut impl FnMut() -> F) -> Result<Duration, BenchError> {
+pub async fn setup_bridged<T: Transport, F: Future<Output = Result<T, BenchError>>>(make: &mut impl FnMut() -> F) -> Result<Duration, BenchError> {
     let a = bench_peer(make).await?;
     let mut b = bench_peer(make).await?;
     let mut c = bench_peer(make).await?;
@@ -98,7 +114,7 @@ pub struct Pair {
 ///
 /// # Errors
 /// If the join fails.
-pub async fn pair<T: Transport, F: Future<Output = T>>(make: &mut impl FnMut() -> F) -> Result<Pair, BenchError> {
+pub async fn pair<T: Transport, F: Future<Output = Result<T, BenchError>>>(make: &mut impl FnMut() -> F) -> Result<Pair, BenchError> {
     let a = bench_peer(make).await?;
     let mut b = bench_peer(make).await?;
     link_out_of_band(&a.handle, &b.node).await?;

@@ -1,0 +1,245 @@
+//! The comparison: every backend, overlay and raw, measured in one run;
+//! medians and the ratios of issue 6's goals, as markdown tables.
+//!
+//! ```no_run
+//! n2n_benches::scale::child_main_if_requested(); // first thing in main
+//! let table = n2n_benches::report::run(true).expect("bench failed");
+//! println!("{table}");
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::scale::{measure_in_child, runtime, ScaleResult, Subject};
+use crate::{median, raw_str0m, raw_webrtcrs, rtt, throughput, Backend, BenchError};
+
+/// libwebrtc M106's setup median on this machine (8.2-9.0 ms, `shared/design/backends.md`).
+pub const LIBWEBRTC_SETUP: Duration = Duration::from_micros(8_600);
+
+/// One markdown table with a title.
+#[derive(Debug, Clone, Default)]
+pub struct Section {
+    /// Heading above the table.
+    pub title: String,
+    /// Column names.
+    pub header: Vec<String>,
+    /// Cells, row by row.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The comparison: several markdown tables. `Display` prints them.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    /// The tables, in order.
+    pub sections: Vec<Section>,
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for s in &self.sections {
+            writeln!(f, "**{}**\n", s.title)?;
+            writeln!(f, "| {} |", s.header.join(" | "))?;
+            writeln!(f, "|{}", "---|".repeat(s.header.len()))?;
+            for r in &s.rows {
+                writeln!(f, "| {} |", r.join(" | "))?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+fn section(title: &str, header: &[&str]) -> Section {
+    Section { title: title.to_owned(), header: header.iter().map(|&h| h.to_owned()).collect(), rows: Vec::new() }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// How many runs of each measurement.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    setups: usize,
+    throughput_runs: usize,
+    count_1k: u32,
+    count_16k: u32,
+    rtts: usize,
+    memory_pairs: usize,
+}
+
+const FULL: Plan = Plan { setups: 20, throughput_runs: 3, count_1k: 20_000, count_16k: 2_000, rtts: 200, memory_pairs: 100 };
+const QUICK: Plan = Plan { setups: 5, throughput_runs: 1, count_1k: 2_000, count_16k: 200, rtts: 20, memory_pairs: 20 };
+
+/// Medians of one subject.
+#[derive(Debug, Clone, Default)]
+struct Figures {
+    setup: Option<Duration>,
+    bridged: Option<Duration>,
+    /// (1 KiB, 16 KiB) time for the transfer.
+    tput: [Option<Duration>; 2],
+    rtt: Option<Duration>,
+    memory: Option<Result<ScaleResult, String>>,
+}
+
+fn repeat<F: FnMut() -> Result<Duration, BenchError>>(runs: usize, mut f: F) -> Result<Duration, BenchError> {
+    f()?; // warm-up, not counted
+    let mut v = (0..runs).map(|_| f()).collect::<Result<Vec<_>, _>>()?;
+    Ok(median(&mut v))
+}
+
+fn measure_subject(s: Subject, plan: Plan, rt: &tokio::runtime::Runtime) -> Result<Figures, BenchError> {
+    let mut fig = Figures::default();
+    let counts = [(1024usize, plan.count_1k), (16 * 1024, plan.count_16k)];
+    match s {
+        Subject::Overlay(b) => {
+            fig.setup = Some(repeat(plan.setups, || rt.block_on(b.setup_direct()))?);
+            fig.bridged = Some(repeat(plan.setups, || rt.block_on(b.setup_bridged()))?);
+            let mut p = rt.block_on(b.pair())?;
+            for (i, (size, count)) in counts.into_iter().enumerate() {
+                fig.tput[i] = Some(repeat(plan.throughput_runs, || rt.block_on(throughput(&mut p, size, count)))?);
+            }
+            fig.rtt = Some(repeat(plan.rtts, || rt.block_on(rtt(&mut p)))?);
+            rt.block_on(p.shutdown());
+        }
+        Subject::RawStr0m => {
+            fig.setup = Some(repeat(plan.setups, raw_str0m::setup)?);
+            let mut p = raw_str0m::RawPair::open()?;
+            for (i, (size, count)) in counts.into_iter().enumerate() {
+                fig.tput[i] = Some(repeat(plan.throughput_runs, || raw_str0m::throughput(&mut p, size, count))?);
+            }
+            fig.rtt = Some(repeat(plan.rtts, || raw_str0m::rtt(&mut p))?);
+        }
+        Subject::RawWebRtcRs => {
+            fig.setup = Some(repeat(plan.setups, || rt.block_on(raw_webrtcrs::setup()))?);
+            let mut p = rt.block_on(raw_webrtcrs::RawPair::open())?;
+            for (i, (size, count)) in counts.into_iter().enumerate() {
+                fig.tput[i] = Some(repeat(plan.throughput_runs, || rt.block_on(raw_webrtcrs::throughput(&mut p, size, count)))?);
+            }
+            fig.rtt = Some(repeat(plan.rtts, || rt.block_on(raw_webrtcrs::rtt(&mut p)))?);
+            rt.block_on(p.close());
+        }
+    }
+    Ok(fig)
+}
+
+fn ratio(a: Option<Duration>, b: Option<Duration>) -> Option<f64> {
+    Some(a?.as_secs_f64() / b?.as_secs_f64())
+}
+
+fn mbps(t: Option<Duration>, size: usize, count: u32) -> Option<f64> {
+    Some(size as f64 * f64::from(count) / 1e6 / t?.as_secs_f64())
+}
+
+/// Measure everything (overlay on memory, str0m, webrtc-rs; raw str0m and
+/// raw webrtc-rs) and build the tables. `quick`: 5 setups instead of 20,
+/// smaller transfers, 20 pairs for memory instead of 100. Progress goes to
+/// stderr. The memory figures run in child processes: the calling binary
+/// must call [`crate::scale::child_main_if_requested`] first in `main`.
+///
+/// # Errors
+/// If the runtime cannot start. A failed measurement is shown in its cell.
+pub fn run(quick: bool) -> Result<Table, BenchError> {
+    let plan = if quick { QUICK } else { FULL };
+    let rt = runtime()?;
+    let mut figs = Vec::new();
+    for s in Subject::ALL {
+        eprintln!("measuring {} ...", s.name());
+        let mut fig = match measure_subject(s, plan, &rt) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("  {}: {e}", s.name());
+                Figures::default()
+            }
+        };
+        fig.memory = Some(measure_in_child(s, plan.memory_pairs, Duration::from_secs(120)).map_err(|e| e.to_string()));
+        figs.push((s, fig));
+    }
+    let get = |s: Subject| figs.iter().find(|(x, _)| *x == s).map(|(_, f)| f.clone()).unwrap_or_default();
+    let cell = |d: Option<Duration>| d.map_or_else(|| "failed".to_owned(), ms);
+
+    let mut t = Table::default();
+    let mut setup = section(
+        &format!("Setup, median of {} (direct: until the channel/arc is open on both sides; bridged: B bridges A to C)", plan.setups),
+        &["subject", "direct", "bridged"],
+    );
+    for (s, f) in &figs {
+        let bridged = if matches!(s, Subject::Overlay(_)) { cell(f.bridged) } else { "-".to_owned() };
+        setup.rows.push(vec![s.name().to_owned(), cell(f.setup), bridged]);
+    }
+    t.sections.push(setup);
+
+    let mut tp = section(
+        &format!(
+            "One-way throughput, all received, order checked (median of {}): {} x 1 KiB, {} x 16 KiB",
+            plan.throughput_runs, plan.count_1k, plan.count_16k
+        ),
+        &["subject", "1 KiB MB/s", "1 KiB msg/s", "16 KiB MB/s", "16 KiB msg/s", "RTT 32 B (median)"],
+    );
+    for (s, f) in &figs {
+        let mut row = vec![s.name().to_owned()];
+        for (i, (size, count)) in [(1024usize, plan.count_1k), (16 * 1024, plan.count_16k)].into_iter().enumerate() {
+            match f.tput[i] {
+                Some(d) => {
+                    row.push(format!("{:.1}", mbps(Some(d), size, count).unwrap_or(0.0)));
+                    row.push(format!("{:.0}", f64::from(count) / d.as_secs_f64()));
+                }
+                None => row.extend(["failed".to_owned(), "failed".to_owned()]),
+            }
+        }
+        row.push(f.rtt.map_or_else(|| "failed".to_owned(), |d| format!("{:.0} µs", d.as_secs_f64() * 1e6)));
+        tp.rows.push(row);
+    }
+    t.sections.push(tp);
+
+    let mut mem = section(
+        &format!("Idle connections: {} pairs opened at once in a fresh process", plan.memory_pairs),
+        &["subject", "KiB per open pair (RSS growth)", "all open after", "setup rate"],
+    );
+    for (s, f) in &figs {
+        match &f.memory {
+            Some(Ok(r)) => mem.rows.push(vec![
+                s.name().to_owned(),
+                format!("{:.0}", r.kib_per_pair),
+                ms(r.setup),
+                format!("{:.0} conn/s", r.rate()),
+            ]),
+            Some(Err(e)) => mem.rows.push(vec![s.name().to_owned(), format!("failed: {e}"), "-".into(), "-".into()]),
+            None => {}
+        }
+    }
+    t.sections.push(mem);
+
+    let mut r = section("Ratios (same run) against the goals of issue 6", &["ratio", "value", "goal", "met"]);
+    let mut add = |name: String, v: Option<f64>, goal: &str, ok: fn(f64) -> bool| {
+        let (val, met) = match v {
+            Some(v) => (format!("{v:.2}"), if ok(v) { "yes" } else { "**no**" }),
+            None => ("-".to_owned(), "-"),
+        };
+        r.rows.push(vec![name, val, goal.to_owned(), met.to_owned()]);
+    };
+    let (s0, w0) = (get(Subject::Overlay(Backend::Str0m)), get(Subject::Overlay(Backend::WebRtcRs)));
+    let (sr, wr) = (get(Subject::RawStr0m), get(Subject::RawWebRtcRs));
+    add("setup: overlay str0m / raw str0m".into(), ratio(s0.setup, sr.setup), "≤ 1.10", |v| v <= 1.10);
+    add("setup: overlay webrtc-rs / raw webrtc-rs (library defaults)".into(), ratio(w0.setup, wr.setup), "≤ 1.10", |v| v <= 1.10);
+    for b in Backend::ALL {
+        let f = get(Subject::Overlay(b));
+        add(format!("setup: bridged / direct, {}", b.name()), ratio(f.bridged, f.setup), "≤ 1.3", |v| v <= 1.3);
+    }
+    for (i, label) in ["1 KiB", "16 KiB"].into_iter().enumerate() {
+        // Throughput ratio = raw time / overlay time (same bytes).
+        add(format!("throughput {label}: overlay str0m / raw str0m"), ratio(sr.tput[i], s0.tput[i]), "≥ 0.9", |v| v >= 0.9);
+        add(format!("throughput {label}: overlay webrtc-rs / raw webrtc-rs"), ratio(wr.tput[i], w0.tput[i]), "≥ 0.9", |v| v >= 0.9);
+    }
+    add("setup: overlay webrtc-rs / libwebrtc (8.6 ms reference)".into(), ratio(w0.setup, Some(LIBWEBRTC_SETUP)), "≤ 2", |v| v <= 2.0);
+    add("setup: raw webrtc-rs / libwebrtc (8.6 ms reference)".into(), ratio(wr.setup, Some(LIBWEBRTC_SETUP)), "(info)", |_| true);
+    add("setup: overlay str0m / libwebrtc (8.6 ms reference)".into(), ratio(s0.setup, Some(LIBWEBRTC_SETUP)), "(info)", |_| true);
+    let kib = |f: &Figures| f.memory.as_ref().and_then(|m| m.as_ref().ok()).map(|r| r.kib_per_pair);
+    let mem_ratio = |a: &Figures, b: &Figures| Some(kib(a)? / kib(b)?);
+    add("memory per idle pair: overlay str0m / raw str0m".into(), mem_ratio(&s0, &sr), "≤ 1.1", |v| v <= 1.1);
+    add("memory per idle pair: overlay webrtc-rs / raw webrtc-rs".into(), mem_ratio(&w0, &wr), "≤ 1.1", |v| v <= 1.1);
+    add("RTT: overlay str0m / raw str0m".into(), ratio(s0.rtt, sr.rtt), "(info)", |_| true);
+    add("RTT: overlay webrtc-rs / raw webrtc-rs".into(), ratio(w0.rtt, wr.rtt), "(info)", |_| true);
+    t.sections.push(r);
+    Ok(t)
+}
