@@ -1,16 +1,18 @@
 //! One connection: a tokio task that owns the webrtc-rs `PeerConnection`,
-//! applies the remote's signals, and turns library callbacks and data
-//! channel events into [`TransportEvent`]s; plus a writer task that feeds
-//! frames to the data channel.
+//! applies the remote's signals and turns library callbacks into
+//! [`TransportEvent`]s. Its data channel is handed to the transport, which
+//! polls the channel's events and drives its sends itself (see
+//! [`channel_events`] and [`pump_frames`]): frames take no extra task hop.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures::stream::{BoxStream, StreamExt};
 use overlay_core::{CloseReason, ConnId, Role, Signal, TransportEvent};
 use rtc_common::signals::EarlyCandidates;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
@@ -30,17 +32,27 @@ pub(crate) const CHANNEL_LABEL: &str = "n2n";
 /// state changes, one data channel).
 const HANDLER_CHANNEL: usize = 256;
 
-/// Most frames the writer hands to the library before it reports them sent.
+/// Most frames a pump hands to the library before it reports them sent.
 const WRITE_BATCH: usize = 64;
 
-/// An event for the engine, tagged with the connection generation that
-/// produced it (a `ConnId` the engine reuses must not get stale events).
-pub(crate) type Tagged = (u64, TransportEvent);
+/// What a connection task reports to the transport, tagged with the
+/// connection and its generation (a `ConnId` the engine reuses must not get
+/// stale events).
+pub(crate) type Tagged = (ConnId, u64, TaskOut);
+
+/// See [`Tagged`].
+pub(crate) enum TaskOut {
+    /// An event for the engine.
+    Event(TransportEvent),
+    /// The connection's data channel (created, or announced by the remote):
+    /// the transport polls it from now on.
+    Channel(Arc<dyn DataChannel>),
+}
 
 /// Counters shared by every connection of a transport.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    /// Connection tasks alive now (connection + writer tasks).
+    /// Connection tasks alive now.
     pub(crate) live_tasks: AtomicUsize,
     /// Callback events dropped because the connection task was behind.
     pub(crate) dropped_callbacks: AtomicU64,
@@ -143,7 +155,8 @@ pub(crate) struct ConnStart {
     pub(crate) settings: Arc<Settings>,
     pub(crate) events: mpsc::Sender<Tagged>,
     pub(crate) signals: mpsc::UnboundedReceiver<RemoteInput>,
-    pub(crate) frames: mpsc::UnboundedReceiver<Bytes>,
+    /// Set by the transport when the data channel opened.
+    pub(crate) opened: Arc<AtomicBool>,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -166,9 +179,10 @@ struct Conn {
     /// Remote candidates that came before the remote description.
     early_candidates: EarlyCandidates,
     has_remote: bool,
-    opened: bool,
-    /// Hands the open channel to the writer task.
-    writer_dc: Option<oneshot::Sender<Arc<dyn DataChannel>>>,
+    /// Set by the transport when the data channel opened.
+    opened: Arc<AtomicBool>,
+    /// The data channel was handed to the transport.
+    channel_given: bool,
 }
 
 /// Runs one connection until it closes or the transport lets go of it.
@@ -181,7 +195,7 @@ pub(crate) async fn run(start: ConnStart) {
         settings,
         events,
         mut signals,
-        frames,
+        opened,
         counters,
     } = start;
 
@@ -194,28 +208,13 @@ pub(crate) async fn run(start: ConnStart) {
     let pc = match build(&settings, &shared, &wake).await {
         Ok(pc) => pc,
         Err(err) => {
+            let reason = CloseReason::Failed(format!("cannot create the connection: {err}"));
             let _ = events
-                .send((
-                    generation,
-                    closed(
-                        conn,
-                        CloseReason::Failed(format!("cannot create the connection: {err}")),
-                    ),
-                ))
+                .send((conn, generation, TaskOut::Event(closed(conn, reason))))
                 .await;
             return;
         }
     };
-
-    let (dc_tx, dc_rx) = oneshot::channel();
-    tokio::spawn(write_frames(
-        conn,
-        generation,
-        frames,
-        dc_rx,
-        events.clone(),
-        Arc::clone(&counters),
-    ));
 
     let mut c = Conn {
         conn,
@@ -227,18 +226,21 @@ pub(crate) async fn run(start: ConnStart) {
         counters: Arc::clone(&counters),
         early_candidates: EarlyCandidates::new(),
         has_remote: false,
-        opened: false,
-        writer_dc: Some(dc_tx),
+        opened,
+        channel_given: false,
     };
     let exit = c
         .drive(&mut signals, &mut hrx, settings.rtc.handshake_timeout)
         .await;
     if let Exit::Closed(reason) = exit {
         tracing::debug!(conn = %c.conn, %reason, "connection closed");
-        let _ = c.events.send((c.generation, closed(c.conn, reason))).await;
+        let _ = c
+            .events
+            .send((c.conn, c.generation, TaskOut::Event(closed(c.conn, reason))))
+            .await;
     }
-    // Tell the remote right away (SCTP ABORT), stop the driver, end the
-    // writer (its channel sends fail once the connection is closing).
+    // Tell the remote right away (SCTP ABORT) and stop the driver; the data
+    // channel's event stream ends and its pending sends fail.
     if let Err(err) = c.pc.close().await {
         tracing::debug!(conn = %c.conn, %err, "close");
     }
@@ -320,7 +322,10 @@ async fn build(
 impl Conn {
     async fn emit(&self, event: TransportEvent) {
         // Fails only when the transport is gone; the task then ends on its own.
-        let _ = self.events.send((self.generation, event)).await;
+        let _ = self
+            .events
+            .send((self.conn, self.generation, TaskOut::Event(event)))
+            .await;
     }
 
     async fn drive(
@@ -329,10 +334,9 @@ impl Conn {
         handler: &mut mpsc::Receiver<HandlerEvent>,
         setup_timeout: Duration,
     ) -> Exit {
-        let mut dc: Option<Arc<dyn DataChannel>> = None;
         if self.role == Role::Initiator {
             match self.start_offer().await {
-                Ok(channel) => dc = Some(channel),
+                Ok(channel) => self.give_channel(channel).await,
                 Err(err) => {
                     return Exit::Closed(CloseReason::Failed(format!(
                         "cannot make an offer: {err}"
@@ -342,6 +346,7 @@ impl Conn {
         }
         let setup_deadline = tokio::time::sleep(setup_timeout);
         tokio::pin!(setup_deadline);
+        let mut setup_pending = true;
         loop {
             tokio::select! {
                 signal = signals.recv() => {
@@ -358,50 +363,40 @@ impl Conn {
                         HandlerEvent::GatheringComplete => self.emit(TransportEvent::Signal { conn: self.conn, signal: Signal::EndOfCandidates }).await,
                         HandlerEvent::State(state) => {
                             tracing::trace!(conn = %self.conn, ?state, "connection state");
+                            let opened = self.opened.load(Ordering::Acquire);
                             match state {
-                                RTCPeerConnectionState::Failed if self.opened => return Exit::Closed(CloseReason::TimedOut),
+                                RTCPeerConnectionState::Failed if opened => return Exit::Closed(CloseReason::TimedOut),
                                 RTCPeerConnectionState::Failed => return Exit::Closed(CloseReason::Failed("ICE or DTLS failed".into())),
                                 RTCPeerConnectionState::Closed => return Exit::Closed(CloseReason::Remote),
                                 _ => {}
                             }
                         }
                         HandlerEvent::DataChannel(channel) => {
-                            if dc.is_none() && self.role == Role::Acceptor {
-                                dc = Some(channel);
+                            if !self.channel_given && self.role == Role::Acceptor {
+                                self.give_channel(channel).await;
                             } else {
                                 tracing::debug!(conn = %self.conn, "ignoring an extra data channel from the remote");
                             }
                         }
                     }
                 }
-                event = poll_channel(dc.as_ref()) => {
-                    match event {
-                        Some(DataChannelEvent::OnOpen) => {
-                            if !self.opened {
-                                self.opened = true;
-                                if let (Some(tx), Some(channel)) = (self.writer_dc.take(), dc.as_ref()) {
-                                    let _ = tx.send(Arc::clone(channel));
-                                }
-                                self.emit(TransportEvent::Opened { conn: self.conn }).await;
-                            }
-                        }
-                        Some(DataChannelEvent::OnMessage(msg)) => {
-                            tracing::trace!(conn = %self.conn, generation = self.generation, len = msg.data.len(), "frame in");
-                            if self.opened {
-                                self.emit(TransportEvent::Frame { conn: self.conn, frame: msg.data.freeze() }).await;
-                            }
-                        }
-                        Some(DataChannelEvent::OnClosing | DataChannelEvent::OnClose) | None => {
-                            return Exit::Closed(if self.opened { CloseReason::Remote } else { CloseReason::Failed("data channel closed before it opened".into()) });
-                        }
-                        Some(_) => {}
+                () = &mut setup_deadline, if setup_pending => {
+                    if !self.opened.load(Ordering::Acquire) {
+                        return Exit::Closed(CloseReason::Failed(format!("not open after {setup_timeout:?}")));
                     }
-                }
-                () = &mut setup_deadline, if !self.opened => {
-                    return Exit::Closed(CloseReason::Failed(format!("not open after {setup_timeout:?}")));
+                    setup_pending = false;
                 }
             }
         }
+    }
+
+    /// Hand the data channel to the transport, which polls it from now on.
+    async fn give_channel(&mut self, channel: Arc<dyn DataChannel>) {
+        self.channel_given = true;
+        let _ = self
+            .events
+            .send((self.conn, self.generation, TaskOut::Channel(channel)))
+            .await;
     }
 
     async fn start_offer(&mut self) -> Result<Arc<dyn DataChannel>, webrtc::error::Error> {
@@ -498,27 +493,38 @@ fn failed(what: &str, err: webrtc::error::Error) -> CloseReason {
     CloseReason::Failed(format!("{what}: {err}"))
 }
 
-/// The channel's next event, or never if there is no channel yet.
-async fn poll_channel(dc: Option<&Arc<dyn DataChannel>>) -> Option<DataChannelEvent> {
-    match dc {
-        Some(dc) => dc.poll().await,
-        None => std::future::pending().await,
-    }
-}
+/// One item of a data channel's event stream: `None` when the stream ended.
+pub(crate) type ChannelItem = (ConnId, u64, Option<DataChannelEvent>);
 
-/// Feeds frames to the data channel once it is open; reports each frame as
-/// [`TransportEvent::Sent`] when the library has taken it (`send` waits while
-/// the library's send buffer is over its limit: that is the flow control).
-async fn write_frames(
+/// A data channel's events as a stream, ending with one `None` item when the
+/// channel's event stream ends (the connection closed).
+pub(crate) fn channel_events(
     conn: ConnId,
     generation: u64,
+    dc: Arc<dyn DataChannel>,
+) -> BoxStream<'static, ChannelItem> {
+    futures::stream::unfold(Some(dc), move |dc| async move {
+        let dc = dc?;
+        match dc.poll().await {
+            Some(event) => Some(((conn, generation, Some(event)), Some(dc))),
+            None => Some(((conn, generation, None), None)),
+        }
+    })
+    .boxed()
+}
+
+/// Feeds frames to an open data channel, in order, and reports them as
+/// sent (per batch) when the library has taken them. `send` waits while the
+/// library's send buffer is over its limit: that is the flow control. Runs
+/// inside [`Transport::poll_event`](overlay_core::Transport::poll_event), so
+/// a frame goes from the engine to the library with no task hop.
+pub(crate) async fn pump_frames(
+    conn: ConnId,
+    generation: u64,
+    dc: Arc<dyn DataChannel>,
     mut frames: mpsc::UnboundedReceiver<Bytes>,
-    dc: oneshot::Receiver<Arc<dyn DataChannel>>,
-    events: mpsc::Sender<Tagged>,
-    counters: Arc<Counters>,
+    sent: mpsc::UnboundedSender<(ConnId, u64, usize)>,
 ) {
-    let _live = LiveGuard::new(&counters);
-    let Ok(dc) = dc.await else { return };
     while let Some(first) = frames.recv().await {
         // Take what is queued (up to a batch) and report it sent at once:
         // one credit event per batch rather than per frame.
@@ -538,11 +544,7 @@ async fn write_frames(
             }
             bytes += frame.len();
         }
-        if events
-            .send((generation, TransportEvent::Sent { conn, bytes }))
-            .await
-            .is_err()
-        {
+        if sent.send((conn, generation, bytes)).is_err() {
             return;
         }
     }

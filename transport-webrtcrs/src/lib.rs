@@ -9,20 +9,24 @@
 //! # How it runs
 //! webrtc-rs is async: every `PeerConnection` has a driver task (spawned by
 //! the library) that owns its UDP socket and timers. This crate adds, per
-//! connection, a *connection task* that owns the `PeerConnection`, applies
-//! the remote's signals and turns library callbacks and data-channel events
-//! into [`TransportEvent`]s, and a *writer task* that hands frames to the
-//! data channel. [`Transport::handle_command`] only checks a command and
-//! forwards it to those tasks; [`Transport::poll_event`] drains one bounded
-//! channel they all push into. The transport must be created inside a tokio
-//! runtime (multi-thread or current-thread), which then runs those tasks.
+//! connection, one *connection task* that owns the `PeerConnection`,
+//! applies the remote's signals and turns library callbacks into
+//! [`TransportEvent`]s, and hands the connection's data channel over to the
+//! transport. The data path takes no extra task hop: the transport polls
+//! every data channel's events ([`Transport::poll_event`] turns them into
+//! `Opened`, `Frame` and `Closed`), and drives each open channel's *frame
+//! pump*, a future that hands queued frames to `DataChannel::send`, from
+//! the same `poll_event`, in the engine's own task.
+//! [`Transport::handle_command`] only checks a command and queues it. The
+//! transport must be created inside a tokio runtime (multi-thread or
+//! current-thread), which runs the connection tasks.
 //!
 //! The library's callbacks (run on its driver task) hold only a `Weak` to
 //! the connection task's state and `try_send` into a bounded channel: they
 //! never block the driver and keep nothing alive. `Close`, or dropping the
-//! transport, drops the task's inputs; the task then closes the
-//! `PeerConnection` (the remote sees an SCTP ABORT at once), waits for the
-//! driver to stop and ends; the writer ends with it.
+//! transport, drops the task's inputs and the connection's pump and event
+//! stream; the task then closes the `PeerConnection` (the remote sees an
+//! SCTP ABORT at once), waits for the driver to stop and ends.
 //!
 //! Remote signals are read tolerantly ([`rtc_common::signals`]): candidates
 //! before the description are buffered, `sdpMLineIndex: null`, a leading
@@ -39,11 +43,11 @@
 //! [`RtcConfig::handshake_timeout`] is reported failed.
 //!
 //! Flow control: each connection's data channel gets a send-buffer limit
-//! ([`Options::send_buffer_limit`], 1 MiB). The writer task hands frames to
+//! ([`Options::send_buffer_limit`], 1 MiB). The frame pump hands frames to
 //! `DataChannel::send`, which waits while the library holds more than that
 //! (unacknowledged by SCTP), and reports [`TransportEvent::Sent`] when the
-//! library took the frame. The engine keeps at most
-//! [`Transport::send_window`] bytes in the writer's queue, so no frame is
+//! library took them. The engine keeps at most
+//! [`Transport::send_window`] bytes in the pump's queue, so no frame is
 //! ever dropped for lack of room. Each UDP socket gets
 //! [`RtcConfig::recv_buffer_bytes`] of receive buffer (4 MiB): without it
 //! loopback bulk transfers lose packets and SCTP stalls.
@@ -145,13 +149,20 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use overlay_core::{ConnId, Role, Signal, Transport, TransportCommand, TransportEvent};
+use overlay_core::{
+    CloseReason, ConnId, Role, Signal, Transport, TransportCommand, TransportEvent,
+};
 use rtc_common::signals::{read_signal, RemoteSignal, SignalError};
 pub use rtc_common::RtcConfig;
 use tokio::sync::mpsc;
 use webrtc::peer_connection::RTCSessionDescription;
 
-use crate::conn::{ConnStart, Counters, RemoteInput, Tagged};
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, SelectAll, StreamExt};
+use std::sync::atomic::AtomicBool;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+
+use crate::conn::{ChannelItem, ConnStart, Counters, RemoteInput, Tagged, TaskOut};
 
 /// Capacity of the channel from the connection tasks to [`Transport::poll_event`].
 const EVENT_CHANNEL: usize = 1024;
@@ -173,7 +184,7 @@ pub struct Options {
     /// Work around the driver's 600 ms setup stall (see the crate docs).
     /// `true` by default; `false` only to measure the stall.
     pub fix_setup_stall: bool,
-    /// Bytes of frames the engine may have queued in a connection's writer
+    /// Bytes of frames the engine may have queued in a connection's pump
     /// ([`Transport::send_window`]); 256 KiB by default.
     pub send_window: usize,
     /// How long the offering (ICE-controlling) side waits before it
@@ -295,7 +306,7 @@ pub enum Error {
 pub struct Stats {
     /// Connections the transport holds.
     pub connections: usize,
-    /// Connection and writer tasks still running (including those of
+    /// Connection tasks still running (including those of
     /// connections already closed and winding down).
     pub live_tasks: usize,
     /// Library callbacks dropped because a connection task was behind.
@@ -316,6 +327,18 @@ struct ConnHandle {
     inputs: mpsc::UnboundedSender<RemoteInput>,
     /// Unbounded, but holds at most the engine's send window of bytes.
     frames: mpsc::UnboundedSender<Bytes>,
+    /// Taken by the frame pump when the channel opens.
+    frames_rx: Option<mpsc::UnboundedReceiver<Bytes>>,
+    /// The data channel, once the connection task handed it over.
+    channel: Option<Arc<dyn DataChannel>>,
+    /// Shared with the connection task (its handshake timeout).
+    opened: Arc<AtomicBool>,
+}
+
+impl ConnHandle {
+    fn is_open(&self) -> bool {
+        self.opened.load(Ordering::Acquire)
+    }
 }
 
 /// The webrtc-rs backend: see the [crate docs](crate).
@@ -326,6 +349,12 @@ pub struct WebRtcTransport {
     conns: HashMap<ConnId, ConnHandle>,
     events_tx: mpsc::Sender<Tagged>,
     events_rx: mpsc::Receiver<Tagged>,
+    /// Every connection's data channel events.
+    channels: SelectAll<futures::stream::BoxStream<'static, ChannelItem>>,
+    /// Every open connection's frame pump.
+    pumps: FuturesUnordered<BoxFuture<'static, ()>>,
+    sent_tx: mpsc::UnboundedSender<(ConnId, u64, usize)>,
+    sent_rx: mpsc::UnboundedReceiver<(ConnId, u64, usize)>,
     next_generation: u64,
     counters: Arc<Counters>,
 }
@@ -355,6 +384,7 @@ impl WebRtcTransport {
     pub fn with_options(config: RtcConfig, options: Options) -> Result<Self, Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let (events_tx, events_rx) = mpsc::channel(EVENT_CHANNEL);
+        let (sent_tx, sent_rx) = mpsc::unbounded_channel();
         Ok(WebRtcTransport {
             settings: Arc::new(Settings {
                 rtc: config,
@@ -371,6 +401,10 @@ impl WebRtcTransport {
             conns: HashMap::new(),
             events_tx,
             events_rx,
+            channels: SelectAll::new(),
+            pumps: FuturesUnordered::new(),
+            sent_tx,
+            sent_rx,
             next_generation: 1,
             counters: Arc::new(Counters::default()),
         })
@@ -403,6 +437,7 @@ impl WebRtcTransport {
         self.next_generation += 1;
         let (inputs, inputs_rx) = mpsc::unbounded_channel();
         let (frames, frames_rx) = mpsc::unbounded_channel();
+        let opened = Arc::new(AtomicBool::new(false));
         self.runtime.spawn(conn::run(ConnStart {
             conn,
             generation,
@@ -410,20 +445,76 @@ impl WebRtcTransport {
             settings: Arc::clone(&self.settings),
             events: self.events_tx.clone(),
             signals: inputs_rx,
-            frames: frames_rx,
+            opened: Arc::clone(&opened),
             counters: Arc::clone(&self.counters),
         }));
-        self.conns.insert(
-            conn,
-            ConnHandle {
-                generation,
-                role,
-                described: false,
-                inputs,
-                frames,
-            },
-        );
+        let handle = ConnHandle {
+            generation,
+            role,
+            described: false,
+            inputs,
+            frames,
+            frames_rx: Some(frames_rx),
+            channel: None,
+            opened,
+        };
+        self.conns.insert(conn, handle);
         Ok(())
+    }
+
+    /// The handle of `conn` if it is still generation `generation`.
+    fn current(&mut self, conn: ConnId, generation: u64) -> Option<&mut ConnHandle> {
+        self.conns
+            .get_mut(&conn)
+            .filter(|h| h.generation == generation)
+    }
+
+    /// A data channel event, as an event for the engine (if any).
+    fn on_channel_event(
+        &mut self,
+        conn: ConnId,
+        generation: u64,
+        event: Option<DataChannelEvent>,
+    ) -> Option<TransportEvent> {
+        let handle = self.current(conn, generation)?;
+        match event {
+            Some(DataChannelEvent::OnOpen) => {
+                if handle.is_open() {
+                    return None;
+                }
+                handle.opened.store(true, Ordering::Release);
+                if let (Some(dc), Some(frames)) = (handle.channel.clone(), handle.frames_rx.take())
+                {
+                    self.pumps.push(Box::pin(conn::pump_frames(
+                        conn,
+                        generation,
+                        dc,
+                        frames,
+                        self.sent_tx.clone(),
+                    )));
+                }
+                Some(TransportEvent::Opened { conn })
+            }
+            Some(DataChannelEvent::OnMessage(msg)) => {
+                tracing::trace!(%conn, generation, len = msg.data.len(), "frame in");
+                handle.is_open().then(|| TransportEvent::Frame {
+                    conn,
+                    frame: msg.data.freeze(),
+                })
+            }
+            Some(DataChannelEvent::OnClosing | DataChannelEvent::OnClose) | None => {
+                let reason = if handle.is_open() {
+                    CloseReason::Remote
+                } else {
+                    CloseReason::Failed("data channel closed before it opened".into())
+                };
+                // Dropping the handle ends the connection task, which closes
+                // the connection.
+                self.conns.remove(&conn);
+                Some(TransportEvent::Closed { conn, reason })
+            }
+            Some(_) => None,
+        }
     }
 
     fn signal(&mut self, conn: ConnId, signal: &Signal) -> Result<(), Error> {
@@ -518,28 +609,45 @@ impl Transport for WebRtcTransport {
 
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
         loop {
-            let Poll::Ready(Some((generation, event))) = self.events_rx.poll_recv(cx) else {
-                // `None` cannot happen: the transport holds a sender.
-                return Poll::Pending;
-            };
-            let conn = event.conn();
-            // Drop events of connections closed locally (or replaced).
-            if self.conns.get(&conn).map(|h| h.generation) != Some(generation) {
+            // Frame pumps run here, in the engine's task: a frame reaches the
+            // library without a task hop. (Ready(None) = no pumps.)
+            while let Poll::Ready(Some(())) = self.pumps.poll_next_unpin(cx) {}
+
+            if let Poll::Ready(Some((conn, generation, bytes))) = self.sent_rx.poll_recv(cx) {
+                if self.current(conn, generation).is_some() {
+                    return Poll::Ready(TransportEvent::Sent { conn, bytes });
+                }
                 continue;
             }
-            if matches!(event, TransportEvent::Closed { .. }) {
-                self.conns.remove(&conn);
-            }
-            match &event {
-                TransportEvent::Frame { frame, .. } => {
-                    tracing::trace!(%conn, len = frame.len(), "to engine: frame")
+
+            if let Poll::Ready(Some((conn, generation, event))) = self.channels.poll_next_unpin(cx)
+            {
+                if let Some(event) = self.on_channel_event(conn, generation, event) {
+                    return Poll::Ready(event);
                 }
-                TransportEvent::Sent { bytes, .. } => {
-                    tracing::trace!(%conn, bytes, "to engine: sent")
-                }
-                _ => {}
+                continue;
             }
-            return Poll::Ready(event);
+
+            if let Poll::Ready(Some((conn, generation, out))) = self.events_rx.poll_recv(cx) {
+                let Some(handle) = self.current(conn, generation) else {
+                    continue;
+                };
+                match out {
+                    TaskOut::Channel(dc) => {
+                        handle.channel = Some(Arc::clone(&dc));
+                        self.channels
+                            .push(conn::channel_events(conn, generation, dc));
+                        continue;
+                    }
+                    TaskOut::Event(event) => {
+                        if matches!(event, TransportEvent::Closed { .. }) {
+                            self.conns.remove(&conn);
+                        }
+                        return Poll::Ready(event);
+                    }
+                }
+            }
+            return Poll::Pending;
         }
     }
 
@@ -553,7 +661,7 @@ impl Transport for WebRtcTransport {
 pub struct TaskProbe(Arc<Counters>);
 
 impl TaskProbe {
-    /// Connection and writer tasks still running.
+    /// Connection tasks still running.
     pub fn live_tasks(&self) -> usize {
         self.0.live_tasks.load(Ordering::Relaxed)
     }

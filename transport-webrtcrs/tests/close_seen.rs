@@ -31,7 +31,7 @@ async fn close_is_seen_by_the_remote() {
     );
     assert_eq!(pair.a.stats().connections, 0);
     assert_eq!(pair.b.stats().connections, 0);
-    // Both sides' tasks end (connection task and writer task, each side).
+    // Both sides' connection tasks end.
     let (pa, pb) = (pair.a.task_probe(), pair.b.task_probe());
     common::eventually("all connection tasks end", || {
         pa.live_tasks() == 0 && pb.live_tasks() == 0

@@ -207,7 +207,7 @@ async fn fifty_webrtcrs_nodes_build_a_random_overlay() -> common::TestResult {
     let sockets = open_sockets().saturating_sub(sockets0);
     println!(
         "{NODES} webrtc-rs nodes, {BRIDGES} bridges in {:.2} s: {arcs} arcs over {} connections ({connections} ends)\n\
-         per node: resident memory {} KiB, {:.1} tokio tasks ({:.1} of them this crate's connection/writer tasks), \
+         per node: resident memory {} KiB, {:.1} tokio tasks ({:.1} of them this crate's connection tasks), \
          {:.2} UDP sockets (one per connection); threads in the process grew by {threads} (tokio workers are shared)",
         built.as_secs_f64(),
         connections / 2,
