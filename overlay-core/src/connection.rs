@@ -90,6 +90,8 @@ pub(crate) struct Conn {
     pub(crate) deadline: Instant,
     pub(crate) arcs: ArcTable,
     pub(crate) wants: Vec<ArcRequest>,
+    /// Our `Hello` is queued or sent: later arc requests need an `ArcAdd`.
+    pub(crate) hello_sent: bool,
     pub(crate) outbox: Outbox,
     pub(crate) reassembler: Reassembler,
     pub(crate) stats: ConnStats,

@@ -160,8 +160,8 @@ impl Engine {
                 // Out-of-band initiator learns who answered.
                 if let Some(&other) = self.by_peer.get(&origin) {
                     let established = self.conns.get(&other).is_some_and(|o| o.state.is_established());
-                    let glare = self.conns.get(&other).filter(|o| o.state.is_pending() && o.role == Role::Acceptor).map(|o| o.state);
-                    if let Some(their_state) = glare {
+                    let glare = self.conns.get(&other).filter(|o| o.state.is_pending() && o.role == Role::Acceptor).map(|o| o.hello_sent);
+                    if let Some(their_hello_sent) = glare {
                         // Glare: we accepted the origin's offer while ours was
                         // out. The lower id's handshake wins, on both sides.
                         self.stats.glare_resolved += 1;
@@ -170,7 +170,7 @@ impl Engine {
                             if let Some(mine) = self.drop_conn(id, true) {
                                 if let Some(o) = self.conns.get_mut(&other) {
                                     for w in mine.wants {
-                                        if their_state == ConnState::Opened {
+                                        if their_hello_sent {
                                             // Their connection's Hello already left: announce.
                                             o.outbox.push_control(Frame::ArcAdd { protocol: w.protocol, count: w.count }.encode());
                                         }
@@ -205,17 +205,32 @@ impl Engine {
         Accepted::Delivered
     }
 
-    /// The transport opened `id`: introduce ourselves.
+    /// The transport opened `id`. The initiator introduces itself at once;
+    /// the acceptor answers the initiator's `Hello` (so that when the
+    /// initiator learns the connection is living, the acceptor already
+    /// counts its arcs and can use the connection).
     pub(super) fn on_opened(&mut self, now: Instant, id: ConnId) {
         let Some(c) = self.conns.get_mut(&id) else { return };
         if c.state != ConnState::Handshaking {
             return;
         }
-        let Some(peer) = c.peer else {
+        if c.peer.is_none() {
             self.fail_conn(now, id, ConnectFailure::ProtocolViolation, true);
             return;
-        };
+        }
         c.state = ConnState::Opened;
+        if c.role == Role::Initiator {
+            self.send_hello(id);
+        }
+    }
+
+    /// Send our `Hello`, announcing the arcs asked for so far.
+    fn send_hello(&mut self, id: ConnId) {
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(peer) = c.peer else { return };
+        if c.hello_sent {
+            return;
+        }
         let mut arcs: Vec<(ProtocolId, u32)> = Vec::new();
         for w in &c.wants {
             match arcs.iter_mut().find(|(p, _)| *p == w.protocol) {
@@ -227,6 +242,7 @@ impl Engine {
         let signature = self.keypair.signing_key().sign(&transcript).to_bytes();
         let hello = Frame::Hello { handshake: c.handshake, peer: self.local, signature, arcs };
         c.outbox.push_control_front(hello.encode());
+        c.hello_sent = true;
         self.pump(id);
     }
 
@@ -253,6 +269,8 @@ impl Engine {
             self.fail_conn(now, id, ConnectFailure::ProtocolViolation, true);
             return;
         }
+        // The acceptor answers now, announcing its own arcs.
+        self.send_hello(id);
         let Some(c) = self.conns.get_mut(&id) else { return };
         c.state = ConnState::Living;
         let wants = std::mem::take(&mut c.wants);

@@ -459,6 +459,7 @@ impl Engine {
             deadline: now + self.config.pending_timeout,
             arcs: ArcTable::default(),
             wants: Vec::new(),
+            hello_sent: false,
             outbox: Outbox::default(),
             reassembler: Reassembler::new(self.config.max_message_size),
             stats: ConnStats::default(),
@@ -567,11 +568,11 @@ impl Engine {
                     self.resolve_request(request, Some(peer), Ok(()));
                     return;
                 }
-                Some(s) => {
+                Some(_) => {
                     self.stats.coalesced += 1;
                     if let Some(c) = self.conns.get_mut(&id) {
                         c.wants.push(request);
-                        if s == ConnState::Opened {
+                        if c.hello_sent {
                             // Our Hello already left, announcing the arcs asked
                             // before it: announce these after it.
                             c.outbox.push_control(Frame::ArcAdd { protocol, count }.encode());
