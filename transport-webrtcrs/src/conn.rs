@@ -155,9 +155,39 @@ pub(crate) struct ConnStart {
     pub(crate) settings: Arc<Settings>,
     pub(crate) events: mpsc::Sender<Tagged>,
     pub(crate) signals: mpsc::UnboundedReceiver<RemoteInput>,
-    /// Set by the transport when the data channel opened.
-    pub(crate) opened: Arc<AtomicBool>,
+    /// Shared with the transport's handle.
+    pub(crate) shared: Arc<ConnShared>,
     pub(crate) counters: Arc<Counters>,
+}
+
+/// What a connection task and the transport's handle share.
+#[derive(Debug, Default)]
+pub(crate) struct ConnShared {
+    /// The data channel opened (set by the transport).
+    opened: AtomicBool,
+    /// Why the connection task ended the connection, if it did.
+    reason: std::sync::Mutex<Option<CloseReason>>,
+}
+
+impl ConnShared {
+    pub(crate) fn is_open(&self) -> bool {
+        self.opened.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_open(&self) {
+        self.opened.store(true, Ordering::Release);
+    }
+
+    fn set_reason(&self, reason: CloseReason) {
+        if let Ok(mut slot) = self.reason.lock() {
+            *slot = Some(reason);
+        }
+    }
+
+    /// The connection task's close reason, if it ended the connection.
+    pub(crate) fn take_reason(&self) -> Option<CloseReason> {
+        self.reason.lock().ok().and_then(|mut slot| slot.take())
+    }
 }
 
 /// Why the connection task stopped.
@@ -179,8 +209,8 @@ struct Conn {
     /// Remote candidates that came before the remote description.
     early_candidates: EarlyCandidates,
     has_remote: bool,
-    /// Set by the transport when the data channel opened.
-    opened: Arc<AtomicBool>,
+    /// Shared with the transport's handle.
+    state: Arc<ConnShared>,
     /// The data channel was handed to the transport.
     channel_given: bool,
 }
@@ -195,7 +225,7 @@ pub(crate) async fn run(start: ConnStart) {
         settings,
         events,
         mut signals,
-        opened,
+        shared: state,
         counters,
     } = start;
 
@@ -226,7 +256,7 @@ pub(crate) async fn run(start: ConnStart) {
         counters: Arc::clone(&counters),
         early_candidates: EarlyCandidates::new(),
         has_remote: false,
-        opened,
+        state,
         channel_given: false,
     };
     let exit = c
@@ -234,6 +264,9 @@ pub(crate) async fn run(start: ConnStart) {
         .await;
     if let Exit::Closed(reason) = exit {
         tracing::debug!(conn = %c.conn, %reason, "connection closed");
+        // Closing the connection below also ends its data channel, which the
+        // transport may see first: it takes this reason from here then.
+        c.state.set_reason(reason.clone());
         let _ = c
             .events
             .send((c.conn, c.generation, TaskOut::Event(closed(c.conn, reason))))
@@ -363,7 +396,7 @@ impl Conn {
                         HandlerEvent::GatheringComplete => self.emit(TransportEvent::Signal { conn: self.conn, signal: Signal::EndOfCandidates }).await,
                         HandlerEvent::State(state) => {
                             tracing::trace!(conn = %self.conn, ?state, "connection state");
-                            let opened = self.opened.load(Ordering::Acquire);
+                            let opened = self.state.is_open();
                             match state {
                                 RTCPeerConnectionState::Failed if opened => return Exit::Closed(CloseReason::TimedOut),
                                 RTCPeerConnectionState::Failed => return Exit::Closed(CloseReason::Failed("ICE or DTLS failed".into())),
@@ -381,7 +414,7 @@ impl Conn {
                     }
                 }
                 () = &mut setup_deadline, if setup_pending => {
-                    if !self.opened.load(Ordering::Acquire) {
+                    if !self.state.is_open() {
                         return Exit::Closed(CloseReason::Failed(format!("not open after {setup_timeout:?}")));
                     }
                     setup_pending = false;

@@ -159,10 +159,9 @@ use webrtc::peer_connection::RTCSessionDescription;
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, SelectAll, StreamExt};
-use std::sync::atomic::AtomicBool;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 
-use crate::conn::{ChannelItem, ConnStart, Counters, RemoteInput, Tagged, TaskOut};
+use crate::conn::{ChannelItem, ConnShared, ConnStart, Counters, RemoteInput, Tagged, TaskOut};
 
 /// Capacity of the channel from the connection tasks to [`Transport::poll_event`].
 const EVENT_CHANNEL: usize = 1024;
@@ -331,13 +330,13 @@ struct ConnHandle {
     frames_rx: Option<mpsc::UnboundedReceiver<Bytes>>,
     /// The data channel, once the connection task handed it over.
     channel: Option<Arc<dyn DataChannel>>,
-    /// Shared with the connection task (its handshake timeout).
-    opened: Arc<AtomicBool>,
+    /// Shared with the connection task.
+    shared: Arc<ConnShared>,
 }
 
 impl ConnHandle {
     fn is_open(&self) -> bool {
-        self.opened.load(Ordering::Acquire)
+        self.shared.is_open()
     }
 }
 
@@ -437,7 +436,7 @@ impl WebRtcTransport {
         self.next_generation += 1;
         let (inputs, inputs_rx) = mpsc::unbounded_channel();
         let (frames, frames_rx) = mpsc::unbounded_channel();
-        let opened = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(ConnShared::default());
         self.runtime.spawn(conn::run(ConnStart {
             conn,
             generation,
@@ -445,7 +444,7 @@ impl WebRtcTransport {
             settings: Arc::clone(&self.settings),
             events: self.events_tx.clone(),
             signals: inputs_rx,
-            opened: Arc::clone(&opened),
+            shared: Arc::clone(&shared),
             counters: Arc::clone(&self.counters),
         }));
         let handle = ConnHandle {
@@ -456,7 +455,7 @@ impl WebRtcTransport {
             frames,
             frames_rx: Some(frames_rx),
             channel: None,
-            opened,
+            shared,
         };
         self.conns.insert(conn, handle);
         Ok(())
@@ -482,7 +481,7 @@ impl WebRtcTransport {
                 if handle.is_open() {
                     return None;
                 }
-                handle.opened.store(true, Ordering::Release);
+                handle.shared.set_open();
                 if let (Some(dc), Some(frames)) = (handle.channel.clone(), handle.frames_rx.take())
                 {
                     self.pumps.push(Box::pin(conn::pump_frames(
@@ -503,11 +502,14 @@ impl WebRtcTransport {
                 })
             }
             Some(DataChannelEvent::OnClosing | DataChannelEvent::OnClose) | None => {
-                let reason = if handle.is_open() {
-                    CloseReason::Remote
-                } else {
-                    CloseReason::Failed("data channel closed before it opened".into())
-                };
+                // If the connection task ended the connection, its reason.
+                let reason = handle.shared.take_reason().unwrap_or_else(|| {
+                    if handle.is_open() {
+                        CloseReason::Remote
+                    } else {
+                        CloseReason::Failed("data channel closed before it opened".into())
+                    }
+                });
                 // Dropping the handle ends the connection task, which closes
                 // the connection.
                 self.conns.remove(&conn);
