@@ -5,6 +5,8 @@
 //! `cargo bench -p n2n-benches --bench overlay` (full);
 //! `cargo bench -p n2n-benches --bench overlay -- --test` (one pass of each, CI).
 
+#![allow(missing_docs)] // criterion_group! defines an undocumented pub fn
+
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};

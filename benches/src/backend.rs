@@ -86,6 +86,20 @@ impl Backend {
         with_factory!(self, make => crate::pair(&mut make).await)
     }
 
+    /// `n` pairs of nodes, not connected (for the fixed cost of a node).
+    ///
+    /// # Errors
+    /// If a node cannot be made.
+    pub async fn idle_nodes(self, n: usize) -> Result<Vec<Pair>, BenchError> {
+        let mut pairs = Vec::with_capacity(n);
+        with_factory!(self, make => {
+            for _ in 0..n {
+                pairs.push(Pair { a: bench_peer(&mut make).await?, b: bench_peer(&mut make).await? });
+            }
+        });
+        Ok(pairs)
+    }
+
     /// `n` pairs of nodes; the nodes are made first (untimed), then all `n`
     /// joins run at once. Returns the pairs (arc open on both sides) and the
     /// time from the first join to the last arc open.

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::scale::{measure_in_child, runtime, ScaleResult, Subject};
+use crate::scale::{measure_in_child, runtime, unconnected_in_child, ScaleResult, Subject};
 use crate::{median, raw_str0m, raw_webrtcrs, rtt, throughput, Backend, BenchError};
 
 /// libwebrtc M106's setup median on this machine (8.2-9.0 ms, `shared/design/backends.md`).
@@ -80,6 +80,8 @@ struct Figures {
     tput: [Option<Duration>; 2],
     rtt: Option<Duration>,
     memory: Option<Result<ScaleResult, String>>,
+    /// Overlay only: KiB per pair of running, unconnected nodes.
+    unconnected: Option<f64>,
 }
 
 fn repeat<F: FnMut() -> Result<Duration, BenchError>>(runs: usize, mut f: F) -> Result<Duration, BenchError> {
@@ -153,6 +155,9 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
             }
         };
         fig.memory = Some(measure_in_child(s, plan.memory_pairs, Duration::from_secs(120)).map_err(|e| e.to_string()));
+        if let Subject::Overlay(b) = s {
+            fig.unconnected = unconnected_in_child(b, plan.memory_pairs).ok();
+        }
         figs.push((s, fig));
     }
     let get = |s: Subject| figs.iter().find(|(x, _)| *x == s).map(|(_, f)| f.clone()).unwrap_or_default();
@@ -194,17 +199,18 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
 
     let mut mem = section(
         &format!("Idle connections: {} pairs opened at once in a fresh process", plan.memory_pairs),
-        &["subject", "KiB per open pair (RSS growth)", "all open after", "setup rate"],
+        &["subject", "KiB per open pair (RSS growth)", "of which two unconnected nodes", "all open after", "setup rate"],
     );
     for (s, f) in &figs {
         match &f.memory {
             Some(Ok(r)) => mem.rows.push(vec![
                 s.name().to_owned(),
                 format!("{:.0}", r.kib_per_pair),
+                f.unconnected.map_or_else(|| "-".to_owned(), |k| format!("{k:.0}")),
                 ms(r.setup),
                 format!("{:.0} conn/s", r.rate()),
             ]),
-            Some(Err(e)) => mem.rows.push(vec![s.name().to_owned(), format!("failed: {e}"), "-".into(), "-".into()]),
+            Some(Err(e)) => mem.rows.push(vec![s.name().to_owned(), format!("failed: {e}"), "-".into(), "-".into(), "-".into()]),
             None => {}
         }
     }

@@ -86,6 +86,27 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
 }
 
+/// Resident memory per pair of overlay nodes that are running but not
+/// connected (the fixed cost of two nodes: transport, socket, engine,
+/// tasks), KiB, measured in this process.
+///
+/// # Errors
+/// If a node cannot be made.
+pub fn measure_unconnected(backend: Backend, n: usize) -> Result<f64, BenchError> {
+    let rt = runtime()?;
+    rt.block_on(backend.setup_direct())?;
+    std::thread::sleep(Duration::from_millis(200));
+    let before = rss_kib();
+    let after = rt.block_on(async {
+        let nodes = backend.idle_nodes(n).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after = rss_kib();
+        drop(nodes);
+        Ok::<_, BenchError>(after)
+    })?;
+    Ok(after.saturating_sub(before) as f64 / n as f64)
+}
+
 /// Open `n` pairs of `subject` at once, in this process, and measure.
 ///
 /// # Errors
@@ -170,6 +191,11 @@ pub fn child_main_if_requested() {
         let subject = parts.next().and_then(Subject::from_name).ok_or("bad subject")?;
         let n: usize = parts.next().and_then(|v| v.parse().ok()).ok_or("bad count")?;
         let limit_s: u64 = parts.next().and_then(|v| v.parse().ok()).ok_or("bad limit")?;
+        if parts.next() == Some("unconnected") {
+            let Subject::Overlay(b) = subject else { return Err("unconnected: overlay only".into()) };
+            let kib = measure_unconnected(b, n)?;
+            return Ok(ScaleResult { pairs: n, setup: Duration::ZERO, kib_per_pair: kib });
+        }
         measure(subject, n, Duration::from_secs(limit_s))
     })();
     match result {
@@ -185,9 +211,24 @@ pub fn child_main_if_requested() {
 /// # Errors
 /// If the child fails, reports an error or does not finish.
 pub fn measure_in_child(subject: Subject, n: usize, limit: Duration) -> Result<ScaleResult, BenchError> {
+    run_child(format!("{}:{n}:{}", subject.name(), limit.as_secs()), subject, n, limit)
+}
+
+/// [`measure_unconnected`] in a fresh process: KiB per pair of running,
+/// unconnected nodes.
+///
+/// # Errors
+/// If the child fails.
+pub fn unconnected_in_child(backend: Backend, n: usize) -> Result<f64, BenchError> {
+    let limit = Duration::from_secs(60);
+    let r = run_child(format!("{}:{n}:{}:unconnected", backend.name(), limit.as_secs()), Subject::Overlay(backend), n, limit)?;
+    Ok(r.kib_per_pair)
+}
+
+fn run_child(spec: String, subject: Subject, n: usize, limit: Duration) -> Result<ScaleResult, BenchError> {
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
-        .env(CHILD_ENV, format!("{}:{n}:{}", subject.name(), limit.as_secs()))
+        .env(CHILD_ENV, spec)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
