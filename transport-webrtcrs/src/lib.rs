@@ -107,14 +107,15 @@
 //!   is 25 ms here ([`Options::ice_check_interval`]), with as many more
 //!   checks per pair so a pair is still tried for ~1.4 s.
 //!
-//! Measured (release build, 2 shared cores, both ends in one process,
-//! `cargo run --release -p transport-webrtcrs --example setup_bench`;
-//! Open on both sides until Opened on both sides, 20 runs):
+//! Measured (release build, 2 cores shared with other work, both ends in
+//! one process, `cargo run --release -p transport-webrtcrs --example
+//! setup_bench`; from `Open` on both sides to `Opened` on both sides, 20 runs,
+//! medians of three runs of the bench):
 //!
 //! | setup | median |
 //! |---|---|
-//! | this transport | ~1.5-2 ms |
-//! | this transport, workaround off | ~605 ms |
+//! | this transport | 1.6-2.4 ms (p90 up to ~28 ms: a pair that turns valid just after a 25 ms check tick) |
+//! | this transport, driver workaround off | ~430 ms |
 //! | raw webrtc-rs pair, library defaults | ~806 ms (the stall, plus 200 ms: `add_ice_candidate` does not wake the driver) |
 //! | libwebrtc M106, for reference (design notes) | 8.2-9.0 ms |
 //!

@@ -5,12 +5,10 @@ use overlay_core::testkit;
 use rtc_common::RtcConfig;
 use transport_webrtcrs::WebRtcTransport;
 
-fn make() -> impl std::future::Future<Output = WebRtcTransport> {
-    async {
-        match WebRtcTransport::new(RtcConfig::loopback()) {
-            Ok(t) => t,
-            Err(e) => panic!("cannot create a webrtc-rs transport: {e}"),
-        }
+async fn make() -> WebRtcTransport {
+    match WebRtcTransport::new(RtcConfig::loopback()) {
+        Ok(t) => t,
+        Err(e) => panic!("cannot create a webrtc-rs transport: {e}"),
     }
 }
 

@@ -98,7 +98,8 @@ async fn bad_signals_are_errors() {
         .is_ok());
 
     // Each of these is refused, and the connection dropped.
-    let cases: Vec<(Role, Signal, fn(&Error) -> bool)> = vec![
+    type Case = (Role, Signal, fn(&Error) -> bool);
+    let cases: Vec<Case> = vec![
         (
             Role::Acceptor,
             Signal::Offer {

@@ -140,9 +140,9 @@ async fn fifty_webrtcrs_nodes_build_a_random_overlay() -> common::TestResult {
 
     // A random tree: node i joins a random earlier node.
     let start = Instant::now();
-    for i in 1..NODES {
+    for (i, handle) in handles.iter().enumerate().skip(1) {
         let j = rng.gen_range(0..i);
-        link_out_of_band(&handles[i], &nodes[j]).await?;
+        link_out_of_band(handle, &nodes[j]).await?;
     }
     let ids: Vec<PeerId> = nodes.iter().map(Node::id).collect();
     let index: BTreeMap<PeerId, usize> = ids.iter().enumerate().map(|(i, p)| (*p, i)).collect();
