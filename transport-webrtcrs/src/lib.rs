@@ -28,6 +28,12 @@
 //! stream; the task then closes the `PeerConnection` (the remote sees an
 //! SCTP ABORT at once), waits for the driver to stop and ends.
 //!
+//! Sockets: webrtc-rs binds one UDP socket per connection (on
+//! [`RtcConfig::bind_ip`]; `0.0.0.0` means every interface but loopback,
+//! so tests bind `127.0.0.1`). A fixed [`RtcConfig::port`] therefore serves
+//! one connection at a time; leave it 0. mDNS is off (no multicast socket):
+//! host candidates carry plain addresses.
+//!
 //! Remote signals are read tolerantly ([`rtc_common::signals`]): candidates
 //! before the description are buffered, `sdpMLineIndex: null`, a leading
 //! `a=` and end-of-candidates are accepted. A signal that cannot be used (no
