@@ -35,7 +35,11 @@ impl ArcTable {
     }
 
     fn prune(&mut self, p: &ProtocolId) {
-        if self.by_protocol.get(p).is_some_and(|c| c.out == 0 && c.inn == 0) {
+        if self
+            .by_protocol
+            .get(p)
+            .is_some_and(|c| c.out == 0 && c.inn == 0)
+        {
             self.by_protocol.remove(p);
         }
     }
@@ -68,7 +72,9 @@ impl ArcTable {
 
     /// Remove up to `n` incoming arcs; (removed, left).
     pub(crate) fn remove_in(&mut self, p: &ProtocolId, n: u32) -> (u32, u32) {
-        let Some(c) = self.by_protocol.get_mut(p) else { return (0, 0) };
+        let Some(c) = self.by_protocol.get_mut(p) else {
+            return (0, 0);
+        };
         let removed = n.min(c.inn);
         c.inn -= removed;
         let left = c.inn;

@@ -138,7 +138,9 @@ impl From<&ConnectFailure> for BridgeFailure {
             ConnectFailure::Timeout => BridgeFailure::Timeout,
             ConnectFailure::BridgeFailed { why, .. } | ConnectFailure::Remote(why) => *why,
             ConnectFailure::Transport(_) => BridgeFailure::Transport,
-            ConnectFailure::ConnectionLost | ConnectFailure::Shutdown => BridgeFailure::ConnectionLost,
+            ConnectFailure::ConnectionLost | ConnectFailure::Shutdown => {
+                BridgeFailure::ConnectionLost
+            }
             ConnectFailure::ProtocolViolation => BridgeFailure::Other,
         }
     }

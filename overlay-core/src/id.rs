@@ -121,12 +121,16 @@ impl Keypair {
 
     /// A keypair from `rng` (seeded in simulations, so runs replay).
     pub fn from_rng<R: rand::RngCore + rand::CryptoRng>(rng: &mut R) -> Self {
-        Keypair { signing: SigningKey::generate(rng) }
+        Keypair {
+            signing: SigningKey::generate(rng),
+        }
     }
 
     /// A keypair from a 32-byte secret seed.
     pub fn from_secret_bytes(secret: [u8; 32]) -> Self {
-        Keypair { signing: SigningKey::from_bytes(&secret) }
+        Keypair {
+            signing: SigningKey::from_bytes(&secret),
+        }
     }
 
     /// This node's id.
@@ -168,12 +172,16 @@ impl ProtocolId {
     }
 
     pub(crate) fn from_wire(raw: &[u8]) -> Option<Self> {
-        if raw.is_empty() || raw.len() > Self::MAX_LEN || !raw.iter().all(|b| b.is_ascii_graphic()) {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN || !raw.iter().all(|b| b.is_ascii_graphic())
+        {
             return None;
         }
         let mut bytes = [0u8; Self::MAX_LEN];
         bytes[..raw.len()].copy_from_slice(raw);
-        Some(ProtocolId { len: raw.len() as u8, bytes })
+        Some(ProtocolId {
+            len: raw.len() as u8,
+            bytes,
+        })
     }
 
     /// The name.
@@ -247,7 +255,9 @@ impl<'de> Deserialize<'de> for HandshakeId {
         impl serde::de::Visitor<'_> for V {
             type Value = HandshakeId;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a handshake id: 1 to 16 hex digits in a string, or an unsigned integer")
+                f.write_str(
+                    "a handshake id: 1 to 16 hex digits in a string, or an unsigned integer",
+                )
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<HandshakeId, E> {
                 Ok(HandshakeId(v))
@@ -256,7 +266,9 @@ impl<'de> Deserialize<'de> for HandshakeId {
                 if v.is_empty() || v.len() > 16 {
                     return Err(E::custom("a handshake id is 1 to 16 hex digits"));
                 }
-                u64::from_str_radix(v, 16).map(HandshakeId).map_err(|_| E::custom("a handshake id holds only hex digits"))
+                u64::from_str_radix(v, 16)
+                    .map(HandshakeId)
+                    .map_err(|_| E::custom("a handshake id holds only hex digits"))
             }
         }
         d.deserialize_any(V)
@@ -292,15 +304,24 @@ mod tests {
         assert_eq!(text.parse::<PeerId>(), Ok(id));
         assert!(text.starts_with(&id.short()));
         assert_eq!("zz".parse::<PeerId>(), Err(IdParseError::PeerIdLength(2)));
-        assert_eq!("g".repeat(64).parse::<PeerId>(), Err(IdParseError::PeerIdDigit));
+        assert_eq!(
+            "g".repeat(64).parse::<PeerId>(),
+            Err(IdParseError::PeerIdDigit)
+        );
     }
 
     #[test]
     fn handshake_id_is_a_hex_string_in_json() -> Result<(), serde_json::Error> {
         let h = HandshakeId(0x12a7);
         assert_eq!(serde_json::to_string(&h)?, r#""00000000000012a7""#);
-        assert_eq!(serde_json::from_str::<HandshakeId>(r#""ffffffffffffffff""#)?, HandshakeId(u64::MAX));
-        assert_eq!(serde_json::from_str::<HandshakeId>("4711")?, HandshakeId(4711));
+        assert_eq!(
+            serde_json::from_str::<HandshakeId>(r#""ffffffffffffffff""#)?,
+            HandshakeId(u64::MAX)
+        );
+        assert_eq!(
+            serde_json::from_str::<HandshakeId>("4711")?,
+            HandshakeId(4711)
+        );
         assert!(serde_json::from_str::<HandshakeId>(r#""xyz""#).is_err());
         assert!(serde_json::from_str::<HandshakeId>(r#""00000000000000001""#).is_err());
         Ok(())
@@ -308,7 +329,10 @@ mod tests {
 
     #[test]
     fn protocol_id_rejects_bad_names() {
-        assert_eq!(ProtocolId::new("spray").map(|p| p.to_string()), Ok("spray".into()));
+        assert_eq!(
+            ProtocolId::new("spray").map(|p| p.to_string()),
+            Ok("spray".into())
+        );
         assert!(ProtocolId::new("").is_err());
         assert!(ProtocolId::new("has space").is_err());
         assert!(ProtocolId::new(&"x".repeat(32)).is_err());

@@ -78,10 +78,10 @@ pub mod memory;
 pub mod node;
 mod outbox;
 pub mod signal;
+pub mod sim;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transport;
-pub mod sim;
 pub mod wire;
 
 pub use arcs::ArcCounts;
@@ -89,9 +89,14 @@ pub use config::Config;
 pub use connection::{ConnState, ConnStats, ConnectionInfo, Via};
 pub use engine::{Engine, EngineStats, SignalError};
 pub use error::{ArcError, ConnectError, SendError};
-pub use event::{ArcCloseReason, BridgeFailure, Completion, ConnectFailure, Direction, Event, Output};
+pub use event::{
+    ArcCloseReason, BridgeFailure, Completion, ConnectFailure, Direction, Event, Output,
+};
 pub use id::{ConnId, HandshakeId, IdParseError, Keypair, OpId, PeerId, ProtocolId};
+pub use memory::{MemoryNetwork, MemoryTransport};
+pub use node::{
+    link_out_of_band, EventStream, Node, NodeConfig, NodeError, NodeStats, OutOfBand, Peers,
+    ProtocolHandle,
+};
 pub use signal::{normalize_candidate, CandidateLine, Signal, SignalEnvelope};
 pub use transport::{CloseReason, Role, Transport, TransportCommand, TransportEvent};
-pub use memory::{MemoryNetwork, MemoryTransport};
-pub use node::{link_out_of_band, EventStream, Node, NodeConfig, NodeError, NodeStats, OutOfBand, Peers, ProtocolHandle};

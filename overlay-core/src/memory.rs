@@ -41,11 +41,22 @@ type Endpoint = u64;
 #[derive(Debug)]
 enum Delivery {
     /// The initiator saw the answer: the connection is open.
-    Open { to: ConnId },
-    Frame { to: ConnId, frame: Bytes },
+    Open {
+        to: ConnId,
+    },
+    Frame {
+        to: ConnId,
+        frame: Bytes,
+    },
     /// The receiver consumed `bytes` of frames the sender sent on `to`.
-    Credit { to: ConnId, bytes: usize },
-    Closed { to: ConnId, reason: CloseReason },
+    Credit {
+        to: ConnId,
+        bytes: usize,
+    },
+    Closed {
+        to: ConnId,
+        reason: CloseReason,
+    },
 }
 
 /// A set of in-memory endpoints that can reach each other. Cloning shares it.
@@ -68,7 +79,13 @@ impl MemoryNetwork {
         if let Ok(mut eps) = self.endpoints.lock() {
             eps.insert(endpoint, tx);
         }
-        MemoryTransport { endpoint, net: self.clone(), inbox: rx, conns: BTreeMap::new(), ready: VecDeque::new() }
+        MemoryTransport {
+            endpoint,
+            net: self.clone(),
+            inbox: rx,
+            conns: BTreeMap::new(),
+            ready: VecDeque::new(),
+        }
     }
 
     /// Endpoints attached now.
@@ -134,7 +151,8 @@ fn parse_sdp(s: &str) -> Result<(Endpoint, ConnId), MemoryError> {
 impl MemoryTransport {
     fn closed(&mut self, conn: ConnId, reason: CloseReason) {
         if self.conns.remove(&conn).is_some() {
-            self.ready.push_back(TransportEvent::Closed { conn, reason });
+            self.ready
+                .push_back(TransportEvent::Closed { conn, reason });
         }
     }
 }
@@ -145,23 +163,49 @@ impl Transport for MemoryTransport {
     fn handle_command(&mut self, _now: Instant, cmd: TransportCommand) -> Result<(), MemoryError> {
         match cmd {
             TransportCommand::Open { conn, role } => {
-                self.conns.insert(conn, MemConn { role, remote: None, open: false });
+                self.conns.insert(
+                    conn,
+                    MemConn {
+                        role,
+                        remote: None,
+                        open: false,
+                    },
+                );
                 if role == Role::Initiator {
-                    let offer = Signal::Offer { sdp: sdp(self.endpoint, conn) };
-                    self.ready.push_back(TransportEvent::Signal { conn, signal: offer });
+                    let offer = Signal::Offer {
+                        sdp: sdp(self.endpoint, conn),
+                    };
+                    self.ready.push_back(TransportEvent::Signal {
+                        conn,
+                        signal: offer,
+                    });
                     // A candidate and its end, so every signal path is exercised.
-                    let cand = Signal::candidate(format!("candidate:memory 1 udp 1 0.0.0.0 {} typ host", self.endpoint));
-                    self.ready.push_back(TransportEvent::Signal { conn, signal: cand });
-                    self.ready.push_back(TransportEvent::Signal { conn, signal: Signal::EndOfCandidates });
+                    let cand = Signal::candidate(format!(
+                        "candidate:memory 1 udp 1 0.0.0.0 {} typ host",
+                        self.endpoint
+                    ));
+                    self.ready
+                        .push_back(TransportEvent::Signal { conn, signal: cand });
+                    self.ready.push_back(TransportEvent::Signal {
+                        conn,
+                        signal: Signal::EndOfCandidates,
+                    });
                 }
             }
             TransportCommand::Signal { conn, signal } => {
-                let Some(c) = self.conns.get_mut(&conn) else { return Ok(()) };
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return Ok(());
+                };
                 match (signal, c.role) {
                     (Signal::Offer { sdp: s }, Role::Acceptor) if c.remote.is_none() => {
                         c.remote = Some(parse_sdp(&s)?);
-                        let answer = Signal::Answer { sdp: sdp(self.endpoint, conn) };
-                        self.ready.push_back(TransportEvent::Signal { conn, signal: answer });
+                        let answer = Signal::Answer {
+                            sdp: sdp(self.endpoint, conn),
+                        };
+                        self.ready.push_back(TransportEvent::Signal {
+                            conn,
+                            signal: answer,
+                        });
                     }
                     (Signal::Answer { sdp: s }, Role::Initiator) if c.remote.is_none() => {
                         let (ep, rconn) = parse_sdp(&s)?;
@@ -170,7 +214,10 @@ impl Transport for MemoryTransport {
                             c.open = true;
                             self.ready.push_back(TransportEvent::Opened { conn });
                         } else {
-                            self.closed(conn, CloseReason::Failed("remote endpoint is gone".into()));
+                            self.closed(
+                                conn,
+                                CloseReason::Failed("remote endpoint is gone".into()),
+                            );
                         }
                     }
                     (Signal::Candidate { .. } | Signal::EndOfCandidates, _) => {}
@@ -178,7 +225,9 @@ impl Transport for MemoryTransport {
                 }
             }
             TransportCommand::Send { conn, frame } => {
-                let Some(c) = self.conns.get(&conn) else { return Ok(()) };
+                let Some(c) = self.conns.get(&conn) else {
+                    return Ok(());
+                };
                 let (Some((ep, rconn)), true) = (c.remote, c.open) else {
                     return Err(MemoryError::Unexpected("send before open"));
                 };
@@ -187,8 +236,18 @@ impl Transport for MemoryTransport {
                 }
             }
             TransportCommand::Close { conn } => {
-                if let Some(MemConn { remote: Some((ep, rconn)), .. }) = self.conns.remove(&conn) {
-                    self.net.deliver(ep, Delivery::Closed { to: rconn, reason: CloseReason::Remote });
+                if let Some(MemConn {
+                    remote: Some((ep, rconn)),
+                    ..
+                }) = self.conns.remove(&conn)
+                {
+                    self.net.deliver(
+                        ep,
+                        Delivery::Closed {
+                            to: rconn,
+                            reason: CloseReason::Remote,
+                        },
+                    );
                 }
             }
         }
@@ -216,13 +275,21 @@ impl Transport for MemoryTransport {
                 }
                 Delivery::Frame { to, frame } => {
                     if let Some((ep, rconn)) = self.conns.get(&to).and_then(|c| c.remote) {
-                        self.net.deliver(ep, Delivery::Credit { to: rconn, bytes: frame.len() });
-                        self.ready.push_back(TransportEvent::Frame { conn: to, frame });
+                        self.net.deliver(
+                            ep,
+                            Delivery::Credit {
+                                to: rconn,
+                                bytes: frame.len(),
+                            },
+                        );
+                        self.ready
+                            .push_back(TransportEvent::Frame { conn: to, frame });
                     }
                 }
                 Delivery::Credit { to, bytes } => {
                     if self.conns.contains_key(&to) {
-                        self.ready.push_back(TransportEvent::Sent { conn: to, bytes });
+                        self.ready
+                            .push_back(TransportEvent::Sent { conn: to, bytes });
                     }
                 }
                 Delivery::Closed { to, reason } => self.closed(to, reason),

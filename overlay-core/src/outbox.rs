@@ -46,12 +46,19 @@ impl Outbox {
 
     /// Hand frames to the transport while the window allows. A frame
     /// larger than the window goes alone.
-    pub(crate) fn pump(&mut self, conn: ConnId, window: usize, out: &mut VecDeque<TransportCommand>) {
+    pub(crate) fn pump(
+        &mut self,
+        conn: ConnId,
+        window: usize,
+        out: &mut VecDeque<TransportCommand>,
+    ) {
         while let Some((frame, _)) = self.queue.front() {
             if self.in_flight > 0 && self.in_flight + frame.len() > window {
                 break;
             }
-            let Some((frame, app)) = self.queue.pop_front() else { break };
+            let Some((frame, app)) = self.queue.pop_front() else {
+                break;
+            };
             if app {
                 self.app_bytes -= frame.len();
             }

@@ -35,7 +35,11 @@ pub enum Signal {
         #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
         sdp_mid: Option<String>,
         /// The media line index the candidate belongs to.
-        #[serde(rename = "sdpMLineIndex", default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "sdpMLineIndex",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         sdp_m_line_index: Option<u16>,
     },
     /// The sender will trickle no more candidates.
@@ -46,7 +50,11 @@ impl Signal {
     /// A candidate signal in the form every stack accepts (libwebrtc rejects
     /// a null `sdpMLineIndex`): `sdpMid: "0"`, `sdpMLineIndex: 0`.
     pub fn candidate(line: impl Into<String>) -> Self {
-        Signal::Candidate { candidate: line.into(), sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) }
+        Signal::Candidate {
+            candidate: line.into(),
+            sdp_mid: Some("0".into()),
+            sdp_m_line_index: Some(0),
+        }
     }
 
     /// A short name for logs: `offer`, `answer`, `candidate`, `end-of-candidates`.
@@ -63,7 +71,9 @@ impl Signal {
     pub fn text_len(&self) -> usize {
         match self {
             Signal::Offer { sdp } | Signal::Answer { sdp } => sdp.len(),
-            Signal::Candidate { candidate, sdp_mid, .. } => candidate.len() + sdp_mid.as_ref().map_or(0, String::len),
+            Signal::Candidate {
+                candidate, sdp_mid, ..
+            } => candidate.len() + sdp_mid.as_ref().map_or(0, String::len),
             Signal::EndOfCandidates => 0,
         }
     }
@@ -114,25 +124,51 @@ mod tests {
 
     #[test]
     fn signals_serialize_browser_shaped() -> Result<(), serde_json::Error> {
-        let offer = Signal::Offer { sdp: "v=0\r\n".into() };
-        assert_eq!(serde_json::to_string(&offer)?, r#"{"type":"offer","sdp":"v=0\r\n"}"#);
+        let offer = Signal::Offer {
+            sdp: "v=0\r\n".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&offer)?,
+            r#"{"type":"offer","sdp":"v=0\r\n"}"#
+        );
         let cand = Signal::candidate("candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host");
         assert_eq!(
             serde_json::to_string(&cand)?,
             r#"{"type":"candidate","candidate":"candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}"#
         );
         // What browsers send: a null sdpMLineIndex, no sdpMid.
-        let parsed: Signal = serde_json::from_str(r#"{"type":"candidate","candidate":"a=candidate:x","sdpMLineIndex":null}"#)?;
-        assert_eq!(parsed, Signal::Candidate { candidate: "a=candidate:x".into(), sdp_mid: None, sdp_m_line_index: None });
-        assert_eq!(serde_json::to_string(&Signal::EndOfCandidates)?, r#"{"type":"endOfCandidates"}"#);
+        let parsed: Signal = serde_json::from_str(
+            r#"{"type":"candidate","candidate":"a=candidate:x","sdpMLineIndex":null}"#,
+        )?;
+        assert_eq!(
+            parsed,
+            Signal::Candidate {
+                candidate: "a=candidate:x".into(),
+                sdp_mid: None,
+                sdp_m_line_index: None
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&Signal::EndOfCandidates)?,
+            r#"{"type":"endOfCandidates"}"#
+        );
         Ok(())
     }
 
     #[test]
     fn candidate_lines_are_normalized() {
-        assert_eq!(normalize_candidate("a=candidate:1 1 udp 1 ::1 9 typ host\r\n"), CandidateLine::Candidate("candidate:1 1 udp 1 ::1 9 typ host"));
-        assert_eq!(normalize_candidate("candidate:x"), CandidateLine::Candidate("candidate:x"));
-        assert_eq!(normalize_candidate("a=end-of-candidates"), CandidateLine::EndOfCandidates);
+        assert_eq!(
+            normalize_candidate("a=candidate:1 1 udp 1 ::1 9 typ host\r\n"),
+            CandidateLine::Candidate("candidate:1 1 udp 1 ::1 9 typ host")
+        );
+        assert_eq!(
+            normalize_candidate("candidate:x"),
+            CandidateLine::Candidate("candidate:x")
+        );
+        assert_eq!(
+            normalize_candidate("a=end-of-candidates"),
+            CandidateLine::EndOfCandidates
+        );
         assert_eq!(normalize_candidate(""), CandidateLine::EndOfCandidates);
     }
 }

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::config::Config;
-use crate::event::{ArcCloseReason, ConnectFailure, Direction, Event};
 use crate::error::ConnectError;
+use crate::event::{ArcCloseReason, ConnectFailure, Direction, Event};
 use crate::id::{Keypair, PeerId, ProtocolId};
 use crate::node::{link_out_of_band, EventStream, Node, NodeConfig, ProtocolHandle};
 use crate::transport::Transport;
@@ -66,7 +66,9 @@ fn protocol() -> ProtocolId {
 }
 
 fn config() -> NodeConfig {
-    let engine = Config::default().with_pending_timeout(Duration::from_secs(3)).with_dying_timeout(Duration::from_millis(800));
+    let engine = Config::default()
+        .with_pending_timeout(Duration::from_secs(3))
+        .with_dying_timeout(Duration::from_millis(800));
     NodeConfig::with_engine(engine)
 }
 
@@ -91,7 +93,9 @@ impl Peer {
             }
             Err(format!("event stream ended while waiting for {what}"))
         };
-        tokio::time::timeout(Duration::from_secs(20), wait).await.map_err(|_| format!("no {what} within 20 s"))?
+        tokio::time::timeout(Duration::from_secs(20), wait)
+            .await
+            .map_err(|_| format!("no {what} within 20 s"))?
     }
 
     async fn outview(&self) -> Result<BTreeMap<PeerId, u32>, String> {
@@ -103,14 +107,23 @@ impl Peer {
     }
 }
 
-async fn peer<T: Transport, F: Future<Output = T>>(make: &mut impl FnMut() -> F, cfg: NodeConfig) -> Result<Peer, String> {
+async fn peer<T: Transport, F: Future<Output = T>>(
+    make: &mut impl FnMut() -> F,
+    cfg: NodeConfig,
+) -> Result<Peer, String> {
     let node = Node::spawn(make().await, Keypair::generate(), cfg);
     let (handle, events) = node.protocol(protocol()).await.map_err(|e| e.to_string())?;
-    Ok(Peer { node, handle, events })
+    Ok(Peer {
+        node,
+        handle,
+        events,
+    })
 }
 
 async fn join(a: &Peer, b: &Peer) -> CaseResult {
-    let got = link_out_of_band(&a.handle, &b.node).await.map_err(|e| format!("out-of-band join failed: {e}"))?;
+    let got = link_out_of_band(&a.handle, &b.node)
+        .await
+        .map_err(|e| format!("out-of-band join failed: {e}"))?;
     if got != b.id() {
         return Err(format!("joined {got:?}, expected {:?}", b.id()));
     }
@@ -132,18 +145,28 @@ async fn check_arc(from: &Peer, to: &Peer, n: u32) -> CaseResult {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!("expected {n} arc(s) {:?} -> {:?}; outview says {out}, inview says {inn}", from.id(), to.id()));
+            return Err(format!(
+                "expected {n} arc(s) {:?} -> {:?}; outview says {out}, inview says {inn}",
+                from.id(),
+                to.id()
+            ));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
-async fn case<Fut: Future<Output = CaseResult>>(name: &'static str, f: Fut) -> Result<Duration, ConformanceError> {
+async fn case<Fut: Future<Output = CaseResult>>(
+    name: &'static str,
+    f: Fut,
+) -> Result<Duration, ConformanceError> {
     let start = Instant::now();
     match tokio::time::timeout(CASE_TIMEOUT, f).await {
         Ok(Ok(())) => Ok(start.elapsed()),
         Ok(Err(what)) => Err(ConformanceError { case: name, what }),
-        Err(_) => Err(ConformanceError { case: name, what: format!("did not finish within {CASE_TIMEOUT:?}") }),
+        Err(_) => Err(ConformanceError {
+            case: name,
+            what: format!("did not finish within {CASE_TIMEOUT:?}"),
+        }),
     }
 }
 
@@ -151,13 +174,35 @@ async fn case<Fut: Future<Output = CaseResult>>(name: &'static str, f: Fut) -> R
 ///
 /// # Errors
 /// The case's failure.
-pub async fn direct_connect<T: Transport, F: Future<Output = T>>(mut make: impl FnMut() -> F) -> Result<Duration, ConformanceError> {
+pub async fn direct_connect<T: Transport, F: Future<Output = T>>(
+    mut make: impl FnMut() -> F,
+) -> Result<Duration, ConformanceError> {
     case("direct_connect", async move {
         let mut a = peer(&mut make, config()).await?;
         let mut b = peer(&mut make, config()).await?;
         join(&a, &b).await?;
-        a.expect("arc opened at A", |e| matches!(e, Event::ArcOpened { direction: Direction::Out, count: 1, .. })).await?;
-        b.expect("arc opened at B", |e| matches!(e, Event::ArcOpened { direction: Direction::In, count: 1, .. })).await?;
+        a.expect("arc opened at A", |e| {
+            matches!(
+                e,
+                Event::ArcOpened {
+                    direction: Direction::Out,
+                    count: 1,
+                    ..
+                }
+            )
+        })
+        .await?;
+        b.expect("arc opened at B", |e| {
+            matches!(
+                e,
+                Event::ArcOpened {
+                    direction: Direction::In,
+                    count: 1,
+                    ..
+                }
+            )
+        })
+        .await?;
         check_arc(&a, &b, 1).await
     })
     .await
@@ -167,7 +212,9 @@ pub async fn direct_connect<T: Transport, F: Future<Output = T>>(mut make: impl 
 ///
 /// # Errors
 /// The case's failure.
-pub async fn bridged_connect<T: Transport, F: Future<Output = T>>(mut make: impl FnMut() -> F) -> Result<Duration, ConformanceError> {
+pub async fn bridged_connect<T: Transport, F: Future<Output = T>>(
+    mut make: impl FnMut() -> F,
+) -> Result<Duration, ConformanceError> {
     case("bridged_connect", async move {
         let a = peer(&mut make, config()).await?;
         let b = peer(&mut make, config()).await?;
@@ -191,7 +238,9 @@ pub async fn bridged_connect<T: Transport, F: Future<Output = T>>(mut make: impl
 ///
 /// # Errors
 /// The case's failure.
-pub async fn batch_duplicates<T: Transport, F: Future<Output = T>>(mut make: impl FnMut() -> F) -> Result<Duration, ConformanceError> {
+pub async fn batch_duplicates<T: Transport, F: Future<Output = T>>(
+    mut make: impl FnMut() -> F,
+) -> Result<Duration, ConformanceError> {
     case("batch_duplicates", async move {
         let a = peer(&mut make, config()).await?;
         let b = peer(&mut make, config()).await?;
@@ -199,15 +248,28 @@ pub async fn batch_duplicates<T: Transport, F: Future<Output = T>>(mut make: imp
         join(&a, &b).await?;
         join(&c, &b).await?;
         let from = vec![a.id(), a.id(), a.id()];
-        b.handle.connect(from, c.id()).await.map_err(|e| format!("batch failed: {e}"))?;
+        b.handle
+            .connect(from, c.id())
+            .await
+            .map_err(|e| format!("batch failed: {e}"))?;
         check_arc(&a, &c, 3).await?;
-        let to_c = a.node.connections().await.map_err(|e| e.to_string())?.into_iter().filter(|i| i.peer == Some(c.id())).count();
+        let to_c = a
+            .node
+            .connections()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|i| i.peer == Some(c.id()))
+            .count();
         if to_c != 1 {
             return Err(format!("A holds {to_c} connections to C, expected 1"));
         }
         let stats = a.node.stats().await.map_err(|e| e.to_string())?;
         if stats.engine.handshakes_started != 2 {
-            return Err(format!("A started {} handshakes, expected 2 (join B, then C)", stats.engine.handshakes_started));
+            return Err(format!(
+                "A started {} handshakes, expected 2 (join B, then C)",
+                stats.engine.handshakes_started
+            ));
         }
         Ok(())
     })
@@ -218,14 +280,20 @@ pub async fn batch_duplicates<T: Transport, F: Future<Output = T>>(mut make: imp
 ///
 /// # Errors
 /// The case's failure.
-pub async fn messages_in_order<T: Transport, F: Future<Output = T>>(mut make: impl FnMut() -> F) -> Result<Duration, ConformanceError> {
+pub async fn messages_in_order<T: Transport, F: Future<Output = T>>(
+    mut make: impl FnMut() -> F,
+) -> Result<Duration, ConformanceError> {
     case("messages_in_order", async move {
         let mut a = peer(&mut make, config()).await?;
         let mut b = peer(&mut make, config()).await?;
         join(&a, &b).await?;
         const N: u32 = 500;
         let msg = |i: u32| -> Bytes {
-            let len = if i % 50 == 7 { 150_000 } else { 8 + (i as usize % 1500) };
+            let len = if i % 50 == 7 {
+                150_000
+            } else {
+                8 + (i as usize % 1500)
+            };
             let mut v = vec![(i % 251) as u8; len];
             v[..4].copy_from_slice(&i.to_be_bytes());
             Bytes::from(v)
@@ -245,10 +313,15 @@ pub async fn messages_in_order<T: Transport, F: Future<Output = T>>(mut make: im
         });
         for (who, p) in [("B", &mut b), ("A", &mut a)] {
             for i in 0..N {
-                let e = p.expect("message", |e| matches!(e, Event::Message { .. })).await?;
+                let e = p
+                    .expect("message", |e| matches!(e, Event::Message { .. }))
+                    .await?;
                 if let Event::Message { payload, .. } = e {
                     if payload != msg(i) {
-                        return Err(format!("{who}: message {i} arrived wrong or out of order ({} bytes)", payload.len()));
+                        return Err(format!(
+                            "{who}: message {i} arrived wrong or out of order ({} bytes)",
+                            payload.len()
+                        ));
                     }
                 }
             }
@@ -265,7 +338,9 @@ pub async fn messages_in_order<T: Transport, F: Future<Output = T>>(mut make: im
 ///
 /// # Errors
 /// The case's failure.
-pub async fn close_seen_by_both<T: Transport, F: Future<Output = T>>(mut make: impl FnMut() -> F) -> Result<Duration, ConformanceError> {
+pub async fn close_seen_by_both<T: Transport, F: Future<Output = T>>(
+    mut make: impl FnMut() -> F,
+) -> Result<Duration, ConformanceError> {
     case("close_seen_by_both", async move {
         // Graceful end of a dying connection.
         let a = peer(&mut make, config()).await?;
@@ -305,19 +380,38 @@ pub async fn close_seen_by_both<T: Transport, F: Future<Output = T>>(mut make: i
 ///
 /// # Errors
 /// The case's failure.
-pub async fn pending_timeout<T: Transport, F: Future<Output = T>>(mut make: impl FnMut() -> F) -> Result<Duration, ConformanceError> {
+pub async fn pending_timeout<T: Transport, F: Future<Output = T>>(
+    mut make: impl FnMut() -> F,
+) -> Result<Duration, ConformanceError> {
     case("pending_timeout", async move {
         let mut a = peer(&mut make, config()).await?;
         let b = peer(&mut make, config()).await?;
-        let mut oob = a.handle.connect_out_of_band().await.map_err(|e| e.to_string())?;
+        let mut oob = a
+            .handle
+            .connect_out_of_band()
+            .await
+            .map_err(|e| e.to_string())?;
         let offer = oob.next_signal().await.ok_or("no offer")?;
         // The acceptor gets the offer, but its answer is never carried back.
-        let _acc = b.node.accept_out_of_band(offer).await.map_err(|e| e.to_string())?;
+        let _acc = b
+            .node
+            .accept_out_of_band(offer)
+            .await
+            .map_err(|e| e.to_string())?;
         match oob.finished().await {
             Err(ConnectError::Failed(ConnectFailure::Timeout)) => {}
             other => return Err(format!("expected a timeout, got {other:?}")),
         }
-        a.expect("connect failed event", |e| matches!(e, Event::ConnectFailed { reason: ConnectFailure::Timeout, .. })).await?;
+        a.expect("connect failed event", |e| {
+            matches!(
+                e,
+                Event::ConnectFailed {
+                    reason: ConnectFailure::Timeout,
+                    ..
+                }
+            )
+        })
+        .await?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let ca = a.node.connections().await.map_err(|e| e.to_string())?.len();
@@ -326,7 +420,9 @@ pub async fn pending_timeout<T: Transport, F: Future<Output = T>>(mut make: impl
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!("pending entries outlived their timeout ({ca} at A, {cb} at B)"));
+                return Err(format!(
+                    "pending entries outlived their timeout ({ca} at A, {cb} at B)"
+                ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -339,20 +435,35 @@ pub async fn pending_timeout<T: Transport, F: Future<Output = T>>(mut make: impl
 ///
 /// # Errors
 /// The case's failure.
-pub async fn dying_revive<T: Transport, F: Future<Output = T>>(mut make: impl FnMut() -> F) -> Result<Duration, ConformanceError> {
+pub async fn dying_revive<T: Transport, F: Future<Output = T>>(
+    mut make: impl FnMut() -> F,
+) -> Result<Duration, ConformanceError> {
     case("dying_revive", async move {
-        let cfg = NodeConfig::with_engine(Config::default().with_pending_timeout(Duration::from_secs(3)));
+        let cfg =
+            NodeConfig::with_engine(Config::default().with_pending_timeout(Duration::from_secs(3)));
         let a = peer(&mut make, cfg.clone()).await?;
         let b = peer(&mut make, cfg).await?;
         join(&a, &b).await?;
-        a.handle.disconnect(b.id()).await.map_err(|e| e.to_string())?;
-        a.handle.connect(None, b.id()).await.map_err(|e| format!("revive failed: {e}"))?;
+        a.handle
+            .disconnect(b.id())
+            .await
+            .map_err(|e| e.to_string())?;
+        a.handle
+            .connect(None, b.id())
+            .await
+            .map_err(|e| format!("revive failed: {e}"))?;
         check_arc(&a, &b, 1).await?;
         let s = a.node.stats().await.map_err(|e| e.to_string())?.engine;
         if s.revived != 1 || s.handshakes_started != 1 {
-            return Err(format!("expected one revival and one handshake, got {} and {}", s.revived, s.handshakes_started));
+            return Err(format!(
+                "expected one revival and one handshake, got {} and {}",
+                s.revived, s.handshakes_started
+            ));
         }
-        a.handle.send(b.id(), &b"still here"[..]).await.map_err(|e| e.to_string())?;
+        a.handle
+            .send(b.id(), &b"still here"[..])
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(())
     })
     .await
@@ -362,9 +473,13 @@ pub async fn dying_revive<T: Transport, F: Future<Output = T>>(mut make: impl Fn
 ///
 /// # Errors
 /// The case's failure.
-pub async fn concurrent_handshakes<T: Transport, F: Future<Output = T>>(mut make: impl FnMut() -> F) -> Result<Duration, ConformanceError> {
+pub async fn concurrent_handshakes<T: Transport, F: Future<Output = T>>(
+    mut make: impl FnMut() -> F,
+) -> Result<Duration, ConformanceError> {
     case("concurrent_handshakes", async move {
-        let cfg = NodeConfig::with_engine(Config::default().with_pending_timeout(Duration::from_secs(20)));
+        let cfg = NodeConfig::with_engine(
+            Config::default().with_pending_timeout(Duration::from_secs(20)),
+        );
         let hub = peer(&mut make, cfg.clone()).await?;
         let mut others = Vec::new();
         for _ in 0..50 {
@@ -374,11 +489,18 @@ pub async fn concurrent_handshakes<T: Transport, F: Future<Output = T>>(mut make
         let results = futures::future::join_all(joins).await;
         let failed: Vec<String> = results.into_iter().filter_map(Result::err).collect();
         if !failed.is_empty() {
-            return Err(format!("{} of 50 joins failed; first: {}", failed.len(), failed[0]));
+            return Err(format!(
+                "{} of 50 joins failed; first: {}",
+                failed.len(),
+                failed[0]
+            ));
         }
         let inview = hub.inview().await?;
         if inview.len() != 50 || inview.values().any(|n| *n != 1) {
-            return Err(format!("hub inview holds {} peers, expected 50 with one arc each", inview.len()));
+            return Err(format!(
+                "hub inview holds {} peers, expected 50 with one arc each",
+                inview.len()
+            ));
         }
         Ok(())
     })
@@ -389,15 +511,27 @@ pub async fn concurrent_handshakes<T: Transport, F: Future<Output = T>>(mut make
 ///
 /// # Errors
 /// The first failing case.
-pub async fn run_all<T: Transport, F: Future<Output = T>>(mut make: impl FnMut() -> F) -> Result<Report, ConformanceError> {
+pub async fn run_all<T: Transport, F: Future<Output = T>>(
+    mut make: impl FnMut() -> F,
+) -> Result<Report, ConformanceError> {
     let mut r = Report::default();
-    r.cases.push(("direct_connect", direct_connect(&mut make).await?));
-    r.cases.push(("bridged_connect", bridged_connect(&mut make).await?));
-    r.cases.push(("batch_duplicates", batch_duplicates(&mut make).await?));
-    r.cases.push(("messages_in_order", messages_in_order(&mut make).await?));
-    r.cases.push(("close_seen_by_both", close_seen_by_both(&mut make).await?));
-    r.cases.push(("pending_timeout", pending_timeout(&mut make).await?));
-    r.cases.push(("dying_revive", dying_revive(&mut make).await?));
-    r.cases.push(("concurrent_handshakes", concurrent_handshakes(&mut make).await?));
+    r.cases
+        .push(("direct_connect", direct_connect(&mut make).await?));
+    r.cases
+        .push(("bridged_connect", bridged_connect(&mut make).await?));
+    r.cases
+        .push(("batch_duplicates", batch_duplicates(&mut make).await?));
+    r.cases
+        .push(("messages_in_order", messages_in_order(&mut make).await?));
+    r.cases
+        .push(("close_seen_by_both", close_seen_by_both(&mut make).await?));
+    r.cases
+        .push(("pending_timeout", pending_timeout(&mut make).await?));
+    r.cases
+        .push(("dying_revive", dying_revive(&mut make).await?));
+    r.cases.push((
+        "concurrent_handshakes",
+        concurrent_handshakes(&mut make).await?,
+    ));
     Ok(r)
 }

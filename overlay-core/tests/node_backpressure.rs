@@ -1,10 +1,15 @@
 //! A slow receiver slows the sender down: bounded queues, nothing dropped.
-use overlay_core::{link_out_of_band, Config, Event, Keypair, MemoryNetwork, Node, NodeConfig, ProtocolId, SendError};
+use overlay_core::{
+    link_out_of_band, Config, Event, Keypair, MemoryNetwork, Node, NodeConfig, ProtocolId,
+    SendError,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_reports_full_then_drains_in_order() -> Result<(), Box<dyn std::error::Error>> {
     let net = MemoryNetwork::new();
-    let engine = Config::default().with_max_message_size(64 * 1024).with_send_queue_limit(64 * 1024);
+    let engine = Config::default()
+        .with_max_message_size(64 * 1024)
+        .with_send_queue_limit(64 * 1024);
     let mut cfg = NodeConfig::with_engine(engine);
     cfg.event_capacity = 8;
     let a = Node::spawn(net.transport(), Keypair::generate(), cfg.clone());
@@ -22,7 +27,10 @@ async fn full_queue_reports_full_then_drains_in_order() -> Result<(), Box<dyn st
             Err(SendError::Full(peer)) => break peer,
             Err(e) => return Err(e.into()),
         }
-        assert!(sent < 1_000_000, "the queue never filled: unbounded buffering somewhere");
+        assert!(
+            sent < 1_000_000,
+            "the queue never filled: unbounded buffering somewhere"
+        );
     };
     assert_eq!(full, b.id());
     // A waiting send completes once B reads.
@@ -38,7 +46,11 @@ async fn full_queue_reports_full_then_drains_in_order() -> Result<(), Box<dyn st
         match eb.recv().await {
             Some(Event::Message { payload, .. }) => {
                 assert_eq!(payload.len(), 1024);
-                assert_eq!(&payload[..4], &next.to_be_bytes(), "message out of order or lost");
+                assert_eq!(
+                    &payload[..4],
+                    &next.to_be_bytes(),
+                    "message out of order or lost"
+                );
                 next += 1;
             }
             Some(_) => {}

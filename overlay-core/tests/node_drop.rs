@@ -2,7 +2,9 @@
 //! its transport; the other side sees the connection go.
 use std::time::Duration;
 
-use overlay_core::{link_out_of_band, ArcCloseReason, Event, Keypair, MemoryNetwork, Node, NodeConfig, ProtocolId};
+use overlay_core::{
+    link_out_of_band, ArcCloseReason, Event, Keypair, MemoryNetwork, Node, NodeConfig, ProtocolId,
+};
 
 #[tokio::test]
 async fn dropped_node_frees_everything() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,7 +27,10 @@ async fn dropped_node_frees_everything() -> Result<(), Box<dyn std::error::Error
         }
     })
     .await?;
-    assert!(matches!(closed, Some(ref r) if *r != ArcCloseReason::Removed), "B must see A's connection end, got {closed:?}");
+    assert!(
+        matches!(closed, Some(ref r) if *r != ArcCloseReason::Removed),
+        "B must see A's connection end, got {closed:?}"
+    );
     tokio::time::timeout(Duration::from_secs(5), async {
         while net.len() != 1 {
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -1,5 +1,7 @@
 //! Two nodes over the memory transport: join out-of-band, exchange messages.
-use overlay_core::{link_out_of_band, Direction, Event, Keypair, MemoryNetwork, Node, NodeConfig, ProtocolId};
+use overlay_core::{
+    link_out_of_band, Direction, Event, Keypair, MemoryNetwork, Node, NodeConfig, ProtocolId,
+};
 
 #[tokio::test]
 async fn two_nodes_join_and_talk() -> Result<(), Box<dyn std::error::Error>> {
@@ -12,12 +14,32 @@ async fn two_nodes_join_and_talk() -> Result<(), Box<dyn std::error::Error>> {
     let remote = link_out_of_band(&pa, &b).await?;
     assert_eq!(remote, b.id());
     assert_eq!(pa.outview().await?.get(&b.id()), Some(&1));
-    assert_eq!(ea.recv().await, Some(Event::ArcOpened { peer: b.id(), direction: Direction::Out, count: 1 }));
-    assert_eq!(eb.recv().await, Some(Event::ArcOpened { peer: a.id(), direction: Direction::In, count: 1 }));
+    assert_eq!(
+        ea.recv().await,
+        Some(Event::ArcOpened {
+            peer: b.id(),
+            direction: Direction::Out,
+            count: 1
+        })
+    );
+    assert_eq!(
+        eb.recv().await,
+        Some(Event::ArcOpened {
+            peer: a.id(),
+            direction: Direction::In,
+            count: 1
+        })
+    );
     assert_eq!(pb.inview().await?.get(&a.id()), Some(&1));
     pa.send(b.id(), &b"hello"[..]).await?;
     pb.send(a.id(), vec![7u8; 200_000]).await?;
-    assert_eq!(eb.recv().await, Some(Event::Message { peer: a.id(), payload: bytes::Bytes::from_static(b"hello") }));
+    assert_eq!(
+        eb.recv().await,
+        Some(Event::Message {
+            peer: a.id(),
+            payload: bytes::Bytes::from_static(b"hello")
+        })
+    );
     match ea.recv().await {
         Some(Event::Message { peer, payload }) => {
             assert_eq!(peer, b.id());

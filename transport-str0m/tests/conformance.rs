@@ -28,7 +28,11 @@ macro_rules! case {
         async fn $name() -> Result<(), testkit::ConformanceError> {
             let _turn = TURN.lock().await;
             let took = testkit::$name(make).await?;
-            println!("{} ok in {:.1} ms", stringify!($name), took.as_secs_f64() * 1e3);
+            println!(
+                "{} ok in {:.1} ms",
+                stringify!($name),
+                took.as_secs_f64() * 1e3
+            );
             Ok(())
         }
     };

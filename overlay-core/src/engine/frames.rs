@@ -14,7 +14,9 @@ use crate::wire::{Frame, Reassembled};
 impl Engine {
     pub(super) fn on_frame(&mut self, now: Instant, id: ConnId, bytes: Bytes) {
         let limit = self.config.max_frame_size;
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         c.stats.frames_received += 1;
         c.stats.bytes_received += bytes.len() as u64;
         let state = c.state;
@@ -22,7 +24,13 @@ impl Engine {
             Ok(f) => f,
             Err(e) => return self.bad_frame(now, id, &e.to_string()),
         };
-        if let Frame::Hello { handshake, peer, signature, arcs } = frame {
+        if let Frame::Hello {
+            handshake,
+            peer,
+            signature,
+            arcs,
+        } = frame
+        {
             if state == ConnState::Handshaking {
                 // Tolerate a transport that shows the remote's first frame
                 // before its own open event.
@@ -33,7 +41,9 @@ impl Engine {
             }
             return self.on_hello(now, id, handshake, peer, signature, arcs);
         }
-        let Some(peer) = self.conns.get(&id).and_then(|c| c.peer) else { return };
+        let Some(peer) = self.conns.get(&id).and_then(|c| c.peer) else {
+            return;
+        };
         if !state.is_established() {
             return self.bad_frame(now, id, "frame before hello");
         }
@@ -46,8 +56,15 @@ impl Engine {
                 }
                 self.deliver(id, protocol, peer, payload);
             }
-            Frame::DataStart { protocol, total_len, chunk } => {
-                let r = self.conns.get_mut(&id).map(|c| c.reassembler.start(protocol, total_len, &chunk));
+            Frame::DataStart {
+                protocol,
+                total_len,
+                chunk,
+            } => {
+                let r = self
+                    .conns
+                    .get_mut(&id)
+                    .map(|c| c.reassembler.start(protocol, total_len, &chunk));
                 self.reassembled(now, id, peer, r);
             }
             Frame::DataCont { chunk } => {
@@ -59,30 +76,63 @@ impl Engine {
                     return self.bad_frame(now, id, "arc add of zero");
                 }
                 self.revive(id);
-                let Some(c) = self.conns.get_mut(&id) else { return };
+                let Some(c) = self.conns.get_mut(&id) else {
+                    return;
+                };
                 let n = c.arcs.add_in(protocol, count);
-                self.emit(protocol, Event::ArcOpened { peer, direction: Direction::In, count: n });
+                self.emit(
+                    protocol,
+                    Event::ArcOpened {
+                        peer,
+                        direction: Direction::In,
+                        count: n,
+                    },
+                );
             }
             Frame::ArcRemove { protocol, count } => {
-                let Some(c) = self.conns.get_mut(&id) else { return };
+                let Some(c) = self.conns.get_mut(&id) else {
+                    return;
+                };
                 let before = c.arcs_of(&protocol).inn;
                 let (removed, _) = c.arcs.remove_in(&protocol, count);
                 for i in 0..removed {
                     let left = before - i - 1;
-                    self.emit(protocol, Event::ArcClosed { peer, direction: Direction::In, reason: ArcCloseReason::Removed, count: left });
+                    self.emit(
+                        protocol,
+                        Event::ArcClosed {
+                            peer,
+                            direction: Direction::In,
+                            reason: ArcCloseReason::Removed,
+                            count: left,
+                        },
+                    );
                 }
                 if removed < count {
                     self.bad_frame(now, id, "arc remove beyond the arcs held");
                 }
                 self.maybe_dying(now, id);
             }
-            Frame::ConnectTo { op, protocol, to, count } => {
-                let waiter = Waiter::Remote { bridge: peer, req: op };
+            Frame::ConnectTo {
+                op,
+                protocol,
+                to,
+                count,
+            } => {
+                let waiter = Waiter::Remote {
+                    bridge: peer,
+                    req: op,
+                };
                 if count == 0 {
                     return self.bad_frame(now, id, "connect of zero arcs");
                 }
                 if to == self.local {
-                    self.send_control(id, Frame::ConnectDone { op, failure: Some(BridgeFailure::SelfConnection) });
+                    self.send_control(
+                        id,
+                        Frame::ConnectDone {
+                            op,
+                            failure: Some(BridgeFailure::SelfConnection),
+                        },
+                    );
                 } else {
                     self.open_arcs(now, protocol, to, count, waiter, Some(Via::Bridge(peer)));
                 }
@@ -96,26 +146,60 @@ impl Engine {
                 }
                 _ => self.bad_frame(now, id, "connect-done for no request of ours"),
             },
-            Frame::Forward { handshake, to, signal } => {
+            Frame::Forward {
+                handshake,
+                to,
+                signal,
+            } => {
                 if to == peer || to == self.local {
-                    self.send_control(id, Frame::ForwardFailed { handshake, reason: BridgeFailure::SelfConnection });
+                    self.send_control(
+                        id,
+                        Frame::ForwardFailed {
+                            handshake,
+                            reason: BridgeFailure::SelfConnection,
+                        },
+                    );
                     return;
                 }
                 match self.established(&to) {
                     Some(target) => {
                         self.stats.relayed += 1;
-                        self.send_control(target, Frame::Forwarded { handshake, origin: peer, signal });
+                        self.send_control(
+                            target,
+                            Frame::Forwarded {
+                                handshake,
+                                origin: peer,
+                                signal,
+                            },
+                        );
                     }
                     None => {
                         tracing::debug!(from = %peer.short(), to = %to.short(), "cannot relay: not a neighbour");
-                        self.send_control(id, Frame::ForwardFailed { handshake, reason: BridgeFailure::NotNeighbour });
+                        self.send_control(
+                            id,
+                            Frame::ForwardFailed {
+                                handshake,
+                                reason: BridgeFailure::NotNeighbour,
+                            },
+                        );
                     }
                 }
             }
-            Frame::Forwarded { handshake, origin, signal } => {
+            Frame::Forwarded {
+                handshake,
+                origin,
+                signal,
+            } => {
                 let protocol = self.conns.get(&id).map(|c| c.envelope_protocol);
                 if let Some(protocol) = protocol {
-                    let r = self.accept_remote_signal(now, handshake, origin, Via::Bridge(peer), protocol, signal);
+                    let r = self.accept_remote_signal(
+                        now,
+                        handshake,
+                        origin,
+                        Via::Bridge(peer),
+                        protocol,
+                        signal,
+                    );
                     if let super::handshake::Accepted::Dropped(why) = r {
                         tracing::debug!(from = %origin.short(), bridge = %peer.short(), why, "forwarded signal dropped");
                     }
@@ -123,10 +207,20 @@ impl Engine {
             }
             Frame::ForwardFailed { handshake, reason } => {
                 let target = self.by_handshake.get(&handshake).copied();
-                let ours = target.and_then(|t| self.conns.get(&t)).is_some_and(|c| c.via == Via::Bridge(peer) && c.state.is_pending());
+                let ours = target
+                    .and_then(|t| self.conns.get(&t))
+                    .is_some_and(|c| c.via == Via::Bridge(peer) && c.state.is_pending());
                 match target {
                     Some(t) if ours => {
-                        self.fail_conn(now, t, ConnectFailure::BridgeFailed { bridge: peer, why: reason }, true);
+                        self.fail_conn(
+                            now,
+                            t,
+                            ConnectFailure::BridgeFailed {
+                                bridge: peer,
+                                why: reason,
+                            },
+                            true,
+                        );
                     }
                     _ => self.stats.dropped_signals += 1,
                 }
@@ -142,13 +236,21 @@ impl Engine {
         r: Option<Result<Reassembled, crate::wire::ReassemblyError>>,
     ) {
         match r {
-            Some(Ok(Reassembled::Message(protocol, payload))) => self.deliver(id, protocol, peer, payload),
+            Some(Ok(Reassembled::Message(protocol, payload))) => {
+                self.deliver(id, protocol, peer, payload)
+            }
             Some(Ok(Reassembled::Partial)) | None => {}
             Some(Err(e)) => self.bad_frame(now, id, &e.to_string()),
         }
     }
 
-    fn deliver(&mut self, id: ConnId, protocol: crate::id::ProtocolId, peer: PeerId, payload: Bytes) {
+    fn deliver(
+        &mut self,
+        id: ConnId,
+        protocol: crate::id::ProtocolId,
+        peer: PeerId,
+        payload: Bytes,
+    ) {
         if let Some(c) = self.conns.get_mut(&id) {
             c.stats.messages_received += 1;
         }
@@ -159,7 +261,9 @@ impl Engine {
     /// Count a bad frame; close the connection when they keep coming.
     fn bad_frame(&mut self, now: Instant, id: ConnId, why: &str) {
         self.stats.bad_frames += 1;
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         c.stats.bad_frames += 1;
         let n = c.stats.bad_frames;
         let peer = c.peer.map(|p| p.short()).unwrap_or_default();

@@ -37,13 +37,28 @@ impl Engine {
         let handshake = c.handshake;
         match (c.via, c.peer) {
             (Via::OutOfBand, _) => {
-                let env = SignalEnvelope { handshake, from: self.local, protocol: c.envelope_protocol, signal };
+                let env = SignalEnvelope {
+                    handshake,
+                    from: self.local,
+                    protocol: c.envelope_protocol,
+                    signal,
+                };
                 self.outputs.push_back(Output::Signal(env));
             }
             (Via::Bridge(bridge), Some(to)) => match self.established(&bridge) {
-                Some(bid) => self.send_control(bid, Frame::Forward { handshake, to, signal }),
+                Some(bid) => self.send_control(
+                    bid,
+                    Frame::Forward {
+                        handshake,
+                        to,
+                        signal,
+                    },
+                ),
                 None => {
-                    let why = ConnectFailure::BridgeFailed { bridge, why: BridgeFailure::ConnectionLost };
+                    let why = ConnectFailure::BridgeFailed {
+                        bridge,
+                        why: BridgeFailure::ConnectionLost,
+                    };
                     self.fail_conn(now, id, why, true);
                 }
             },
@@ -76,13 +91,21 @@ impl Engine {
                 self.stats.dropped_signals += 1;
             }
             let expires = now + self.config.pending_timeout;
-            self.early.push_back(EarlySignal { expires, handshake: h, origin, via, signal });
+            self.early.push_back(EarlySignal {
+                expires,
+                handshake: h,
+                origin,
+                via,
+                signal,
+            });
             return Accepted::Buffered;
         }
         // A new offer. One connection per pair: look at what we have with `origin`.
         let mut inherited = Vec::new();
         if let Some(&existing) = self.by_peer.get(&origin) {
-            let Some(c) = self.conns.get(&existing) else { return Accepted::Dropped("stale table entry") };
+            let Some(c) = self.conns.get(&existing) else {
+                return Accepted::Dropped("stale table entry");
+            };
             match (c.state, c.role) {
                 (s, Role::Initiator) if s.is_pending() => {
                     // Glare: both dial each other. The lower id's handshake wins.
@@ -107,7 +130,10 @@ impl Engine {
                     // The remote dials although we hold a connection: its side is
                     // gone (closed or crashed before we noticed). Replace ours.
                     tracing::debug!(peer = %origin.short(), "new offer over an established connection: replacing it");
-                    self.close_arcs(existing, &ArcCloseReason::ConnectionLost("superseded by a new connection".into()));
+                    self.close_arcs(
+                        existing,
+                        &ArcCloseReason::ConnectionLost("superseded by a new connection".into()),
+                    );
                     self.drop_conn(existing, true);
                 }
             }
@@ -115,7 +141,11 @@ impl Engine {
         if self.pending_count() >= self.config.max_pending {
             self.stats.dropped_signals += 1;
             for w in inherited {
-                self.resolve_request(w, Some(origin), Err(ConnectFailure::Remote(BridgeFailure::Busy)));
+                self.resolve_request(
+                    w,
+                    Some(origin),
+                    Err(ConnectFailure::Remote(BridgeFailure::Busy)),
+                );
             }
             return Accepted::Dropped("too many handshakes at once");
         }
@@ -125,7 +155,8 @@ impl Engine {
             c.wants = inherited;
         }
         tracing::debug!(peer = %origin.short(), handshake = %h, ?via, "handshake accepted");
-        self.commands.push_back(TransportCommand::Signal { conn: id, signal });
+        self.commands
+            .push_back(TransportCommand::Signal { conn: id, signal });
         // Signals that overtook the offer.
         let mut i = 0;
         while i < self.early.len() {
@@ -140,8 +171,17 @@ impl Engine {
         Accepted::Delivered
     }
 
-    fn signal_for_known(&mut self, now: Instant, id: ConnId, origin: PeerId, via: Via, signal: Signal) -> Accepted {
-        let Some(c) = self.conns.get(&id) else { return Accepted::Dropped("stale table entry") };
+    fn signal_for_known(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        origin: PeerId,
+        via: Via,
+        signal: Signal,
+    ) -> Accepted {
+        let Some(c) = self.conns.get(&id) else {
+            return Accepted::Dropped("stale table entry");
+        };
         if c.via != via {
             self.stats.dropped_signals += 1;
             return Accepted::Dropped("signal came by another path than its handshake");
@@ -159,8 +199,15 @@ impl Engine {
             None => {
                 // Out-of-band initiator learns who answered.
                 if let Some(&other) = self.by_peer.get(&origin) {
-                    let established = self.conns.get(&other).is_some_and(|o| o.state.is_established());
-                    let glare = self.conns.get(&other).filter(|o| o.state.is_pending() && o.role == Role::Acceptor).map(|o| o.hello_sent);
+                    let established = self
+                        .conns
+                        .get(&other)
+                        .is_some_and(|o| o.state.is_established());
+                    let glare = self
+                        .conns
+                        .get(&other)
+                        .filter(|o| o.state.is_pending() && o.role == Role::Acceptor)
+                        .map(|o| o.hello_sent);
                     if let Some(their_hello_sent) = glare {
                         // Glare: we accepted the origin's offer while ours was
                         // out. The lower id's handshake wins, on both sides.
@@ -172,7 +219,13 @@ impl Engine {
                                     for w in mine.wants {
                                         if their_hello_sent {
                                             // Their connection's Hello already left: announce.
-                                            o.outbox.push_control(Frame::ArcAdd { protocol: w.protocol, count: w.count }.encode());
+                                            o.outbox.push_control(
+                                                Frame::ArcAdd {
+                                                    protocol: w.protocol,
+                                                    count: w.count,
+                                                }
+                                                .encode(),
+                                            );
                                         }
                                         o.wants.push(w);
                                     }
@@ -186,7 +239,12 @@ impl Engine {
                     }
                     if established {
                         // The acceptor replaces its connection with this one; so do we.
-                        self.close_arcs(other, &ArcCloseReason::ConnectionLost("superseded by a new connection".into()));
+                        self.close_arcs(
+                            other,
+                            &ArcCloseReason::ConnectionLost(
+                                "superseded by a new connection".into(),
+                            ),
+                        );
                         self.drop_conn(other, true);
                     } else if let Some(old) = self.drop_conn(other, true) {
                         if let Some(c) = self.conns.get_mut(&id) {
@@ -200,7 +258,8 @@ impl Engine {
                 self.by_peer.insert(origin, id);
             }
         }
-        self.commands.push_back(TransportCommand::Signal { conn: id, signal });
+        self.commands
+            .push_back(TransportCommand::Signal { conn: id, signal });
         let _ = now;
         Accepted::Delivered
     }
@@ -210,7 +269,9 @@ impl Engine {
     /// initiator learns the connection is living, the acceptor already
     /// counts its arcs and can use the connection).
     pub(super) fn on_opened(&mut self, now: Instant, id: ConnId) {
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         if c.state != ConnState::Handshaking {
             return;
         }
@@ -226,7 +287,9 @@ impl Engine {
 
     /// Send our `Hello`, announcing the arcs asked for so far.
     fn send_hello(&mut self, id: ConnId) {
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         let Some(peer) = c.peer else { return };
         if c.hello_sent {
             return;
@@ -240,7 +303,12 @@ impl Engine {
         }
         let transcript = hello_transcript(c.handshake, &self.local, &peer);
         let signature = self.keypair.signing_key().sign(&transcript).to_bytes();
-        let hello = Frame::Hello { handshake: c.handshake, peer: self.local, signature, arcs };
+        let hello = Frame::Hello {
+            handshake: c.handshake,
+            peer: self.local,
+            signature,
+            arcs,
+        };
         c.outbox.push_control_front(hello.encode());
         c.hello_sent = true;
         self.pump(id);
@@ -261,7 +329,11 @@ impl Engine {
         let valid = handshake == c.handshake
             && expected == Some(sender)
             && sender.verifying_key().is_some_and(|key| {
-                key.verify(&hello_transcript(handshake, &sender, &self.local), &Signature::from_bytes(&signature)).is_ok()
+                key.verify(
+                    &hello_transcript(handshake, &sender, &self.local),
+                    &Signature::from_bytes(&signature),
+                )
+                .is_ok()
             });
         if !valid {
             tracing::warn!(conn = %id, claimed = %sender.short(), "hello with a wrong identity or signature: closing");
@@ -271,7 +343,9 @@ impl Engine {
         }
         // The acceptor answers now, announcing its own arcs.
         self.send_hello(id);
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         c.state = ConnState::Living;
         let wants = std::mem::take(&mut c.wants);
         let via = c.via;
@@ -283,7 +357,11 @@ impl Engine {
         }
         let mut mine = Vec::new();
         for w in wants {
-            opened.push((w.protocol, Direction::Out, c.arcs.add_out(w.protocol, w.count)));
+            opened.push((
+                w.protocol,
+                Direction::Out,
+                c.arcs.add_out(w.protocol, w.count),
+            ));
             mine.push(w);
         }
         self.stats.connections_opened += 1;
@@ -292,7 +370,14 @@ impl Engine {
             self.outputs.push_back(Output::HandshakeEnded { handshake });
         }
         for (p, direction, count) in opened {
-            self.emit(p, Event::ArcOpened { peer: sender, direction, count });
+            self.emit(
+                p,
+                Event::ArcOpened {
+                    peer: sender,
+                    direction,
+                    count,
+                },
+            );
         }
         for w in mine {
             self.resolve_request(w, Some(sender), Ok(()));

@@ -160,7 +160,11 @@ impl Engine {
 
     /// Peers with an established (living or dying) connection.
     pub fn neighbours(&self) -> BTreeSet<PeerId> {
-        self.conns.values().filter(|c| c.state.is_established()).filter_map(|c| c.peer).collect()
+        self.conns
+            .values()
+            .filter(|c| c.state.is_established())
+            .filter_map(|c| c.peer)
+            .collect()
     }
 
     /// Every connection, in every table.
@@ -187,7 +191,10 @@ impl Engine {
 
     /// The state of the connection to `peer`, if any.
     pub fn connection_state(&self, peer: &PeerId) -> Option<ConnState> {
-        self.by_peer.get(peer).and_then(|id| self.conns.get(id)).map(|c| c.state)
+        self.by_peer
+            .get(peer)
+            .and_then(|id| self.conns.get(id))
+            .map(|c| c.state)
     }
 
     /// Operations still in flight.
@@ -211,7 +218,11 @@ impl Engine {
 
     /// When [`Engine::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let conns = self.conns.values().filter(|c| c.state != ConnState::Living).map(|c| c.deadline);
+        let conns = self
+            .conns
+            .values()
+            .filter(|c| c.state != ConnState::Living)
+            .map(|c| c.deadline);
         let waits = self.bridge_waits.values().map(|w| w.deadline);
         let early = self.early.front().map(|e| e.expires);
         conns.chain(waits).chain(early).min()
@@ -243,10 +254,16 @@ impl Engine {
 
     /// Handle every deadline at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let expired: Vec<ConnId> =
-            self.conns.values().filter(|c| c.state != ConnState::Living && c.deadline <= now).map(|c| c.id).collect();
+        let expired: Vec<ConnId> = self
+            .conns
+            .values()
+            .filter(|c| c.state != ConnState::Living && c.deadline <= now)
+            .map(|c| c.id)
+            .collect();
         for id in expired {
-            let Some(state) = self.conns.get(&id).map(|c| c.state) else { continue };
+            let Some(state) = self.conns.get(&id).map(|c| c.state) else {
+                continue;
+            };
             if state == ConnState::Dying {
                 tracing::debug!(conn = %id, "dying connection closed at its timeout");
                 self.stats.dying_closed += 1;
@@ -257,7 +274,12 @@ impl Engine {
                 self.fail_conn(now, id, ConnectFailure::Timeout, true);
             }
         }
-        let waits: Vec<u64> = self.bridge_waits.iter().filter(|(_, w)| w.deadline <= now).map(|(r, _)| *r).collect();
+        let waits: Vec<u64> = self
+            .bridge_waits
+            .iter()
+            .filter(|(_, w)| w.deadline <= now)
+            .map(|(r, _)| *r)
+            .collect();
         for req in waits {
             if let Some(w) = self.bridge_waits.remove(&req) {
                 self.part_done(w.op, Err(ConnectFailure::Timeout), None);
@@ -278,14 +300,27 @@ impl Engine {
     /// [`SendError::NotNeighbour`], [`SendError::TooLarge`], or
     /// [`SendError::Full`] when the connection's queue is full (retry after
     /// [`Output::Writable`]).
-    pub fn send(&mut self, _now: Instant, protocol: ProtocolId, peer: PeerId, payload: Bytes) -> Result<(), SendError> {
+    pub fn send(
+        &mut self,
+        _now: Instant,
+        protocol: ProtocolId,
+        peer: PeerId,
+        payload: Bytes,
+    ) -> Result<(), SendError> {
         if payload.len() > self.config.max_message_size {
-            return Err(SendError::TooLarge { size: payload.len(), limit: self.config.max_message_size });
+            return Err(SendError::TooLarge {
+                size: payload.len(),
+                limit: self.config.max_message_size,
+            });
         }
         let max_frame = self.config.max_frame_size;
         let limit = self.config.send_queue_limit;
-        let id = self.established(&peer).ok_or(SendError::NotNeighbour { peer, protocol })?;
-        let Some(c) = self.conns.get_mut(&id) else { return Err(SendError::NotNeighbour { peer, protocol }) };
+        let id = self
+            .established(&peer)
+            .ok_or(SendError::NotNeighbour { peer, protocol })?;
+        let Some(c) = self.conns.get_mut(&id) else {
+            return Err(SendError::NotNeighbour { peer, protocol });
+        };
         let a = c.arcs_of(&protocol);
         if a.out == 0 && a.inn == 0 {
             return Err(SendError::NotNeighbour { peer, protocol });
@@ -295,16 +330,29 @@ impl Engine {
             return Err(SendError::Full(peer));
         }
         if Frame::data_overhead(&protocol) + payload.len() <= max_frame {
-            c.outbox.push_app(Frame::Data { protocol, payload }.encode());
+            c.outbox
+                .push_app(Frame::Data { protocol, payload }.encode());
         } else {
             let first = max_frame - Frame::data_start_overhead(&protocol);
             let rest = max_frame - crate::wire::HEADER_LEN;
             let total_len = payload.len() as u32;
-            c.outbox.push_app(Frame::DataStart { protocol, total_len, chunk: payload.slice(..first) }.encode());
+            c.outbox.push_app(
+                Frame::DataStart {
+                    protocol,
+                    total_len,
+                    chunk: payload.slice(..first),
+                }
+                .encode(),
+            );
             let mut off = first;
             while off < payload.len() {
                 let end = (off + rest).min(payload.len());
-                c.outbox.push_app(Frame::DataCont { chunk: payload.slice(off..end) }.encode());
+                c.outbox.push_app(
+                    Frame::DataCont {
+                        chunk: payload.slice(off..end),
+                    }
+                    .encode(),
+                );
                 off = end;
             }
         }
@@ -317,7 +365,10 @@ impl Engine {
     pub fn can_send(&self, peer: &PeerId, len: usize) -> bool {
         self.established(peer)
             .and_then(|id| self.conns.get(&id))
-            .is_some_and(|c| c.outbox.app_bytes() == 0 || c.outbox.app_bytes() + len <= self.config.send_queue_limit)
+            .is_some_and(|c| {
+                c.outbox.app_bytes() == 0
+                    || c.outbox.app_bytes() + len <= self.config.send_queue_limit
+            })
     }
 
     /// Remove one (unpinned) arc `self -> peer` of `protocol`. The remote's
@@ -325,9 +376,18 @@ impl Engine {
     ///
     /// # Errors
     /// [`ArcError::NoArc`] or [`ArcError::Pinned`].
-    pub fn disconnect(&mut self, now: Instant, protocol: ProtocolId, peer: PeerId) -> Result<(), ArcError> {
-        let id = self.established(&peer).ok_or(ArcError::NoArc { peer, protocol })?;
-        let Some(c) = self.conns.get_mut(&id) else { return Err(ArcError::NoArc { peer, protocol }) };
+    pub fn disconnect(
+        &mut self,
+        now: Instant,
+        protocol: ProtocolId,
+        peer: PeerId,
+    ) -> Result<(), ArcError> {
+        let id = self
+            .established(&peer)
+            .ok_or(ArcError::NoArc { peer, protocol })?;
+        let Some(c) = self.conns.get_mut(&id) else {
+            return Err(ArcError::NoArc { peer, protocol });
+        };
         let a = c.arcs_of(&protocol);
         if a.out == 0 {
             return Err(ArcError::NoArc { peer, protocol });
@@ -335,8 +395,17 @@ impl Engine {
         let Some(left) = c.arcs.remove_out_unpinned(&protocol) else {
             return Err(ArcError::Pinned { peer, protocol });
         };
-        c.outbox.push_control(Frame::ArcRemove { protocol, count: 1 }.encode());
-        self.emit(protocol, Event::ArcClosed { peer, direction: Direction::Out, reason: ArcCloseReason::Removed, count: left });
+        c.outbox
+            .push_control(Frame::ArcRemove { protocol, count: 1 }.encode());
+        self.emit(
+            protocol,
+            Event::ArcClosed {
+                peer,
+                direction: Direction::Out,
+                reason: ArcCloseReason::Removed,
+                count: left,
+            },
+        );
         self.pump(id);
         self.maybe_dying(now, id);
         Ok(())
@@ -361,7 +430,9 @@ impl Engine {
     /// # Errors
     /// [`ArcError::NoArc`] if every arc is already pinned or none exists.
     pub fn pin(&mut self, protocol: ProtocolId, peer: PeerId) -> Result<(), ArcError> {
-        let c = self.established(&peer).and_then(|id| self.conns.get_mut(&id));
+        let c = self
+            .established(&peer)
+            .and_then(|id| self.conns.get_mut(&id));
         if c.is_some_and(|c| c.arcs.pin(&protocol)) {
             Ok(())
         } else {
@@ -374,7 +445,9 @@ impl Engine {
     /// # Errors
     /// [`ArcError::NotPinned`].
     pub fn unpin(&mut self, protocol: ProtocolId, peer: PeerId) -> Result<(), ArcError> {
-        let c = self.established(&peer).and_then(|id| self.conns.get_mut(&id));
+        let c = self
+            .established(&peer)
+            .and_then(|id| self.conns.get_mut(&id));
         if c.is_some_and(|c| c.arcs.unpin(&protocol)) {
             Ok(())
         } else {
@@ -387,7 +460,10 @@ impl Engine {
     pub fn shutdown(&mut self, now: Instant) {
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();
         for id in ids {
-            let established = self.conns.get(&id).is_some_and(|c| c.state.is_established());
+            let established = self
+                .conns
+                .get(&id)
+                .is_some_and(|c| c.state.is_established());
             if established {
                 self.close_arcs(id, &ArcCloseReason::Shutdown);
                 self.drop_conn(id, true);
@@ -399,11 +475,12 @@ impl Engine {
         for op in ops {
             if let Some(o) = self.ops.remove(&op) {
                 let _ = o;
-                self.outputs.push_back(Output::Completed(crate::event::Completion {
-                    op,
-                    result: Err(ConnectFailure::Shutdown),
-                    remote: None,
-                }));
+                self.outputs
+                    .push_back(Output::Completed(crate::event::Completion {
+                        op,
+                        result: Err(ConnectFailure::Shutdown),
+                        remote: None,
+                    }));
             }
         }
         self.bridge_waits.clear();
@@ -419,13 +496,18 @@ impl Engine {
     /// The established connection to `peer`.
     fn established(&self, peer: &PeerId) -> Option<ConnId> {
         let id = self.by_peer.get(peer)?;
-        self.conns.get(id).filter(|c| c.state.is_established()).map(|c| c.id)
+        self.conns
+            .get(id)
+            .filter(|c| c.state.is_established())
+            .map(|c| c.id)
     }
 
     fn pump(&mut self, id: ConnId) {
         let window = self.window;
         let limit = self.config.send_queue_limit;
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         if c.state.is_pending() && c.state != ConnState::Opened {
             return;
         }
@@ -445,7 +527,15 @@ impl Engine {
         self.pump(id);
     }
 
-    fn new_conn(&mut self, now: Instant, peer: Option<PeerId>, handshake: HandshakeId, role: Role, via: Via, envelope_protocol: ProtocolId) -> ConnId {
+    fn new_conn(
+        &mut self,
+        now: Instant,
+        peer: Option<PeerId>,
+        handshake: HandshakeId,
+        role: Role,
+        via: Via,
+        envelope_protocol: ProtocolId,
+    ) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
         let conn = Conn {
@@ -469,7 +559,8 @@ impl Engine {
             self.by_peer.insert(p, id);
         }
         self.by_handshake.insert(handshake, id);
-        self.commands.push_back(TransportCommand::Open { conn: id, role });
+        self.commands
+            .push_back(TransportCommand::Open { conn: id, role });
         id
     }
 
@@ -498,17 +589,22 @@ impl Engine {
             self.by_handshake.remove(&c.handshake);
         }
         if c.via == Via::OutOfBand && c.state.is_pending() {
-            self.outputs.push_back(Output::HandshakeEnded { handshake: c.handshake });
+            self.outputs.push_back(Output::HandshakeEnded {
+                handshake: c.handshake,
+            });
         }
         if close_transport {
-            self.commands.push_back(TransportCommand::Close { conn: id });
+            self.commands
+                .push_back(TransportCommand::Close { conn: id });
         }
         Some(c)
     }
 
     /// A pending connection failed: every waiter learns why.
     fn fail_conn(&mut self, _now: Instant, id: ConnId, why: ConnectFailure, close_transport: bool) {
-        let Some(c) = self.drop_conn(id, close_transport) else { return };
+        let Some(c) = self.drop_conn(id, close_transport) else {
+            return;
+        };
         for w in c.wants {
             self.resolve_request(w, c.peer, Err(why.clone()));
         }
@@ -516,13 +612,23 @@ impl Engine {
 
     /// Close every arc of an established connection (it is going away).
     fn close_arcs(&mut self, id: ConnId, reason: &ArcCloseReason) {
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         let Some(peer) = c.peer else { return };
         let arcs = c.arcs.drain();
         for (protocol, a) in arcs {
             for (dir, n) in [(Direction::Out, a.out), (Direction::In, a.inn)] {
                 for left in (0..n).rev() {
-                    self.emit(protocol, Event::ArcClosed { peer, direction: dir, reason: reason.clone(), count: left });
+                    self.emit(
+                        protocol,
+                        Event::ArcClosed {
+                            peer,
+                            direction: dir,
+                            reason: reason.clone(),
+                            count: left,
+                        },
+                    );
                 }
             }
         }
@@ -553,17 +659,39 @@ impl Engine {
 
     /// Open `count` arcs `self -> peer` on an existing connection, or
     /// queue them on its handshake, or start one (`via` given).
-    fn open_arcs(&mut self, now: Instant, protocol: ProtocolId, peer: PeerId, count: u32, waiter: Waiter, via: Option<Via>) {
-        let request = ArcRequest { protocol, count, waiter };
+    fn open_arcs(
+        &mut self,
+        now: Instant,
+        protocol: ProtocolId,
+        peer: PeerId,
+        count: u32,
+        waiter: Waiter,
+        via: Option<Via>,
+    ) {
+        let request = ArcRequest {
+            protocol,
+            count,
+            waiter,
+        };
         if let Some(&id) = self.by_peer.get(&peer) {
             let state = self.conns.get(&id).map(|c| c.state);
             match state {
                 Some(s) if s.is_established() => {
                     self.revive(id);
-                    let Some(c) = self.conns.get_mut(&id) else { return };
+                    let Some(c) = self.conns.get_mut(&id) else {
+                        return;
+                    };
                     let n = c.arcs.add_out(protocol, count);
-                    c.outbox.push_control(Frame::ArcAdd { protocol, count }.encode());
-                    self.emit(protocol, Event::ArcOpened { peer, direction: Direction::Out, count: n });
+                    c.outbox
+                        .push_control(Frame::ArcAdd { protocol, count }.encode());
+                    self.emit(
+                        protocol,
+                        Event::ArcOpened {
+                            peer,
+                            direction: Direction::Out,
+                            count: n,
+                        },
+                    );
                     self.pump(id);
                     self.resolve_request(request, Some(peer), Ok(()));
                     return;
@@ -575,7 +703,8 @@ impl Engine {
                         if c.hello_sent {
                             // Our Hello already left, announcing the arcs asked
                             // before it: announce these after it.
-                            c.outbox.push_control(Frame::ArcAdd { protocol, count }.encode());
+                            c.outbox
+                                .push_control(Frame::ArcAdd { protocol, count }.encode());
                         }
                     }
                     self.pump(id);
@@ -585,11 +714,21 @@ impl Engine {
             }
         }
         let Some(via) = via else {
-            self.resolve_request(request, Some(peer), Err(ConnectFailure::Remote(crate::event::BridgeFailure::NotNeighbour)));
+            self.resolve_request(
+                request,
+                Some(peer),
+                Err(ConnectFailure::Remote(
+                    crate::event::BridgeFailure::NotNeighbour,
+                )),
+            );
             return;
         };
         if self.pending_count() >= self.config.max_pending {
-            self.resolve_request(request, Some(peer), Err(ConnectFailure::Remote(crate::event::BridgeFailure::Busy)));
+            self.resolve_request(
+                request,
+                Some(peer),
+                Err(ConnectFailure::Remote(crate::event::BridgeFailure::Busy)),
+            );
             return;
         }
         let h = self.random_handshake();
@@ -602,17 +741,34 @@ impl Engine {
     }
 
     /// Tell whoever waits on `request` how it ended.
-    fn resolve_request(&mut self, request: ArcRequest, peer: Option<PeerId>, result: Result<(), ConnectFailure>) {
+    fn resolve_request(
+        &mut self,
+        request: ArcRequest,
+        peer: Option<PeerId>,
+        result: Result<(), ConnectFailure>,
+    ) {
         match request.waiter {
             Waiter::Local(op) => {
                 if let Err(why) = &result {
-                    self.emit(request.protocol, Event::ConnectFailed { peer, reason: why.clone() });
+                    self.emit(
+                        request.protocol,
+                        Event::ConnectFailed {
+                            peer,
+                            reason: why.clone(),
+                        },
+                    );
                 }
                 self.part_done(op, result, peer);
             }
             Waiter::Remote { bridge, req } => {
                 if let Err(why) = &result {
-                    self.emit(request.protocol, Event::ConnectFailed { peer, reason: why.clone() });
+                    self.emit(
+                        request.protocol,
+                        Event::ConnectFailed {
+                            peer,
+                            reason: why.clone(),
+                        },
+                    );
                 }
                 if let Some(id) = self.established(&bridge) {
                     let failure = result.as_ref().err().map(crate::event::BridgeFailure::from);
@@ -655,10 +811,18 @@ impl Engine {
             .map(|c| c.id)
             .collect();
         for id in bridged {
-            let why = ConnectFailure::BridgeFailed { bridge: peer, why: crate::event::BridgeFailure::ConnectionLost };
+            let why = ConnectFailure::BridgeFailed {
+                bridge: peer,
+                why: crate::event::BridgeFailure::ConnectionLost,
+            };
             self.fail_conn(now, id, why, true);
         }
-        let waits: Vec<u64> = self.bridge_waits.iter().filter(|(_, w)| w.from == peer).map(|(r, _)| *r).collect();
+        let waits: Vec<u64> = self
+            .bridge_waits
+            .iter()
+            .filter(|(_, w)| w.from == peer)
+            .map(|(r, _)| *r)
+            .collect();
         for req in waits {
             if let Some(w) = self.bridge_waits.remove(&req) {
                 self.part_done(w.op, Err(ConnectFailure::ConnectionLost), None);
@@ -666,4 +830,3 @@ impl Engine {
         }
     }
 }
-

@@ -70,7 +70,13 @@ impl Engine {
     /// if a pair joins a peer to itself, [`ConnectError::NotNeighbour`] if a
     /// peer the operation needs has no connection with this node,
     /// [`ConnectError::Empty`] for an empty list.
-    pub fn connect(&mut self, now: Instant, protocol: ProtocolId, from: &[PeerId], to: &[PeerId]) -> Result<OpId, ConnectError> {
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        protocol: ProtocolId,
+        from: &[PeerId],
+        to: &[PeerId],
+    ) -> Result<OpId, ConnectError> {
         if from.is_empty() || to.is_empty() {
             return Err(ConnectError::Empty);
         }
@@ -105,8 +111,23 @@ impl Engine {
             } else if let Some(fid) = self.established(&f) {
                 let req = self.next_req;
                 self.next_req += 1;
-                self.bridge_waits.insert(req, BridgeWait { op, from: f, deadline: now + self.config.bridge_timeout });
-                self.send_control(fid, Frame::ConnectTo { op: req, protocol, to: t, count });
+                self.bridge_waits.insert(
+                    req,
+                    BridgeWait {
+                        op,
+                        from: f,
+                        deadline: now + self.config.bridge_timeout,
+                    },
+                );
+                self.send_control(
+                    fid,
+                    Frame::ConnectTo {
+                        op: req,
+                        protocol,
+                        to: t,
+                        count,
+                    },
+                );
             }
         }
         Ok(op)
@@ -119,7 +140,12 @@ impl Engine {
     ///
     /// # Errors
     /// [`ConnectError::Busy`] when too many handshakes are in progress.
-    pub fn connect_out_of_band(&mut self, now: Instant, protocol: ProtocolId, count: u32) -> Result<(OpId, HandshakeId), ConnectError> {
+    pub fn connect_out_of_band(
+        &mut self,
+        now: Instant,
+        protocol: ProtocolId,
+        count: u32,
+    ) -> Result<(OpId, HandshakeId), ConnectError> {
         if self.pending_count() >= self.config.max_pending {
             return Err(ConnectError::Busy(self.pending_count()));
         }
@@ -128,7 +154,11 @@ impl Engine {
         self.stats.handshakes_started += 1;
         let id = self.new_conn(now, None, h, Role::Initiator, Via::OutOfBand, protocol);
         if let Some(c) = self.conns.get_mut(&id) {
-            c.wants.push(ArcRequest { protocol, count: count.max(1), waiter: Waiter::Local(op) });
+            c.wants.push(ArcRequest {
+                protocol,
+                count: count.max(1),
+                waiter: Waiter::Local(op),
+            });
         }
         Ok((op, h))
     }
@@ -139,12 +169,23 @@ impl Engine {
     ///
     /// # Errors
     /// [`SignalError`] when the signal is refused (it is also counted).
-    pub fn handle_signal(&mut self, now: Instant, envelope: SignalEnvelope) -> Result<(), SignalError> {
+    pub fn handle_signal(
+        &mut self,
+        now: Instant,
+        envelope: SignalEnvelope,
+    ) -> Result<(), SignalError> {
         if envelope.from == self.local {
             self.stats.dropped_signals += 1;
             return Err(SignalError::FromSelf);
         }
-        let r = self.accept_remote_signal(now, envelope.handshake, envelope.from, Via::OutOfBand, envelope.protocol, envelope.signal);
+        let r = self.accept_remote_signal(
+            now,
+            envelope.handshake,
+            envelope.from,
+            Via::OutOfBand,
+            envelope.protocol,
+            envelope.signal,
+        );
         match r {
             Accepted::Delivered | Accepted::Buffered => Ok(()),
             Accepted::Dropped(why) => Err(SignalError::Dropped(why)),
@@ -154,13 +195,27 @@ impl Engine {
     fn new_op(&mut self, parts: usize) -> OpId {
         let op = OpId(self.next_op);
         self.next_op += 1;
-        self.ops.insert(op, LocalOp { parts_left: parts, failure: None, remote: None });
+        self.ops.insert(
+            op,
+            LocalOp {
+                parts_left: parts,
+                failure: None,
+                remote: None,
+            },
+        );
         op
     }
 
     /// One part of `op` ended.
-    pub(super) fn part_done(&mut self, op: OpId, result: Result<(), ConnectFailure>, remote: Option<PeerId>) {
-        let Some(o) = self.ops.get_mut(&op) else { return };
+    pub(super) fn part_done(
+        &mut self,
+        op: OpId,
+        result: Result<(), ConnectFailure>,
+        remote: Option<PeerId>,
+    ) {
+        let Some(o) = self.ops.get_mut(&op) else {
+            return;
+        };
         o.parts_left = o.parts_left.saturating_sub(1);
         if let Err(e) = result {
             o.failure.get_or_insert(e);
@@ -171,7 +226,11 @@ impl Engine {
         if o.parts_left == 0 {
             if let Some(o) = self.ops.remove(&op) {
                 let result = o.failure.map_or(Ok(()), Err);
-                self.outputs.push_back(Output::Completed(Completion { op, result, remote: o.remote }));
+                self.outputs.push_back(Output::Completed(Completion {
+                    op,
+                    result,
+                    remote: o.remote,
+                }));
             }
         }
     }

@@ -15,8 +15,17 @@ use crate::signal::SignalEnvelope;
 pub(crate) type Reply<T> = oneshot::Sender<T>;
 
 pub(crate) enum Command {
-    Register { protocol: ProtocolId, events: mpsc::Sender<Event>, reply: Reply<bool> },
-    Connect { protocol: ProtocolId, from: Vec<PeerId>, to: Vec<PeerId>, reply: Reply<Result<Option<PeerId>, ConnectError>> },
+    Register {
+        protocol: ProtocolId,
+        events: mpsc::Sender<Event>,
+        reply: Reply<bool>,
+    },
+    Connect {
+        protocol: ProtocolId,
+        from: Vec<PeerId>,
+        to: Vec<PeerId>,
+        reply: Reply<Result<Option<PeerId>, ConnectError>>,
+    },
     ConnectOutOfBand {
         protocol: ProtocolId,
         count: u32,
@@ -24,14 +33,41 @@ pub(crate) enum Command {
         started: Reply<Result<HandshakeId, ConnectError>>,
         done: Reply<Result<Option<PeerId>, ConnectError>>,
     },
-    AcceptOutOfBand { envelope: SignalEnvelope, signals: mpsc::UnboundedSender<SignalEnvelope>, reply: Reply<Result<(), SignalError>> },
-    Signal { envelope: SignalEnvelope, reply: Reply<Result<(), SignalError>> },
-    Send { protocol: ProtocolId, peer: PeerId, payload: Bytes, wait: bool, reply: Reply<Result<(), SendError>> },
-    Disconnect { protocol: ProtocolId, peer: PeerId, reply: Reply<Result<(), ArcError>> },
-    DisconnectAll { protocol: ProtocolId, reply: Reply<u32> },
-    Pin { protocol: ProtocolId, peer: PeerId, pin: bool, reply: Reply<Result<(), ArcError>> },
+    AcceptOutOfBand {
+        envelope: SignalEnvelope,
+        signals: mpsc::UnboundedSender<SignalEnvelope>,
+        reply: Reply<Result<(), SignalError>>,
+    },
+    Signal {
+        envelope: SignalEnvelope,
+        reply: Reply<Result<(), SignalError>>,
+    },
+    Send {
+        protocol: ProtocolId,
+        peer: PeerId,
+        payload: Bytes,
+        wait: bool,
+        reply: Reply<Result<(), SendError>>,
+    },
+    Disconnect {
+        protocol: ProtocolId,
+        peer: PeerId,
+        reply: Reply<Result<(), ArcError>>,
+    },
+    DisconnectAll {
+        protocol: ProtocolId,
+        reply: Reply<u32>,
+    },
+    Pin {
+        protocol: ProtocolId,
+        peer: PeerId,
+        pin: bool,
+        reply: Reply<Result<(), ArcError>>,
+    },
     Query(Query),
-    Shutdown { reply: Reply<()> },
+    Shutdown {
+        reply: Reply<()>,
+    },
 }
 
 pub(crate) enum Query {

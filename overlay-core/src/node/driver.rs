@@ -71,7 +71,11 @@ impl<T: Transport> Driver<T> {
         loop {
             self.flush();
             let backlog: usize = self.subs.values().map(|s| s.backlog.len()).sum();
-            let reserve = self.subs.iter().find(|(_, s)| !s.backlog.is_empty()).map(|(p, s)| (*p, s.tx.clone()));
+            let reserve = self
+                .subs
+                .iter()
+                .find(|(_, s)| !s.backlog.is_empty())
+                .map(|(p, s)| (*p, s.tx.clone()));
             let deadline = self.engine.poll_timeout();
             tokio::select! {
                 biased;
@@ -126,7 +130,8 @@ impl<T: Transport> Driver<T> {
                     tracing::debug!(%conn, error = %e, "transport refused a command: closing the connection");
                     self.stats.transport_errors += 1;
                     let reason = CloseReason::Failed(e.to_string());
-                    self.engine.handle_transport_event(now(), TransportEvent::Closed { conn, reason });
+                    self.engine
+                        .handle_transport_event(now(), TransportEvent::Closed { conn, reason });
                 }
             }
             while let Some(out) = self.engine.poll_output() {
@@ -186,7 +191,9 @@ impl<T: Transport> Driver<T> {
             self.subs.remove(&protocol);
             return;
         }
-        let Some(sub) = self.subs.get_mut(&protocol) else { return };
+        let Some(sub) = self.subs.get_mut(&protocol) else {
+            return;
+        };
         while let Some(ev) = sub.backlog.pop_front() {
             match sub.tx.try_send(ev) {
                 Ok(()) => {}
@@ -203,7 +210,9 @@ impl<T: Transport> Driver<T> {
     }
 
     fn unpark(&mut self, peer: PeerId) {
-        let Some(queue) = self.parked.get_mut(&peer) else { return };
+        let Some(queue) = self.parked.get_mut(&peer) else {
+            return;
+        };
         while let Some(p) = queue.front() {
             if !self.engine.can_send(&peer, p.payload.len()) {
                 return;
@@ -218,14 +227,29 @@ impl<T: Transport> Driver<T> {
     fn handle_command(&mut self, cmd: Command) {
         let t = now();
         match cmd {
-            Command::Register { protocol, events, reply } => {
+            Command::Register {
+                protocol,
+                events,
+                reply,
+            } => {
                 let taken = self.subs.get(&protocol).is_some_and(|s| !s.tx.is_closed());
                 if !taken {
-                    self.subs.insert(protocol, Subscriber { tx: events, backlog: VecDeque::new() });
+                    self.subs.insert(
+                        protocol,
+                        Subscriber {
+                            tx: events,
+                            backlog: VecDeque::new(),
+                        },
+                    );
                 }
                 let _ = reply.send(!taken);
             }
-            Command::Connect { protocol, from, to, reply } => match self.engine.connect(t, protocol, &from, &to) {
+            Command::Connect {
+                protocol,
+                from,
+                to,
+                reply,
+            } => match self.engine.connect(t, protocol, &from, &to) {
                 Ok(op) => {
                     self.ops.insert(op, reply);
                 }
@@ -233,19 +257,27 @@ impl<T: Transport> Driver<T> {
                     let _ = reply.send(Err(e));
                 }
             },
-            Command::ConnectOutOfBand { protocol, count, signals, started, done } => {
-                match self.engine.connect_out_of_band(t, protocol, count) {
-                    Ok((op, h)) => {
-                        self.routes.insert(h, signals);
-                        self.ops.insert(op, done);
-                        let _ = started.send(Ok(h));
-                    }
-                    Err(e) => {
-                        let _ = started.send(Err(e));
-                    }
+            Command::ConnectOutOfBand {
+                protocol,
+                count,
+                signals,
+                started,
+                done,
+            } => match self.engine.connect_out_of_band(t, protocol, count) {
+                Ok((op, h)) => {
+                    self.routes.insert(h, signals);
+                    self.ops.insert(op, done);
+                    let _ = started.send(Ok(h));
                 }
-            }
-            Command::AcceptOutOfBand { envelope, signals, reply } => {
+                Err(e) => {
+                    let _ = started.send(Err(e));
+                }
+            },
+            Command::AcceptOutOfBand {
+                envelope,
+                signals,
+                reply,
+            } => {
                 let h = envelope.handshake;
                 self.routes.insert(h, signals);
                 let r = self.engine.handle_signal(t, envelope);
@@ -257,29 +289,56 @@ impl<T: Transport> Driver<T> {
             Command::Signal { envelope, reply } => {
                 let _ = reply.send(self.engine.handle_signal(t, envelope));
             }
-            Command::Send { protocol, peer, payload, wait, reply } => {
+            Command::Send {
+                protocol,
+                peer,
+                payload,
+                wait,
+                reply,
+            } => {
                 if wait && self.parked.contains_key(&peer) {
                     // Keep order behind earlier waiting sends.
-                    self.parked.entry(peer).or_default().push_back(ParkedSend { protocol, payload, reply });
+                    self.parked.entry(peer).or_default().push_back(ParkedSend {
+                        protocol,
+                        payload,
+                        reply,
+                    });
                     return;
                 }
                 match self.engine.send(t, protocol, peer, payload.clone()) {
                     Err(SendError::Full(_)) if wait => {
-                        self.parked.entry(peer).or_default().push_back(ParkedSend { protocol, payload, reply });
+                        self.parked.entry(peer).or_default().push_back(ParkedSend {
+                            protocol,
+                            payload,
+                            reply,
+                        });
                     }
                     r => {
                         let _ = reply.send(r);
                     }
                 }
             }
-            Command::Disconnect { protocol, peer, reply } => {
+            Command::Disconnect {
+                protocol,
+                peer,
+                reply,
+            } => {
                 let _ = reply.send(self.engine.disconnect(t, protocol, peer));
             }
             Command::DisconnectAll { protocol, reply } => {
                 let _ = reply.send(self.engine.disconnect_all(t, protocol));
             }
-            Command::Pin { protocol, peer, pin, reply } => {
-                let r = if pin { self.engine.pin(protocol, peer) } else { self.engine.unpin(protocol, peer) };
+            Command::Pin {
+                protocol,
+                peer,
+                pin,
+                reply,
+            } => {
+                let r = if pin {
+                    self.engine.pin(protocol, peer)
+                } else {
+                    self.engine.unpin(protocol, peer)
+                };
                 let _ = reply.send(r);
             }
             Command::Query(q) => self.query(q),
@@ -308,9 +367,11 @@ impl<T: Transport> Driver<T> {
                 let _ = r.send(conns);
             }
             Query::Stats(r) => {
-                let _ = r.send(NodeStats { engine: self.engine.stats(), ..self.stats });
+                let _ = r.send(NodeStats {
+                    engine: self.engine.stats(),
+                    ..self.stats
+                });
             }
         }
     }
 }
-

@@ -47,14 +47,21 @@ pub struct NodeConfig {
 
 impl Default for NodeConfig {
     fn default() -> Self {
-        NodeConfig { engine: Config::default(), event_capacity: 1024, command_capacity: 1024 }
+        NodeConfig {
+            engine: Config::default(),
+            event_capacity: 1024,
+            command_capacity: 1024,
+        }
     }
 }
 
 impl NodeConfig {
     /// A node configuration around an engine configuration.
     pub fn with_engine(engine: Config) -> Self {
-        NodeConfig { engine, ..Self::default() }
+        NodeConfig {
+            engine,
+            ..Self::default()
+        }
     }
 }
 
@@ -125,7 +132,10 @@ impl std::fmt::Debug for Node {
     }
 }
 
-async fn ask<T>(tx: &mpsc::Sender<Command>, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+async fn ask<T>(
+    tx: &mpsc::Sender<Command>,
+    make: impl FnOnce(oneshot::Sender<T>) -> Command,
+) -> Option<T> {
     let (reply, rx) = oneshot::channel();
     tx.send(make(reply)).await.ok()?;
     rx.await.ok()
@@ -141,7 +151,11 @@ impl Node {
         let engine = Engine::new(config.engine.clone(), keypair, seed, window);
         let (tx, rx) = mpsc::channel(config.command_capacity.max(1));
         let span = tracing::info_span!("node", id = %local.short());
-        tokio::spawn(driver::Driver::new(engine, transport, rx).run().instrument(span));
+        tokio::spawn(
+            driver::Driver::new(engine, transport, rx)
+                .run()
+                .instrument(span),
+        );
         Node { tx, local, config }
     }
 
@@ -155,13 +169,28 @@ impl Node {
     ///
     /// # Errors
     /// [`NodeError::AlreadyRegistered`], [`NodeError::NodeGone`].
-    pub async fn protocol(&self, protocol: ProtocolId) -> Result<(ProtocolHandle, EventStream), NodeError> {
+    pub async fn protocol(
+        &self,
+        protocol: ProtocolId,
+    ) -> Result<(ProtocolHandle, EventStream), NodeError> {
         let (etx, erx) = mpsc::channel(self.config.event_capacity.max(1));
-        let ok = ask(&self.tx, |reply| Command::Register { protocol, events: etx, reply }).await.ok_or(NodeError::NodeGone)?;
+        let ok = ask(&self.tx, |reply| Command::Register {
+            protocol,
+            events: etx,
+            reply,
+        })
+        .await
+        .ok_or(NodeError::NodeGone)?;
         if !ok {
             return Err(NodeError::AlreadyRegistered(protocol));
         }
-        Ok((ProtocolHandle { node: self.clone(), protocol }, EventStream { rx: erx }))
+        Ok((
+            ProtocolHandle {
+                node: self.clone(),
+                protocol,
+            },
+            EventStream { rx: erx },
+        ))
     }
 
     /// Feed a signal of an out-of-band handshake already under way (see
@@ -170,7 +199,9 @@ impl Node {
     /// # Errors
     /// [`NodeError::Signal`] if the engine refused it.
     pub async fn handle_signal(&self, envelope: SignalEnvelope) -> Result<(), NodeError> {
-        ask(&self.tx, |reply| Command::Signal { envelope, reply }).await.ok_or(NodeError::NodeGone)??;
+        ask(&self.tx, |reply| Command::Signal { envelope, reply })
+            .await
+            .ok_or(NodeError::NodeGone)??;
         Ok(())
     }
 
@@ -180,26 +211,41 @@ impl Node {
     ///
     /// # Errors
     /// [`NodeError::Signal`] if the engine refused it.
-    pub async fn accept_out_of_band(&self, envelope: SignalEnvelope) -> Result<OutOfBand, NodeError> {
+    pub async fn accept_out_of_band(
+        &self,
+        envelope: SignalEnvelope,
+    ) -> Result<OutOfBand, NodeError> {
         let handshake = envelope.handshake;
         let (stx, srx) = mpsc::unbounded_channel();
-        ask(&self.tx, |reply| Command::AcceptOutOfBand { envelope, signals: stx, reply }).await.ok_or(NodeError::NodeGone)??;
+        ask(&self.tx, |reply| Command::AcceptOutOfBand {
+            envelope,
+            signals: stx,
+            reply,
+        })
+        .await
+        .ok_or(NodeError::NodeGone)??;
         Ok(OutOfBand::new(handshake, srx, None))
     }
 
     /// Peers with an established connection.
     pub async fn neighbours(&self) -> Result<BTreeSet<PeerId>, NodeError> {
-        ask(&self.tx, |r| Command::Query(Query::Neighbours(r))).await.ok_or(NodeError::NodeGone)
+        ask(&self.tx, |r| Command::Query(Query::Neighbours(r)))
+            .await
+            .ok_or(NodeError::NodeGone)
     }
 
     /// Every connection with its state, arcs and counters.
     pub async fn connections(&self) -> Result<Vec<ConnectionInfo>, NodeError> {
-        ask(&self.tx, |r| Command::Query(Query::Connections(r))).await.ok_or(NodeError::NodeGone)
+        ask(&self.tx, |r| Command::Query(Query::Connections(r)))
+            .await
+            .ok_or(NodeError::NodeGone)
     }
 
     /// Counters.
     pub async fn stats(&self) -> Result<NodeStats, NodeError> {
-        ask(&self.tx, |r| Command::Query(Query::Stats(r))).await.ok_or(NodeError::NodeGone)
+        ask(&self.tx, |r| Command::Query(Query::Stats(r)))
+            .await
+            .ok_or(NodeError::NodeGone)
     }
 
     /// Close every connection and stop the node's task; resolves when done.
@@ -242,11 +288,22 @@ impl ProtocolHandle {
     /// # Errors
     /// [`ConnectError`]: at once for a self connection or a peer that is
     /// not a neighbour; later [`ConnectError::Failed`] with the reason.
-    pub async fn connect(&self, from: impl Into<Peers>, to: impl Into<Peers>) -> Result<(), ConnectError> {
+    pub async fn connect(
+        &self,
+        from: impl Into<Peers>,
+        to: impl Into<Peers>,
+    ) -> Result<(), ConnectError> {
         let me = self.node.local;
         let (from, to) = (from.into().resolve(me), to.into().resolve(me));
         let protocol = self.protocol;
-        ask(&self.node.tx, |reply| Command::Connect { protocol, from, to, reply }).await.ok_or(ConnectError::NodeGone)??;
+        ask(&self.node.tx, |reply| Command::Connect {
+            protocol,
+            from,
+            to,
+            reply,
+        })
+        .await
+        .ok_or(ConnectError::NodeGone)??;
         Ok(())
     }
 
@@ -262,9 +319,15 @@ impl ProtocolHandle {
         let (stx, srx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = oneshot::channel();
         let protocol = self.protocol;
-        let h = ask(&self.node.tx, |started| Command::ConnectOutOfBand { protocol, count: 1, signals: stx, started, done: done_tx })
-            .await
-            .ok_or(ConnectError::NodeGone)??;
+        let h = ask(&self.node.tx, |started| Command::ConnectOutOfBand {
+            protocol,
+            count: 1,
+            signals: stx,
+            started,
+            done: done_tx,
+        })
+        .await
+        .ok_or(ConnectError::NodeGone)??;
         Ok(OutOfBand::new(h, srx, Some(done_rx)))
     }
 
@@ -286,7 +349,15 @@ impl ProtocolHandle {
 
     async fn send_inner(&self, peer: PeerId, payload: Bytes, wait: bool) -> Result<(), SendError> {
         let protocol = self.protocol;
-        ask(&self.node.tx, |reply| Command::Send { protocol, peer, payload, wait, reply }).await.ok_or(SendError::NodeGone)?
+        ask(&self.node.tx, |reply| Command::Send {
+            protocol,
+            peer,
+            payload,
+            wait,
+            reply,
+        })
+        .await
+        .ok_or(SendError::NodeGone)?
     }
 
     /// Remove one arc to `peer`.
@@ -295,7 +366,13 @@ impl ProtocolHandle {
     /// [`ArcError`].
     pub async fn disconnect(&self, peer: PeerId) -> Result<(), ArcError> {
         let protocol = self.protocol;
-        ask(&self.node.tx, |reply| Command::Disconnect { protocol, peer, reply }).await.ok_or(ArcError::NodeGone)?
+        ask(&self.node.tx, |reply| Command::Disconnect {
+            protocol,
+            peer,
+            reply,
+        })
+        .await
+        .ok_or(ArcError::NodeGone)?
     }
 
     /// Remove every unpinned arc of this protocol; how many were removed.
@@ -304,7 +381,12 @@ impl ProtocolHandle {
     /// [`ArcError::NodeGone`].
     pub async fn disconnect_all(&self) -> Result<u32, ArcError> {
         let protocol = self.protocol;
-        ask(&self.node.tx, |reply| Command::DisconnectAll { protocol, reply }).await.ok_or(ArcError::NodeGone)
+        ask(&self.node.tx, |reply| Command::DisconnectAll {
+            protocol,
+            reply,
+        })
+        .await
+        .ok_or(ArcError::NodeGone)
     }
 
     /// Pin one arc to `peer` (it cannot be removed until unpinned).
@@ -313,7 +395,14 @@ impl ProtocolHandle {
     /// [`ArcError`].
     pub async fn pin(&self, peer: PeerId) -> Result<(), ArcError> {
         let protocol = self.protocol;
-        ask(&self.node.tx, |reply| Command::Pin { protocol, peer, pin: true, reply }).await.ok_or(ArcError::NodeGone)?
+        ask(&self.node.tx, |reply| Command::Pin {
+            protocol,
+            peer,
+            pin: true,
+            reply,
+        })
+        .await
+        .ok_or(ArcError::NodeGone)?
     }
 
     /// Unpin one arc to `peer`.
@@ -322,7 +411,14 @@ impl ProtocolHandle {
     /// [`ArcError`].
     pub async fn unpin(&self, peer: PeerId) -> Result<(), ArcError> {
         let protocol = self.protocol;
-        ask(&self.node.tx, |reply| Command::Pin { protocol, peer, pin: false, reply }).await.ok_or(ArcError::NodeGone)?
+        ask(&self.node.tx, |reply| Command::Pin {
+            protocol,
+            peer,
+            pin: false,
+            reply,
+        })
+        .await
+        .ok_or(ArcError::NodeGone)?
     }
 
     /// Incoming arcs: peer -> multiplicity.
@@ -331,7 +427,9 @@ impl ProtocolHandle {
     /// [`NodeError::NodeGone`].
     pub async fn inview(&self) -> Result<BTreeMap<PeerId, u32>, NodeError> {
         let p = self.protocol;
-        ask(&self.node.tx, |r| Command::Query(Query::Inview(p, r))).await.ok_or(NodeError::NodeGone)
+        ask(&self.node.tx, |r| Command::Query(Query::Inview(p, r)))
+            .await
+            .ok_or(NodeError::NodeGone)
     }
 
     /// Outgoing arcs: peer -> multiplicity.
@@ -340,7 +438,9 @@ impl ProtocolHandle {
     /// [`NodeError::NodeGone`].
     pub async fn outview(&self) -> Result<BTreeMap<PeerId, u32>, NodeError> {
         let p = self.protocol;
-        ask(&self.node.tx, |r| Command::Query(Query::Outview(p, r))).await.ok_or(NodeError::NodeGone)
+        ask(&self.node.tx, |r| Command::Query(Query::Outview(p, r)))
+            .await
+            .ok_or(NodeError::NodeGone)
     }
 }
 

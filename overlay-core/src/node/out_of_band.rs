@@ -22,7 +22,11 @@ impl OutOfBand {
         signals: mpsc::UnboundedReceiver<SignalEnvelope>,
         done: Option<oneshot::Receiver<Result<Option<PeerId>, ConnectError>>>,
     ) -> Self {
-        OutOfBand { handshake, signals, done }
+        OutOfBand {
+            handshake,
+            signals,
+            done,
+        }
     }
 
     /// The handshake.
@@ -58,7 +62,10 @@ impl OutOfBand {
 ///
 /// # Errors
 /// [`ConnectError`] if the handshake fails.
-pub async fn link_out_of_band(initiator: &ProtocolHandle, acceptor: &Node) -> Result<PeerId, ConnectError> {
+pub async fn link_out_of_band(
+    initiator: &ProtocolHandle,
+    acceptor: &Node,
+) -> Result<PeerId, ConnectError> {
     let mut oob = initiator.connect_out_of_band().await?;
     let offer = oob.next_signal().await.ok_or(ConnectError::NodeGone)?;
     let mut accepted = match acceptor.accept_out_of_band(offer).await {

@@ -215,7 +215,12 @@ impl Frame {
         let mut b = BytesMut::with_capacity(64);
         b.put_u8(VERSION);
         match self {
-            Frame::Hello { handshake, peer, signature, arcs } => {
+            Frame::Hello {
+                handshake,
+                peer,
+                signature,
+                arcs,
+            } => {
                 b.put_u8(kind::HELLO);
                 b.put_u64(handshake.0);
                 b.put_slice(peer.as_bytes());
@@ -232,7 +237,11 @@ impl Frame {
                 put_protocol(&mut b, protocol);
                 b.put_slice(payload);
             }
-            Frame::DataStart { protocol, total_len, chunk } => {
+            Frame::DataStart {
+                protocol,
+                total_len,
+                chunk,
+            } => {
                 b.reserve(chunk.len() + 38);
                 b.put_u8(kind::DATA_START);
                 put_protocol(&mut b, protocol);
@@ -245,11 +254,20 @@ impl Frame {
                 b.put_slice(chunk);
             }
             Frame::ArcAdd { protocol, count } | Frame::ArcRemove { protocol, count } => {
-                b.put_u8(if matches!(self, Frame::ArcAdd { .. }) { kind::ARC_ADD } else { kind::ARC_REMOVE });
+                b.put_u8(if matches!(self, Frame::ArcAdd { .. }) {
+                    kind::ARC_ADD
+                } else {
+                    kind::ARC_REMOVE
+                });
                 put_protocol(&mut b, protocol);
                 b.put_u32(*count);
             }
-            Frame::ConnectTo { op, protocol, to, count } => {
+            Frame::ConnectTo {
+                op,
+                protocol,
+                to,
+                count,
+            } => {
                 b.put_u8(kind::CONNECT_TO);
                 b.put_u64(*op);
                 put_protocol(&mut b, protocol);
@@ -261,13 +279,21 @@ impl Frame {
                 b.put_u64(*op);
                 b.put_u8(failure.map_or(0, BridgeFailure::code));
             }
-            Frame::Forward { handshake, to, signal } => {
+            Frame::Forward {
+                handshake,
+                to,
+                signal,
+            } => {
                 b.put_u8(kind::FORWARD);
                 b.put_u64(handshake.0);
                 b.put_slice(to.as_bytes());
                 put_signal(&mut b, signal);
             }
-            Frame::Forwarded { handshake, origin, signal } => {
+            Frame::Forwarded {
+                handshake,
+                origin,
+                signal,
+            } => {
                 b.put_u8(kind::FORWARDED);
                 b.put_u64(handshake.0);
                 b.put_slice(origin.as_bytes());
@@ -288,7 +314,10 @@ impl Frame {
     /// A [`DecodeError`] for anything that is not a well-formed frame.
     pub fn decode(frame: &Bytes, limit: usize) -> Result<Frame, DecodeError> {
         if frame.len() > limit {
-            return Err(DecodeError::TooLarge { size: frame.len(), limit });
+            return Err(DecodeError::TooLarge {
+                size: frame.len(),
+                limit,
+            });
         }
         let mut r = Reader { buf: frame, pos: 0 };
         let version = r.u8()?;
@@ -308,16 +337,28 @@ impl Frame {
                     arcs.push((p, r.u32()?));
                 }
                 r.end()?;
-                Frame::Hello { handshake, peer, signature, arcs }
+                Frame::Hello {
+                    handshake,
+                    peer,
+                    signature,
+                    arcs,
+                }
             }
             kind::DATA => {
                 let protocol = r.protocol()?;
-                Frame::Data { protocol, payload: r.rest() }
+                Frame::Data {
+                    protocol,
+                    payload: r.rest(),
+                }
             }
             kind::DATA_START => {
                 let protocol = r.protocol()?;
                 let total_len = r.u32()?;
-                Frame::DataStart { protocol, total_len, chunk: r.rest() }
+                Frame::DataStart {
+                    protocol,
+                    total_len,
+                    chunk: r.rest(),
+                }
             }
             kind::DATA_CONT => Frame::DataCont { chunk: r.rest() },
             kind::ARC_ADD | kind::ARC_REMOVE => {
@@ -336,22 +377,39 @@ impl Frame {
                 let to = r.peer()?;
                 let count = r.u32()?;
                 r.end()?;
-                Frame::ConnectTo { op, protocol, to, count }
+                Frame::ConnectTo {
+                    op,
+                    protocol,
+                    to,
+                    count,
+                }
             }
             kind::CONNECT_DONE => {
                 let op = r.u64()?;
                 let code = r.u8()?;
                 r.end()?;
-                Frame::ConnectDone { op, failure: (code != 0).then(|| BridgeFailure::from_code(code)) }
+                Frame::ConnectDone {
+                    op,
+                    failure: (code != 0).then(|| BridgeFailure::from_code(code)),
+                }
             }
             kind::FORWARD | kind::FORWARDED => {
                 let handshake = HandshakeId(r.u64()?);
                 let peer = r.peer()?;
-                let signal: Signal = serde_json::from_slice(&r.rest()).map_err(|_| DecodeError::BadSignal)?;
+                let signal: Signal =
+                    serde_json::from_slice(&r.rest()).map_err(|_| DecodeError::BadSignal)?;
                 if ty == kind::FORWARD {
-                    Frame::Forward { handshake, to: peer, signal }
+                    Frame::Forward {
+                        handshake,
+                        to: peer,
+                        signal,
+                    }
                 } else {
-                    Frame::Forwarded { handshake, origin: peer, signal }
+                    Frame::Forwarded {
+                        handshake,
+                        origin: peer,
+                        signal,
+                    }
                 }
             }
             kind::FORWARD_FAILED => {
@@ -429,18 +487,60 @@ mod tests {
     fn every_frame_kind_round_trips() {
         let p = PeerId::from_bytes([9; 32]);
         let frames = vec![
-            Frame::Hello { handshake: HandshakeId(7), peer: p, signature: [3; 64], arcs: vec![(pid("a"), 2), (pid("bb"), 1)] },
-            Frame::Data { protocol: pid("spray"), payload: Bytes::from_static(b"hi") },
-            Frame::DataStart { protocol: pid("x"), total_len: 100, chunk: Bytes::from_static(b"abc") },
-            Frame::DataCont { chunk: Bytes::from_static(b"def") },
-            Frame::ArcAdd { protocol: pid("x"), count: 3 },
-            Frame::ArcRemove { protocol: pid("x"), count: 1 },
-            Frame::ConnectTo { op: 5, protocol: pid("x"), to: p, count: 2 },
-            Frame::ConnectDone { op: 5, failure: None },
-            Frame::ConnectDone { op: 6, failure: Some(BridgeFailure::NotNeighbour) },
-            Frame::Forward { handshake: HandshakeId(1), to: p, signal: Signal::Offer { sdp: "v=0".into() } },
-            Frame::Forwarded { handshake: HandshakeId(1), origin: p, signal: Signal::candidate("candidate:1") },
-            Frame::ForwardFailed { handshake: HandshakeId(1), reason: BridgeFailure::ConnectionLost },
+            Frame::Hello {
+                handshake: HandshakeId(7),
+                peer: p,
+                signature: [3; 64],
+                arcs: vec![(pid("a"), 2), (pid("bb"), 1)],
+            },
+            Frame::Data {
+                protocol: pid("spray"),
+                payload: Bytes::from_static(b"hi"),
+            },
+            Frame::DataStart {
+                protocol: pid("x"),
+                total_len: 100,
+                chunk: Bytes::from_static(b"abc"),
+            },
+            Frame::DataCont {
+                chunk: Bytes::from_static(b"def"),
+            },
+            Frame::ArcAdd {
+                protocol: pid("x"),
+                count: 3,
+            },
+            Frame::ArcRemove {
+                protocol: pid("x"),
+                count: 1,
+            },
+            Frame::ConnectTo {
+                op: 5,
+                protocol: pid("x"),
+                to: p,
+                count: 2,
+            },
+            Frame::ConnectDone {
+                op: 5,
+                failure: None,
+            },
+            Frame::ConnectDone {
+                op: 6,
+                failure: Some(BridgeFailure::NotNeighbour),
+            },
+            Frame::Forward {
+                handshake: HandshakeId(1),
+                to: p,
+                signal: Signal::Offer { sdp: "v=0".into() },
+            },
+            Frame::Forwarded {
+                handshake: HandshakeId(1),
+                origin: p,
+                signal: Signal::candidate("candidate:1"),
+            },
+            Frame::ForwardFailed {
+                handshake: HandshakeId(1),
+                reason: BridgeFailure::ConnectionLost,
+            },
         ];
         for f in frames {
             let bytes = f.encode();
@@ -456,9 +556,21 @@ mod tests {
         assert_eq!(d(b"\x01\x63"), Err(DecodeError::UnknownType(0x63)));
         assert_eq!(d(b"\x01\x02\x00"), Err(DecodeError::BadProtocol));
         assert_eq!(d(b"\x01\x05\x01x\x00\x00"), Err(DecodeError::Truncated));
-        assert_eq!(d(b"\x01\x05\x01x\x00\x00\x00\x01\xff"), Err(DecodeError::Trailing));
-        assert_eq!(d(b"\x01\x09\0\0\0\0\0\0\0\x01aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa{"), Err(DecodeError::BadSignal));
-        assert_eq!(Frame::decode(&Bytes::from(vec![1u8; 65]), 64), Err(DecodeError::TooLarge { size: 65, limit: 64 }));
+        assert_eq!(
+            d(b"\x01\x05\x01x\x00\x00\x00\x01\xff"),
+            Err(DecodeError::Trailing)
+        );
+        assert_eq!(
+            d(b"\x01\x09\0\0\0\0\0\0\0\x01aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa{"),
+            Err(DecodeError::BadSignal)
+        );
+        assert_eq!(
+            Frame::decode(&Bytes::from(vec![1u8; 65]), 64),
+            Err(DecodeError::TooLarge {
+                size: 65,
+                limit: 64
+            })
+        );
     }
 
     proptest! {

@@ -51,7 +51,10 @@ pub struct Reassembler {
 impl Reassembler {
     /// A reassembler accepting messages of at most `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        Reassembler { limit, current: None }
+        Reassembler {
+            limit,
+            current: None,
+        }
     }
 
     /// Bytes buffered for the message in progress.
@@ -64,7 +67,12 @@ impl Reassembler {
     /// # Errors
     /// If the message is too large, overruns its length, or interrupts one in progress
     /// (the one in progress is dropped).
-    pub fn start(&mut self, protocol: ProtocolId, total: u32, chunk: &[u8]) -> Result<Reassembled, ReassemblyError> {
+    pub fn start(
+        &mut self,
+        protocol: ProtocolId,
+        total: u32,
+        chunk: &[u8],
+    ) -> Result<Reassembled, ReassemblyError> {
         let interrupted = self.current.take().is_some();
         if total as usize > self.limit {
             return Err(ReassemblyError::TooLarge(total));
@@ -74,7 +82,11 @@ impl Reassembler {
         }
         let mut buf = BytesMut::with_capacity(chunk.len().min(total as usize));
         buf.extend_from_slice(chunk);
-        self.current = Some(InProgress { protocol, total: total as usize, buf });
+        self.current = Some(InProgress {
+            protocol,
+            total: total as usize,
+            buf,
+        });
         self.check()
     }
 
@@ -101,7 +113,9 @@ impl Reassembler {
     }
 
     fn check(&mut self) -> Result<Reassembled, ReassemblyError> {
-        let Some(cur) = self.current.as_ref() else { return Ok(Reassembled::Partial) };
+        let Some(cur) = self.current.as_ref() else {
+            return Ok(Reassembled::Partial);
+        };
         if cur.buf.len() > cur.total {
             self.current = None;
             return Err(ReassemblyError::Overrun);
@@ -124,7 +138,10 @@ mod tests {
         let p = ProtocolId::new("p").map_err(|_| ReassemblyError::Orphan)?;
         let mut r = Reassembler::new(10);
         assert_eq!(r.start(p, 6, b"abc")?, Reassembled::Partial);
-        assert_eq!(r.cont(b"def")?, Reassembled::Message(p, Bytes::from_static(b"abcdef")));
+        assert_eq!(
+            r.cont(b"def")?,
+            Reassembled::Message(p, Bytes::from_static(b"abcdef"))
+        );
         assert_eq!(r.cont(b"x"), Err(ReassemblyError::Orphan));
         assert_eq!(r.start(p, 11, b"a"), Err(ReassemblyError::TooLarge(11)));
         assert_eq!(r.start(p, 2, b"a")?, Reassembled::Partial);
