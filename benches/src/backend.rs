@@ -33,11 +33,13 @@ macro_rules! with_factory {
                 $body
             }
             Backend::Str0m => {
-                let mut $make = || async { Ok::<_, BenchError>(Str0mTransport::bind(&RtcConfig::loopback())?) };
+                let mut $make =
+                    || async { Ok::<_, BenchError>(Str0mTransport::bind(&RtcConfig::loopback())?) };
                 $body
             }
             Backend::WebRtcRs => {
-                let mut $make = || async { Ok::<_, BenchError>(WebRtcTransport::new(RtcConfig::loopback())?) };
+                let mut $make =
+                    || async { Ok::<_, BenchError>(WebRtcTransport::new(RtcConfig::loopback())?) };
                 $body
             }
         }
@@ -106,7 +108,11 @@ impl Backend {
     ///
     /// # Errors
     /// If a node cannot be made or any join fails (within `limit`).
-    pub async fn open_pairs(self, n: usize, limit: Duration) -> Result<(Vec<Pair>, Duration), BenchError> {
+    pub async fn open_pairs(
+        self,
+        n: usize,
+        limit: Duration,
+    ) -> Result<(Vec<Pair>, Duration), BenchError> {
         let mut peers = Vec::with_capacity(n);
         with_factory!(self, make => {
             for _ in 0..n {
@@ -131,7 +137,9 @@ impl Backend {
             }
             Ok::<_, BenchError>(pairs)
         };
-        let pairs = tokio::time::timeout(limit, all).await.map_err(|_| format!("{n} joins not done within {limit:?}"))??;
+        let pairs = tokio::time::timeout(limit, all)
+            .await
+            .map_err(|_| format!("{n} joins not done within {limit:?}"))??;
         Ok((pairs, start.elapsed()))
     }
 }

@@ -24,7 +24,10 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use overlay_core::{link_out_of_band, Direction, Event, EventStream, Keypair, Node, NodeConfig, ProtocolHandle, ProtocolId, Transport};
+use overlay_core::{
+    link_out_of_band, Direction, Event, EventStream, Keypair, Node, NodeConfig, ProtocolHandle,
+    ProtocolId, Transport,
+};
 
 /// What a measurement failed on.
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
@@ -47,15 +50,27 @@ pub struct BenchPeer {
 ///
 /// # Errors
 /// If the node cannot register its protocol.
-pub async fn bench_peer<T: Transport, F: Future<Output = Result<T, BenchError>>>(make: &mut impl FnMut() -> F) -> Result<BenchPeer, BenchError> {
+pub async fn bench_peer<T: Transport, F: Future<Output = Result<T, BenchError>>>(
+    make: &mut impl FnMut() -> F,
+) -> Result<BenchPeer, BenchError> {
     let node = Node::spawn(make().await?, Keypair::generate(), NodeConfig::default());
     let (handle, events) = node.protocol(protocol()).await?;
-    Ok(BenchPeer { node, handle, events })
+    Ok(BenchPeer {
+        node,
+        handle,
+        events,
+    })
 }
 
 pub(crate) async fn until_arc_in(events: &mut EventStream) -> Result<(), BenchError> {
     while let Some(e) = events.recv().await {
-        if matches!(e, Event::ArcOpened { direction: Direction::In, .. }) {
+        if matches!(
+            e,
+            Event::ArcOpened {
+                direction: Direction::In,
+                ..
+            }
+        ) {
             return Ok(());
         }
     }
@@ -67,7 +82,9 @@ pub(crate) async fn until_arc_in(events: &mut EventStream) -> Result<(), BenchEr
 ///
 /// # Errors
 /// If the join fails.
-pub async fn setup_direct<T: Transport, F: Future<Output = Result<T, BenchError>>>(make: &mut impl FnMut() -> F) -> Result<Duration, BenchError> {
+pub async fn setup_direct<T: Transport, F: Future<Output = Result<T, BenchError>>>(
+    make: &mut impl FnMut() -> F,
+) -> Result<Duration, BenchError> {
     let a = bench_peer(make).await?;
     let mut b = bench_peer(make).await?;
     let start = Instant::now();
@@ -84,7 +101,9 @@ pub async fn setup_direct<T: Transport, F: Future<Output = Result<T, BenchError>
 ///
 /// # Errors
 /// If a join or the bridge fails.
-pub async fn setup_bridged<T: Transport, F: Future<Output = Result<T, BenchError>>>(make: &mut impl FnMut() -> F) -> Result<Duration, BenchError> {
+pub async fn setup_bridged<T: Transport, F: Future<Output = Result<T, BenchError>>>(
+    make: &mut impl FnMut() -> F,
+) -> Result<Duration, BenchError> {
     let a = bench_peer(make).await?;
     let mut b = bench_peer(make).await?;
     let mut c = bench_peer(make).await?;
@@ -114,7 +133,9 @@ pub struct Pair {
 ///
 /// # Errors
 /// If the join fails.
-pub async fn pair<T: Transport, F: Future<Output = Result<T, BenchError>>>(make: &mut impl FnMut() -> F) -> Result<Pair, BenchError> {
+pub async fn pair<T: Transport, F: Future<Output = Result<T, BenchError>>>(
+    make: &mut impl FnMut() -> F,
+) -> Result<Pair, BenchError> {
     let a = bench_peer(make).await?;
     let mut b = bench_peer(make).await?;
     link_out_of_band(&a.handle, &b.node).await?;
@@ -164,7 +185,10 @@ pub async fn throughput(pair: &mut Pair, size: usize, count: u32) -> Result<Dura
 pub async fn rtt(pair: &mut Pair) -> Result<Duration, BenchError> {
     let (ida, idb) = (pair.a.node.id(), pair.b.node.id());
     let start = Instant::now();
-    pair.a.handle.send(idb, Bytes::from_static(&[7u8; 32])).await?;
+    pair.a
+        .handle
+        .send(idb, Bytes::from_static(&[7u8; 32]))
+        .await?;
     loop {
         match pair.b.events.recv().await {
             Some(Event::Message { payload, .. }) => {

@@ -49,7 +49,14 @@ impl RawPeer {
         socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
         let socket: UdpSocket = socket.into();
         let addr = socket.local_addr()?;
-        Ok(RawPeer { rtc: Rtc::builder().build(now), socket, addr, channel: None, timeout: now, inbox: VecDeque::new() })
+        Ok(RawPeer {
+            rtc: Rtc::builder().build(now),
+            socket,
+            addr,
+            channel: None,
+            timeout: now,
+            inbox: VecDeque::new(),
+        })
     }
 
     /// Drain output (send transmits at once); remember the next timeout.
@@ -75,8 +82,19 @@ impl RawPeer {
         let mut any = false;
         while let Ok((n, source)) = self.socket.recv_from(buf) {
             any = true;
-            let contents = buf.get(..n).ok_or("datagram larger than buffer")?.try_into()?;
-            let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: self.addr, contents });
+            let contents = buf
+                .get(..n)
+                .ok_or("datagram larger than buffer")?
+                .try_into()?;
+            let input = Input::Receive(
+                Instant::now(),
+                Receive {
+                    proto: Protocol::Udp,
+                    source,
+                    destination: self.addr,
+                    contents,
+                },
+            );
             self.rtc.handle_input(input)?;
             self.drain()?;
         }
@@ -137,7 +155,11 @@ impl RawPair {
         a.rtc.sdp_api().accept_answer(pending, answer)?;
         a.drain()?;
         b.drain()?;
-        Ok(RawPair { a, b, buf: vec![0u8; 2048] })
+        Ok(RawPair {
+            a,
+            b,
+            buf: vec![0u8; 2048],
+        })
     }
 
     /// One pass over both peers; true if anything happened.
@@ -157,7 +179,11 @@ impl RawPair {
     ///
     /// # Errors
     /// If str0m fails or the limit passes.
-    pub fn drive_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Self) -> bool) -> Result<(), BenchError> {
+    pub fn drive_until(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&mut Self) -> bool,
+    ) -> Result<(), BenchError> {
         let start = Instant::now();
         while !done(self) {
             if !self.step()? {

@@ -21,8 +21,14 @@ use bytes::BytesMut;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
-use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit, RTCPeerConnectionIceEvent};
-use webrtc::runtime::{AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle as RtJoinHandle, Runtime, TokioRuntime};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
+    RTCPeerConnectionIceEvent,
+};
+use webrtc::runtime::{
+    AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle as RtJoinHandle,
+    Runtime, TokioRuntime,
+};
 
 use crate::BenchError;
 
@@ -39,7 +45,11 @@ impl Runtime for BufferedRuntime {
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) -> Box<dyn RtJoinHandle> {
         self.0.spawn(future)
     }
-    fn spawn_reactor(&self, pool: usize, future: Pin<Box<dyn Future<Output = ()> + Send>>) -> Box<dyn RtJoinHandle> {
+    fn spawn_reactor(
+        &self,
+        pool: usize,
+        future: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Box<dyn RtJoinHandle> {
         self.0.spawn_reactor(pool, future)
     }
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
@@ -47,10 +57,16 @@ impl Runtime for BufferedRuntime {
         let _ = s.set_recv_buffer_size(RECV_BUFFER);
         self.0.wrap_udp_socket(socket)
     }
-    fn wrap_tcp_listener(&self, listener: std::net::TcpListener) -> io::Result<Arc<dyn AsyncTcpListener>> {
+    fn wrap_tcp_listener(
+        &self,
+        listener: std::net::TcpListener,
+    ) -> io::Result<Arc<dyn AsyncTcpListener>> {
         self.0.wrap_tcp_listener(listener)
     }
-    fn connect_tcp<'a>(&'a self, remote: SocketAddr) -> BoxFuture<'a, io::Result<Arc<dyn AsyncTcpStream>>> {
+    fn connect_tcp<'a>(
+        &'a self,
+        remote: SocketAddr,
+    ) -> BoxFuture<'a, io::Result<Arc<dyn AsyncTcpStream>>> {
         self.0.connect_tcp(remote)
     }
     fn resolve_host<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<SocketAddr>>> {
@@ -87,13 +103,20 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
-type Peer = (Arc<dyn PeerConnection>, mpsc::UnboundedReceiver<String>, mpsc::UnboundedReceiver<Arc<dyn DataChannel>>);
+type Peer = (
+    Arc<dyn PeerConnection>,
+    mpsc::UnboundedReceiver<String>,
+    mpsc::UnboundedReceiver<Arc<dyn DataChannel>>,
+);
 
 async fn peer() -> Result<Peer, BenchError> {
     let (ctx, crx) = mpsc::unbounded_channel();
     let (dtx, drx) = mpsc::unbounded_channel();
     let pc = PeerConnectionBuilder::new()
-        .with_handler(Arc::new(Handler { candidates: ctx, channels: dtx }))
+        .with_handler(Arc::new(Handler {
+            candidates: ctx,
+            channels: dtx,
+        }))
         .with_runtime(Arc::new(BufferedRuntime(TokioRuntime)))
         .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
         .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
@@ -143,7 +166,9 @@ impl End {
             match self.events.recv().await {
                 Some(ChanEvent::Open) => return Ok(()),
                 Some(ChanEvent::Message(_)) => {}
-                Some(ChanEvent::Closed) | None => return Err("channel closed before it opened".into()),
+                Some(ChanEvent::Closed) | None => {
+                    return Err("channel closed before it opened".into())
+                }
             }
         }
     }
@@ -170,10 +195,18 @@ pub struct RawPair {
     forwarders: [JoinHandle<()>; 2],
 }
 
-fn forward(mut from: mpsc::UnboundedReceiver<String>, to: Arc<dyn PeerConnection>) -> JoinHandle<()> {
+fn forward(
+    mut from: mpsc::UnboundedReceiver<String>,
+    to: Arc<dyn PeerConnection>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(candidate) = from.recv().await {
-            let _ = to.add_ice_candidate(RTCIceCandidateInit { candidate, ..Default::default() }).await;
+            let _ = to
+                .add_ice_candidate(RTCIceCandidateInit {
+                    candidate,
+                    ..Default::default()
+                })
+                .await;
         }
     })
 }
@@ -210,8 +243,16 @@ impl RawPair {
             b.wait_open().await?;
             Ok::<_, BenchError>(b)
         };
-        let b = tokio::time::timeout(limit, open).await.map_err(|_| format!("raw webrtc-rs setup took over {limit:?}"))??;
-        Ok(RawPair { pa, pb, a, b, forwarders })
+        let b = tokio::time::timeout(limit, open)
+            .await
+            .map_err(|_| format!("raw webrtc-rs setup took over {limit:?}"))??;
+        Ok(RawPair {
+            pa,
+            pb,
+            a,
+            b,
+            forwarders,
+        })
     }
 
     /// Close both peer connections.
@@ -243,7 +284,11 @@ pub async fn setup() -> Result<Duration, BenchError> {
 ///
 /// # Errors
 /// If a send fails or a message arrives out of order.
-pub async fn throughput(pair: &mut RawPair, size: usize, count: u32) -> Result<Duration, BenchError> {
+pub async fn throughput(
+    pair: &mut RawPair,
+    size: usize,
+    count: u32,
+) -> Result<Duration, BenchError> {
     let dc = Arc::clone(&pair.a.dc);
     let start = Instant::now();
     let sender = tokio::spawn(async move {

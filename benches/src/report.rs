@@ -50,7 +50,11 @@ impl fmt::Display for Table {
 }
 
 fn section(title: &str, header: &[&str]) -> Section {
-    Section { title: title.to_owned(), header: header.iter().map(|&h| h.to_owned()).collect(), rows: Vec::new() }
+    Section {
+        title: title.to_owned(),
+        header: header.iter().map(|&h| h.to_owned()).collect(),
+        rows: Vec::new(),
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -68,8 +72,22 @@ struct Plan {
     memory_pairs: usize,
 }
 
-const FULL: Plan = Plan { setups: 20, throughput_runs: 3, count_1k: 20_000, count_16k: 2_000, rtts: 200, memory_pairs: 100 };
-const QUICK: Plan = Plan { setups: 5, throughput_runs: 1, count_1k: 2_000, count_16k: 200, rtts: 20, memory_pairs: 20 };
+const FULL: Plan = Plan {
+    setups: 20,
+    throughput_runs: 3,
+    count_1k: 20_000,
+    count_16k: 2_000,
+    rtts: 200,
+    memory_pairs: 100,
+};
+const QUICK: Plan = Plan {
+    setups: 5,
+    throughput_runs: 1,
+    count_1k: 2_000,
+    count_16k: 200,
+    rtts: 20,
+    memory_pairs: 20,
+};
 
 /// Medians of one subject.
 #[derive(Debug, Clone, Default)]
@@ -84,13 +102,20 @@ struct Figures {
     unconnected: Option<f64>,
 }
 
-fn repeat<F: FnMut() -> Result<Duration, BenchError>>(runs: usize, mut f: F) -> Result<Duration, BenchError> {
+fn repeat<F: FnMut() -> Result<Duration, BenchError>>(
+    runs: usize,
+    mut f: F,
+) -> Result<Duration, BenchError> {
     f()?; // warm-up, not counted
     let mut v = (0..runs).map(|_| f()).collect::<Result<Vec<_>, _>>()?;
     Ok(median(&mut v))
 }
 
-fn measure_subject(s: Subject, plan: Plan, rt: &tokio::runtime::Runtime) -> Result<Figures, BenchError> {
+fn measure_subject(
+    s: Subject,
+    plan: Plan,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Figures, BenchError> {
     let mut fig = Figures::default();
     let counts = [(1024usize, plan.count_1k), (16 * 1024, plan.count_16k)];
     match s {
@@ -99,7 +124,9 @@ fn measure_subject(s: Subject, plan: Plan, rt: &tokio::runtime::Runtime) -> Resu
             fig.bridged = Some(repeat(plan.setups, || rt.block_on(b.setup_bridged()))?);
             let mut p = rt.block_on(b.pair())?;
             for (i, (size, count)) in counts.into_iter().enumerate() {
-                fig.tput[i] = Some(repeat(plan.throughput_runs, || rt.block_on(throughput(&mut p, size, count)))?);
+                fig.tput[i] = Some(repeat(plan.throughput_runs, || {
+                    rt.block_on(throughput(&mut p, size, count))
+                })?);
             }
             fig.rtt = Some(repeat(plan.rtts, || rt.block_on(rtt(&mut p)))?);
             rt.block_on(p.shutdown());
@@ -108,7 +135,9 @@ fn measure_subject(s: Subject, plan: Plan, rt: &tokio::runtime::Runtime) -> Resu
             fig.setup = Some(repeat(plan.setups, raw_str0m::setup)?);
             let mut p = raw_str0m::RawPair::open()?;
             for (i, (size, count)) in counts.into_iter().enumerate() {
-                fig.tput[i] = Some(repeat(plan.throughput_runs, || raw_str0m::throughput(&mut p, size, count))?);
+                fig.tput[i] = Some(repeat(plan.throughput_runs, || {
+                    raw_str0m::throughput(&mut p, size, count)
+                })?);
             }
             fig.rtt = Some(repeat(plan.rtts, || raw_str0m::rtt(&mut p))?);
         }
@@ -116,9 +145,13 @@ fn measure_subject(s: Subject, plan: Plan, rt: &tokio::runtime::Runtime) -> Resu
             fig.setup = Some(repeat(plan.setups, || rt.block_on(raw_webrtcrs::setup()))?);
             let mut p = rt.block_on(raw_webrtcrs::RawPair::open())?;
             for (i, (size, count)) in counts.into_iter().enumerate() {
-                fig.tput[i] = Some(repeat(plan.throughput_runs, || rt.block_on(raw_webrtcrs::throughput(&mut p, size, count)))?);
+                fig.tput[i] = Some(repeat(plan.throughput_runs, || {
+                    rt.block_on(raw_webrtcrs::throughput(&mut p, size, count))
+                })?);
             }
-            fig.rtt = Some(repeat(plan.rtts, || rt.block_on(raw_webrtcrs::rtt(&mut p)))?);
+            fig.rtt = Some(repeat(plan.rtts, || {
+                rt.block_on(raw_webrtcrs::rtt(&mut p))
+            })?);
             rt.block_on(p.close());
         }
     }
@@ -154,13 +187,21 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
                 Figures::default()
             }
         };
-        fig.memory = Some(measure_in_child(s, plan.memory_pairs, Duration::from_secs(120)).map_err(|e| e.to_string()));
+        fig.memory = Some(
+            measure_in_child(s, plan.memory_pairs, Duration::from_secs(120))
+                .map_err(|e| e.to_string()),
+        );
         if let Subject::Overlay(b) = s {
             fig.unconnected = unconnected_in_child(b, plan.memory_pairs).ok();
         }
         figs.push((s, fig));
     }
-    let get = |s: Subject| figs.iter().find(|(x, _)| *x == s).map(|(_, f)| f.clone()).unwrap_or_default();
+    let get = |s: Subject| {
+        figs.iter()
+            .find(|(x, _)| *x == s)
+            .map(|(_, f)| f.clone())
+            .unwrap_or_default()
+    };
     let cell = |d: Option<Duration>| d.map_or_else(|| "failed".to_owned(), ms);
 
     let mut t = Table::default();
@@ -169,8 +210,14 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
         &["subject", "direct", "bridged"],
     );
     for (s, f) in &figs {
-        let bridged = if matches!(s, Subject::Overlay(_)) { cell(f.bridged) } else { "-".to_owned() };
-        setup.rows.push(vec![s.name().to_owned(), cell(f.setup), bridged]);
+        let bridged = if matches!(s, Subject::Overlay(_)) {
+            cell(f.bridged)
+        } else {
+            "-".to_owned()
+        };
+        setup
+            .rows
+            .push(vec![s.name().to_owned(), cell(f.setup), bridged]);
     }
     t.sections.push(setup);
 
@@ -183,7 +230,10 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
     );
     for (s, f) in &figs {
         let mut row = vec![s.name().to_owned()];
-        for (i, (size, count)) in [(1024usize, plan.count_1k), (16 * 1024, plan.count_16k)].into_iter().enumerate() {
+        for (i, (size, count)) in [(1024usize, plan.count_1k), (16 * 1024, plan.count_16k)]
+            .into_iter()
+            .enumerate()
+        {
             match f.tput[i] {
                 Some(d) => {
                     row.push(format!("{:.1}", mbps(Some(d), size, count).unwrap_or(0.0)));
@@ -192,60 +242,151 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
                 None => row.extend(["failed".to_owned(), "failed".to_owned()]),
             }
         }
-        row.push(f.rtt.map_or_else(|| "failed".to_owned(), |d| format!("{:.0} µs", d.as_secs_f64() * 1e6)));
+        row.push(f.rtt.map_or_else(
+            || "failed".to_owned(),
+            |d| format!("{:.0} µs", d.as_secs_f64() * 1e6),
+        ));
         tp.rows.push(row);
     }
     t.sections.push(tp);
 
     let mut mem = section(
-        &format!("Idle connections: {} pairs opened at once in a fresh process", plan.memory_pairs),
-        &["subject", "KiB per open pair (RSS growth)", "of which two unconnected nodes", "all open after", "setup rate"],
+        &format!(
+            "Idle connections: {} pairs opened at once in a fresh process",
+            plan.memory_pairs
+        ),
+        &[
+            "subject",
+            "KiB per open pair (RSS growth)",
+            "of which two unconnected nodes",
+            "all open after",
+            "setup rate",
+        ],
     );
     for (s, f) in &figs {
         match &f.memory {
             Some(Ok(r)) => mem.rows.push(vec![
                 s.name().to_owned(),
                 format!("{:.0}", r.kib_per_pair),
-                f.unconnected.map_or_else(|| "-".to_owned(), |k| format!("{k:.0}")),
+                f.unconnected
+                    .map_or_else(|| "-".to_owned(), |k| format!("{k:.0}")),
                 ms(r.setup),
                 format!("{:.0} conn/s", r.rate()),
             ]),
-            Some(Err(e)) => mem.rows.push(vec![s.name().to_owned(), format!("failed: {e}"), "-".into(), "-".into(), "-".into()]),
+            Some(Err(e)) => mem.rows.push(vec![
+                s.name().to_owned(),
+                format!("failed: {e}"),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ]),
             None => {}
         }
     }
     t.sections.push(mem);
 
-    let mut r = section("Ratios (same run) against the goals of issue 6", &["ratio", "value", "goal", "met"]);
+    let mut r = section(
+        "Ratios (same run) against the goals of issue 6",
+        &["ratio", "value", "goal", "met"],
+    );
     let mut add = |name: String, v: Option<f64>, goal: &str, ok: fn(f64) -> bool| {
         let (val, met) = match v {
             Some(v) => (format!("{v:.2}"), if ok(v) { "yes" } else { "**no**" }),
             None => ("-".to_owned(), "-"),
         };
-        r.rows.push(vec![name, val, goal.to_owned(), met.to_owned()]);
+        r.rows
+            .push(vec![name, val, goal.to_owned(), met.to_owned()]);
     };
-    let (s0, w0) = (get(Subject::Overlay(Backend::Str0m)), get(Subject::Overlay(Backend::WebRtcRs)));
+    let (s0, w0) = (
+        get(Subject::Overlay(Backend::Str0m)),
+        get(Subject::Overlay(Backend::WebRtcRs)),
+    );
     let (sr, wr) = (get(Subject::RawStr0m), get(Subject::RawWebRtcRs));
-    add("setup: overlay str0m / raw str0m".into(), ratio(s0.setup, sr.setup), "≤ 1.10", |v| v <= 1.10);
-    add("setup: overlay webrtc-rs / raw webrtc-rs (library defaults)".into(), ratio(w0.setup, wr.setup), "≤ 1.10", |v| v <= 1.10);
+    add(
+        "setup: overlay str0m / raw str0m".into(),
+        ratio(s0.setup, sr.setup),
+        "≤ 1.10",
+        |v| v <= 1.10,
+    );
+    add(
+        "setup: overlay webrtc-rs / raw webrtc-rs (library defaults)".into(),
+        ratio(w0.setup, wr.setup),
+        "≤ 1.10",
+        |v| v <= 1.10,
+    );
     for b in Backend::ALL {
         let f = get(Subject::Overlay(b));
-        add(format!("setup: bridged / direct, {}", b.name()), ratio(f.bridged, f.setup), "≤ 1.3", |v| v <= 1.3);
+        add(
+            format!("setup: bridged / direct, {}", b.name()),
+            ratio(f.bridged, f.setup),
+            "≤ 1.3",
+            |v| v <= 1.3,
+        );
     }
     for (i, label) in ["1 KiB", "16 KiB"].into_iter().enumerate() {
         // Throughput ratio = raw time / overlay time (same bytes).
-        add(format!("throughput {label}: overlay str0m / raw str0m"), ratio(sr.tput[i], s0.tput[i]), "≥ 0.9", |v| v >= 0.9);
-        add(format!("throughput {label}: overlay webrtc-rs / raw webrtc-rs"), ratio(wr.tput[i], w0.tput[i]), "≥ 0.9", |v| v >= 0.9);
+        add(
+            format!("throughput {label}: overlay str0m / raw str0m"),
+            ratio(sr.tput[i], s0.tput[i]),
+            "≥ 0.9",
+            |v| v >= 0.9,
+        );
+        add(
+            format!("throughput {label}: overlay webrtc-rs / raw webrtc-rs"),
+            ratio(wr.tput[i], w0.tput[i]),
+            "≥ 0.9",
+            |v| v >= 0.9,
+        );
     }
-    add("setup: overlay webrtc-rs / libwebrtc (8.6 ms reference)".into(), ratio(w0.setup, Some(LIBWEBRTC_SETUP)), "≤ 2", |v| v <= 2.0);
-    add("setup: raw webrtc-rs / libwebrtc (8.6 ms reference)".into(), ratio(wr.setup, Some(LIBWEBRTC_SETUP)), "(info)", |_| true);
-    add("setup: overlay str0m / libwebrtc (8.6 ms reference)".into(), ratio(s0.setup, Some(LIBWEBRTC_SETUP)), "(info)", |_| true);
-    let kib = |f: &Figures| f.memory.as_ref().and_then(|m| m.as_ref().ok()).map(|r| r.kib_per_pair);
+    add(
+        "setup: overlay webrtc-rs / libwebrtc (8.6 ms reference)".into(),
+        ratio(w0.setup, Some(LIBWEBRTC_SETUP)),
+        "≤ 2",
+        |v| v <= 2.0,
+    );
+    add(
+        "setup: raw webrtc-rs / libwebrtc (8.6 ms reference)".into(),
+        ratio(wr.setup, Some(LIBWEBRTC_SETUP)),
+        "(info)",
+        |_| true,
+    );
+    add(
+        "setup: overlay str0m / libwebrtc (8.6 ms reference)".into(),
+        ratio(s0.setup, Some(LIBWEBRTC_SETUP)),
+        "(info)",
+        |_| true,
+    );
+    let kib = |f: &Figures| {
+        f.memory
+            .as_ref()
+            .and_then(|m| m.as_ref().ok())
+            .map(|r| r.kib_per_pair)
+    };
     let mem_ratio = |a: &Figures, b: &Figures| Some(kib(a)? / kib(b)?);
-    add("memory per idle pair: overlay str0m / raw str0m".into(), mem_ratio(&s0, &sr), "≤ 1.1", |v| v <= 1.1);
-    add("memory per idle pair: overlay webrtc-rs / raw webrtc-rs".into(), mem_ratio(&w0, &wr), "≤ 1.1", |v| v <= 1.1);
-    add("RTT: overlay str0m / raw str0m".into(), ratio(s0.rtt, sr.rtt), "(info)", |_| true);
-    add("RTT: overlay webrtc-rs / raw webrtc-rs".into(), ratio(w0.rtt, wr.rtt), "(info)", |_| true);
+    add(
+        "memory per idle pair: overlay str0m / raw str0m".into(),
+        mem_ratio(&s0, &sr),
+        "≤ 1.1",
+        |v| v <= 1.1,
+    );
+    add(
+        "memory per idle pair: overlay webrtc-rs / raw webrtc-rs".into(),
+        mem_ratio(&w0, &wr),
+        "≤ 1.1",
+        |v| v <= 1.1,
+    );
+    add(
+        "RTT: overlay str0m / raw str0m".into(),
+        ratio(s0.rtt, sr.rtt),
+        "(info)",
+        |_| true,
+    );
+    add(
+        "RTT: overlay webrtc-rs / raw webrtc-rs".into(),
+        ratio(w0.rtt, wr.rtt),
+        "(info)",
+        |_| true,
+    );
     t.sections.push(r);
     Ok(t)
 }

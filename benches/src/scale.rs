@@ -83,7 +83,10 @@ pub fn rss_kib() -> u64 {
 /// # Errors
 /// If tokio cannot start it.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 /// Resident memory per pair of overlay nodes that are running but not
@@ -138,7 +141,9 @@ pub fn measure(subject: Subject, n: usize, limit: Duration) -> Result<ScaleResul
         })?,
         Subject::RawStr0m => {
             let start = Instant::now();
-            let mut pairs = (0..n).map(|_| raw_str0m::RawPair::start()).collect::<Result<Vec<_>, _>>()?;
+            let mut pairs = (0..n)
+                .map(|_| raw_str0m::RawPair::start())
+                .collect::<Result<Vec<_>, _>>()?;
             while !pairs.iter().all(raw_str0m::RawPair::is_open) {
                 let mut any = false;
                 for p in &mut pairs {
@@ -149,7 +154,9 @@ pub fn measure(subject: Subject, n: usize, limit: Duration) -> Result<ScaleResul
                 }
                 if start.elapsed() > limit {
                     let open = pairs.iter().filter(|p| p.is_open()).count();
-                    return Err(format!("{open} of {n} raw str0m pairs open after {limit:?}").into());
+                    return Err(
+                        format!("{open} of {n} raw str0m pairs open after {limit:?}").into(),
+                    );
                 }
             }
             let took = start.elapsed();
@@ -165,7 +172,9 @@ pub fn measure(subject: Subject, n: usize, limit: Duration) -> Result<ScaleResul
         }
         Subject::RawWebRtcRs => rt.block_on(async {
             let start = Instant::now();
-            let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(raw_webrtcrs::RawPair::open_within(limit))).collect();
+            let tasks: Vec<_> = (0..n)
+                .map(|_| tokio::spawn(raw_webrtcrs::RawPair::open_within(limit)))
+                .collect();
             let mut pairs = Vec::with_capacity(n);
             for t in tasks {
                 pairs.push(t.await??);
@@ -175,7 +184,11 @@ pub fn measure(subject: Subject, n: usize, limit: Duration) -> Result<ScaleResul
             Ok::<_, BenchError>((took, rss_kib()))
         })?,
     };
-    Ok(ScaleResult { pairs: n, setup, kib_per_pair: after.saturating_sub(before) as f64 / n as f64 })
+    Ok(ScaleResult {
+        pairs: n,
+        setup,
+        kib_per_pair: after.saturating_sub(before) as f64 / n as f64,
+    })
 }
 
 const CHILD_ENV: &str = "N2N_BENCH_SCALE_CHILD";
@@ -185,16 +198,33 @@ const RESULT_TAG: &str = "N2N_SCALE_RESULT";
 /// measurement, print its result and exit. Call it first thing in `main` of
 /// any binary that calls [`measure_in_child`] or [`crate::report::run`].
 pub fn child_main_if_requested() {
-    let Ok(spec) = std::env::var(CHILD_ENV) else { return };
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let result = (|| {
         let mut parts = spec.split(':');
-        let subject = parts.next().and_then(Subject::from_name).ok_or("bad subject")?;
-        let n: usize = parts.next().and_then(|v| v.parse().ok()).ok_or("bad count")?;
-        let limit_s: u64 = parts.next().and_then(|v| v.parse().ok()).ok_or("bad limit")?;
+        let subject = parts
+            .next()
+            .and_then(Subject::from_name)
+            .ok_or("bad subject")?;
+        let n: usize = parts
+            .next()
+            .and_then(|v| v.parse().ok())
+            .ok_or("bad count")?;
+        let limit_s: u64 = parts
+            .next()
+            .and_then(|v| v.parse().ok())
+            .ok_or("bad limit")?;
         if parts.next() == Some("unconnected") {
-            let Subject::Overlay(b) = subject else { return Err("unconnected: overlay only".into()) };
+            let Subject::Overlay(b) = subject else {
+                return Err("unconnected: overlay only".into());
+            };
             let kib = measure_unconnected(b, n)?;
-            return Ok(ScaleResult { pairs: n, setup: Duration::ZERO, kib_per_pair: kib });
+            return Ok(ScaleResult {
+                pairs: n,
+                setup: Duration::ZERO,
+                kib_per_pair: kib,
+            });
         }
         measure(subject, n, Duration::from_secs(limit_s))
     })();
@@ -210,8 +240,17 @@ pub fn child_main_if_requested() {
 ///
 /// # Errors
 /// If the child fails, reports an error or does not finish.
-pub fn measure_in_child(subject: Subject, n: usize, limit: Duration) -> Result<ScaleResult, BenchError> {
-    run_child(format!("{}:{n}:{}", subject.name(), limit.as_secs()), subject, n, limit)
+pub fn measure_in_child(
+    subject: Subject,
+    n: usize,
+    limit: Duration,
+) -> Result<ScaleResult, BenchError> {
+    run_child(
+        format!("{}:{n}:{}", subject.name(), limit.as_secs()),
+        subject,
+        n,
+        limit,
+    )
 }
 
 /// [`measure_unconnected`] in a fresh process: KiB per pair of running,
@@ -221,11 +260,21 @@ pub fn measure_in_child(subject: Subject, n: usize, limit: Duration) -> Result<S
 /// If the child fails.
 pub fn unconnected_in_child(backend: Backend, n: usize) -> Result<f64, BenchError> {
     let limit = Duration::from_secs(60);
-    let r = run_child(format!("{}:{n}:{}:unconnected", backend.name(), limit.as_secs()), Subject::Overlay(backend), n, limit)?;
+    let r = run_child(
+        format!("{}:{n}:{}:unconnected", backend.name(), limit.as_secs()),
+        Subject::Overlay(backend),
+        n,
+        limit,
+    )?;
     Ok(r.kib_per_pair)
 }
 
-fn run_child(spec: String, subject: Subject, n: usize, limit: Duration) -> Result<ScaleResult, BenchError> {
+fn run_child(
+    spec: String,
+    subject: Subject,
+    n: usize,
+    limit: Duration,
+) -> Result<ScaleResult, BenchError> {
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
         .env(CHILD_ENV, spec)
@@ -241,7 +290,12 @@ fn run_child(spec: String, subject: Subject, n: usize, limit: Duration) -> Resul
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("{} x {n}: no result within {:?}", subject.name(), limit + Duration::from_secs(60)).into());
+            return Err(format!(
+                "{} x {n}: no result within {:?}",
+                subject.name(),
+                limit + Duration::from_secs(60)
+            )
+            .into());
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -249,13 +303,25 @@ fn run_child(spec: String, subject: Subject, n: usize, limit: Duration) -> Resul
     if let Some(mut s) = child.stdout.take() {
         s.read_to_string(&mut out)?;
     }
-    let line = out.lines().find_map(|l| l.strip_prefix(RESULT_TAG)).ok_or_else(|| format!("child exited ({status}) without a result"))?;
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix(RESULT_TAG))
+        .ok_or_else(|| format!("child exited ({status}) without a result"))?;
     let mut f = line.split_whitespace();
     match (f.next(), f.next()) {
-        (Some("error"), _) => Err(line.trim().trim_start_matches("error").trim().to_owned().into()),
+        (Some("error"), _) => Err(line
+            .trim()
+            .trim_start_matches("error")
+            .trim()
+            .to_owned()
+            .into()),
         (Some(s), Some(k)) => {
             let setup = Duration::from_secs_f64(s.parse()?);
-            Ok(ScaleResult { pairs: n, setup, kib_per_pair: k.parse()? })
+            Ok(ScaleResult {
+                pairs: n,
+                setup,
+                kib_per_pair: k.parse()?,
+            })
         }
         _ => Err(format!("bad child output: {line}").into()),
     }

@@ -11,7 +11,10 @@ use n2n_benches::scale::{child_main_if_requested, measure_in_child, Subject};
 
 fn main() {
     child_main_if_requested();
-    let mut counts: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let mut counts: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     if counts.is_empty() {
         counts = vec![100, 1000];
     }
