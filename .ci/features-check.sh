@@ -12,6 +12,7 @@ combos=(
   "--no-default-features --features signaling"
   "--no-default-features --features cli"
   ""
+  "--no-default-features --features bench"
   "--no-default-features --features full"
 )
 for flags in "${combos[@]}"; do

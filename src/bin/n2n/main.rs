@@ -43,6 +43,25 @@ enum Command {
     Peer(peer::PeerArgs),
     /// Run the demo's scenario in the simulator (in memory, virtual clock).
     Sim(sim::SimArgs),
+    /// Measure the backends against each other and against the raw libraries;
+    /// print a markdown table (needs the `bench` feature).
+    Bench {
+        /// Fewer runs (about 30 s instead of a few minutes).
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+#[cfg(feature = "bench")]
+fn bench(quick: bool) -> Result<(), String> {
+    let table = n2n_benches::report::run(quick).map_err(|e| format!("benchmark failed: {e}"))?;
+    println!("{table}");
+    Ok(())
+}
+
+#[cfg(not(feature = "bench"))]
+fn bench(_quick: bool) -> Result<(), String> {
+    Err("this n2n was built without benchmarks: run `cargo run --release --features bench -- bench`".into())
 }
 
 /// Warnings of this project's crates; the WebRTC libraries' own warnings
@@ -51,6 +70,9 @@ const DEFAULT_LOG: &str =
     "error,n2n=warn,n2n_overlay=warn,overlay_core=warn,overlay_signaling=warn,transport_str0m=warn,transport_webrtcrs=warn,rtc_common=warn";
 
 fn main() -> ExitCode {
+    // The memory measurements re-run this binary in a child mode.
+    #[cfg(feature = "bench")]
+    n2n_benches::scale::child_main_if_requested();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
@@ -76,6 +98,7 @@ fn main() -> ExitCode {
         Command::Signal(args) => runtime.block_on(signal::run(args)),
         Command::Peer(args) => runtime.block_on(peer::run(args)),
         Command::Sim(args) => sim::run(args),
+        Command::Bench { quick } => bench(quick),
     };
     // Background tasks (transports, clients) are not waited for.
     runtime.shutdown_background();
