@@ -14,6 +14,8 @@ pub(crate) struct Outbox {
     queue: VecDeque<(Bytes, bool)>,
     /// Bytes of application frames queued here.
     app_bytes: usize,
+    /// Bytes of control frames queued here.
+    control_bytes: usize,
     /// Bytes handed to the transport and not reported sent.
     in_flight: usize,
     /// A sender was refused since the queue last had room.
@@ -28,13 +30,20 @@ impl Outbox {
         self.app_bytes
     }
 
+    /// Bytes of control frames queued here.
+    pub(crate) fn control_bytes(&self) -> usize {
+        self.control_bytes
+    }
+
     /// Queue a control frame (never refused).
     pub(crate) fn push_control(&mut self, frame: Bytes) {
+        self.control_bytes += frame.len();
         self.queue.push_back((frame, false));
     }
 
     /// Queue a control frame ahead of everything.
     pub(crate) fn push_control_front(&mut self, frame: Bytes) {
+        self.control_bytes += frame.len();
         self.queue.push_front((frame, false));
     }
 
@@ -61,6 +70,8 @@ impl Outbox {
             };
             if app {
                 self.app_bytes -= frame.len();
+            } else {
+                self.control_bytes -= frame.len();
             }
             self.in_flight += frame.len();
             self.frames_sent += 1;

@@ -162,6 +162,22 @@ impl Engine {
                     return;
                 }
                 match self.established(&to) {
+                    Some(target)
+                        if self.conns.get(&target).is_some_and(|t| {
+                            t.outbox.control_bytes() > self.config.send_queue_limit
+                        }) =>
+                    {
+                        // The target does not drain its queue: relaying more
+                        // would let one neighbour grow our memory without bound.
+                        tracing::debug!(from = %peer.short(), to = %to.short(), "cannot relay: target's queue is full");
+                        self.send_control(
+                            id,
+                            Frame::ForwardFailed {
+                                handshake,
+                                reason: BridgeFailure::Busy,
+                            },
+                        );
+                    }
                     Some(target) => {
                         self.stats.relayed += 1;
                         self.send_control(
