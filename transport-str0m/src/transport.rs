@@ -29,8 +29,10 @@ use crate::Stats;
 const RECV_BATCH: usize = 256;
 /// Passes per `poll_event` before yielding to the runtime (fairness).
 const MAX_PASSES: usize = 64;
-/// Largest datagram read whole.
-const RECV_BUF: usize = 64 * 1024;
+/// Largest datagram read whole. WebRTC stacks keep datagrams under the path
+/// MTU (str0m and libwebrtc: ~1.2 KB); a longer one is cut and then dropped
+/// by str0m as malformed. Every resident KiB here counts per node.
+const RECV_BUF: usize = 4 * 1024;
 
 /// A node's WebRTC transport on str0m: one UDP socket shared by all its
 /// connections, driven from [`Transport::poll_event`] (no tasks of its own).
