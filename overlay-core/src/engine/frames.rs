@@ -47,6 +47,12 @@ impl Engine {
         if !state.is_established() {
             return self.bad_frame(now, id, "frame before hello");
         }
+        let backlog = self.conns.get(&id).map_or(0, |c| c.outbox.control_bytes());
+        if backlog > self.config.send_queue_limit {
+            // Our answers to this peer pile up unread: it floods without
+            // reading. Its frames are refused (and counted) until it drains.
+            return self.bad_frame(now, id, "peer sends faster than it reads our replies");
+        }
         match frame {
             Frame::Hello { .. } => {}
             Frame::Data { protocol, payload } => {
