@@ -155,6 +155,22 @@ async fn check_arc(from: &Peer, to: &Peer, n: u32) -> CaseResult {
     }
 }
 
+/// Wait until neither `a` nor `b` holds any connection (pending, living or dying).
+async fn wait_no_connections(a: &Peer, b: &Peer, within: Duration, what: &str) -> CaseResult {
+    let deadline = Instant::now() + within;
+    loop {
+        let ca = a.node.connections().await.map_err(|e| e.to_string())?.len();
+        let cb = b.node.connections().await.map_err(|e| e.to_string())?.len();
+        if ca == 0 && cb == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{what} ({ca} at A, {cb} at B)"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn case<Fut: Future<Output = CaseResult>>(
     name: &'static str,
     f: Fut,
@@ -348,18 +364,7 @@ pub async fn close_seen_by_both<T: Transport, F: Future<Output = T>>(
         join(&a, &b).await?;
         a.handle.disconnect(b.id()).await.map_err(|e| e.to_string())?;
         b.expect("arc removed at B", |e| matches!(e, Event::ArcClosed { reason: ArcCloseReason::Removed, .. })).await?;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let ca = a.node.connections().await.map_err(|e| e.to_string())?.len();
-            let cb = b.node.connections().await.map_err(|e| e.to_string())?.len();
-            if ca == 0 && cb == 0 {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("dying connection not closed on both sides ({ca} at A, {cb} at B)"));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_no_connections(&a, &b, Duration::from_secs(15), "dying connection not closed on both sides").await?;
         // A node going away is seen by the other side.
         let c = peer(&mut make, config()).await?;
         join(&c, &b).await?;
@@ -412,20 +417,13 @@ pub async fn pending_timeout<T: Transport, F: Future<Output = T>>(
             )
         })
         .await?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let ca = a.node.connections().await.map_err(|e| e.to_string())?.len();
-            let cb = b.node.connections().await.map_err(|e| e.to_string())?.len();
-            if ca == 0 && cb == 0 {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "pending entries outlived their timeout ({ca} at A, {cb} at B)"
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_no_connections(
+            &a,
+            &b,
+            Duration::from_secs(10),
+            "pending entries outlived their timeout",
+        )
+        .await
     })
     .await
 }

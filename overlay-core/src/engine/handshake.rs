@@ -83,7 +83,7 @@ impl Engine {
             return Accepted::Dropped("signal claims to come from this node");
         }
         if let Some(&id) = self.by_handshake.get(&h) {
-            return self.signal_for_known(now, id, origin, via, signal);
+            return self.signal_for_known(id, origin, via, signal);
         }
         if !matches!(signal, Signal::Offer { .. }) {
             if self.early.len() >= self.config.max_early_signals {
@@ -162,7 +162,7 @@ impl Engine {
         while i < self.early.len() {
             if self.early[i].handshake == h {
                 if let Some(e) = self.early.remove(i) {
-                    self.signal_for_known(now, id, e.origin, e.via, e.signal);
+                    self.signal_for_known(id, e.origin, e.via, e.signal);
                 }
             } else {
                 i += 1;
@@ -173,7 +173,6 @@ impl Engine {
 
     fn signal_for_known(
         &mut self,
-        now: Instant,
         id: ConnId,
         origin: PeerId,
         via: Via,
@@ -260,7 +259,6 @@ impl Engine {
         }
         self.commands
             .push_back(TransportCommand::Signal { conn: id, signal });
-        let _ = now;
         Accepted::Delivered
     }
 

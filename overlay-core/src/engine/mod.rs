@@ -471,17 +471,14 @@ impl Engine {
                 self.fail_conn(now, id, ConnectFailure::Shutdown, true);
             }
         }
-        let ops: Vec<OpId> = self.ops.keys().copied().collect();
-        for op in ops {
-            if let Some(o) = self.ops.remove(&op) {
-                let _ = o;
-                self.outputs
-                    .push_back(Output::Completed(crate::event::Completion {
-                        op,
-                        result: Err(ConnectFailure::Shutdown),
-                        remote: None,
-                    }));
-            }
+        for op in std::mem::take(&mut self.ops).into_keys() {
+            let result = Err(ConnectFailure::Shutdown);
+            self.outputs
+                .push_back(Output::Completed(crate::event::Completion {
+                    op,
+                    result,
+                    remote: None,
+                }));
         }
         self.bridge_waits.clear();
         self.early.clear();
