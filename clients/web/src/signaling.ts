@@ -1,0 +1,107 @@
+// Client of the signaling protocol (docs/SIGNALING.md, version 1) over the
+// browser's WebSocket: join a room, ask for a contact, relay signals.
+
+import { isPeerHex, type PeerHex, type Signal, type U64Hex } from "./wire.js";
+
+export interface Envelope {
+  handshake: U64Hex;
+  from: PeerHex;
+  protocol: string;
+  signal: Signal;
+}
+
+export class SignalingError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(`${code}: ${message}`);
+    this.name = "SignalingError";
+  }
+}
+
+type Reply = Record<string, unknown>;
+
+export class SignalingClient {
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (f: Reply) => void; reject: (e: Error) => void }>();
+  onSignal: (env: Envelope) => void = () => {};
+  onClose: (why: string) => void = () => {};
+  onError: (code: string, message: string) => void = () => {};
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.onmessage = (ev) => this.onMessage(ev.data);
+    ws.onclose = (ev) => {
+      for (const p of this.pending.values()) p.reject(new SignalingError("closed", `signaling connection closed (${ev.code})`));
+      this.pending.clear();
+      this.onClose(`closed (${ev.code}${ev.reason ? ": " + ev.reason : ""})`);
+    };
+  }
+
+  static connect(url: string): Promise<SignalingClient> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.onopen = () => resolve(new SignalingClient(ws));
+      ws.onerror = () => reject(new SignalingError("unreachable", `cannot reach the signaling server at ${url}`));
+    });
+  }
+
+  private onMessage(data: unknown): void {
+    if (typeof data !== "string") return;
+    let f: Reply;
+    try {
+      const v = JSON.parse(data);
+      if (typeof v !== "object" || v === null) return;
+      f = v as Reply;
+    } catch {
+      return;
+    }
+    const id = typeof f.id === "number" ? f.id : undefined;
+    const p = id !== undefined ? this.pending.get(id) : undefined;
+    if (p && id !== undefined) {
+      this.pending.delete(id);
+      if (f.type === "error") p.reject(new SignalingError(String(f.code), String(f.message)));
+      else p.resolve(f);
+      return;
+    }
+    if (f.type === "signal" && typeof f.envelope === "object" && f.envelope !== null) {
+      const e = f.envelope as Record<string, unknown>;
+      const handshake = typeof e.handshake === "number" ? e.handshake.toString(16).padStart(16, "0") : e.handshake;
+      if (typeof handshake === "string" && isPeerHex(e.from) && typeof e.protocol === "string" && typeof e.signal === "object")
+        this.onSignal({ handshake: handshake.toLowerCase(), from: e.from, protocol: e.protocol, signal: e.signal as Signal });
+    } else if (f.type === "error") {
+      this.onError(String(f.code), String(f.message));
+    }
+  }
+
+  private request(msg: Reply): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      this.ws.send(JSON.stringify({ v: 1, id, ...msg }));
+    });
+  }
+
+  /** Join `room` as `peer`; resolves to how many other members it has. */
+  async join(room: string, peer: PeerHex): Promise<number> {
+    const r = await this.request({ type: "join", room, peer });
+    return typeof r.members === "number" ? r.members : 0;
+  }
+
+  /** A contact (a random member, or `peer`), or null when alone. */
+  async requestContact(peer?: PeerHex): Promise<PeerHex | null> {
+    const r = await this.request(peer ? { type: "requestContact", peer } : { type: "requestContact" });
+    return r.type === "contact" && isPeerHex(r.peer) ? r.peer : null;
+  }
+
+  /** Relay a signal (errors arrive through onError, not awaited). */
+  signal(to: PeerHex, envelope: Envelope): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(JSON.stringify({ v: 1, type: "signal", id: this.nextId++, to, envelope }));
+  }
+
+  get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  close(): void {
+    this.ws.close(1000, "bye");
+  }
+}
