@@ -47,6 +47,9 @@ pub struct ServerConfig {
     /// On shutdown, how long to wait for clients to take their close frame.
     /// Default 2 s.
     pub shutdown_grace: Duration,
+    /// The page served on plain HTTP requests and the opt-in room graph
+    /// (see [`crate::WebConfig`]). Default: page on, observing off.
+    pub web: crate::WebConfig,
 }
 
 impl ServerConfig {
@@ -76,6 +79,7 @@ impl Default for ServerConfig {
             join_timeout: Duration::from_secs(10),
             relay_requires_introduction: true,
             shutdown_grace: Duration::from_secs(2),
+            web: crate::WebConfig::default(),
         }
     }
 }

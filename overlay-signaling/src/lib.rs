@@ -86,9 +86,11 @@ mod client;
 mod config;
 mod hub;
 mod server;
+mod web;
 pub mod wire;
 
 pub use client::{ClientConfig, ClientError, Contact, Incoming, SignalingClient, SignalingSender};
 pub use config::ServerConfig;
 pub use server::{ServerError, ServerStats, SignalingServer};
+pub use web::{ObserveError, ObserveRooms, ViewReporter, WebConfig};
 pub use wire::ErrorCode;

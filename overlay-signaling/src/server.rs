@@ -81,6 +81,7 @@ struct Shared {
     hub: Mutex<Hub>,
     counters: Arc<Counters>,
     live: AtomicUsize,
+    web: Arc<crate::web::WebState>,
 }
 
 impl Shared {
@@ -140,6 +141,7 @@ impl SignalingServer {
             config,
             counters,
             live: AtomicUsize::new(0),
+            web: Arc::default(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let span = tracing::info_span!("signaling", addr = %local_addr);
@@ -326,6 +328,11 @@ async fn serve(stream: TcpStream, key: u64, shared: Arc<Shared>, shutdown: watch
     let config = &shared.config;
     let _ = stream.set_nodelay(true);
     let join_deadline = Instant::now() + config.join_timeout;
+    // The page and the room graph share the port (web.rs).
+    let Some(stream) = crate::web::route(stream, &config.web, &shared.web, join_deadline).await
+    else {
+        return;
+    };
     let cap = hard_cap(config);
     // Small I/O buffers: signaling messages are small, and thousands of
     // idle members should cost little memory.

@@ -1176,7 +1176,8 @@ var state = {
   messages: [],
   graph: {},
   observing: false,
-  observer: null
+  observer: null,
+  joined: null
 };
 window.n2n = state;
 function log(line, cls = "") {
@@ -1342,13 +1343,17 @@ function observe(node) {
 }
 async function main() {
   $("room").textContent = room;
-  const node = await OverlayNode.create();
+  const dying = Number(params.get("dying"));
+  const node = await OverlayNode.create(dying > 0 ? { dyingTimeout: dying } : {});
   const handle = node.protocol(protocolName);
   state.node = node;
   state.handle = handle;
   $("me").textContent = node.id;
   document.title = `n2n ${short(node.id)} in ${room}`;
-  node.onLog = (l) => log(l, "dim");
+  node.onLog = (l) => {
+    log(l, "dim");
+    console.debug(l);
+  };
   node.onChange = renderViews;
   handle.on(onEvent);
   renderViews();
@@ -1359,9 +1364,18 @@ async function main() {
     input.value = "";
     command(line).catch((e) => log(`${e}`, "err"));
   };
+  if (params.get("ips") === "1") {
+    try {
+      const s = await navigator.mediaDevices.getUserMedia({ audio: true });
+      for (const t of s.getTracks()) t.stop();
+    } catch (e) {
+      log(`ips=1: no media permission (${e}); host candidates stay hidden`, "warn");
+    }
+  }
   try {
     const t = performance.now();
     const contact = await node.join(`${wsBase}/`, room, protocolName, isPeerHex(params.get("contact")) ? params.get("contact") : void 0);
+    state.joined = { contact, ms: performance.now() - t };
     log(contact ? `joined ${room} via ${short(contact)} in ${(performance.now() - t).toFixed(1)} ms` : `joined ${room}: first member, waiting for newcomers`, "ok");
     $("status").textContent = "joined";
   } catch (e) {

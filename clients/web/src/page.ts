@@ -27,6 +27,7 @@ const state = {
   graph: {} as Graph,
   observing: false,
   observer: null as WebSocket | null,
+  joined: null as { contact: PeerHex | null; ms: number } | null,
 };
 // For the headless test and the curious: window.n2n.
 (window as unknown as { n2n: typeof state }).n2n = state;
@@ -208,13 +209,17 @@ function observe(node: OverlayNode): void {
 
 async function main(): Promise<void> {
   $("room").textContent = room;
-  const node = await OverlayNode.create();
+  const dying = Number(params.get("dying"));
+  const node = await OverlayNode.create(dying > 0 ? { dyingTimeout: dying } : {});
   const handle = node.protocol(protocolName);
   state.node = node;
   state.handle = handle;
   $("me").textContent = node.id;
   document.title = `n2n ${short(node.id)} in ${room}`;
-  node.onLog = (l) => log(l, "dim");
+  node.onLog = (l) => {
+    log(l, "dim");
+    console.debug(l);
+  };
   node.onChange = renderViews;
   handle.on(onEvent);
   renderViews();
@@ -225,9 +230,22 @@ async function main(): Promise<void> {
     input.value = "";
     command(line).catch((e) => log(`${e}`, "err"));
   };
+  if (params.get("ips") === "1") {
+    // Chromium hides host addresses behind mDNS names and, without a
+    // default route (a loopback-only test namespace), offers no candidate
+    // at all, until the page holds a media permission. ?ips=1 asks for one
+    // (tests grant it with --use-fake-ui-for-media-stream).
+    try {
+      const s = await navigator.mediaDevices.getUserMedia({ audio: true });
+      for (const t of s.getTracks()) t.stop();
+    } catch (e) {
+      log(`ips=1: no media permission (${e}); host candidates stay hidden`, "warn");
+    }
+  }
   try {
     const t = performance.now();
     const contact = await node.join(`${wsBase}/`, room, protocolName, isPeerHex(params.get("contact")) ? (params.get("contact") as PeerHex) : undefined);
+    state.joined = { contact, ms: performance.now() - t };
     log(contact ? `joined ${room} via ${short(contact)} in ${(performance.now() - t).toFixed(1)} ms` : `joined ${room}: first member, waiting for newcomers`, "ok");
     $("status").textContent = "joined";
   } catch (e) {

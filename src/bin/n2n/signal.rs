@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use n2n_overlay::signaling::{ServerConfig, SignalingServer};
+use n2n_overlay::signaling::{ObserveRooms, ServerConfig, SignalingServer};
 
 /// Options of `n2n signal`.
 #[derive(Debug, clap::Args)]
@@ -21,6 +21,16 @@ pub(crate) struct SignalArgs {
     /// Seconds of silence after which a client is dropped.
     #[arg(long, default_value_t = 45)]
     heartbeat_timeout_secs: u64,
+    /// Let the members of this room report their views for the page's room
+    /// graph (repeatable; off by default).
+    #[arg(long)]
+    observe_room: Vec<String>,
+    /// Let every room be observed (a demo or test server only).
+    #[arg(long)]
+    observe_all: bool,
+    /// Do not serve the browser page on plain HTTP requests.
+    #[arg(long)]
+    no_page: bool,
 }
 
 /// Bind, print `listening on ws://ADDR/`, serve until Ctrl-C.
@@ -30,10 +40,30 @@ pub(crate) async fn run(args: SignalArgs) -> Result<(), String> {
     config.messages_per_second = args.rate;
     config.burst = args.rate.saturating_mul(2);
     config.heartbeat_timeout = Duration::from_secs(args.heartbeat_timeout_secs.max(1));
+    config.web.serve_page = !args.no_page;
+    config.web.observe = if args.observe_all {
+        ObserveRooms::All
+    } else if args.observe_room.is_empty() {
+        ObserveRooms::None
+    } else {
+        ObserveRooms::Named(args.observe_room.clone())
+    };
+    let config_observe = config.web.observe.clone();
     let server = SignalingServer::bind(config)
         .await
         .map_err(|e| e.to_string())?;
     println!("listening on {}", server.url());
+    if !args.no_page {
+        println!(
+            "browser page: http://{}/?room=lobby (room graph: {})",
+            server.local_addr(),
+            match &config_observe {
+                ObserveRooms::All => "every room".to_owned(),
+                ObserveRooms::Named(r) => r.join(", "),
+                _ => "off; --observe-room NAME turns it on".to_owned(),
+            }
+        );
+    }
     if let Err(e) = tokio::signal::ctrl_c().await {
         return Err(format!("cannot wait for Ctrl-C: {e}"));
     }
