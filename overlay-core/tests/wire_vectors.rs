@@ -259,8 +259,11 @@ fn frames() -> Vec<(&'static str, Frame)> {
     ]
 }
 
-/// Signed HELLOs: sender seed, receiver seed, handshake, arcs.
-fn hellos() -> Vec<(&'static str, u8, u8, u64, Vec<(ProtocolId, u32)>)> {
+/// A signed HELLO case: name, sender seed, receiver seed, handshake, arcs.
+type HelloCase = (&'static str, u8, u8, u64, Vec<(ProtocolId, u32)>);
+
+/// Signed HELLOs.
+fn hellos() -> Vec<HelloCase> {
     vec![
         ("hello-no-arcs", 1, 2, 0x1267, vec![]),
         (
@@ -292,12 +295,28 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("type-12", vec![1, 12, 0], "unknownType"),
         ("protocol-empty", vec![1, 2, 0], "badProtocol"),
         ("protocol-space", vec![1, 2, 1, b' '], "badProtocol"),
-        ("protocol-32", [vec![1, 2, 32], vec![b'a'; 32]].concat(), "badProtocol"),
+        (
+            "protocol-32",
+            [vec![1, 2, 32], vec![b'a'; 32]].concat(),
+            "badProtocol",
+        ),
         ("protocol-cut", vec![1, 2, 5, b'a'], "truncated"),
-        ("arc-add-trailing", vec![1, 5, 1, b'p', 0, 0, 0, 1, 0], "trailing"),
+        (
+            "arc-add-trailing",
+            vec![1, 5, 1, b'p', 0, 0, 0, 1, 0],
+            "trailing",
+        ),
         ("arc-add-short", vec![1, 5, 1, b'p', 0, 0, 1], "truncated"),
-        ("connect-done-trailing", vec![1, 8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0], "trailing"),
-        ("hello-truncated", vec![1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 7], "truncated"),
+        (
+            "connect-done-trailing",
+            vec![1, 8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0],
+            "trailing",
+        ),
+        (
+            "hello-truncated",
+            vec![1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 7],
+            "truncated",
+        ),
         ("forward-bad-signal", forward_bad_json, "badSignal"),
         ("forwarded-not-utf8", forward_not_utf8, "badSignal"),
         ("too-large", too_large, "tooLarge"),
@@ -327,7 +346,10 @@ fn build() -> Value {
         assert_eq!(Frame::decode(&bytes, 65_536).as_ref(), Ok(&f), "{name}");
         let vk = sender.verifying_key().expect("a valid public key");
         assert!(vk
-            .verify(&transcript, &ed25519_dalek::Signature::from_bytes(&signature))
+            .verify(
+                &transcript,
+                &ed25519_dalek::Signature::from_bytes(&signature)
+            )
             .is_ok());
         out_hellos.push(json!({"name": name, "secret": hex(&[s; 32]),
             "sender": sender.to_string(), "receiver": receiver.to_string(),
@@ -387,10 +409,15 @@ fn committed_vectors_decode_as_stated() {
     for group in ["frames", "hellos"] {
         for case in v[group].as_array().expect("array") {
             let bytes = Bytes::from(unhex(case["hex"].as_str().expect("hex")));
-            let f = Frame::decode(&bytes, 65_536)
-                .unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
+            let f =
+                Frame::decode(&bytes, 65_536).unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
             assert_eq!(expected(&f), case["frame"], "{}", case["name"]);
-            assert_eq!(f.encode(), bytes, "{}: re-encodes to the same bytes", case["name"]);
+            assert_eq!(
+                f.encode(),
+                bytes,
+                "{}: re-encodes to the same bytes",
+                case["name"]
+            );
         }
     }
     for case in v["malformed"].as_array().expect("array") {

@@ -138,7 +138,10 @@ fn classify(head: &str) -> Kind {
     let mut lines = head.split("\r\n");
     let request = lines.next().unwrap_or_default();
     let mut parts = request.split(' ');
-    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or("/"));
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or("/"),
+    );
     let upgrade = lines.any(|l| {
         let l = l.to_ascii_lowercase();
         l.starts_with("upgrade:") && l.contains("websocket")
@@ -181,7 +184,11 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push(h << 4 | l);
                 i += 3;
@@ -241,7 +248,11 @@ pub(crate) async fn route(
                 "/" | "/index.html" => ("200 OK", "text/html; charset=utf-8", INDEX_HTML),
                 "/n2n/n2n-web.js" => ("200 OK", "text/javascript; charset=utf-8", CLIENT_JS),
                 "/n2n/style.css" => ("200 OK", "text/css; charset=utf-8", STYLE_CSS),
-                _ => ("404 Not Found", "text/plain; charset=utf-8", "not found: the page is at /\n"),
+                _ => (
+                    "404 Not Found",
+                    "text/plain; charset=utf-8",
+                    "not found: the page is at /\n",
+                ),
             };
             respond(&mut stream, status, ctype, body, head).await;
             None
@@ -333,8 +344,7 @@ async fn observe(
         Some(reason) => Err(reason),
         None => {
             let mut rooms = state.rooms();
-            let full_rooms =
-                !rooms.contains_key(&room) && rooms.len() >= config.max_observed_rooms;
+            let full_rooms = !rooms.contains_key(&room) && rooms.len() >= config.max_observed_rooms;
             let full_room = rooms
                 .get(&room)
                 .is_some_and(|r| r.observers >= config.max_observers_per_room);
@@ -551,7 +561,9 @@ impl ViewReporter {
             .map(|(p, n)| (p.to_string(), Value::from(*n)))
             .collect();
         self.ws
-            .send(Message::text(json!({"type": "view", "out": out}).to_string()))
+            .send(Message::text(
+                json!({"type": "view", "out": out}).to_string(),
+            ))
             .await?;
         Ok(())
     }

@@ -86,7 +86,10 @@ async fn observing_is_refused_unless_the_room_allows_it() -> TestResult {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
     let first = next_json(&mut ws).await?;
     assert_eq!(first["type"], "refused");
-    assert!(first["reason"].as_str().unwrap_or_default().contains("--observe-room"));
+    assert!(first["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("--observe-room"));
     Ok(())
 }
 
@@ -102,10 +105,14 @@ async fn observed_room_shows_reported_views_and_forgets_closed_ones() -> TestRes
     let (mut wa, _) = tokio_tungstenite::connect_async(format!("{base}&peer={a}")).await?;
     let (mut wb, _) = tokio_tungstenite::connect_async(format!("{base}&peer={b}")).await?;
     let (mut watcher, _) = tokio_tungstenite::connect_async(base.clone()).await?;
-    wa.send(Message::text(json!({"type": "view", "out": {b.clone(): 2}}).to_string()))
-        .await?;
-    wb.send(Message::text(json!({"type": "view", "out": {a.clone(): 1}}).to_string()))
-        .await?;
+    wa.send(Message::text(
+        json!({"type": "view", "out": {b.clone(): 2}}).to_string(),
+    ))
+    .await?;
+    wb.send(Message::text(
+        json!({"type": "view", "out": {a.clone(): 1}}).to_string(),
+    ))
+    .await?;
     let g = graph_where(&mut watcher, |p| p.get(&a).is_some() && p.get(&b).is_some()).await?;
     assert_eq!(g["peers"][&a]["out"][&b], 2);
     assert_eq!(g["peers"][&b]["out"][&a], 1);
@@ -116,18 +123,27 @@ async fn observed_room_shows_reported_views_and_forgets_closed_ones() -> TestRes
         json!({"type": "view", "out": {b.clone(): 1, c.clone(): 1, d: 1}}).to_string(),
     ))
     .await?;
-    wa.send(Message::text(json!({"type": "view", "out": {c.clone(): 0}}).to_string()))
-        .await?;
-    wa.send(Message::text(json!({"type": "view", "out": {"me": 1}}).to_string()))
-        .await?;
+    wa.send(Message::text(
+        json!({"type": "view", "out": {c.clone(): 0}}).to_string(),
+    ))
+    .await?;
+    wa.send(Message::text(
+        json!({"type": "view", "out": {"me": 1}}).to_string(),
+    ))
+    .await?;
     // A watcher without a peer id cannot report.
     watcher
-        .send(Message::text(json!({"type": "view", "out": {a.clone(): 1}}).to_string()))
+        .send(Message::text(
+            json!({"type": "view", "out": {a.clone(): 1}}).to_string(),
+        ))
         .await?;
     // A closed reporter's view disappears.
     wb.close(None).await?;
     let g = graph_where(&mut watcher, |p| p.get(&b).is_none()).await?;
     assert_eq!(g["peers"].as_object().map(|o| o.len()), Some(1));
-    assert_eq!(g["peers"][&a]["out"][&b], 2, "the bad reports changed nothing");
+    assert_eq!(
+        g["peers"][&a]["out"][&b], 2,
+        "the bad reports changed nothing"
+    );
     Ok(())
 }

@@ -211,11 +211,11 @@ async function main() {
     // T1 joins through S (server-relayed handshake).
     const T1 = await openTab(browser, base, "tab1", S.id);
     check(!!(await S.waitFor(new RegExp(`arc opened in ${T1.id}`))), "tab1 -> str0m arc (via server) seen by str0m");
-    timing("browser -> str0m", "direct, via server, join", T1.joinMs);
+    timing("browser -> str0m", "direct (server)", T1.joinMs);
     // W: webrtc-rs, joins through T1.
     const W = await rustPeer("webrtc-rs", url, "webrtc-rs", T1.id);
     check(W.joinMs !== null && (await T1.until((w) => window.n2n.handle.inview().has(w), W.id)), "webrtc-rs -> tab1 arc (via server) in tab1's inview");
-    timing("webrtc-rs -> browser", "direct, via server, join", W.joinMs);
+    timing("webrtc-rs -> browser", "direct (server)", W.joinMs);
 
     // A tab bridges two Rust peers: tab1 makes W open an arc to S.
     let r = await T1.connect(W.id, S.id);
@@ -225,10 +225,10 @@ async function main() {
 
     // T2 joins through S; T3 through T2 (browser <-> browser via server).
     const T2 = await openTab(browser, base, "tab2", S.id);
-    timing("browser -> str0m", "direct, via server, join", T2.joinMs);
+    timing("browser -> str0m", "direct (server)", T2.joinMs);
     const T3 = await openTab(browser, base, "tab3", T2.id);
     check(await T2.until((p) => window.n2n.handle.inview().has(p), T3.id), "tab3 -> tab2 arc (via server)");
-    timing("browser -> browser", "direct, via server, join", T3.joinMs);
+    timing("browser -> browser", "direct (server)", T3.joinMs);
 
     // A Rust peer bridges two tabs: S makes T2 open an arc to T1.
     let mark = S.mark();
@@ -237,7 +237,6 @@ async function main() {
     check(!!b && !!b[1], `str0m bridges tab2 -> tab1 ${b?.[2] ?? ""}`);
     check(await T1.until((p) => window.n2n.handle.inview().has(p), T2.id), "tab1 sees the arc from tab2 (bridged by str0m)");
     if (b?.[1]) timing("browser -> browser", "bridged by str0m", Number(b[1]));
-    timing("browser -> browser", "bridged by str0m, handshake to HELLO (tab2)", (await T2.setupMs(T1.id)) ?? NaN);
 
     // A tab and a Rust peer bridged by a third tab: T1 makes T2 open an arc to W.
     r = await T1.connect(T2.id, W.id);
@@ -349,6 +348,10 @@ async function main() {
     check(!!(await W.waitFor(new RegExp(`^message from ${S.id}: after the cut$`), STEP_MS, wm2)), "webrtc-rs still hears str0m");
     check(await T1.until((p) => window.n2n.node.neighbours().includes(p), T2.id), "tab1 keeps its connection to tab2");
 
+    // Setup times: fresh tabs, every kind of pair, E2E_ROUNDS times.
+    const rounds = Number(process.env.E2E_ROUNDS ?? 2);
+    for (let i = 0; i < rounds; i++) await round(browser, base, T1, S, W, i);
+
     for (const p of [S, W]) p.send("/quit");
   } finally {
     await browser.close().catch(() => {});
@@ -356,16 +359,58 @@ async function main() {
   }
 }
 
+/** One round of setup-time samples with three fresh tabs X, Y, Z. */
+async function round(browser, base, T1, S, W, i) {
+  const X = await openTab(browser, base, `x${i}`, T1.id);
+  timing("browser -> browser", "direct (server)", X.joinMs);
+  const Y = await openTab(browser, base, `y${i}`, S.id);
+  timing("browser -> str0m", "direct (server)", Y.joinMs);
+  const Z = await openTab(browser, base, `z${i}`, W.id);
+  timing("browser -> webrtc-rs", "direct (server)", Z.joinMs);
+  const tabBridge = async (from, to, kind) => {
+    const r = await T1.connect(from.id, to.id);
+    if (check(!r.error, `round ${i}: tab1 bridges ${from.name} -> ${to.name} ${r.error ?? ""}`)) timing(kind, "bridged by a tab", r.ms);
+  };
+  const rustBridge = async (bridge, from, to, kind) => {
+    const mark = bridge.mark();
+    bridge.send(`/bridge ${from.id} ${to.id}`);
+    const b = await bridge.waitFor(/^bridged \S+ -> \S+ in ([\d.]+) ms|^error: (.*)/, STEP_MS, mark);
+    if (check(!!b?.[1], `round ${i}: ${bridge.name} bridges ${from.name} -> ${to.name} ${b?.[2] ?? ""}`))
+      timing(kind, `bridged by ${bridge.name}`, Number(b[1]));
+  };
+  await tabBridge(X, S, "browser -> str0m");
+  await tabBridge(X, W, "browser -> webrtc-rs");
+  await rustBridge(S, Y, T1, "browser -> browser");
+  await rustBridge(W, Z, T1, "browser -> browser");
+  await tabBridge(X, Y, "browser -> browser");
+  await tabBridge(W, Y, "webrtc-rs -> browser");
+  await tabBridge(S, Z, "str0m -> browser");
+  for (const t of [X, Y, Z]) await t.page.close();
+}
+
 const deadline = setTimeout(() => {
-  console.log("FAIL the end-to-end test did not finish in 240 s");
+  console.log("FAIL the end-to-end test did not finish in time");
   failed++;
   finish();
-}, 240_000);
+}, 240_000 + 20_000 * Number(process.env.E2E_ROUNDS ?? 2));
 
 function finish() {
   clearTimeout(deadline);
   for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
   if (process.env.E2E_RESULTS) writeFileSync(process.env.E2E_RESULTS, JSON.stringify({ timings }, null, 2));
+  // Medians per kind of pair and way of setting up.
+  const groups = new Map();
+  for (const t of timings) {
+    const k = `${t.kind} | ${t.how}`;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(t.ms);
+  }
+  console.log("| pair | how | runs | median ms | min | max |\n|---|---|---:|---:|---:|---:|");
+  for (const [k, v] of [...groups].sort()) {
+    v.sort((a, b) => a - b);
+    const [kind, how] = k.split(" | ");
+    console.log(`| ${kind} | ${how} | ${v.length} | ${v[Math.floor(v.length / 2)].toFixed(1)} | ${v[0].toFixed(1)} | ${v[v.length - 1].toFixed(1)} |`);
+  }
   console.log(`e2e: ${passed} passed, ${failed} failed`);
   process.exit(failed === 0 && passed > 0 ? 0 : 1);
 }
