@@ -203,6 +203,12 @@ impl Engine {
         if let Some(&id) = self.by_handshake.get(&h) {
             return self.signal_for_known(id, origin, via, seq, signal);
         }
+        if self.recent_offers.contains(&origin, h) {
+            self.stats.replayed_signals += 1;
+            self.stats.dropped_signals += 1;
+            tracing::debug!(peer = %origin.short(), handshake = %h, "signal of a handshake already over: replay dropped");
+            return Accepted::Dropped("replayed signal of an earlier handshake");
+        }
         if !matches!(signal, Signal::Offer { .. }) {
             if self.early.len() >= self.config.max_early_signals {
                 self.early.pop_front();
@@ -218,12 +224,6 @@ impl Engine {
                 signal,
             });
             return Accepted::Buffered;
-        }
-        if self.recent_offers.contains(&origin, h) {
-            self.stats.replayed_signals += 1;
-            self.stats.dropped_signals += 1;
-            tracing::debug!(peer = %origin.short(), handshake = %h, "offer of a handshake already seen: replay dropped");
-            return Accepted::Dropped("replayed offer");
         }
         // A new, authenticated offer. One connection per pair: look at what
         // we have with `origin`.
