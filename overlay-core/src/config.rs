@@ -35,6 +35,13 @@ pub struct Config {
     /// Signals kept for handshakes not known yet (out-of-order delivery),
     /// across all such handshakes. Default 256.
     pub max_early_signals: usize,
+    /// **Insecure.** Accept connections whose transport cannot bind them to
+    /// their DTLS certificates (it reports no fingerprints); their `HELLO`
+    /// then proves an identity but not that no relay sits in the middle.
+    /// Default `false`: such connections fail with
+    /// [`crate::ConnectFailure::NoChannelBinding`]. Only for transports
+    /// without DTLS in a setting you trust (tests, a local pipe).
+    pub insecure_allow_unbound_connections: bool,
 }
 
 impl Default for Config {
@@ -49,6 +56,7 @@ impl Default for Config {
             max_bad_frames: 8,
             max_pending: 1024,
             max_early_signals: 256,
+            insecure_allow_unbound_connections: false,
         }
     }
 }

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use common::*;
 use overlay_core::sim::{Sim, SimConfig};
 use overlay_core::wire::Frame;
-use overlay_core::{ArcCloseReason, Config, Direction, HandshakeId, PeerId, Signal};
+use overlay_core::{
+    ArcCloseReason, Config, Direction, HandshakeId, PeerId, Signal, SignatureBytes, SignedSignal,
+};
 
 #[test]
 fn a_peer_that_never_reads_is_cut_off() -> TestResult {
@@ -34,7 +36,11 @@ fn a_peer_that_never_reads_is_cut_off() -> TestResult {
         let frame = Frame::Forward {
             handshake: HandshakeId(sent + 1),
             to: stranger,
-            signal: Signal::EndOfCandidates,
+            signal: SignedSignal {
+                seq: 0,
+                signature: SignatureBytes([0; 64]),
+                signal: Signal::EndOfCandidates,
+            },
         };
         let bytes: Bytes = frame.encode();
         sim.inject_frame(b, a, bytes)?;

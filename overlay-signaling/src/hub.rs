@@ -346,7 +346,10 @@ mod tests {
         Ok(SignalEnvelope {
             handshake: HandshakeId(1),
             from,
+            to: None,
             protocol: ProtocolId::new("p")?,
+            seq: 0,
+            signature: overlay_core::SignatureBytes([0; 64]),
             signal: Signal::Offer { sdp: "v=0".into() },
         })
     }

@@ -32,7 +32,8 @@
 //! let server = SignalingServer::bind(ServerConfig::default()).await?;
 //! let url = server.url();
 //!
-//! let (first, newcomer) = (Keypair::generate().peer_id(), Keypair::generate().peer_id());
+//! let newcomer_key = Keypair::generate();
+//! let (first, newcomer) = (Keypair::generate().peer_id(), newcomer_key.peer_id());
 //! let mut first_client = SignalingClient::connect(&url, "lobby", first).await?;
 //! assert_eq!(first_client.request_contact(None).await?, Contact::Alone);
 //!
@@ -42,13 +43,15 @@
 //! };
 //! assert_eq!(contact, first);
 //!
-//! // The newcomer's offer travels through the server to its contact.
-//! let offer = SignalEnvelope {
-//!     handshake: HandshakeId(1),
-//!     from: newcomer,
-//!     protocol: ProtocolId::new("spray")?,
-//!     signal: Signal::Offer { sdp: "v=0\r\n".into() },
-//! };
+//! // The newcomer's offer (signed by it) travels through the server to its contact.
+//! let offer = SignalEnvelope::sign(
+//!     &newcomer_key,
+//!     Some(contact),
+//!     HandshakeId(1),
+//!     ProtocolId::new("spray")?,
+//!     0,
+//!     Signal::Offer { sdp: "v=0\r\n".into() },
+//! );
 //! newcomer_client.send(contact, offer.clone()).await?;
 //! assert_eq!(first_client.recv().await?, Incoming::Signal(offer));
 //!

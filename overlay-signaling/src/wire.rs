@@ -386,7 +386,11 @@ mod tests {
         let envelope = SignalEnvelope {
             handshake: HandshakeId(7),
             from: peer(1),
+            to: None,
             protocol: ProtocolId::new("spray")?,
+            seq: 0,
+            // The server relays envelopes without checking signatures.
+            signature: overlay_core::SignatureBytes([0; 64]),
             signal: Signal::Offer {
                 sdp: "v=0\r\n".into(),
             },

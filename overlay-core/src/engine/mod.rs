@@ -32,6 +32,7 @@ use crate::outbox::Outbox;
 use crate::transport::{CloseReason, Role, TransportCommand, TransportEvent};
 use crate::wire::{Frame, Reassembler};
 
+pub(crate) use handshake::{EarlyHello, SeqSet};
 pub use ops::SignalError;
 
 /// Counters of a whole engine.
@@ -68,6 +69,18 @@ pub struct EngineStats {
     pub messages_received: u64,
     /// Application messages queued for sending.
     pub messages_sent: u64,
+    /// Connections failed because a `Hello` did not match the handshake,
+    /// the peer or this connection's DTLS certificates (a relay in the
+    /// middle, or a forged identity).
+    pub tampered: u64,
+    /// Signals dropped for a bad signature, a wrong destination or an
+    /// out-of-range sequence number.
+    pub forged_signals: u64,
+    /// Signals dropped as replays (a sequence number or an offer already taken).
+    pub replayed_signals: u64,
+    /// Connections refused because the transport could not bind them to
+    /// their DTLS certificates (and unbound connections are not allowed).
+    pub unbound_refused: u64,
 }
 
 /// The overlay state machine of one node. See the [module docs](self).
@@ -86,6 +99,8 @@ pub struct Engine {
     ops: BTreeMap<OpId, ops::LocalOp>,
     bridge_waits: BTreeMap<u64, ops::BridgeWait>,
     early: VecDeque<ops::EarlySignal>,
+    keys: handshake::KeyCache,
+    recent_offers: handshake::RecentOffers,
     commands: VecDeque<TransportCommand>,
     outputs: VecDeque<Output>,
     stats: EngineStats,
@@ -112,6 +127,8 @@ impl Engine {
             ops: BTreeMap::new(),
             bridge_waits: BTreeMap::new(),
             early: VecDeque::new(),
+            keys: handshake::KeyCache::default(),
+            recent_offers: handshake::RecentOffers::default(),
             commands: VecDeque::new(),
             outputs: VecDeque::new(),
             stats: EngineStats::default(),
@@ -240,7 +257,7 @@ impl Engine {
         }
         match event {
             TransportEvent::Signal { conn, signal } => self.route_local_signal(now, conn, signal),
-            TransportEvent::Opened { conn } => self.on_opened(now, conn),
+            TransportEvent::Opened { conn, binding } => self.on_opened(now, conn, binding),
             TransportEvent::Frame { conn, frame } => self.on_frame(now, conn, frame),
             TransportEvent::Sent { conn, bytes } => {
                 if let Some(c) = self.conns.get_mut(&conn) {
@@ -547,6 +564,11 @@ impl Engine {
             arcs: ArcTable::default(),
             wants: Vec::new(),
             hello_sent: false,
+            binding: None,
+            signals_sent: 0,
+            seen: SeqSet::default(),
+            replaces: false,
+            early_hello: None,
             outbox: Outbox::default(),
             reassembler: Reassembler::new(self.config.max_message_size),
             stats: ConnStats::default(),
@@ -777,7 +799,9 @@ impl Engine {
 
     fn on_closed(&mut self, now: Instant, id: ConnId, reason: CloseReason) {
         let Some(c) = self.conns.get(&id) else { return };
-        let peer = c.peer;
+        // A handshake running beside a connection with the same peer says
+        // nothing about that connection: the neighbour is not gone.
+        let peer = c.peer.filter(|_| !c.replaces);
         tracing::debug!(conn = %id, %reason, state = ?c.state, "transport closed");
         if c.state.is_established() {
             let arc_reason = match &reason {
