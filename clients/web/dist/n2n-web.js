@@ -13,11 +13,13 @@ __export(wire_exports, {
   Kind: () => Kind,
   MAX_FRAME: () => MAX_FRAME,
   MAX_MESSAGE: () => MAX_MESSAGE,
+  MAX_SIGNAL_SEQ: () => MAX_SIGNAL_SEQ,
   Reassembler: () => Reassembler,
   VERSION: () => VERSION,
   decode: () => decode,
   encode: () => encode,
   failureName: () => failureName,
+  fingerprintFromSdp: () => fingerprintFromSdp,
   fromHex: () => fromHex,
   helloTranscript: () => helloTranscript,
   isPeerHex: () => isPeerHex,
@@ -26,9 +28,11 @@ __export(wire_exports, {
   parseSignal: () => parseSignal,
   randomU64Hex: () => randomU64Hex,
   signalJson: () => signalJson,
+  signalTranscript: () => signalTranscript,
   toHex: () => toHex
 });
-var VERSION = 1;
+var VERSION = 2;
+var MAX_SIGNAL_SEQ = 255;
 var HEADER_LEN = 2;
 var MAX_FRAME = 65536;
 var MAX_MESSAGE = 1 << 20;
@@ -52,6 +56,7 @@ var Failure = {
   connectionLost: 4,
   transport: 5,
   busy: 6,
+  tampered: 7,
   other: 255
 };
 function failureName(code) {
@@ -178,10 +183,8 @@ function encode(f) {
       w.u8(Kind.CONNECT_DONE).u64hex(f.op).u8(f.failure === null ? 0 : Failure[f.failure]);
       break;
     case "forward":
-      w.u8(Kind.FORWARD).u64hex(f.handshake).bytes(fromHex(f.to)).bytes(utf8.encode(signalJson(f.signal)));
-      break;
     case "forwarded":
-      w.u8(Kind.FORWARDED).u64hex(f.handshake).bytes(fromHex(f.origin)).bytes(utf8.encode(signalJson(f.signal)));
+      w.u8(f.type === "forward" ? Kind.FORWARD : Kind.FORWARDED).u64hex(f.handshake).bytes(fromHex(f.type === "forward" ? f.to : f.origin)).u32(f.seq).bytes(f.signature).bytes(utf8.encode(signalJson(f.signal)));
       break;
     case "forwardFailed":
       w.u8(Kind.FORWARD_FAILED).u64hex(f.handshake).u8(Failure[f.reason]);
@@ -319,6 +322,8 @@ function decode(b, limit = MAX_FRAME) {
     case Kind.FORWARDED: {
       const handshake = r.u64hex();
       const peer = r.peer();
+      const seq = r.u32();
+      const signature = r.take(64);
       let text;
       try {
         text = utf8d.decode(r.rest());
@@ -326,7 +331,7 @@ function decode(b, limit = MAX_FRAME) {
         throw new DecodeError("badSignal", "invalid signal JSON");
       }
       const signal = parseSignal(text);
-      return ty === Kind.FORWARD ? { type: "forward", handshake, to: peer, signal } : { type: "forwarded", handshake, origin: peer, signal };
+      return ty === Kind.FORWARD ? { type: "forward", handshake, to: peer, seq, signature, signal } : { type: "forwarded", handshake, origin: peer, seq, signature, signal };
     }
     case Kind.FORWARD_FAILED: {
       const handshake = r.u64hex();
@@ -338,8 +343,55 @@ function decode(b, limit = MAX_FRAME) {
       throw new DecodeError("unknownType", `unknown frame type ${ty}`);
   }
 }
-function helloTranscript(handshake, sender, receiver) {
-  return new Writer().bytes(utf8.encode("n2n-overlay/hello/v1")).u64hex(handshake).bytes(fromHex(sender)).bytes(fromHex(receiver)).finish();
+function helloTranscript(handshake, sender, receiver, senderFingerprint, receiverFingerprint) {
+  if (senderFingerprint.length !== 32 || receiverFingerprint.length !== 32) throw new Error("a fingerprint is 32 bytes");
+  return new Writer().bytes(utf8.encode("n2n-overlay/hello/v2")).u8(VERSION).u64hex(handshake).bytes(fromHex(sender)).bytes(fromHex(receiver)).bytes(senderFingerprint).bytes(receiverFingerprint).finish();
+}
+function signalTranscript(origin, destination, handshake, seq, s) {
+  const w = new Writer().bytes(utf8.encode("n2n-overlay/signal/v2")).u8(VERSION).bytes(fromHex(origin)).bytes(destination ? fromHex(destination) : new Uint8Array(32)).u64hex(handshake).u32(seq);
+  const long = (text) => {
+    const b = utf8.encode(text);
+    w.u32(b.length).bytes(b);
+  };
+  switch (s.type) {
+    case "offer":
+      w.u8(1);
+      long(s.sdp);
+      break;
+    case "answer":
+      w.u8(2);
+      long(s.sdp);
+      break;
+    case "candidate": {
+      w.u8(3);
+      long(s.candidate);
+      if (s.sdpMid === void 0 || s.sdpMid === null) w.u8(0);
+      else {
+        const m = utf8.encode(s.sdpMid).subarray(0, 65535);
+        w.u8(1).u16(m.length).bytes(m);
+      }
+      if (s.sdpMLineIndex === void 0 || s.sdpMLineIndex === null) w.u8(0);
+      else w.u8(1).u16(s.sdpMLineIndex);
+      break;
+    }
+    case "endOfCandidates":
+      w.u8(4);
+      break;
+  }
+  return w.finish();
+}
+function fingerprintFromSdp(sdp) {
+  for (const raw of sdp.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line.startsWith("a=fingerprint:")) continue;
+    const value = line.slice("a=fingerprint:".length).trim();
+    const sp = value.indexOf(" ");
+    if (sp < 0 || value.slice(0, sp).toLowerCase() !== "sha-256") continue;
+    const pairs = value.slice(sp + 1).trim().split(":");
+    if (pairs.length !== 32 || !pairs.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) continue;
+    return Uint8Array.from(pairs.map((p) => parseInt(p, 16)));
+  }
+  return null;
 }
 function messageFrames(protocol, payload, maxFrame = MAX_FRAME) {
   const dataOverhead = HEADER_LEN + 1 + protocol.length;
@@ -483,8 +535,17 @@ var SignalingClient = class _SignalingClient {
     if (f.type === "signal" && typeof f.envelope === "object" && f.envelope !== null) {
       const e = f.envelope;
       const handshake = typeof e.handshake === "number" ? e.handshake.toString(16).padStart(16, "0") : e.handshake;
-      if (typeof handshake === "string" && isPeerHex(e.from) && typeof e.protocol === "string" && typeof e.signal === "object")
-        this.onSignal({ handshake: handshake.toLowerCase(), from: e.from, protocol: e.protocol, signal: e.signal });
+      const to = e.to === void 0 || e.to === null ? void 0 : e.to;
+      if (typeof handshake === "string" && isPeerHex(e.from) && (to === void 0 || isPeerHex(to)) && typeof e.protocol === "string" && Number.isInteger(e.seq) && typeof e.signature === "string" && /^[0-9a-fA-F]{128}$/.test(e.signature) && typeof e.signal === "object" && e.signal !== null)
+        this.onSignal({
+          handshake: handshake.toLowerCase(),
+          from: e.from,
+          to,
+          protocol: e.protocol,
+          seq: e.seq,
+          signature: e.signature.toLowerCase(),
+          signal: e.signal
+        });
     } else if (f.type === "error") {
       this.onError(String(f.code), String(f.message));
     }
@@ -559,6 +620,15 @@ var Conn = class {
   started = performance.now();
   setupMs = null;
   sendQueue = [];
+  /** Next sequence number of our signals in this handshake. */
+  seqOut = 0;
+  /** Sequence numbers of the remote's signals taken (replays are dropped). */
+  seqIn = /* @__PURE__ */ new Set();
+  /** Our signals, signed and sent in the order they were made. */
+  outChain = Promise.resolve();
+  /** A handshake beside an established connection with the same peer: it
+   * replaces that one only when its HELLO checks out (WIRE.md v2). */
+  shadow = false;
   get established() {
     return this.state === "living" || this.state === "dying";
   }
@@ -632,11 +702,15 @@ var OverlayNode = class _OverlayNode {
   conns = /* @__PURE__ */ new Map();
   byHandshake = /* @__PURE__ */ new Map();
   early = [];
+  /** Handshakes of the last accepted offers: a replayed offer is dropped. */
+  recentHandshakes = [];
+  /** Incoming signals are checked (async signatures) and applied in order. */
+  inbound = Promise.resolve();
   protocols = /* @__PURE__ */ new Map();
   bridgeWaits = /* @__PURE__ */ new Map();
   signaling = null;
   /** Counters, for the page and the tests. */
-  stats = { badFrames: 0, relayed: 0, droppedSignals: 0, connectionsOpened: 0 };
+  stats = { badFrames: 0, relayed: 0, droppedSignals: 0, forgedSignals: 0, replayedSignals: 0, tampered: 0, connectionsOpened: 0 };
   /** Called on any change of connections or arcs (the page redraws). */
   onChange = () => {
   };
@@ -675,7 +749,31 @@ var OverlayNode = class _OverlayNode {
     return c;
   }
   onServerSignal(env) {
-    this.acceptRemoteSignal(env.handshake, env.from, { kind: "server" }, env.protocol, env.signal);
+    let signal;
+    try {
+      signal = parseSignal(JSON.stringify(env.signal));
+    } catch {
+      return this.dropSignal("malformed signal in an envelope");
+    }
+    const to = env.to ?? null;
+    this.checkSignal(env.handshake, env.from, to, true, { kind: "server" }, env.protocol, env.seq, fromHex(env.signature), signal);
+  }
+  /**
+   * WIRE.md v2, "What the receiver checks, in order": origin, seq, destination,
+   * signature, freshness; only then the signal acts. In arrival order.
+   */
+  checkSignal(h, origin, to, outOfBand, via, protocol, seq, signature, signal) {
+    this.inbound = this.inbound.then(async () => {
+      if (origin === this.id) return this.dropSignal("signal claims to come from this node");
+      if (!Number.isInteger(seq) || seq < 0 || seq > MAX_SIGNAL_SEQ) return this.forged("sequence number over 255");
+      if (to !== this.id && !(to === null && outOfBand)) return this.forged("misaddressed signal");
+      if (!await verify(origin, signalTranscript(origin, to, h, seq, signal), signature)) return this.forged("bad signature");
+      this.acceptRemoteSignal(h, origin, via, protocol, seq, signal);
+    }).catch((e) => this.log(`signal handling failed: ${e}`));
+  }
+  forged(why) {
+    this.stats.forgedSignals++;
+    this.dropSignal(why);
   }
   // ---- queries --------------------------------------------------------
   view(protocol, dir) {
@@ -736,6 +834,7 @@ var OverlayNode = class _OverlayNode {
     }
     if (c && c.pending) {
       c.wants.push({ protocol, count, waiter });
+      if (c.helloSent) this.sendFrame(c, { type: "arcAdd", protocol, count });
       return;
     }
     if (via === null) return this.resolveWaiter(waiter, "notNeighbour");
@@ -789,10 +888,11 @@ var OverlayNode = class _OverlayNode {
     const c = this.conns.get(peer);
     return c && c.established ? c : null;
   }
-  newConn(peer, handshake, role, via, protocol) {
+  newConn(peer, handshake, role, via, protocol, shadow = false) {
     const pc = new RTCPeerConnection({ iceServers: this.config.iceServers });
     const c = new Conn(peer, handshake, role, via, protocol, pc);
-    this.conns.set(peer, c);
+    c.shadow = shadow;
+    if (!shadow) this.conns.set(peer, c);
     this.byHandshake.set(handshake, c);
     pc.onicecandidate = (ev) => {
       if (!c.pending) return;
@@ -835,35 +935,71 @@ var OverlayNode = class _OverlayNode {
     };
     if (dc.readyState === "open") this.onOpened(c);
   }
+  /** Number, sign (for the peer) and send one of our signals, in order. */
   emitSignal(c, signal) {
-    if (c.via.kind === "server") {
-      this.signaling?.signal(c.peer, { handshake: c.handshake, from: this.id, protocol: c.protocol, signal });
-    } else {
-      const b = this.established(c.via.bridge);
-      if (!b) return this.failConn(c, "connectionLost", "the bridge is gone");
-      this.sendFrame(b, { type: "forward", handshake: c.handshake, to: c.peer, signal });
+    const seq = c.seqOut++;
+    if (seq > MAX_SIGNAL_SEQ) {
+      this.log(`handshake ${c.handshake}: more than 256 signals, the rest are not sent`);
+      return;
     }
+    const s = parseSignal(signalJson(signal));
+    c.outChain = c.outChain.then(async () => {
+      const signature = await this.identity.sign(signalTranscript(this.id, c.peer, c.handshake, seq, s));
+      if (!c.pending) return;
+      if (c.via.kind === "server") {
+        this.signaling?.signal(c.peer, {
+          handshake: c.handshake,
+          from: this.id,
+          to: c.peer,
+          protocol: c.protocol,
+          seq,
+          signature: toHex(signature),
+          signal: s
+        });
+      } else {
+        const b = this.established(c.via.bridge);
+        if (!b) return this.failConn(c, "connectionLost", "the bridge is gone");
+        this.sendFrame(b, { type: "forward", handshake: c.handshake, to: c.peer, seq, signature, signal: s });
+      }
+    }).catch((e) => this.log(`cannot sign a signal: ${e}`));
   }
-  acceptRemoteSignal(h, origin, via, protocol, signal) {
-    if (origin === this.id) return this.dropSignal("signal claims to come from this node");
+  acceptRemoteSignal(h, origin, via, protocol, seq, signal) {
     const known = this.byHandshake.get(h);
     if (known) {
       if (known.peer !== origin) return this.dropSignal("signal from a peer that is not in this handshake");
       if (!sameVia(known.via, via)) return this.dropSignal("signal came by another path than its handshake");
+      if (known.seqIn.has(seq)) {
+        this.stats.replayedSignals++;
+        return this.dropSignal("replayed signal");
+      }
+      known.seqIn.add(seq);
       if (!known.pending) return;
       return this.feed(known, signal);
     }
+    if (this.recentHandshakes.includes(h)) {
+      this.stats.replayedSignals++;
+      return this.dropSignal("signal of a handshake already over");
+    }
     if (signal.type !== "offer") {
+      if (this.early.some((e) => e.handshake === h && e.origin === origin && e.seq === seq)) {
+        this.stats.replayedSignals++;
+        return this.dropSignal("replayed signal");
+      }
       if (this.early.length >= this.config.maxEarlySignals) {
         this.early.shift();
         this.stats.droppedSignals++;
       }
-      this.early.push({ handshake: h, origin, via, signal });
+      this.early.push({ handshake: h, origin, via, seq, signal });
       return;
     }
+    this.recentHandshakes.push(h);
+    if (this.recentHandshakes.length > 1024) this.recentHandshakes.shift();
     let inherited = [];
+    let shadow = false;
     const existing = this.conns.get(origin);
-    if (existing) {
+    if (existing && existing.established) {
+      shadow = true;
+    } else if (existing) {
       if (existing.pending && existing.role === "initiator") {
         if (this.id < origin) return this.dropSignal("glare: our own handshake wins");
         inherited = existing.wants;
@@ -873,17 +1009,19 @@ var OverlayNode = class _OverlayNode {
         inherited = existing.wants;
         existing.wants = [];
         this.dropConn(existing, null);
-      } else {
-        this.dropConn(existing, "connection lost");
       }
     }
-    const c = this.newConn(origin, h, "acceptor", via, protocol);
+    const c = this.newConn(origin, h, "acceptor", via, protocol, shadow);
     c.wants = inherited;
+    c.seqIn.add(seq);
     c.pc.ondatachannel = (ev) => this.wireChannel(c, ev.channel);
     this.feed(c, signal);
     this.early = this.early.filter((e) => {
       if (e.handshake !== h) return true;
-      if (e.origin === origin && sameVia(e.via, via)) this.feed(c, e.signal);
+      if (e.origin === origin && sameVia(e.via, via) && !c.seqIn.has(e.seq)) {
+        c.seqIn.add(e.seq);
+        this.feed(c, e.signal);
+      }
       return false;
     });
   }
@@ -913,30 +1051,50 @@ var OverlayNode = class _OverlayNode {
       }
     }).catch((e) => this.failConn(c, "transport", `WebRTC refused a signal: ${e}`));
   }
+  /** Both ends send HELLO as soon as the channel is open (WIRE.md v2). */
   onOpened(c) {
     if (c.state !== "handshaking") return;
     c.state = "opened";
-    if (c.role === "initiator") void this.sendHello(c);
+    void this.sendHello(c);
+  }
+  /** The channel binding: our certificate's and the remote's fingerprints. */
+  fingerprints(c) {
+    const local = fingerprintFromSdp(c.pc.localDescription?.sdp ?? "");
+    const remote = fingerprintFromSdp(c.pc.remoteDescription?.sdp ?? "");
+    return local && remote ? { local, remote } : null;
   }
   async sendHello(c) {
     if (c.helloSent) return;
     c.helloSent = true;
     const arcs = /* @__PURE__ */ new Map();
     for (const w of c.wants) arcs.set(w.protocol, (arcs.get(w.protocol) ?? 0) + w.count);
-    const signature = await this.identity.sign(helloTranscript(c.handshake, this.id, c.peer));
+    const fp = this.fingerprints(c);
+    if (!fp) return this.failConn(c, "other", "no DTLS fingerprint in the SDP: the connection cannot be bound");
+    const signature = await this.identity.sign(helloTranscript(c.handshake, this.id, c.peer, fp.local, fp.remote));
     const hello = encode({ type: "hello", handshake: c.handshake, peer: this.id, signature, arcs: [...arcs] });
     c.sendQueue.unshift(hello);
     c.helloQueued = true;
     this.pump(c);
   }
   async onHello(c, f) {
-    const ok = f.handshake === c.handshake && f.peer === c.peer && await verify(f.peer, helloTranscript(f.handshake, f.peer, this.id), f.signature);
+    const fp = this.fingerprints(c);
+    const ok = fp !== null && f.handshake === c.handshake && f.peer === c.peer && await verify(f.peer, helloTranscript(f.handshake, f.peer, this.id, fp.remote, fp.local), f.signature);
     if (!ok) {
-      this.log(`hello from ${c.peer.slice(0, 10)} with a wrong identity or signature: closing`);
-      return this.failConn(c, "other", "the remote's HELLO did not check out", "protocol violation");
+      this.stats.tampered++;
+      this.log(`hello from ${c.peer.slice(0, 10)} does not check out (identity, handshake or channel binding): tampered, closing`);
+      return this.failConn(c, "tampered", "the remote's HELLO did not check out (tampered)", "protocol violation");
     }
-    if (c.role === "acceptor") await this.sendHello(c);
+    await this.sendHello(c);
     if (c.state !== "opened") return;
+    if (c.shadow) {
+      const old = this.conns.get(c.peer);
+      if (old && old !== c) {
+        this.log(`connection with ${c.peer.slice(0, 10)} superseded by a new one`);
+        this.dropConn(old, "connection lost");
+      }
+      c.shadow = false;
+      this.conns.set(c.peer, c);
+    }
     c.state = "living";
     c.setupMs = performance.now() - c.started;
     if (c.timer) clearTimeout(c.timer);
@@ -1013,10 +1171,10 @@ var OverlayNode = class _OverlayNode {
         const target = this.established(f.to);
         if (!target) return this.sendFrame(c, { type: "forwardFailed", handshake: f.handshake, reason: "notNeighbour" });
         this.stats.relayed++;
-        return this.sendFrame(target, { type: "forwarded", handshake: f.handshake, origin: peer, signal: f.signal });
+        return this.sendFrame(target, { type: "forwarded", handshake: f.handshake, origin: peer, seq: f.seq, signature: f.signature, signal: f.signal });
       }
       case "forwarded":
-        return this.acceptRemoteSignal(f.handshake, f.origin, { kind: "bridge", bridge: peer }, c.protocol, f.signal);
+        return this.checkSignal(f.handshake, f.origin, this.id, false, { kind: "bridge", bridge: peer }, c.protocol, f.seq, f.signature, f.signal);
       case "forwardFailed": {
         const t = this.byHandshake.get(f.handshake);
         if (t && t.pending && t.via.kind === "bridge" && t.via.bridge === peer) this.failConn(t, f.reason, `the bridge could not relay: ${f.reason}`);

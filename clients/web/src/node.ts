@@ -9,7 +9,14 @@ import {
   decode,
   DecodeError,
   encode,
+  fingerprintFromSdp,
+  fromHex,
   helloTranscript,
+  MAX_SIGNAL_SEQ,
+  parseSignal,
+  signalJson,
+  signalTranscript,
+  toHex,
   isPeerHex,
   messageFrames,
   MAX_FRAME,
@@ -97,6 +104,15 @@ class Conn {
   readonly started = performance.now();
   setupMs: number | null = null;
   sendQueue: Uint8Array[] = [];
+  /** Next sequence number of our signals in this handshake. */
+  seqOut = 0;
+  /** Sequence numbers of the remote's signals taken (replays are dropped). */
+  seqIn = new Set<number>();
+  /** Our signals, signed and sent in the order they were made. */
+  outChain: Promise<void> = Promise.resolve();
+  /** A handshake beside an established connection with the same peer: it
+   * replaces that one only when its HELLO checks out (WIRE.md v2). */
+  shadow = false;
   constructor(
     readonly peer: PeerHex,
     readonly handshake: U64Hex,
@@ -174,12 +190,16 @@ export class OverlayNode {
   readonly config: NodeConfig;
   private conns = new Map<PeerHex, Conn>();
   private byHandshake = new Map<U64Hex, Conn>();
-  private early: { handshake: U64Hex; origin: PeerHex; via: Via; signal: Signal }[] = [];
+  private early: { handshake: U64Hex; origin: PeerHex; via: Via; seq: number; signal: Signal }[] = [];
+  /** Handshakes of the last accepted offers: a replayed offer is dropped. */
+  private recentHandshakes: U64Hex[] = [];
+  /** Incoming signals are checked (async signatures) and applied in order. */
+  private inbound: Promise<void> = Promise.resolve();
   private protocols = new Map<string, ProtocolHandle>();
   private bridgeWaits = new Map<U64Hex, { from: PeerHex; resolve: () => void; reject: (e: Error) => void }>();
   private signaling: SignalingClient | null = null;
   /** Counters, for the page and the tests. */
-  readonly stats = { badFrames: 0, relayed: 0, droppedSignals: 0, connectionsOpened: 0 };
+  readonly stats = { badFrames: 0, relayed: 0, droppedSignals: 0, forgedSignals: 0, replayedSignals: 0, tampered: 0, connectionsOpened: 0 };
   /** Called on any change of connections or arcs (the page redraws). */
   onChange: () => void = () => {};
   /** Log lines (the page's event log). */
@@ -229,7 +249,45 @@ export class OverlayNode {
   }
 
   private onServerSignal(env: Envelope): void {
-    this.acceptRemoteSignal(env.handshake, env.from, { kind: "server" }, env.protocol, env.signal);
+    let signal: Signal;
+    try {
+      signal = parseSignal(JSON.stringify(env.signal));
+    } catch {
+      return this.dropSignal("malformed signal in an envelope");
+    }
+    const to = env.to ?? null;
+    this.checkSignal(env.handshake, env.from, to, true, { kind: "server" }, env.protocol, env.seq, fromHex(env.signature), signal);
+  }
+
+  /**
+   * WIRE.md v2, "What the receiver checks, in order": origin, seq, destination,
+   * signature, freshness; only then the signal acts. In arrival order.
+   */
+  private checkSignal(
+    h: U64Hex,
+    origin: PeerHex,
+    to: PeerHex | null,
+    outOfBand: boolean,
+    via: Via,
+    protocol: string,
+    seq: number,
+    signature: Uint8Array,
+    signal: Signal,
+  ): void {
+    this.inbound = this.inbound
+      .then(async () => {
+        if (origin === this.id) return this.dropSignal("signal claims to come from this node");
+        if (!Number.isInteger(seq) || seq < 0 || seq > MAX_SIGNAL_SEQ) return this.forged("sequence number over 255");
+        if (to !== this.id && !(to === null && outOfBand)) return this.forged("misaddressed signal");
+        if (!(await verify(origin, signalTranscript(origin, to, h, seq, signal), signature))) return this.forged("bad signature");
+        this.acceptRemoteSignal(h, origin, via, protocol, seq, signal);
+      })
+      .catch((e) => this.log(`signal handling failed: ${e}`));
+  }
+
+  private forged(why: string): void {
+    this.stats.forgedSignals++;
+    this.dropSignal(why);
   }
 
   // ---- queries --------------------------------------------------------
@@ -297,6 +355,8 @@ export class OverlayNode {
     }
     if (c && c.pending) {
       c.wants.push({ protocol, count, waiter });
+      // Our HELLO already left without them: announce them after it.
+      if (c.helloSent) this.sendFrame(c, { type: "arcAdd", protocol, count });
       return;
     }
     if (via === null) return this.resolveWaiter(waiter, "notNeighbour");
@@ -357,10 +417,11 @@ export class OverlayNode {
     return c && c.established ? c : null;
   }
 
-  private newConn(peer: PeerHex, handshake: U64Hex, role: "initiator" | "acceptor", via: Via, protocol: string): Conn {
+  private newConn(peer: PeerHex, handshake: U64Hex, role: "initiator" | "acceptor", via: Via, protocol: string, shadow = false): Conn {
     const pc = new RTCPeerConnection({ iceServers: this.config.iceServers });
     const c = new Conn(peer, handshake, role, via, protocol, pc);
-    this.conns.set(peer, c);
+    c.shadow = shadow;
+    if (!shadow) this.conns.set(peer, c);
     this.byHandshake.set(handshake, c);
     pc.onicecandidate = (ev) => {
       if (!c.pending) return;
@@ -405,36 +466,77 @@ export class OverlayNode {
     if (dc.readyState === "open") this.onOpened(c);
   }
 
+  /** Number, sign (for the peer) and send one of our signals, in order. */
   private emitSignal(c: Conn, signal: Signal): void {
-    if (c.via.kind === "server") {
-      this.signaling?.signal(c.peer, { handshake: c.handshake, from: this.id, protocol: c.protocol, signal });
-    } else {
-      const b = this.established(c.via.bridge);
-      if (!b) return this.failConn(c, "connectionLost", "the bridge is gone");
-      this.sendFrame(b, { type: "forward", handshake: c.handshake, to: c.peer, signal });
+    const seq = c.seqOut++;
+    if (seq > MAX_SIGNAL_SEQ) {
+      this.log(`handshake ${c.handshake}: more than 256 signals, the rest are not sent`);
+      return;
     }
+    // What the receiver parses is what we sign: normalize through the JSON form.
+    const s = parseSignal(signalJson(signal));
+    c.outChain = c.outChain
+      .then(async () => {
+        const signature = await this.identity.sign(signalTranscript(this.id, c.peer, c.handshake, seq, s));
+        if (!c.pending) return;
+        if (c.via.kind === "server") {
+          this.signaling?.signal(c.peer, {
+            handshake: c.handshake,
+            from: this.id,
+            to: c.peer,
+            protocol: c.protocol,
+            seq,
+            signature: toHex(signature),
+            signal: s,
+          });
+        } else {
+          const b = this.established(c.via.bridge);
+          if (!b) return this.failConn(c, "connectionLost", "the bridge is gone");
+          this.sendFrame(b, { type: "forward", handshake: c.handshake, to: c.peer, seq, signature, signal: s });
+        }
+      })
+      .catch((e) => this.log(`cannot sign a signal: ${e}`));
   }
 
-  private acceptRemoteSignal(h: U64Hex, origin: PeerHex, via: Via, protocol: string, signal: Signal): void {
-    if (origin === this.id) return this.dropSignal("signal claims to come from this node");
+  private acceptRemoteSignal(h: U64Hex, origin: PeerHex, via: Via, protocol: string, seq: number, signal: Signal): void {
     const known = this.byHandshake.get(h);
     if (known) {
       if (known.peer !== origin) return this.dropSignal("signal from a peer that is not in this handshake");
       if (!sameVia(known.via, via)) return this.dropSignal("signal came by another path than its handshake");
+      if (known.seqIn.has(seq)) {
+        this.stats.replayedSignals++;
+        return this.dropSignal("replayed signal");
+      }
+      known.seqIn.add(seq);
       if (!known.pending) return;
       return this.feed(known, signal);
     }
+    if (this.recentHandshakes.includes(h)) {
+      this.stats.replayedSignals++;
+      return this.dropSignal("signal of a handshake already over");
+    }
     if (signal.type !== "offer") {
+      if (this.early.some((e) => e.handshake === h && e.origin === origin && e.seq === seq)) {
+        this.stats.replayedSignals++;
+        return this.dropSignal("replayed signal");
+      }
       if (this.early.length >= this.config.maxEarlySignals) {
         this.early.shift();
         this.stats.droppedSignals++;
       }
-      this.early.push({ handshake: h, origin, via, signal });
+      this.early.push({ handshake: h, origin, via, seq, signal });
       return;
     }
+    this.recentHandshakes.push(h);
+    if (this.recentHandshakes.length > 1024) this.recentHandshakes.shift();
     let inherited: Want[] = [];
+    let shadow = false;
     const existing = this.conns.get(origin);
-    if (existing) {
+    if (existing && existing.established) {
+      // Runs beside the established connection; replaces it only once its
+      // HELLO checks out.
+      shadow = true;
+    } else if (existing) {
       if (existing.pending && existing.role === "initiator") {
         if (this.id < origin) return this.dropSignal("glare: our own handshake wins");
         inherited = existing.wants;
@@ -444,17 +546,19 @@ export class OverlayNode {
         inherited = existing.wants;
         existing.wants = [];
         this.dropConn(existing, null);
-      } else {
-        this.dropConn(existing, "connection lost");
       }
     }
-    const c = this.newConn(origin, h, "acceptor", via, protocol);
+    const c = this.newConn(origin, h, "acceptor", via, protocol, shadow);
     c.wants = inherited;
+    c.seqIn.add(seq);
     c.pc.ondatachannel = (ev) => this.wireChannel(c, ev.channel);
     this.feed(c, signal);
     this.early = this.early.filter((e) => {
       if (e.handshake !== h) return true;
-      if (e.origin === origin && sameVia(e.via, via)) this.feed(c, e.signal);
+      if (e.origin === origin && sameVia(e.via, via) && !c.seqIn.has(e.seq)) {
+        c.seqIn.add(e.seq);
+        this.feed(c, e.signal);
+      }
       return false;
     });
   }
@@ -489,10 +593,18 @@ export class OverlayNode {
       .catch((e) => this.failConn(c, "transport", `WebRTC refused a signal: ${e}`));
   }
 
+  /** Both ends send HELLO as soon as the channel is open (WIRE.md v2). */
   private onOpened(c: Conn): void {
     if (c.state !== "handshaking") return;
     c.state = "opened";
-    if (c.role === "initiator") void this.sendHello(c);
+    void this.sendHello(c);
+  }
+
+  /** The channel binding: our certificate's and the remote's fingerprints. */
+  private fingerprints(c: Conn): { local: Uint8Array; remote: Uint8Array } | null {
+    const local = fingerprintFromSdp(c.pc.localDescription?.sdp ?? "");
+    const remote = fingerprintFromSdp(c.pc.remoteDescription?.sdp ?? "");
+    return local && remote ? { local, remote } : null;
   }
 
   private async sendHello(c: Conn): Promise<void> {
@@ -500,7 +612,9 @@ export class OverlayNode {
     c.helloSent = true;
     const arcs = new Map<string, number>();
     for (const w of c.wants) arcs.set(w.protocol, (arcs.get(w.protocol) ?? 0) + w.count);
-    const signature = await this.identity.sign(helloTranscript(c.handshake, this.id, c.peer));
+    const fp = this.fingerprints(c);
+    if (!fp) return this.failConn(c, "other", "no DTLS fingerprint in the SDP: the connection cannot be bound");
+    const signature = await this.identity.sign(helloTranscript(c.handshake, this.id, c.peer, fp.local, fp.remote));
     const hello = encode({ type: "hello", handshake: c.handshake, peer: this.id, signature, arcs: [...arcs] });
     // The HELLO goes first: frames queued meanwhile wait behind it.
     c.sendQueue.unshift(hello);
@@ -509,16 +623,29 @@ export class OverlayNode {
   }
 
   private async onHello(c: Conn, f: Extract<Frame, { type: "hello" }>): Promise<void> {
+    const fp = this.fingerprints(c);
     const ok =
+      fp !== null &&
       f.handshake === c.handshake &&
       f.peer === c.peer &&
-      (await verify(f.peer, helloTranscript(f.handshake, f.peer, this.id), f.signature));
+      (await verify(f.peer, helloTranscript(f.handshake, f.peer, this.id, fp.remote, fp.local), f.signature));
     if (!ok) {
-      this.log(`hello from ${c.peer.slice(0, 10)} with a wrong identity or signature: closing`);
-      return this.failConn(c, "other", "the remote's HELLO did not check out", "protocol violation");
+      this.stats.tampered++;
+      this.log(`hello from ${c.peer.slice(0, 10)} does not check out (identity, handshake or channel binding): tampered, closing`);
+      return this.failConn(c, "tampered", "the remote's HELLO did not check out (tampered)", "protocol violation");
     }
-    if (c.role === "acceptor") await this.sendHello(c);
+    await this.sendHello(c);
     if (c.state !== "opened") return;
+    if (c.shadow) {
+      // The new connection proved the peer: it replaces the old one.
+      const old = this.conns.get(c.peer);
+      if (old && old !== c) {
+        this.log(`connection with ${c.peer.slice(0, 10)} superseded by a new one`);
+        this.dropConn(old, "connection lost");
+      }
+      c.shadow = false;
+      this.conns.set(c.peer, c);
+    }
     c.state = "living";
     c.setupMs = performance.now() - c.started;
     if (c.timer) clearTimeout(c.timer);
@@ -596,10 +723,10 @@ export class OverlayNode {
         const target = this.established(f.to);
         if (!target) return this.sendFrame(c, { type: "forwardFailed", handshake: f.handshake, reason: "notNeighbour" });
         this.stats.relayed++;
-        return this.sendFrame(target, { type: "forwarded", handshake: f.handshake, origin: peer, signal: f.signal });
+        return this.sendFrame(target, { type: "forwarded", handshake: f.handshake, origin: peer, seq: f.seq, signature: f.signature, signal: f.signal });
       }
       case "forwarded":
-        return this.acceptRemoteSignal(f.handshake, f.origin, { kind: "bridge", bridge: peer }, c.protocol, f.signal);
+        return this.checkSignal(f.handshake, f.origin, this.id, false, { kind: "bridge", bridge: peer }, c.protocol, f.seq, f.signature, f.signal);
       case "forwardFailed": {
         const t = this.byHandshake.get(f.handshake);
         if (t && t.pending && t.via.kind === "bridge" && t.via.bridge === peer) this.failConn(t, f.reason, `the bridge could not relay: ${f.reason}`);

@@ -3,10 +3,16 @@
 
 import { isPeerHex, type PeerHex, type Signal, type U64Hex } from "./wire.js";
 
+/** A signed signal with its addressing (WIRE.md v2, "On the wire"). */
 export interface Envelope {
   handshake: U64Hex;
   from: PeerHex;
+  /** The signed destination; absent when the origin did not know it. */
+  to?: PeerHex;
   protocol: string;
+  seq: number;
+  /** 128 hex digits. */
+  signature: string;
   signal: Signal;
 }
 
@@ -64,8 +70,27 @@ export class SignalingClient {
     if (f.type === "signal" && typeof f.envelope === "object" && f.envelope !== null) {
       const e = f.envelope as Record<string, unknown>;
       const handshake = typeof e.handshake === "number" ? e.handshake.toString(16).padStart(16, "0") : e.handshake;
-      if (typeof handshake === "string" && isPeerHex(e.from) && typeof e.protocol === "string" && typeof e.signal === "object")
-        this.onSignal({ handshake: handshake.toLowerCase(), from: e.from, protocol: e.protocol, signal: e.signal as Signal });
+      const to = e.to === undefined || e.to === null ? undefined : e.to;
+      if (
+        typeof handshake === "string" &&
+        isPeerHex(e.from) &&
+        (to === undefined || isPeerHex(to)) &&
+        typeof e.protocol === "string" &&
+        Number.isInteger(e.seq) &&
+        typeof e.signature === "string" &&
+        /^[0-9a-fA-F]{128}$/.test(e.signature) &&
+        typeof e.signal === "object" &&
+        e.signal !== null
+      )
+        this.onSignal({
+          handshake: handshake.toLowerCase(),
+          from: e.from,
+          to,
+          protocol: e.protocol,
+          seq: e.seq as number,
+          signature: e.signature.toLowerCase(),
+          signal: e.signal as Signal,
+        });
     } else if (f.type === "error") {
       this.onError(String(f.code), String(f.message));
     }

@@ -1,7 +1,9 @@
-// The overlay wire format (docs/WIRE.md, version 1): frames on a connection's
+// The overlay wire format (docs/WIRE.md, version 2): frames on a connection's
 // data channel. decode() never throws on bad input: it returns a DecodeError.
 
-export const VERSION = 1;
+export const VERSION = 2;
+/** Highest sequence number of a signal (an end signs at most 256 per handshake). */
+export const MAX_SIGNAL_SEQ = 255;
 export const HEADER_LEN = 2;
 /** Largest frame, header included (the Rust default max_frame_size). */
 export const MAX_FRAME = 65536;
@@ -30,6 +32,7 @@ export const Failure = {
   connectionLost: 4,
   transport: 5,
   busy: 6,
+  tampered: 7,
   other: 255,
 } as const;
 export type FailureName = keyof typeof Failure;
@@ -60,8 +63,8 @@ export type Frame =
   | { type: "arcRemove"; protocol: string; count: number }
   | { type: "connectTo"; op: U64Hex; protocol: string; to: PeerHex; count: number }
   | { type: "connectDone"; op: U64Hex; failure: FailureName | null }
-  | { type: "forward"; handshake: U64Hex; to: PeerHex; signal: Signal }
-  | { type: "forwarded"; handshake: U64Hex; origin: PeerHex; signal: Signal }
+  | { type: "forward"; handshake: U64Hex; to: PeerHex; seq: number; signature: Uint8Array; signal: Signal }
+  | { type: "forwarded"; handshake: U64Hex; origin: PeerHex; seq: number; signature: Uint8Array; signal: Signal }
   | { type: "forwardFailed"; handshake: U64Hex; reason: FailureName };
 
 export type DecodeErrorKind =
@@ -207,10 +210,13 @@ export function encode(f: Frame): Uint8Array {
       w.u8(Kind.CONNECT_DONE).u64hex(f.op).u8(f.failure === null ? 0 : Failure[f.failure]);
       break;
     case "forward":
-      w.u8(Kind.FORWARD).u64hex(f.handshake).bytes(fromHex(f.to)).bytes(utf8.encode(signalJson(f.signal)));
-      break;
     case "forwarded":
-      w.u8(Kind.FORWARDED).u64hex(f.handshake).bytes(fromHex(f.origin)).bytes(utf8.encode(signalJson(f.signal)));
+      w.u8(f.type === "forward" ? Kind.FORWARD : Kind.FORWARDED)
+        .u64hex(f.handshake)
+        .bytes(fromHex(f.type === "forward" ? f.to : f.origin))
+        .u32(f.seq)
+        .bytes(f.signature)
+        .bytes(utf8.encode(signalJson(f.signal)));
       break;
     case "forwardFailed":
       w.u8(Kind.FORWARD_FAILED).u64hex(f.handshake).u8(Failure[f.reason]);
@@ -353,6 +359,8 @@ export function decode(b: Uint8Array, limit: number = MAX_FRAME): Frame {
     case Kind.FORWARDED: {
       const handshake = r.u64hex();
       const peer = r.peer();
+      const seq = r.u32();
+      const signature = r.take(64);
       let text: string;
       try {
         text = utf8d.decode(r.rest());
@@ -361,8 +369,8 @@ export function decode(b: Uint8Array, limit: number = MAX_FRAME): Frame {
       }
       const signal = parseSignal(text);
       return ty === Kind.FORWARD
-        ? { type: "forward", handshake, to: peer, signal }
-        : { type: "forwarded", handshake, origin: peer, signal };
+        ? { type: "forward", handshake, to: peer, seq, signature, signal }
+        : { type: "forwarded", handshake, origin: peer, seq, signature, signal };
     }
     case Kind.FORWARD_FAILED: {
       const handshake = r.u64hex();
@@ -375,14 +383,91 @@ export function decode(b: Uint8Array, limit: number = MAX_FRAME): Frame {
   }
 }
 
-/** The bytes a HELLO signature covers (WIRE.md v1). */
-export function helloTranscript(handshake: U64Hex, sender: PeerHex, receiver: PeerHex): Uint8Array {
+/**
+ * The 157 bytes a HELLO signature covers (WIRE.md v2, "Hello"): tag, version,
+ * handshake, sender and receiver ids, then the sender's and the receiver's
+ * DTLS certificate fingerprints (SHA-256, 32 bytes each).
+ */
+export function helloTranscript(
+  handshake: U64Hex,
+  sender: PeerHex,
+  receiver: PeerHex,
+  senderFingerprint: Uint8Array,
+  receiverFingerprint: Uint8Array,
+): Uint8Array {
+  if (senderFingerprint.length !== 32 || receiverFingerprint.length !== 32) throw new Error("a fingerprint is 32 bytes");
   return new Writer()
-    .bytes(utf8.encode("n2n-overlay/hello/v1"))
+    .bytes(utf8.encode("n2n-overlay/hello/v2"))
+    .u8(VERSION)
     .u64hex(handshake)
     .bytes(fromHex(sender))
     .bytes(fromHex(receiver))
+    .bytes(senderFingerprint)
+    .bytes(receiverFingerprint)
     .finish();
+}
+
+/**
+ * The bytes a signal's signature covers (WIRE.md v2, "Signed signals"):
+ * tag, version, origin, destination (32 zero bytes when unknown), handshake,
+ * seq, then the signal's kind and fields in binary (not its JSON).
+ */
+export function signalTranscript(origin: PeerHex, destination: PeerHex | null, handshake: U64Hex, seq: number, s: Signal): Uint8Array {
+  const w = new Writer()
+    .bytes(utf8.encode("n2n-overlay/signal/v2"))
+    .u8(VERSION)
+    .bytes(fromHex(origin))
+    .bytes(destination ? fromHex(destination) : new Uint8Array(32))
+    .u64hex(handshake)
+    .u32(seq);
+  const long = (text: string) => {
+    const b = utf8.encode(text);
+    w.u32(b.length).bytes(b);
+  };
+  switch (s.type) {
+    case "offer":
+      w.u8(1);
+      long(s.sdp);
+      break;
+    case "answer":
+      w.u8(2);
+      long(s.sdp);
+      break;
+    case "candidate": {
+      w.u8(3);
+      long(s.candidate);
+      if (s.sdpMid === undefined || s.sdpMid === null) w.u8(0);
+      else {
+        const m = utf8.encode(s.sdpMid).subarray(0, 0xffff);
+        w.u8(1).u16(m.length).bytes(m);
+      }
+      if (s.sdpMLineIndex === undefined || s.sdpMLineIndex === null) w.u8(0);
+      else w.u8(1).u16(s.sdpMLineIndex);
+      break;
+    }
+    case "endOfCandidates":
+      w.u8(4);
+      break;
+  }
+  return w.finish();
+}
+
+/**
+ * The certificate fingerprint of an SDP: its first `a=fingerprint:sha-256`
+ * line (session or media level; hex pairs in any case), or null.
+ */
+export function fingerprintFromSdp(sdp: string): Uint8Array | null {
+  for (const raw of sdp.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line.startsWith("a=fingerprint:")) continue;
+    const value = line.slice("a=fingerprint:".length).trim();
+    const sp = value.indexOf(" ");
+    if (sp < 0 || value.slice(0, sp).toLowerCase() !== "sha-256") continue;
+    const pairs = value.slice(sp + 1).trim().split(":");
+    if (pairs.length !== 32 || !pairs.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) continue;
+    return Uint8Array.from(pairs.map((p) => parseInt(p, 16)));
+  }
+  return null;
 }
 
 /** Split a message into DATA, or DATA_START + DATA_CONT frames of at most `maxFrame` bytes. */

@@ -8,12 +8,12 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
-import { decode, DecodeError, encode, fromHex, helloTranscript, messageFrames, Reassembler, toHex, type Frame } from "../src/wire.js";
+import { decode, DecodeError, encode, fingerprintFromSdp, fromHex, helloTranscript, messageFrames, Reassembler, signalJson, signalTranscript, toHex, type Frame } from "../src/wire.js";
 import { Identity, verify } from "../src/identity.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // build/test/ -> repository root
-const vectors = JSON.parse(readFileSync(join(here, "../../../../docs/vectors/wire-v1.json"), "utf8"));
+const vectors = JSON.parse(readFileSync(join(here, "../../../../docs/vectors/wire-v2.json"), "utf8"));
 
 /** A decoded frame in the vectors' JSON shape (bytes as hex). */
 function shape(f: Frame): unknown {
@@ -52,15 +52,46 @@ test("signed HELLOs: same transcript, same signature from the same seed, and the
   for (const c of vectors.hellos) {
     const id = await Identity.fromSeed(fromHex(c.secret));
     assert.equal(id.id, c.sender, `${c.name}: public key from seed`);
-    const t = helloTranscript(c.frame.handshake, c.sender, c.receiver);
+    const sfp = fromHex(c.senderFingerprint);
+    const rfp = fromHex(c.receiverFingerprint);
+    const t = helloTranscript(c.frame.handshake, c.sender, c.receiver, sfp, rfp);
     assert.equal(toHex(t), c.transcript, c.name);
+    assert.equal(t.length, 157);
     assert.equal(toHex(await id.sign(t)), c.frame.signature, `${c.name}: Ed25519 is deterministic`);
     assert.ok(await verify(c.sender, t, fromHex(c.frame.signature)), c.name);
-    // Any other receiver, or a flipped bit, fails.
-    assert.ok(!(await verify(c.sender, helloTranscript(c.frame.handshake, c.sender, c.sender), fromHex(c.frame.signature))));
+    // Another receiver, a relay's certificate in the middle, or a flipped bit: fails.
+    assert.ok(!(await verify(c.sender, helloTranscript(c.frame.handshake, c.sender, c.sender, sfp, rfp), fromHex(c.frame.signature))));
+    const relay = new Uint8Array(32).fill(0xcc);
+    assert.ok(!(await verify(c.sender, helloTranscript(c.frame.handshake, c.sender, c.receiver, relay, rfp), fromHex(c.frame.signature))));
     const bad = fromHex(c.frame.signature);
     bad[0] = (bad[0] ?? 0) ^ 1;
     assert.ok(!(await verify(c.sender, t, bad)));
+  }
+});
+
+test("signed envelopes: same bytes signed, same signature, and they verify", async () => {
+  assert.ok(vectors.signals.length >= 5);
+  for (const c of vectors.signals) {
+    const e = c.envelope;
+    const id = await Identity.fromSeed(fromHex(c.secret));
+    assert.equal(id.id, e.from, c.name);
+    const t = signalTranscript(e.from, e.to ?? null, e.handshake, e.seq, e.signal);
+    assert.equal(toHex(t), c.transcript, c.name);
+    assert.equal(toHex(await id.sign(t)), e.signature, `${c.name}: signature`);
+    assert.ok(await verify(e.from, t, fromHex(e.signature)), c.name);
+    // The JSON we would send for the signal is the JSON the Rust side sent.
+    assert.deepEqual(JSON.parse(signalJson(e.signal)), e.signal, c.name);
+    // Redirected (another destination) or renumbered: fails.
+    assert.ok(!(await verify(e.from, signalTranscript(e.from, e.from, e.handshake, e.seq, e.signal), fromHex(e.signature))));
+    assert.ok(!(await verify(e.from, signalTranscript(e.from, e.to ?? null, e.handshake, e.seq + 1, e.signal), fromHex(e.signature))));
+  }
+});
+
+test("certificate fingerprints from SDP, as the Rust side reads them", () => {
+  assert.ok(vectors.fingerprints.length >= 4);
+  for (const c of vectors.fingerprints) {
+    const f = fingerprintFromSdp(c.sdp);
+    assert.equal(f === null ? null : toHex(f), c.fingerprint, c.name);
   }
 });
 
