@@ -482,6 +482,20 @@ async function verify(peer, data, signature) {
 }
 
 // src/signaling.ts
+var CHALLENGE_WAIT_MS = 1e3;
+function joinProof(nonce, peer, room2) {
+  const tag = new TextEncoder().encode("n2n-overlay signaling join v2");
+  const name = new TextEncoder().encode(room2);
+  if (nonce.length !== 32) throw new Error("a challenge nonce is 32 bytes");
+  if (name.length < 1 || name.length > 64) throw new Error("a room name is 1 to 64 bytes of UTF-8");
+  const out = new Uint8Array(tag.length + 32 + 32 + 1 + name.length);
+  out.set(tag, 0);
+  out.set(nonce, tag.length);
+  out.set(fromHex(peer), tag.length + 32);
+  out[tag.length + 64] = name.length;
+  out.set(name, tag.length + 65);
+  return out;
+}
 var SignalingError = class extends Error {
   constructor(code, message) {
     super(`${code}: ${message}`);
@@ -500,6 +514,10 @@ var SignalingClient = class _SignalingClient {
     };
   }
   nextId = 1;
+  /** Protocol version spoken: 2 once the server sent its challenge. */
+  version = 1;
+  nonce = null;
+  challenged = null;
   pending = /* @__PURE__ */ new Map();
   onSignal = () => {
   };
@@ -532,6 +550,12 @@ var SignalingClient = class _SignalingClient {
       else p.resolve(f);
       return;
     }
+    if (f.type === "challenge" && typeof f.nonce === "string" && /^[0-9a-fA-F]{64}$/.test(f.nonce)) {
+      this.version = 2;
+      this.nonce = fromHex(f.nonce);
+      this.challenged?.();
+      return;
+    }
     if (f.type === "signal" && typeof f.envelope === "object" && f.envelope !== null) {
       const e = f.envelope;
       const handshake = typeof e.handshake === "number" ? e.handshake.toString(16).padStart(16, "0") : e.handshake;
@@ -554,12 +578,28 @@ var SignalingClient = class _SignalingClient {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, { resolve, reject });
-      this.ws.send(JSON.stringify({ v: 1, id, ...msg }));
+      this.ws.send(JSON.stringify({ v: this.version, id, ...msg }));
     });
   }
-  /** Join `room` as `peer`; resolves to how many other members it has. */
-  async join(room2, peer) {
-    const r = await this.request({ type: "join", room: room2, peer });
+  /**
+   * Join `room` as `peer`; resolves to how many other members it has. With a
+   * version 2 server, `sign` proves the id (signs the join proof); `allowNamed`
+   * lets other members ask for this one by id.
+   */
+  async join(room2, peer, sign, allowNamed = true) {
+    if (!this.nonce) {
+      await new Promise((resolve) => {
+        this.challenged = resolve;
+        setTimeout(resolve, CHALLENGE_WAIT_MS);
+      });
+      this.challenged = null;
+    }
+    const msg = { type: "join", room: room2, peer };
+    if (this.nonce) {
+      msg.signature = toHex(await sign(joinProof(this.nonce, peer, room2)));
+      msg.allowNamed = allowNamed;
+    }
+    const r = await this.request(msg);
     return typeof r.members === "number" ? r.members : 0;
   }
   /** A contact (a random member, or `peer`), or null when alone. */
@@ -570,7 +610,7 @@ var SignalingClient = class _SignalingClient {
   /** Relay a signal (errors arrive through onError, not awaited). */
   signal(to, envelope) {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(JSON.stringify({ v: 1, type: "signal", id: this.nextId++, to, envelope }));
+    this.ws.send(JSON.stringify({ v: this.version, type: "signal", id: this.nextId++, to, envelope }));
   }
   get open() {
     return this.ws.readyState === WebSocket.OPEN;
@@ -740,7 +780,7 @@ var OverlayNode = class _OverlayNode {
     s.onSignal = (env) => this.onServerSignal(env);
     s.onError = (code, message) => this.log(`signaling error ${code}: ${message}`);
     s.onClose = (why) => this.log(`signaling server ${why}; the overlay goes on through bridges`);
-    await s.join(room2, this.id);
+    await s.join(room2, this.id, (b) => this.identity.sign(b));
     const c = await s.requestContact(contact);
     if (c === null) return null;
     await new Promise(

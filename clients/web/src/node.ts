@@ -239,7 +239,7 @@ export class OverlayNode {
     s.onSignal = (env) => this.onServerSignal(env);
     s.onError = (code, message) => this.log(`signaling error ${code}: ${message}`);
     s.onClose = (why) => this.log(`signaling server ${why}; the overlay goes on through bridges`);
-    await s.join(room, this.id);
+    await s.join(room, this.id, (b) => this.identity.sign(b));
     const c = await s.requestContact(contact);
     if (c === null) return null;
     await new Promise<void>((resolve, reject) =>

@@ -1,7 +1,27 @@
-// Client of the signaling protocol (docs/SIGNALING.md, version 1) over the
-// browser's WebSocket: join a room, ask for a contact, relay signals.
+// Client of the signaling protocol (docs/SIGNALING.md) over the browser's
+// WebSocket: join a room, ask for a contact, relay signals. Version 2 (the
+// server's first frame is a `challenge`; the join signs it); a server that
+// sends no challenge within CHALLENGE_WAIT_MS is spoken to in version 1.
 
-import { isPeerHex, type PeerHex, type Signal, type U64Hex } from "./wire.js";
+import { fromHex, isPeerHex, toHex, type PeerHex, type Signal, type U64Hex } from "./wire.js";
+
+/** How long to wait for a version 2 server's challenge before speaking version 1. */
+export const CHALLENGE_WAIT_MS = 1000;
+
+/** The bytes a version 2 join signs (SIGNALING.md, "The join proof"). */
+export function joinProof(nonce: Uint8Array, peer: PeerHex, room: string): Uint8Array {
+  const tag = new TextEncoder().encode("n2n-overlay signaling join v2");
+  const name = new TextEncoder().encode(room);
+  if (nonce.length !== 32) throw new Error("a challenge nonce is 32 bytes");
+  if (name.length < 1 || name.length > 64) throw new Error("a room name is 1 to 64 bytes of UTF-8");
+  const out = new Uint8Array(tag.length + 32 + 32 + 1 + name.length);
+  out.set(tag, 0);
+  out.set(nonce, tag.length);
+  out.set(fromHex(peer), tag.length + 32);
+  out[tag.length + 64] = name.length;
+  out.set(name, tag.length + 65);
+  return out;
+}
 
 /** A signed signal with its addressing (WIRE.md v2, "On the wire"). */
 export interface Envelope {
@@ -27,6 +47,10 @@ type Reply = Record<string, unknown>;
 
 export class SignalingClient {
   private nextId = 1;
+  /** Protocol version spoken: 2 once the server sent its challenge. */
+  version = 1;
+  private nonce: Uint8Array | null = null;
+  private challenged: (() => void) | null = null;
   private pending = new Map<number, { resolve: (f: Reply) => void; reject: (e: Error) => void }>();
   onSignal: (env: Envelope) => void = () => {};
   onClose: (why: string) => void = () => {};
@@ -67,6 +91,12 @@ export class SignalingClient {
       else p.resolve(f);
       return;
     }
+    if (f.type === "challenge" && typeof f.nonce === "string" && /^[0-9a-fA-F]{64}$/.test(f.nonce)) {
+      this.version = 2;
+      this.nonce = fromHex(f.nonce);
+      this.challenged?.();
+      return;
+    }
     if (f.type === "signal" && typeof f.envelope === "object" && f.envelope !== null) {
       const e = f.envelope as Record<string, unknown>;
       const handshake = typeof e.handshake === "number" ? e.handshake.toString(16).padStart(16, "0") : e.handshake;
@@ -100,13 +130,29 @@ export class SignalingClient {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, { resolve, reject });
-      this.ws.send(JSON.stringify({ v: 1, id, ...msg }));
+      this.ws.send(JSON.stringify({ v: this.version, id, ...msg }));
     });
   }
 
-  /** Join `room` as `peer`; resolves to how many other members it has. */
-  async join(room: string, peer: PeerHex): Promise<number> {
-    const r = await this.request({ type: "join", room, peer });
+  /**
+   * Join `room` as `peer`; resolves to how many other members it has. With a
+   * version 2 server, `sign` proves the id (signs the join proof); `allowNamed`
+   * lets other members ask for this one by id.
+   */
+  async join(room: string, peer: PeerHex, sign: (bytes: Uint8Array) => Promise<Uint8Array>, allowNamed = true): Promise<number> {
+    if (!this.nonce) {
+      await new Promise<void>((resolve) => {
+        this.challenged = resolve;
+        setTimeout(resolve, CHALLENGE_WAIT_MS);
+      });
+      this.challenged = null;
+    }
+    const msg: Reply = { type: "join", room, peer };
+    if (this.nonce) {
+      msg.signature = toHex(await sign(joinProof(this.nonce, peer, room)));
+      msg.allowNamed = allowNamed;
+    }
+    const r = await this.request(msg);
     return typeof r.members === "number" ? r.members : 0;
   }
 
@@ -119,7 +165,7 @@ export class SignalingClient {
   /** Relay a signal (errors arrive through onError, not awaited). */
   signal(to: PeerHex, envelope: Envelope): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(JSON.stringify({ v: 1, type: "signal", id: this.nextId++, to, envelope }));
+    this.ws.send(JSON.stringify({ v: this.version, type: "signal", id: this.nextId++, to, envelope }));
   }
 
   get open(): boolean {

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 
 import { decode, DecodeError, encode, fingerprintFromSdp, fromHex, helloTranscript, messageFrames, Reassembler, signalJson, signalTranscript, toHex, type Frame } from "../src/wire.js";
 import { Identity, verify } from "../src/identity.js";
+import { joinProof } from "../src/signaling.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // build/test/ -> repository root
@@ -125,4 +126,17 @@ test("random bytes never throw anything but DecodeError", () => {
       assert.ok(e instanceof DecodeError, String(e));
     }
   }
+});
+
+test("signaling v2 join proof: the test vector of docs/SIGNALING.md", async () => {
+  const id = await Identity.fromSeed(new Uint8Array(32).fill(1));
+  assert.equal(id.id, "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c");
+  const msg = joinProof(new Uint8Array(32).fill(2), id.id, "lobby");
+  assert.equal(msg.length, 99);
+  assert.equal(
+    toHex(await id.sign(msg)),
+    "7a982add71dd74f8e17e9b6e89a8e3558ff851ac793c39a6ed5cefa10974122d6f5167bde8e8d6c7a2a26b6c37e51ff446050510ddc0353576124096b703fe0a",
+  );
+  assert.throws(() => joinProof(new Uint8Array(32), id.id, ""));
+  assert.throws(() => joinProof(new Uint8Array(32), id.id, "x".repeat(65)));
 });
