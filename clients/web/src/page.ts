@@ -96,7 +96,7 @@ function drawGraph(): void {
     const a = (2 * Math.PI * i) / Math.max(1, list.length) - Math.PI / 2;
     pos.set(p, [cx + R * Math.cos(a), cy + R * Math.sin(a)]);
   });
-  let out = `<defs><marker id="arrow" viewBox="0 0 10 10" refX="20" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#5b6b80"/></marker></defs>`;
+  let out = `<defs><marker id="arrow" viewBox="0 0 10 10" refX="24" refY="5" markerUnits="userSpaceOnUse" markerWidth="12" markerHeight="12" orient="auto"><path d="M0,0L10,5L0,10z" fill="#5b6b80"/></marker></defs>`;
   for (const [from, v] of Object.entries(state.graph)) {
     for (const [to, n] of Object.entries(v.out)) {
       const a = pos.get(from), b = pos.get(to);
