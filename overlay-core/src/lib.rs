@@ -68,6 +68,8 @@
 #![deny(missing_docs)]
 
 mod arcs;
+#[cfg(feature = "testkit")]
+pub mod attack;
 pub mod config;
 mod connection;
 pub mod engine;
