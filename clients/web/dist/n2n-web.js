@@ -643,6 +643,12 @@ var Conn = class {
     this.via = via;
     this.protocol = protocol;
     this.pc = pc;
+    this.remoteReady = new Promise((resolve) => {
+      this.markRemoteSet = () => {
+        this.remoteSet = true;
+        resolve();
+      };
+    });
   }
   state = "handshaking";
   dc = null;
@@ -655,6 +661,13 @@ var Conn = class {
   reassembler = new Reassembler(MAX_MESSAGE);
   chain = Promise.resolve();
   remoteSet = false;
+  /** Resolves once the remote description is set (the HELLO needs its fingerprint). */
+  remoteReady;
+  markRemoteSet = () => {
+  };
+  /** Frames, handled in order (apart from the signals' chain: a HELLO may
+   * arrive before the answer that carries the remote fingerprint). */
+  frameChain = Promise.resolve();
   earlyCandidates = [];
   timer = null;
   started = performance.now();
@@ -971,7 +984,7 @@ var OverlayNode = class _OverlayNode {
     dc.onmessage = (ev) => {
       const data = ev.data instanceof ArrayBuffer ? new Uint8Array(ev.data) : null;
       if (!data) return this.badFrame(c, "text message on the data channel");
-      c.chain = c.chain.then(() => this.onFrame(c, data)).catch((e) => this.log(`frame handling failed: ${e}`));
+      c.frameChain = c.frameChain.then(() => this.onFrame(c, data)).catch((e) => this.log(`frame handling failed: ${e}`));
     };
     if (dc.readyState === "open") this.onOpened(c);
   }
@@ -1076,14 +1089,14 @@ var OverlayNode = class _OverlayNode {
       const pc = c.pc;
       if (signal.type === "offer" && c.role === "acceptor") {
         await pc.setRemoteDescription({ type: "offer", sdp: signal.sdp });
-        c.remoteSet = true;
+        c.markRemoteSet();
         const answer = await pc.createAnswer();
         await pc.setLocalDescription(answer);
         this.emitSignal(c, { type: "answer", sdp: pc.localDescription?.sdp ?? answer.sdp ?? "" });
         for (const s of c.earlyCandidates.splice(0)) await addCandidate(pc, s);
       } else if (signal.type === "answer" && c.role === "initiator") {
         await pc.setRemoteDescription({ type: "answer", sdp: signal.sdp });
-        c.remoteSet = true;
+        c.markRemoteSet();
         for (const s of c.earlyCandidates.splice(0)) await addCandidate(pc, s);
       } else if (signal.type === "candidate" || signal.type === "endOfCandidates") {
         if (!c.remoteSet) c.earlyCandidates.push(signal);
@@ -1108,6 +1121,7 @@ var OverlayNode = class _OverlayNode {
     c.helloSent = true;
     const arcs = /* @__PURE__ */ new Map();
     for (const w of c.wants) arcs.set(w.protocol, (arcs.get(w.protocol) ?? 0) + w.count);
+    await c.remoteReady;
     const fp = this.fingerprints(c);
     if (!fp) return this.failConn(c, "other", "no DTLS fingerprint in the SDP: the connection cannot be bound");
     const signature = await this.identity.sign(helloTranscript(c.handshake, this.id, c.peer, fp.local, fp.remote));
@@ -1117,6 +1131,7 @@ var OverlayNode = class _OverlayNode {
     this.pump(c);
   }
   async onHello(c, f) {
+    await c.remoteReady;
     const fp = this.fingerprints(c);
     const ok = fp !== null && f.handshake === c.handshake && f.peer === c.peer && await verify(f.peer, helloTranscript(f.handshake, f.peer, this.id, fp.remote, fp.local), f.signature);
     if (!ok) {

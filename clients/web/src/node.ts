@@ -99,6 +99,12 @@ class Conn {
   reassembler = new Reassembler(MAX_MESSAGE);
   chain: Promise<void> = Promise.resolve();
   remoteSet = false;
+  /** Resolves once the remote description is set (the HELLO needs its fingerprint). */
+  remoteReady: Promise<void>;
+  markRemoteSet: () => void = () => {};
+  /** Frames, handled in order (apart from the signals' chain: a HELLO may
+   * arrive before the answer that carries the remote fingerprint). */
+  frameChain: Promise<void> = Promise.resolve();
   earlyCandidates: Signal[] = [];
   timer: ReturnType<typeof setTimeout> | null = null;
   readonly started = performance.now();
@@ -120,7 +126,14 @@ class Conn {
     readonly via: Via,
     readonly protocol: string,
     readonly pc: RTCPeerConnection,
-  ) {}
+  ) {
+    this.remoteReady = new Promise((resolve) => {
+      this.markRemoteSet = () => {
+        this.remoteSet = true;
+        resolve();
+      };
+    });
+  }
   get established(): boolean {
     return this.state === "living" || this.state === "dying";
   }
@@ -461,7 +474,7 @@ export class OverlayNode {
     dc.onmessage = (ev) => {
       const data = ev.data instanceof ArrayBuffer ? new Uint8Array(ev.data) : null;
       if (!data) return this.badFrame(c, "text message on the data channel");
-      c.chain = c.chain.then(() => this.onFrame(c, data)).catch((e) => this.log(`frame handling failed: ${e}`));
+      c.frameChain = c.frameChain.then(() => this.onFrame(c, data)).catch((e) => this.log(`frame handling failed: ${e}`));
     };
     if (dc.readyState === "open") this.onOpened(c);
   }
@@ -576,14 +589,14 @@ export class OverlayNode {
         const pc = c.pc;
         if (signal.type === "offer" && c.role === "acceptor") {
           await pc.setRemoteDescription({ type: "offer", sdp: signal.sdp });
-          c.remoteSet = true;
+          c.markRemoteSet();
           const answer = await pc.createAnswer();
           await pc.setLocalDescription(answer);
           this.emitSignal(c, { type: "answer", sdp: pc.localDescription?.sdp ?? answer.sdp ?? "" });
           for (const s of c.earlyCandidates.splice(0)) await addCandidate(pc, s);
         } else if (signal.type === "answer" && c.role === "initiator") {
           await pc.setRemoteDescription({ type: "answer", sdp: signal.sdp });
-          c.remoteSet = true;
+          c.markRemoteSet();
           for (const s of c.earlyCandidates.splice(0)) await addCandidate(pc, s);
         } else if (signal.type === "candidate" || signal.type === "endOfCandidates") {
           if (!c.remoteSet) c.earlyCandidates.push(signal);
@@ -612,6 +625,8 @@ export class OverlayNode {
     c.helloSent = true;
     const arcs = new Map<string, number>();
     for (const w of c.wants) arcs.set(w.protocol, (arcs.get(w.protocol) ?? 0) + w.count);
+    // The channel can open before the answer (relayed by a bridge) arrives.
+    await c.remoteReady;
     const fp = this.fingerprints(c);
     if (!fp) return this.failConn(c, "other", "no DTLS fingerprint in the SDP: the connection cannot be bound");
     const signature = await this.identity.sign(helloTranscript(c.handshake, this.id, c.peer, fp.local, fp.remote));
@@ -623,6 +638,7 @@ export class OverlayNode {
   }
 
   private async onHello(c: Conn, f: Extract<Frame, { type: "hello" }>): Promise<void> {
+    await c.remoteReady;
     const fp = this.fingerprints(c);
     const ok =
       fp !== null &&
