@@ -27,5 +27,7 @@ cargo test -p overlay-signaling --test web
 
 echo "== end to end: Chromium + str0m + webrtc-rs"
 cargo build --bin n2n --features webrtc-rs
+# The TypeScript signaling client against the real server (no browser).
+node --experimental-websocket clients/web/e2e/signaling.mjs
 E2E_SCREENSHOT="${E2E_SCREENSHOT:-target/browser-page.png}" \
   unshare -n sh -c 'ip link set lo up; node clients/web/e2e/run.mjs'
