@@ -216,7 +216,7 @@ pub async fn join_room(handle: &ProtocolHandle, options: JoinOptions) -> Result<
     let client = SignalingClient::connect_with(
         &options.url,
         &options.room,
-        node.id(),
+        node.keypair(),
         options.client.clone(),
     )
     .await?;
