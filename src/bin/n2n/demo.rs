@@ -117,6 +117,9 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), String> {
     server_config.messages_per_second = 10_000;
     server_config.burst = 10_000;
     server_config.max_peers_per_room = args.peers.max(2);
+    // All the peers run here, on one address.
+    server_config.max_members_per_address = args.peers.max(2);
+    server_config.max_connections_per_address = args.peers.max(2);
     let server = SignalingServer::bind(server_config)
         .await
         .map_err(|e| e.to_string())?;
