@@ -164,7 +164,6 @@ impl Keypair {
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
     }
-
 }
 
 impl fmt::Debug for Keypair {
