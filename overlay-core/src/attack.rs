@@ -72,8 +72,14 @@ where
         .connect_out_of_band(start, p, 1)
         .map_err(|e| e.to_string())?;
     let now = Instant::now();
-    tm.handle_command(now, TransportCommand::Open { conn: M_TO_C, role: Role::Initiator })
-        .map_err(|e| format!("M cannot open toward C: {e}"))?;
+    tm.handle_command(
+        now,
+        TransportCommand::Open {
+            conn: M_TO_C,
+            role: Role::Initiator,
+        },
+    )
+    .map_err(|e| format!("M cannot open toward C: {e}"))?;
     let mut out = RelayOutcome {
         initiator_result: None,
         initiator: EngineStats::default(),
@@ -91,50 +97,58 @@ where
         let now = Instant::now();
         let mut progressed = true;
         while progressed {
-        progressed = false;
-        while let Some(cmd) = a.poll_transport() {
-            progressed = true;
-            match cmd {
-                // The remote's signals (C's answer) go to M's side toward C.
-                TransportCommand::Signal { signal, .. } => {
-                    let _ = tm.handle_command(now, TransportCommand::Signal { conn: M_TO_C, signal });
-                }
-                other => {
-                    if let TransportCommand::Open { conn, .. } = &other {
-                        a_conn = Some(*conn);
+            progressed = false;
+            while let Some(cmd) = a.poll_transport() {
+                progressed = true;
+                match cmd {
+                    // The remote's signals (C's answer) go to M's side toward C.
+                    TransportCommand::Signal { signal, .. } => {
+                        let _ = tm.handle_command(
+                            now,
+                            TransportCommand::Signal {
+                                conn: M_TO_C,
+                                signal,
+                            },
+                        );
                     }
-                    let _ = ta.handle_command(now, other);
+                    other => {
+                        if let TransportCommand::Open { conn, .. } = &other {
+                            a_conn = Some(*conn);
+                        }
+                        let _ = ta.handle_command(now, other);
+                    }
                 }
             }
-        }
-        while let Some(o) = a.poll_output() {
-            progressed = true;
-            match o {
-                Output::Signal(env) => {
-                    let _ = c.handle_signal(now, env);
+            while let Some(o) = a.poll_output() {
+                progressed = true;
+                match o {
+                    Output::Signal(env) => {
+                        let _ = c.handle_signal(now, env);
+                    }
+                    Output::Completed(done) if done.op == op => {
+                        out.initiator_result = Some(done.result);
+                    }
+                    _ => {}
                 }
-                Output::Completed(done) if done.op == op => {
-                    out.initiator_result = Some(done.result);
+            }
+            while let Some(cmd) = c.poll_transport() {
+                progressed = true;
+                let _ = tc.handle_command(now, cmd);
+            }
+            while let Some(o) = c.poll_output() {
+                progressed = true;
+                if let Output::Signal(env) = o {
+                    let _ = a.handle_signal(now, env);
                 }
-                _ => {}
             }
-        }
-        while let Some(cmd) = c.poll_transport() {
-            progressed = true;
-            let _ = tc.handle_command(now, cmd);
-        }
-        while let Some(o) = c.poll_output() {
-            progressed = true;
-            if let Output::Signal(env) = o {
-                let _ = a.handle_signal(now, env);
-            }
-        }
         }
         let c_pending = c.connections().iter().any(|i| i.state.is_pending());
         if out.initiator_result.is_some() && !c_pending {
             break;
         }
-        let timeout = tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + Duration::from_millis(20)));
+        let timeout = tokio::time::sleep_until(
+            deadline.min(tokio::time::Instant::now() + Duration::from_millis(20)),
+        );
         tokio::pin!(timeout);
         let step = poll_fn(|cx| {
             if let Poll::Ready(e) = ta.poll_event(cx) {
@@ -158,10 +172,22 @@ where
                 // A's own offer and candidates go to M (toward A), never to C.
                 if !m_to_a_open {
                     m_to_a_open = true;
-                    tm.handle_command(now, TransportCommand::Open { conn: M_TO_A, role: Role::Acceptor })
-                        .map_err(|e| format!("M cannot accept A: {e}"))?;
+                    tm.handle_command(
+                        now,
+                        TransportCommand::Open {
+                            conn: M_TO_A,
+                            role: Role::Acceptor,
+                        },
+                    )
+                    .map_err(|e| format!("M cannot accept A: {e}"))?;
                 }
-                let _ = tm.handle_command(now, TransportCommand::Signal { conn: M_TO_A, signal });
+                let _ = tm.handle_command(
+                    now,
+                    TransportCommand::Signal {
+                        conn: M_TO_A,
+                        signal,
+                    },
+                );
             }
             Step::A(e) => a.handle_transport_event(now, e),
             Step::C(e) => c.handle_transport_event(now, e),
@@ -244,7 +270,10 @@ where
     }
     let stats = c.stats().await.map_err(|e| e.to_string())?;
     if stats.engine.forged_signals != 1 || stats.engine.handshakes_accepted != 0 {
-        return Err(format!("C did not count the forged offer: {:?}", stats.engine));
+        return Err(format!(
+            "C did not count the forged offer: {:?}",
+            stats.engine
+        ));
     }
     if !c.connections().await.map_err(|e| e.to_string())?.is_empty() {
         return Err("C started a connection".into());

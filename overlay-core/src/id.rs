@@ -153,7 +153,14 @@ impl Keypair {
         PeerId::from_public_key(&self.signing.verifying_key())
     }
 
-    /// Sign `message` (plain Ed25519, RFC 8032).
+    /// Sign `message` with this identity's Ed25519 key (RFC 8032, the
+    /// 64-byte signature `R || S`). Anyone can check it against the
+    /// [`PeerId`] with [`PeerId::verifying_key`] (use `verify_strict`).
+    ///
+    /// Every signed message must begin with a domain tag that no other use
+    /// of the key shares (as the signaling server's join proof does:
+    /// `overlay_signaling::wire::join_proof_message`), so a signature made
+    /// for one purpose can never be replayed for another.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
     }

@@ -1,6 +1,8 @@
 //! The live page and the room graph, on the signaling server's own port.
 //!
-//! Before the WebSocket handshake, the server looks at the request head
+//! Before the WebSocket handshake of a plain `ws://` connection (with
+//! [`crate::ServerConfig::tls`] set, every connection is a signaling one and
+//! there is no page), the server looks at the request head
 //! ([`route`]): a plain HTTP `GET` gets the page's files (HTML, CSS and the
 //! built client `clients/web/dist/n2n-web.js`, compiled into this crate: no
 //! CDN, no files to install), a WebSocket upgrade on `/observe` is a room

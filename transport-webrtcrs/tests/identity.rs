@@ -27,12 +27,21 @@ async fn make() -> WebRtcTransport {
 async fn a_relay_in_the_middle_is_refused_at_both_ends() -> Result<(), String> {
     let out = attack::relay_in_the_middle(make, Duration::from_secs(20)).await?;
     println!("{out:?}");
-    assert!(out.relay_connected, "the relay never got both DTLS sessions up: {out:?}");
-    assert!(out.frames_relayed >= 2, "the HELLOs were not relayed: {out:?}");
+    assert!(
+        out.relay_connected,
+        "the relay never got both DTLS sessions up: {out:?}"
+    );
+    assert!(
+        out.frames_relayed >= 2,
+        "the HELLOs were not relayed: {out:?}"
+    );
     assert_eq!(out.initiator_result, Some(Err(ConnectFailure::Tampered)));
     assert_eq!((out.initiator.tampered, out.acceptor.tampered), (1, 1));
     assert_eq!(
-        (out.initiator.connections_opened, out.acceptor.connections_opened),
+        (
+            out.initiator.connections_opened,
+            out.acceptor.connections_opened
+        ),
         (0, 0)
     );
     assert_eq!(out.acceptor_inview, 0);
@@ -59,7 +68,10 @@ async fn a_mixed_str0m_webrtcrs_pair_still_connects() -> Result<(), Box<dyn std:
     assert_eq!(link_out_of_band(&hw, &s).await?, s.id());
     hs.send(w.id(), &b"str0m to webrtc-rs"[..]).await?;
     hw.send(s.id(), &b"webrtc-rs to str0m"[..]).await?;
-    for (events, text) in [(&mut ew, &b"str0m to webrtc-rs"[..]), (&mut es, &b"webrtc-rs to str0m"[..])] {
+    for (events, text) in [
+        (&mut ew, &b"str0m to webrtc-rs"[..]),
+        (&mut es, &b"webrtc-rs to str0m"[..]),
+    ] {
         loop {
             let e = tokio::time::timeout(Duration::from_secs(10), events.recv())
                 .await?

@@ -127,10 +127,15 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), String> {
     server_config.messages_per_second = 10_000;
     server_config.burst = 10_000;
     server_config.max_peers_per_room = args.peers.max(2);
+    // All the peers run here, on one address.
+    server_config.max_members_per_address = args.peers.max(2);
+    server_config.max_connections_per_address = args.peers.max(2);
     if args.web {
         // Room for browser tabs, and the room graph for the demo room.
         server_config.listen = args.listen;
         server_config.max_peers_per_room += 64;
+        server_config.max_members_per_address += 64;
+        server_config.max_connections_per_address += 64;
         server_config.web.observe = ObserveRooms::Named(vec![ROOM.to_owned()]);
     }
     let server = SignalingServer::bind(server_config)
