@@ -250,6 +250,7 @@ pub(crate) async fn route(
                 "/" | "/index.html" => ("200 OK", "text/html; charset=utf-8", INDEX_HTML),
                 "/n2n/n2n-web.js" => ("200 OK", "text/javascript; charset=utf-8", CLIENT_JS),
                 "/n2n/style.css" => ("200 OK", "text/css; charset=utf-8", STYLE_CSS),
+                "/favicon.ico" => ("204 No Content", "image/x-icon", ""),
                 _ => (
                     "404 Not Found",
                     "text/plain; charset=utf-8",
