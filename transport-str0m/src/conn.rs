@@ -7,14 +7,20 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use overlay_core::{CloseReason, ConnId, Role, Signal, TransportEvent};
+use rtc_common::paths::{CandidateKind as PathKind, Paths, SelectedPath};
 use rtc_common::signals::{read_signal, EarlyCandidates, RemoteSignal};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use str0m::{Candidate, CandidateKind, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 
 use crate::error::Str0mError;
+use crate::turn::{Turn, TurnDrops};
 use crate::Stats;
+
+/// Remote candidate addresses remembered per connection (to name the
+/// selected pair's remote type).
+const MAX_REMOTE_KINDS: usize = 64;
 
 /// Label of the one data channel of a connection.
 pub(crate) const CHANNEL_LABEL: &str = "n2n-overlay";
@@ -54,8 +60,33 @@ pub(crate) struct Sink<'a> {
     /// first DTLS packets, which str0m's `accepts` refuses until its own
     /// ICE nomination).
     pub(crate) recent: &'a mut HashMap<SocketAddr, ConnId>,
-    /// Server-reflexive gathering has ended (end-of-candidates may be sent).
+    /// Server-reflexive and relay gathering has ended (end-of-candidates
+    /// may be sent).
     pub(crate) gathering_done: bool,
+    /// The node's TURN allocations (what str0m sends from a relayed
+    /// address goes through them).
+    pub(crate) turn: &'a mut Turn,
+    /// Where each open connection records its selected pair.
+    pub(crate) paths: &'a Paths,
+}
+
+impl Sink<'_> {
+    /// Send a datagram str0m emitted from `source`: through the TURN
+    /// server when `source` is one of our relayed addresses, else straight
+    /// from the socket.
+    pub(crate) fn transmit(&mut self, source: SocketAddr, dest: SocketAddr, data: &[u8]) {
+        if self.turn.is_relayed(source) {
+            let mut drops = TurnDrops::default();
+            self.turn
+                .send(Instant::now(), source, dest, data, &mut drops);
+            self.stats.relay_dropped += drops.no_permission;
+            for (server, datagram) in self.turn.poll_transmit() {
+                send_datagram(self.socket, self.stats, server, &datagram);
+            }
+        } else {
+            send_datagram(self.socket, self.stats, dest, data);
+        }
+    }
 }
 
 /// A connection's state.
@@ -73,6 +104,11 @@ pub(crate) struct Conn {
     deadline: Instant,
     /// The remote socket address this connection's DTLS traffic goes to.
     claim: Option<SocketAddr>,
+    /// The local address (a host base or a relayed address) its DTLS
+    /// traffic leaves from.
+    claim_source: Option<SocketAddr>,
+    /// The type of each remote candidate address, as signalled.
+    remote_kinds: HashMap<SocketAddr, PathKind>,
     /// End-of-candidates sent to the remote.
     sent_end: bool,
 }
@@ -118,6 +154,8 @@ impl Conn {
             next_timeout: now,
             deadline,
             claim: None,
+            claim_source: None,
+            remote_kinds: HashMap::new(),
             sent_end: false,
         };
         if role == Role::Initiator {
@@ -197,6 +235,7 @@ impl Conn {
             }
             RemoteSignal::Candidate(line) => {
                 if let Some(candidate) = parse_candidate(line, sink.stats)? {
+                    self.remember_remote(&candidate);
                     if matches!(self.phase, Phase::Negotiated) {
                         self.rtc.add_remote_candidate(candidate);
                     } else {
@@ -216,9 +255,41 @@ impl Conn {
         for line in self.early.take() {
             // Checked when it arrived.
             if let Ok(c) = Candidate::from_sdp_string(&line) {
+                self.remember_remote(&c);
                 self.rtc.add_remote_candidate(c);
             }
         }
+    }
+
+    fn remember_remote(&mut self, c: &Candidate) {
+        if self.remote_kinds.len() < MAX_REMOTE_KINDS {
+            let kind = match c.kind() {
+                CandidateKind::Host => PathKind::Host,
+                CandidateKind::ServerReflexive => PathKind::Srflx,
+                CandidateKind::PeerReflexive => PathKind::Prflx,
+                CandidateKind::Relayed => PathKind::Relay,
+            };
+            self.remote_kinds.insert(c.addr(), kind);
+        }
+    }
+
+    /// The pair DTLS runs on: local relay or host (str0m sends from a
+    /// candidate's base, so a server-reflexive local candidate shows as
+    /// host here and as server-reflexive at the remote); remote as it was
+    /// signalled, or peer-reflexive if it never was.
+    fn selected_path(&self, sink: &Sink<'_>) -> Option<SelectedPath> {
+        let (source, dest) = (self.claim_source?, self.claim?);
+        let local = if sink.turn.is_relayed(source) {
+            PathKind::Relay
+        } else {
+            PathKind::Host
+        };
+        let remote = self
+            .remote_kinds
+            .get(&dest)
+            .copied()
+            .unwrap_or(PathKind::Prflx);
+        Some(SelectedPath::new(local, remote))
     }
 
     fn maybe_end_of_candidates(&mut self, sink: &mut Sink<'_>) {
@@ -301,13 +372,16 @@ impl Conn {
                     return Ok(());
                 }
                 Ok(Output::Transmit(t)) => {
-                    if is_dtls(&t.contents) && self.claim != Some(t.destination) {
-                        self.claim_remote(t.destination, sink)?;
+                    if is_dtls(&t.contents) {
+                        if self.claim != Some(t.destination) {
+                            self.claim_remote(t.destination, sink)?;
+                        }
+                        self.claim_source = Some(t.source);
                     }
                     if sink.recent.get(&t.destination) != Some(&self.id) {
                         sink.recent.insert(t.destination, self.id);
                     }
-                    send_datagram(sink.socket, sink.stats, t.destination, &t.contents);
+                    sink.transmit(t.source, t.destination, &t.contents);
                 }
                 Ok(Output::Event(e)) => self.event(e, sink)?,
                 Err(e) => return Err(CloseReason::Failed(format!("str0m: {e}"))),
@@ -344,6 +418,10 @@ impl Conn {
                     }
                     if !self.opened {
                         self.opened = true;
+                        if let Some(path) = self.selected_path(sink) {
+                            tracing::debug!(conn = %self.id, %path, "selected candidate pair");
+                            sink.paths.set(self.id, path);
+                        }
                         sink.events
                             .push_back(TransportEvent::Opened { conn: self.id });
                     }
@@ -426,9 +504,7 @@ impl Conn {
         if self.rtc.close().is_ok() {
             while let Ok(out) = self.rtc.poll_output() {
                 match out {
-                    Output::Transmit(t) => {
-                        send_datagram(sink.socket, sink.stats, t.destination, &t.contents)
-                    }
+                    Output::Transmit(t) => sink.transmit(t.source, t.destination, &t.contents),
                     Output::Event(_) => {}
                     Output::Timeout(_) => break,
                 }
@@ -442,6 +518,7 @@ impl Conn {
     /// Forget this connection's claim on its remote socket address, and
     /// the addresses it sent to.
     pub(crate) fn release(&mut self, sink: &mut Sink<'_>) {
+        sink.paths.remove(self.id);
         if let Some(dest) = self.claim.take() {
             if sink.claims.get(&dest) == Some(&self.id) {
                 sink.claims.remove(&dest);

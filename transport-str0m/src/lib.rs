@@ -131,6 +131,7 @@ mod error;
 mod prepared;
 mod stun;
 mod transport;
+mod turn;
 
 pub use error::{BindError, Str0mError};
 pub use prepared::{install_crypto, NodeRtcConfig, ICE_RETRANSMITS};
@@ -167,4 +168,10 @@ pub struct Stats {
     pub skipped_candidates: u64,
     /// Connections failed because another one already used their remote socket.
     pub pair_collisions: u64,
+    /// Datagrams str0m sent from a relay candidate that the TURN relay did
+    /// not take yet (the permission for the peer was still pending; ICE
+    /// retransmits).
+    pub relay_dropped: u64,
+    /// Datagrams relayed from peers by a TURN server.
+    pub relayed_in: u64,
 }

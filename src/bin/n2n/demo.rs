@@ -28,7 +28,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use tokio::sync::Notify;
 
-use crate::backend::{Backend, BackendKind};
+use crate::backend::{Backend, BackendKind, NatArgs};
 use crate::report::{PeerRow, Summary};
 
 /// The protocol the demo's arcs belong to.
@@ -66,6 +66,9 @@ pub(crate) struct DemoArgs {
     /// Rows of the per-peer table shown (the first ones and the last).
     #[arg(long, default_value_t = 60)]
     rows: usize,
+    /// STUN, TURN and handshake options (the demo's peers bind 127.0.0.1).
+    #[command(flatten)]
+    nat: NatArgs,
 }
 
 #[derive(Parser)]
@@ -108,7 +111,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), String> {
     let backend = Backend::new(
         args.backend,
         std::net::Ipv4Addr::LOCALHOST.into(),
-        Vec::new(),
+        &args.nat,
     )?;
     let protocol = ProtocolId::new(PROTOCOL).map_err(|e| e.to_string())?;
     let mut server_config = ServerConfig::default();
