@@ -195,6 +195,7 @@ impl Conn {
                 }
                 let offer =
                     SdpOffer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
+                self.remember_sdp_candidates(sdp);
                 let answer = self
                     .rtc
                     .sdp_api()
@@ -219,6 +220,7 @@ impl Conn {
                 };
                 let answer =
                     SdpAnswer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
+                self.remember_sdp_candidates(sdp);
                 let Phase::AwaitAnswer(pending) =
                     std::mem::replace(&mut self.phase, Phase::Negotiated)
                 else {
@@ -257,6 +259,19 @@ impl Conn {
             if let Ok(c) = Candidate::from_sdp_string(&line) {
                 self.remember_remote(&c);
                 self.rtc.add_remote_candidate(c);
+            }
+        }
+    }
+
+    /// Candidates inside a remote description count as signalled too.
+    fn remember_sdp_candidates(&mut self, sdp: &str) {
+        for line in sdp.lines() {
+            if let Some(text) = line.trim().strip_prefix("a=") {
+                if text.starts_with("candidate:") {
+                    if let Ok(c) = Candidate::from_sdp_string(text) {
+                        self.remember_remote(&c);
+                    }
+                }
             }
         }
     }
