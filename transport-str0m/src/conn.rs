@@ -111,6 +111,10 @@ pub(crate) struct Conn {
     remote_kinds: HashMap<SocketAddr, PathKind>,
     /// End-of-candidates sent to the remote.
     sent_end: bool,
+    /// The media id of the data section of the offer (ours or the
+    /// remote's): trickled candidates must carry it (libwebrtc's
+    /// `addIceCandidate` rejects a candidate for an unknown mid).
+    mid: Option<String>,
 }
 
 impl Conn {
@@ -129,17 +133,18 @@ impl Conn {
         }
         let mut phase = Phase::AwaitOffer;
         let mut channel = None;
+        let mut mid = None;
         if role == Role::Initiator {
             let mut api = rtc.sdp_api();
             channel = Some(api.add_channel(CHANNEL_LABEL.to_owned()));
             let (offer, pending) = api
                 .apply()
                 .ok_or_else(|| Str0mError::Rtc("str0m made no offer".into()))?;
+            let sdp = offer.to_sdp_string();
+            mid = sdp_mid(&sdp);
             sink.events.push_back(TransportEvent::Signal {
                 conn: id,
-                signal: Signal::Offer {
-                    sdp: offer.to_sdp_string(),
-                },
+                signal: Signal::Offer { sdp },
             });
             phase = Phase::AwaitAnswer(pending);
         }
@@ -157,6 +162,7 @@ impl Conn {
             claim_source: None,
             remote_kinds: HashMap::new(),
             sent_end: false,
+            mid,
         };
         if role == Role::Initiator {
             conn.maybe_end_of_candidates(sink);
@@ -196,6 +202,7 @@ impl Conn {
                 let offer =
                     SdpOffer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
                 self.remember_sdp_candidates(sdp);
+                self.mid = sdp_mid(sdp);
                 let answer = self
                     .rtc
                     .sdp_api()
@@ -322,9 +329,13 @@ impl Conn {
         if let Some(c) = c {
             if let Some(added) = self.rtc.add_local_candidate(c.clone()) {
                 let line = added.to_sdp_string();
+                let mut signal = Signal::candidate(line);
+                if let (Signal::Candidate { sdp_mid, .. }, Some(mid)) = (&mut signal, &self.mid) {
+                    *sdp_mid = Some(mid.clone());
+                }
                 sink.events.push_back(TransportEvent::Signal {
                     conn: self.id,
-                    signal: Signal::candidate(line),
+                    signal,
                 });
             }
         }
@@ -541,6 +552,15 @@ impl Conn {
         }
         sink.recent.retain(|_, c| *c != self.id);
     }
+}
+
+/// The media id of the first media section of an SDP (`a=mid:`), the one
+/// data section of this transport's sessions.
+fn sdp_mid(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=mid:"))
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty() && m.len() <= 64)
 }
 
 /// DTLS records start with a content type in 20..=63 (RFC 7983).
