@@ -316,7 +316,23 @@ path_to() {
         sleep 0.1
     done
     line=$(grep "^peer $id " "$WORK/$name.out" | tail -1)
-    echo "$line" | sed -n 's/.* path=\([a-z-]*\) local=\([a-z]*\) remote=\([a-z]*\).*/\1 (\2\/\3)/p;s/.* path=-$/open, no path/p'
+    echo "$line" | sed -n 's/.* path=\([a-z-]*\) local=\([a-z]*\) remote=\([a-z]*\).*/\1 \2\/\3/p'
+}
+
+# Both ends' views of the A-B connection, combined: each end sees its own
+# candidate (host, or relay) and the remote's as signalled (or prflx when
+# the remote's packets came from an address it never signalled: a NAT's
+# mapping). Traffic crosses a NAT if either end saw a reflexive remote.
+combine() {
+    local a=$1 b=$2
+    [ -n "$a" ] && [ -n "$b" ] || { echo "failed (no path reported)"; return; }
+    local via
+    case "${a%% *} ${b%% *}" in
+        *relay*) via=relay ;;
+        *srflx*) via=srflx ;;
+        *) via=host ;;
+    esac
+    echo "$via (A ${a#* }, B ${b#* })"
 }
 
 # What a cell should do. Linux masquerade filters inbound by the full
@@ -352,7 +368,7 @@ run_cell() {
             idB=$(peer_id B)
             if line=$(wait_for B '^joined room .* via ' $((TIMEOUT + 15))); then
                 ms=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) ms.*/\1/p')
-                result=$(path_to B "$idA")
+                result=$(combine "$(path_to A "$idB")" "$(path_to B "$idA")")
             fi
         fi
         stop_peers A B
@@ -372,7 +388,7 @@ run_cell() {
                 case "$line" in
                     bridged*)
                         ms=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) ms.*/\1/p')
-                        result=$(path_to A "$idB")
+                        result=$(combine "$(path_to A "$idB")" "$(path_to B "$idA")")
                         ;;
                 esac
             fi
@@ -392,7 +408,7 @@ run_cell() {
     if [ "$MARKDOWN" = 1 ]; then
         row="| $ka | $kb | $backends | $method | $turn | $result | $ms | $verdict |"
     else
-        row=$(printf '%-9s %-9s %-17s %-6s %-4s %-24s %9s  %s' "$ka" "$kb" "$backends" "$method" "$turn" "$result" "$ms" "$verdict")
+        row=$(printf '%-9s %-9s %-19s %-6s %-4s %-36s %9s  %s' "$ka" "$kb" "$backends" "$method" "$turn" "$result" "$ms" "$verdict")
     fi
     ROWS+=("$row")
     echo "$row"
@@ -413,10 +429,10 @@ if [ -z "$PAIRS" ]; then
 fi
 
 if [ "$MARKDOWN" = 1 ]; then
-    echo "| site A | site B | backends (A/B) | method | TURN | connected via (local/remote) | setup ms | |"
+    echo "| site A | site B | backends (A/B) | method | TURN | connected via (each end: local/remote) | setup ms | |"
     echo "|---|---|---|---|---|---|---:|---|"
 else
-    printf '%-9s %-9s %-17s %-6s %-4s %-24s %9s  %s\n' "site A" "site B" "backends (A/B)" method TURN "via (local/remote)" "setup ms" ""
+    printf '%-9s %-9s %-19s %-6s %-4s %-36s %9s  %s\n' "site A" "site B" "backends (A/B)" method TURN "via (each end: local/remote)" "setup ms" ""
 fi
 for pair in $PAIRS; do
     ka=${pair%:*}; kb=${pair#*:}

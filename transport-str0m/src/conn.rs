@@ -291,7 +291,12 @@ impl Conn {
                 CandidateKind::PeerReflexive => PathKind::Prflx,
                 CandidateKind::Relayed => PathKind::Relay,
             };
-            self.remote_kinds.insert(c.addr(), kind);
+            // The same address signalled as host and as server-reflexive
+            // (a peer with no NAT asked STUN) is a host address.
+            let slot = self.remote_kinds.entry(c.addr()).or_insert(kind);
+            if kind == PathKind::Host {
+                *slot = PathKind::Host;
+            }
         }
     }
 

@@ -389,9 +389,23 @@ impl Conn {
         let ice = sctp.transport().ice_transport();
         match ice.get_selected_candidate_pair().await {
             Ok(Some(pair)) => {
-                if let (Some(local), Some(remote)) =
-                    (kind(pair.local().typ), kind(pair.remote().typ))
-                {
+                let mut remote_typ = pair.remote().typ;
+                // A remote with no NAT can look peer- or server-reflexive
+                // (its checks came before its candidate, or it asked STUN):
+                // the address it also signalled as host says what it is.
+                if remote_typ != RTCIceCandidateType::Relay {
+                    if let Ok(remotes) = ice.get_remote_candidates().await {
+                        let (addr, port) = (&pair.remote().address, pair.remote().port);
+                        if remotes.iter().any(|c| {
+                            c.typ == RTCIceCandidateType::Host
+                                && &c.address == addr
+                                && c.port == port
+                        }) {
+                            remote_typ = RTCIceCandidateType::Host;
+                        }
+                    }
+                }
+                if let (Some(local), Some(remote)) = (kind(pair.local().typ), kind(remote_typ)) {
                     let path = rtc_common::paths::SelectedPath::new(local, remote);
                     tracing::debug!(conn = %self.conn, %path, "selected candidate pair");
                     self.counters.paths.set(self.conn, path);
