@@ -328,7 +328,7 @@ impl Str0mTransport {
         if self.turn.is_server(source) {
             let from = self.turn.handle_datagram(now, source, data);
             self.buf = buf;
-            self.from_turn(now, from);
+            self.turn_input(now, from);
             return;
         }
         let destination = self.destination(source);
@@ -337,7 +337,7 @@ impl Str0mTransport {
     }
 
     /// What a TURN server sent: a new relay candidate, relayed datagrams.
-    fn from_turn(&mut self, now: Instant, from: FromServer) {
+    fn turn_input(&mut self, now: Instant, from: FromServer) {
         self.flush_turn();
         for relayed in from.allocated {
             let base = self.destination(relayed);
@@ -477,7 +477,7 @@ impl Str0mTransport {
         }
         if self.turn.next_timeout().is_some_and(|t| t <= now) {
             let from = self.turn.handle_timeout(now);
-            self.from_turn(now, from);
+            self.turn_input(now, from);
         }
     }
 

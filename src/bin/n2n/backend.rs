@@ -54,11 +54,11 @@ pub(crate) struct NatArgs {
 }
 
 impl NatArgs {
-    /// The configured TURN servers with their credentials (read from the
-    /// file or the environment; never printed).
-    fn turn_servers(&self) -> Result<Vec<n2n_overlay::TurnServer>, String> {
+    /// The TURN username and credential (read from the file or the
+    /// environment; never printed), if any TURN server is configured.
+    fn turn_credentials(&self) -> Result<Option<(String, String)>, String> {
         if self.turn.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let (username, credential) = match &self.turn_credentials {
             Some(path) => {
@@ -90,13 +90,7 @@ impl NatArgs {
                 }
             },
         };
-        Ok(self
-            .turn
-            .iter()
-            .map(|url| {
-                n2n_overlay::TurnServer::new(url.clone(), username.clone(), credential.clone())
-            })
-            .collect())
+        Ok(Some((username, credential)))
     }
 }
 
@@ -147,7 +141,7 @@ impl Backend {
                 "this n2n was built without the {feature} backend: rebuild with `cargo run --release --features {feature} -- ...`, or pick another --backend"
             ));
         }
-        let turn = nat.turn_servers()?;
+        let credentials = nat.turn_credentials()?;
         #[cfg(any(feature = "str0m", feature = "webrtc-rs"))]
         let rtc = {
             let mut c = n2n_overlay::RtcConfig::loopback()
@@ -156,13 +150,19 @@ impl Backend {
             for s in &nat.stun {
                 c = c.with_stun_server(s.clone());
             }
-            for t in turn {
-                c = c.with_turn_server(t);
+            if let Some((username, credential)) = credentials {
+                for url in &nat.turn {
+                    c = c.with_turn_server(n2n_overlay::TurnServer::new(
+                        url.clone(),
+                        username.clone(),
+                        credential.clone(),
+                    ));
+                }
             }
             c
         };
         #[cfg(not(any(feature = "str0m", feature = "webrtc-rs")))]
-        let _ = (turn, Duration::ZERO);
+        let _ = (credentials, Duration::ZERO);
         Ok(Backend {
             kind,
             memory: MemoryNetwork::new(),
