@@ -84,4 +84,4 @@ pub mod signaling {
 pub mod join;
 
 #[cfg(any(feature = "str0m", feature = "webrtc-rs"))]
-pub use rtc_common::RtcConfig;
+pub use rtc_common::{paths, RtcConfig, TurnServer};

@@ -1,7 +1,8 @@
 //! Server-reflexive gathering from a STUN server (a tiny one on loopback,
 //! in the test): the candidate is trickled to the remote after the
-//! description, then end-of-candidates; a silent server ends gathering at
-//! its timeout.
+//! description, with the offer's media id (libwebrtc rejects a candidate
+//! whose `sdpMid` names no section of the offer), then end-of-candidates;
+//! a silent server ends gathering at its timeout.
 
 mod common;
 
@@ -68,6 +69,19 @@ async fn reflexive_candidate_is_trickled_then_end_of_candidates() -> TestResult 
             return Err(format!("unexpected {got:?}").into());
         }
     }
+    // The mid of the offer's one media section, which both sides' trickled
+    // candidates must name.
+    let offer_mid = net
+        .signals_seen
+        .iter()
+        .find_map(|(_, _, s)| match s {
+            Signal::Offer { sdp } => sdp
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("a=mid:"))
+                .map(str::to_owned),
+            _ => None,
+        })
+        .ok_or("no offer with an a=mid line")?;
     for node in 0..2 {
         let mine: Vec<&Signal> = net
             .signals_seen
@@ -76,7 +90,7 @@ async fn reflexive_candidate_is_trickled_then_end_of_candidates() -> TestResult 
             .map(|(_, _, s)| s)
             .collect();
         let srflx = mine.iter().position(|s| matches!(s, Signal::Candidate { candidate, sdp_mid, sdp_m_line_index }
-            if candidate.contains("typ srflx") && candidate.contains("127.0.0.2") && sdp_mid.as_deref() == Some("0") && *sdp_m_line_index == Some(0)));
+            if candidate.contains("typ srflx") && candidate.contains("127.0.0.2") && sdp_mid.as_deref() == Some(offer_mid.as_str()) && *sdp_m_line_index == Some(0)));
         let description = mine
             .iter()
             .position(|s| matches!(s, Signal::Offer { .. } | Signal::Answer { .. }));
