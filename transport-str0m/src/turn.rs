@@ -321,3 +321,42 @@ impl Allocation {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocate_goes_to_the_server_then_gives_up() -> Result<(), Box<dyn std::error::Error>> {
+        let server: SocketAddr = "127.0.0.1:3478".parse()?;
+        let now = Instant::now();
+        let mut turn = Turn::new(
+            &[TurnTarget {
+                server,
+                username: "user".into(),
+                credential: "secret-credential".into(),
+            }],
+            "127.0.0.1:5000".parse()?,
+            now,
+            Duration::from_secs(1),
+        );
+        assert!(!turn.done(), "gathering waits for the allocation");
+        assert!(turn.is_server(server));
+        let sent = turn.poll_transmit();
+        assert_eq!(sent.len(), 1, "one Allocate request");
+        assert_eq!(sent[0].0, server);
+        assert!(
+            !sent[0]
+                .1
+                .windows(b"secret-credential".len())
+                .any(|w| w == b"secret-credential"),
+            "the credential never goes on the wire"
+        );
+        assert!(turn.next_timeout().is_some());
+        let got = turn.handle_timeout(now + Duration::from_secs(1));
+        assert!(got.allocated.is_empty());
+        assert!(turn.done(), "a silent server is given up at the timeout");
+        assert!(!turn.is_relayed("127.0.0.1:5000".parse()?));
+        Ok(())
+    }
+}
