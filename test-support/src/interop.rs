@@ -39,9 +39,8 @@ const FRAMES: u32 = 200;
 
 /// The workspace's `interop/` directory (the libwebrtc peer).
 pub fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("interop")
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).join("interop")
 }
 
 fn installed(dir: &Path) -> bool {
