@@ -148,7 +148,7 @@ fn frame(i: u32) -> Bytes {
 }
 
 /// Our transport `t` (named `name`) in `role` against `interop/peer.js`:
-/// open one connection, have [`FRAMES`] frames echoed back whole and in
+/// open one connection, have 200 frames echoed back whole and in
 /// order, close it and see libwebrtc see the close. Must run where the
 /// npm packages are installed (and, for a clean test, inside a
 /// loopback-only namespace).

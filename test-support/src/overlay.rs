@@ -75,7 +75,7 @@ impl RandomOverlay {
         Ok(())
     }
 
-    /// `bridges` random bridges, [`BATCH`] at a time, each by a random node
+    /// `bridges` random bridges, ten at a time, each by a random node
     /// between two distinct random neighbours of it; every one must
     /// succeed, and the invariant must hold after each batch.
     ///
