@@ -86,6 +86,7 @@ enum Internal {
     },
 }
 
+#[derive(Debug)]
 enum State {
     /// Initiator: the offer is out; waiting for the answer and the stream.
     Offered {
@@ -104,6 +105,7 @@ enum State {
     },
 }
 
+#[derive(Debug)]
 struct Conn {
     generation: u64,
     state: State,
@@ -119,6 +121,7 @@ impl Drop for Conn {
 }
 
 /// n2n-overlay over TCP. See the [module docs](self).
+#[derive(Debug)]
 pub struct TcpTransport {
     listen: SocketAddr,
     listener: JoinHandle<()>,

@@ -60,7 +60,7 @@ enum Delivery {
 }
 
 /// A set of in-memory endpoints that can reach each other. Cloning shares it.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Debug)]
 pub struct MemoryNetwork {
     endpoints: Arc<Mutex<BTreeMap<Endpoint, mpsc::UnboundedSender<Delivery>>>>,
     next: Arc<AtomicU64>,
@@ -125,6 +125,7 @@ struct MemConn {
 }
 
 /// An endpoint of a [`MemoryNetwork`]. See the [module docs](self).
+#[derive(Debug)]
 pub struct MemoryTransport {
     endpoint: Endpoint,
     net: MemoryNetwork,

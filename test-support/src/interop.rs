@@ -43,16 +43,30 @@ pub fn interop_dir() -> PathBuf {
     here.parent().unwrap_or(here).join("interop")
 }
 
+/// Whether every package `package.json` depends on (`dependencies`,
+/// `devDependencies`) is in `node_modules`: a dependency added later
+/// triggers a new install.
 fn installed(dir: &Path) -> bool {
-    dir.join("node_modules")
-        .join("@roamhq")
-        .join("wrtc")
-        .join("package.json")
-        .exists()
+    let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
+        return false;
+    };
+    let Ok(manifest) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    ["dependencies", "devDependencies"]
+        .iter()
+        .filter_map(|section| manifest.get(section).and_then(|d| d.as_object()))
+        .flat_map(|deps| deps.keys())
+        .all(|name| {
+            dir.join("node_modules")
+                .join(name)
+                .join("package.json")
+                .exists()
+        })
 }
 
-/// Make sure `interop/node_modules` holds the peer's npm packages: if they
-/// are missing, run `npm install --no-audit --no-fund` in `interop/`. Done
+/// Make sure `interop/node_modules` holds the packages `interop/package.json`
+/// names: if one is missing, run `npm install --no-audit --no-fund` in `interop/`. Done
 /// once per process, under a file lock (`interop/.npm-install.lock`) so
 /// that test processes running at the same time install once.
 ///
