@@ -34,11 +34,13 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// timing assertion.
 pub const GUARD: Duration = Duration::from_secs(30);
 
-/// Log to the test's output, filtered by `RUST_LOG` (default `warn`).
+/// Log to the test's output, filtered by `RUST_LOG` (default: warnings,
+/// but only errors from webrtc-rs, whose warnings are routine noise).
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,webrtc=error,rtc=error".into()),
         )
         .with_test_writer()
         .try_init();

@@ -18,6 +18,17 @@ use crate::{TestResult, GUARD};
 /// Bridges asked at the same time.
 const BATCH: usize = 10;
 
+/// What [`RandomOverlay::grow`] built.
+#[derive(Debug, Clone, Copy)]
+pub struct Grown {
+    /// Joins and bridges, wall clock.
+    pub took: Duration,
+    /// Arcs, with multiplicity.
+    pub arcs: u32,
+    /// Living connections, both ends counted.
+    pub connection_ends: usize,
+}
+
 /// Nodes of one protocol, indexed `0..n`.
 pub struct RandomOverlay {
     /// The nodes.
@@ -118,6 +129,35 @@ impl RandomOverlay {
             self.check_invariant().await?;
         }
         Ok(())
+    }
+
+    /// The whole scenario: a random tree, then `bridges` random bridges,
+    /// then the invariant, with at least one arc per join and per bridge.
+    ///
+    /// # Errors
+    /// The first failed join, bridge or check.
+    pub async fn grow(
+        &self,
+        rng: &mut impl Rng,
+        bridges: usize,
+    ) -> Result<Grown, Box<dyn std::error::Error>> {
+        let start = Instant::now();
+        self.join_random_tree(rng).await?;
+        self.bridge_randomly(rng, bridges).await?;
+        let took = start.elapsed();
+        let arcs = self.check_invariant().await?;
+        let least = self.nodes.len().saturating_sub(1) + bridges;
+        if (arcs as usize) < least {
+            return Err(
+                format!("{arcs} arcs: fewer than the {least} joins and bridges made").into(),
+            );
+        }
+        let connection_ends = self.living_connection_ends().await?;
+        Ok(Grown {
+            took,
+            arcs,
+            connection_ends,
+        })
     }
 
     /// Wait until every arc's two ends agree (bounded by [`GUARD`]) and

@@ -90,39 +90,31 @@ impl<A: Transport, B: Transport> Pair<A, B> {
 
     /// Deliver `signal`, produced by `from`, to the other side.
     pub fn deliver(&mut self, from: Side, signal: Signal) {
+        let to = match from {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        };
         let cmd = TransportCommand::Signal {
             conn: self.conn,
             signal,
         };
-        let result = match from {
-            Side::A => self
-                .b
-                .handle_command(Instant::now(), cmd)
-                .map_err(|e| e.to_string()),
-            Side::B => self
-                .a
-                .handle_command(Instant::now(), cmd)
-                .map_err(|e| e.to_string()),
-        };
-        if let Err(err) = result {
+        if let Err(err) = self.apply(to, cmd) {
             panic!("signal from {from:?} refused: {err}");
         }
     }
 
     /// Apply `cmd` to `side`; panics (a test failure) if refused.
     pub fn command(&mut self, side: Side, cmd: TransportCommand) {
-        let result = match side {
-            Side::A => self
-                .a
-                .handle_command(Instant::now(), cmd)
-                .map_err(|e| e.to_string()),
-            Side::B => self
-                .b
-                .handle_command(Instant::now(), cmd)
-                .map_err(|e| e.to_string()),
-        };
-        if let Err(err) = result {
+        if let Err(err) = self.apply(side, cmd) {
             panic!("command to {side:?} refused: {err}");
+        }
+    }
+
+    fn apply(&mut self, side: Side, cmd: TransportCommand) -> Result<(), String> {
+        let now = Instant::now();
+        match side {
+            Side::A => self.a.handle_command(now, cmd).map_err(|e| e.to_string()),
+            Side::B => self.b.handle_command(now, cmd).map_err(|e| e.to_string()),
         }
     }
 
