@@ -183,7 +183,10 @@ impl TcpTransport {
             tasks: [reader, writer],
         };
         if role == Role::Initiator {
-            self.ready.push_back(TransportEvent::Opened { conn });
+            self.ready.push_back(TransportEvent::Opened {
+                conn,
+                binding: None,
+            });
         }
     }
 
@@ -288,7 +291,10 @@ async fn read_records(
         let event = match kind {
             OPEN if !open => {
                 open = true;
-                TransportEvent::Opened { conn }
+                TransportEvent::Opened {
+                    conn,
+                    binding: None,
+                }
             }
             FRAME if open => {
                 let len = match read.read_u32().await {
