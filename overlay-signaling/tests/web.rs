@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{peer, server, TestResult};
+use common::{key, peer, server, TestResult};
 use futures::{SinkExt, StreamExt};
 use overlay_signaling::{Contact, ObserveRooms, SignalingClient};
 use serde_json::{json, Value};
@@ -55,7 +55,7 @@ async fn page_and_signaling_share_the_port() -> TestResult {
     assert!(index.starts_with("HTTP/1.1 200 OK\r\n"), "{index}");
     assert!(index.contains("text/html") && index.contains("/n2n/n2n-web.js"));
     let js = http(addr, "GET /n2n/n2n-web.js HTTP/1.1\r\nHost: a\r\n\r\n").await?;
-    assert!(js.contains("text/javascript") && js.contains("n2n-overlay/hello/v1"));
+    assert!(js.contains("text/javascript") && js.contains("n2n-overlay/hello/v2"));
     let css = http(addr, "GET /n2n/style.css HTTP/1.1\r\nHost: a\r\n\r\n").await?;
     assert!(css.contains("text/css"));
     let head = http(addr, "HEAD / HTTP/1.1\r\nHost: a\r\n\r\n").await?;
@@ -65,8 +65,8 @@ async fn page_and_signaling_share_the_port() -> TestResult {
     let post = http(addr, "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").await?;
     assert!(post.starts_with("HTTP/1.1 405"));
     // Signaling on the same port, as before.
-    let _a = SignalingClient::connect(&server.url(), "r", peer(1)).await?;
-    let b = SignalingClient::connect(&server.url(), "r", peer(2)).await?;
+    let _a = SignalingClient::connect(&server.url(), "r", &key(1)).await?;
+    let b = SignalingClient::connect(&server.url(), "r", &key(2)).await?;
     assert_eq!(b.request_contact(None).await?, Contact::Peer(peer(1)));
     Ok(())
 }
