@@ -125,12 +125,14 @@ impl JoinOptions {
     }
 
     /// Ask for `contact` as contact.
+    #[must_use]
     pub fn with_contact(mut self, contact: PeerId) -> Self {
         self.contact = Some(contact);
         self
     }
 
     /// Set the signaling client's settings.
+    #[must_use]
     pub fn with_client_config(mut self, client: ClientConfig) -> Self {
         self.client = client;
         self

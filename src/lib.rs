@@ -10,6 +10,7 @@
 //! | `webrtc-rs` | the webrtc-rs WebRTC backend | [`webrtc_rs`] |
 //! | `signaling` | the signaling server and client, and joining a room | [`signaling`], [`join`] |
 //! | `cli` (default) | the `n2n` command (implies `signaling`) | — |
+//! | `testkit` | the transport conformance suite, for transport authors | `testkit` |
 //! | `full` | all of the above | |
 //!
 //! A library user who does not want the command's dependencies (clap,
@@ -57,6 +58,9 @@
 //!   signaling server.
 //! - `src/bin/n2n/`: the command (`demo.rs`, `peer.rs`, `sim.rs`,
 //!   `report.rs` for the summary, DOT and SVG).
+//! - `examples/`: a terminal chat over the signaling server (`chat`), a
+//!   transport over TCP that passes the conformance suite
+//!   (`tcp_transport`), a Spray-style shuffle protocol (`spray`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -84,4 +88,11 @@ pub mod signaling {
 pub mod join;
 
 #[cfg(any(feature = "str0m", feature = "webrtc-rs"))]
-pub use rtc_common::RtcConfig;
+pub use rtc_common::{paths, RtcConfig, TurnServer};
+
+/// The README's Rust blocks, compiled and run as doc tests (`cargo test
+/// --doc`), so that what a user copies from it works. Its other blocks
+/// are marked `sh` or `text`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

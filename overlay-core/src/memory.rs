@@ -68,7 +68,7 @@ enum Delivery {
 }
 
 /// A set of in-memory endpoints that can reach each other. Cloning shares it.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Debug)]
 pub struct MemoryNetwork {
     endpoints: Arc<Mutex<BTreeMap<Endpoint, mpsc::UnboundedSender<Delivery>>>>,
     next: Arc<AtomicU64>,
@@ -135,6 +135,7 @@ struct MemConn {
 }
 
 /// An endpoint of a [`MemoryNetwork`]. See the [module docs](self).
+#[derive(Debug)]
 pub struct MemoryTransport {
     endpoint: Endpoint,
     certificate: Fingerprint,

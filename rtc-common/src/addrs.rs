@@ -136,6 +136,40 @@ pub fn resolve_stun_servers(
     Ok(out)
 }
 
+/// Resolve a TURN server URL (`turn:HOST:PORT`, `HOST:PORT`, an optional
+/// `?transport=udp`) to an address of the family of `bind_ip`. `turns:`
+/// and `?transport=tcp` are refused: only UDP to the server is supported.
+///
+/// # Errors
+/// A URL that does not parse, asks for TLS or TCP, or does not resolve to
+/// an address of that family.
+pub fn resolve_turn_url(url: &str, bind_ip: IpAddr) -> Result<SocketAddr, StunServerError> {
+    let err = |why: &str| StunServerError {
+        server: url.to_owned(),
+        why: why.to_owned(),
+    };
+    if url.starts_with("turns:") {
+        return Err(err(
+            "TURN over TLS (turns:) is not supported: use turn: with UDP",
+        ));
+    }
+    let text = url.strip_prefix("turn:").unwrap_or(url);
+    let (text, query) = match text.split_once('?') {
+        Some((t, q)) => (t, Some(q)),
+        None => (text, None),
+    };
+    if let Some(q) = query {
+        if q != "transport=udp" {
+            return Err(err("only ?transport=udp is supported"));
+        }
+    }
+    resolve_stun_servers(&[text.to_owned()], bind_ip)
+        .map_err(|e| err(&e.why))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| err("no address"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +235,22 @@ mod tests {
         )?;
         assert_eq!(addrs.len(), 2);
         assert!(resolve_stun_servers(&["no port".into()], v4).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn resolves_turn_urls() -> Result<(), StunServerError> {
+        let v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let want = SocketAddr::from(([10, 0, 0, 1], 3478));
+        assert_eq!(resolve_turn_url("turn:10.0.0.1:3478", v4)?, want);
+        assert_eq!(resolve_turn_url("10.0.0.1:3478", v4)?, want);
+        assert_eq!(
+            resolve_turn_url("turn:10.0.0.1:3478?transport=udp", v4)?,
+            want
+        );
+        assert!(resolve_turn_url("turns:10.0.0.1:5349", v4).is_err());
+        assert!(resolve_turn_url("turn:10.0.0.1:3478?transport=tcp", v4).is_err());
+        assert!(resolve_turn_url("turn:10.0.0.1", v4).is_err());
         Ok(())
     }
 }

@@ -8,7 +8,11 @@
 //!   ([`signals::read_signal`]) and the bounded buffer for candidates that
 //!   arrive before the session description ([`signals::EarlyCandidates`]).
 //! - [`addrs`]: local interface addresses for host candidates and the
-//!   resolution of configured STUN servers.
+//!   resolution of configured STUN and TURN servers.
+//! - [`TurnServer`]: a TURN relay with its long-term credentials (never
+//!   printed: its `Debug` redacts the credential).
+//! - [`paths`]: which candidate pair each open connection uses (host,
+//!   server-reflexive, relay), reported by both backends.
 //!
 //! ```
 //! use overlay_core::Signal;
@@ -34,6 +38,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod addrs;
+pub mod paths;
 pub mod signals;
 
 /// Configuration common to the WebRTC backends.
@@ -49,6 +54,9 @@ pub struct RtcConfig {
     pub port: u16,
     /// STUN servers (`host:port`) asked for server-reflexive candidates.
     pub stun_servers: Vec<String>,
+    /// TURN servers (UDP) asked for relay candidates, the last resort when
+    /// no direct path gets through the NATs between two peers.
+    pub turn_servers: Vec<TurnServer>,
     /// Socket receive buffer, bytes. The OS default (208 KiB on Linux) drops
     /// packets on loopback under load; 4 MiB by default.
     pub recv_buffer_bytes: usize,
@@ -68,6 +76,7 @@ impl Default for RtcConfig {
             bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             stun_servers: Vec::new(),
+            turn_servers: Vec::new(),
             recv_buffer_bytes: 4 * 1024 * 1024,
             send_buffer_bytes: 4 * 1024 * 1024,
             handshake_timeout: Duration::from_secs(30),
@@ -100,6 +109,12 @@ impl RtcConfig {
         self
     }
 
+    /// Add a TURN server.
+    pub fn with_turn_server(mut self, server: TurnServer) -> Self {
+        self.turn_servers.push(server);
+        self
+    }
+
     /// Set the socket receive buffer size, bytes.
     pub fn with_recv_buffer_bytes(mut self, bytes: usize) -> Self {
         self.recv_buffer_bytes = bytes;
@@ -113,9 +128,68 @@ impl RtcConfig {
     }
 }
 
+/// A TURN server (RFC 8656) and the long-term credentials to allocate a
+/// relay on it. Only UDP between the peer and the server is supported.
+///
+/// `Debug` prints the URL and the username, never the credential:
+///
+/// ```
+/// use rtc_common::TurnServer;
+///
+/// let t = TurnServer::new("turn:198.51.100.1:3478", "alice", "s3cret");
+/// assert!(!format!("{t:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnServer {
+    /// `turn:HOST:PORT` (`HOST:PORT` alone is read the same way; a
+    /// `?transport=udp` suffix is accepted).
+    pub url: String,
+    /// The long-term credential's username.
+    pub username: String,
+    /// The long-term credential's password.
+    pub credential: String,
+}
+
+impl TurnServer {
+    /// A TURN server at `url` with a username and credential.
+    pub fn new(
+        url: impl Into<String>,
+        username: impl Into<String>,
+        credential: impl Into<String>,
+    ) -> Self {
+        TurnServer {
+            url: url.into(),
+            username: username.into(),
+            credential: credential.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for TurnServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnServer")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("credential", &"<redacted>")
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_turn_credentials() {
+        let c = RtcConfig::default().with_turn_server(TurnServer::new(
+            "turn:10.0.0.1:3478",
+            "user",
+            "hunter2-credential",
+        ));
+        let text = format!("{c:?} {c:#?}");
+        assert!(!text.contains("hunter2-credential"), "{text}");
+        assert!(text.contains("turn:10.0.0.1:3478"), "{text}");
+    }
 
     #[test]
     fn config_reads_partial_json_with_defaults() -> Result<(), serde_json::Error> {

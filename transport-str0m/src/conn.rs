@@ -9,14 +9,20 @@ use bytes::Bytes;
 use overlay_core::{
     ChannelBinding, CloseReason, ConnId, Fingerprint, Role, Signal, TransportEvent,
 };
+use rtc_common::paths::{CandidateKind as PathKind, Paths, SelectedPath};
 use rtc_common::signals::{read_signal, EarlyCandidates, RemoteSignal};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use str0m::{Candidate, CandidateKind, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 
 use crate::error::Str0mError;
+use crate::turn::{Turn, TurnDrops};
 use crate::Stats;
+
+/// Remote candidate addresses remembered per connection (to name the
+/// selected pair's remote type).
+const MAX_REMOTE_KINDS: usize = 64;
 
 /// Label of the one data channel of a connection.
 pub(crate) const CHANNEL_LABEL: &str = "n2n-overlay";
@@ -56,8 +62,33 @@ pub(crate) struct Sink<'a> {
     /// first DTLS packets, which str0m's `accepts` refuses until its own
     /// ICE nomination).
     pub(crate) recent: &'a mut HashMap<SocketAddr, ConnId>,
-    /// Server-reflexive gathering has ended (end-of-candidates may be sent).
+    /// Server-reflexive and relay gathering has ended (end-of-candidates
+    /// may be sent).
     pub(crate) gathering_done: bool,
+    /// The node's TURN allocations (what str0m sends from a relayed
+    /// address goes through them).
+    pub(crate) turn: &'a mut Turn,
+    /// Where each open connection records its selected pair.
+    pub(crate) paths: &'a Paths,
+}
+
+impl Sink<'_> {
+    /// Send a datagram str0m emitted from `source`: through the TURN
+    /// server when `source` is one of our relayed addresses, else straight
+    /// from the socket.
+    pub(crate) fn transmit(&mut self, source: SocketAddr, dest: SocketAddr, data: &[u8]) {
+        if self.turn.is_relayed(source) {
+            let mut drops = TurnDrops::default();
+            self.turn
+                .send(Instant::now(), source, dest, data, &mut drops);
+            self.stats.relay_dropped += drops.no_permission;
+            for (server, datagram) in self.turn.poll_transmit() {
+                send_datagram(self.socket, self.stats, server, &datagram);
+            }
+        } else {
+            send_datagram(self.socket, self.stats, dest, data);
+        }
+    }
 }
 
 /// A connection's state.
@@ -75,8 +106,17 @@ pub(crate) struct Conn {
     deadline: Instant,
     /// The remote socket address this connection's DTLS traffic goes to.
     claim: Option<SocketAddr>,
+    /// The local address (a host base or a relayed address) its DTLS
+    /// traffic leaves from.
+    claim_source: Option<SocketAddr>,
+    /// The type of each remote candidate address, as signalled.
+    remote_kinds: HashMap<SocketAddr, PathKind>,
     /// End-of-candidates sent to the remote.
     sent_end: bool,
+    /// The media id of the data section of the offer (ours or the
+    /// remote's): trickled candidates must carry it (libwebrtc's
+    /// `addIceCandidate` rejects a candidate for an unknown mid).
+    mid: Option<String>,
 }
 
 impl Conn {
@@ -95,17 +135,18 @@ impl Conn {
         }
         let mut phase = Phase::AwaitOffer;
         let mut channel = None;
+        let mut mid = None;
         if role == Role::Initiator {
             let mut api = rtc.sdp_api();
             channel = Some(api.add_channel(CHANNEL_LABEL.to_owned()));
             let (offer, pending) = api
                 .apply()
                 .ok_or_else(|| Str0mError::Rtc("str0m made no offer".into()))?;
+            let sdp = offer.to_sdp_string();
+            mid = sdp_mid(&sdp);
             sink.events.push_back(TransportEvent::Signal {
                 conn: id,
-                signal: Signal::Offer {
-                    sdp: offer.to_sdp_string(),
-                },
+                signal: Signal::Offer { sdp },
             });
             phase = Phase::AwaitAnswer(pending);
         }
@@ -120,7 +161,10 @@ impl Conn {
             next_timeout: now,
             deadline,
             claim: None,
+            claim_source: None,
+            remote_kinds: HashMap::new(),
             sent_end: false,
+            mid,
         };
         if role == Role::Initiator {
             conn.maybe_end_of_candidates(sink);
@@ -159,6 +203,8 @@ impl Conn {
                 }
                 let offer =
                     SdpOffer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
+                self.remember_sdp_candidates(sdp);
+                self.mid = sdp_mid(sdp);
                 let answer = self
                     .rtc
                     .sdp_api()
@@ -183,6 +229,7 @@ impl Conn {
                 };
                 let answer =
                     SdpAnswer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
+                self.remember_sdp_candidates(sdp);
                 let Phase::AwaitAnswer(pending) =
                     std::mem::replace(&mut self.phase, Phase::Negotiated)
                 else {
@@ -199,6 +246,7 @@ impl Conn {
             }
             RemoteSignal::Candidate(line) => {
                 if let Some(candidate) = parse_candidate(line, sink.stats)? {
+                    self.remember_remote(&candidate);
                     if matches!(self.phase, Phase::Negotiated) {
                         self.rtc.add_remote_candidate(candidate);
                     } else {
@@ -218,9 +266,59 @@ impl Conn {
         for line in self.early.take() {
             // Checked when it arrived.
             if let Ok(c) = Candidate::from_sdp_string(&line) {
+                self.remember_remote(&c);
                 self.rtc.add_remote_candidate(c);
             }
         }
+    }
+
+    /// Candidates inside a remote description count as signalled too.
+    fn remember_sdp_candidates(&mut self, sdp: &str) {
+        for line in sdp.lines() {
+            if let Some(text) = line.trim().strip_prefix("a=") {
+                if text.starts_with("candidate:") {
+                    if let Ok(c) = Candidate::from_sdp_string(text) {
+                        self.remember_remote(&c);
+                    }
+                }
+            }
+        }
+    }
+
+    fn remember_remote(&mut self, c: &Candidate) {
+        if self.remote_kinds.len() < MAX_REMOTE_KINDS {
+            let kind = match c.kind() {
+                CandidateKind::Host => PathKind::Host,
+                CandidateKind::ServerReflexive => PathKind::Srflx,
+                CandidateKind::PeerReflexive => PathKind::Prflx,
+                CandidateKind::Relayed => PathKind::Relay,
+            };
+            // The same address signalled as host and as server-reflexive
+            // (a peer with no NAT asked STUN) is a host address.
+            let slot = self.remote_kinds.entry(c.addr()).or_insert(kind);
+            if kind == PathKind::Host {
+                *slot = PathKind::Host;
+            }
+        }
+    }
+
+    /// The pair DTLS runs on: local relay or host (str0m sends from a
+    /// candidate's base, so a server-reflexive local candidate shows as
+    /// host here and as server-reflexive at the remote); remote as it was
+    /// signalled, or peer-reflexive if it never was.
+    fn selected_path(&self, sink: &Sink<'_>) -> Option<SelectedPath> {
+        let (source, dest) = (self.claim_source?, self.claim?);
+        let local = if sink.turn.is_relayed(source) {
+            PathKind::Relay
+        } else {
+            PathKind::Host
+        };
+        let remote = self
+            .remote_kinds
+            .get(&dest)
+            .copied()
+            .unwrap_or(PathKind::Prflx);
+        Some(SelectedPath::new(local, remote))
     }
 
     fn maybe_end_of_candidates(&mut self, sink: &mut Sink<'_>) {
@@ -238,9 +336,13 @@ impl Conn {
         if let Some(c) = c {
             if let Some(added) = self.rtc.add_local_candidate(c.clone()) {
                 let line = added.to_sdp_string();
+                let mut signal = Signal::candidate(line);
+                if let (Signal::Candidate { sdp_mid, .. }, Some(mid)) = (&mut signal, &self.mid) {
+                    *sdp_mid = Some(mid.clone());
+                }
                 sink.events.push_back(TransportEvent::Signal {
                     conn: self.id,
-                    signal: Signal::candidate(line),
+                    signal,
                 });
             }
         }
@@ -303,13 +405,16 @@ impl Conn {
                     return Ok(());
                 }
                 Ok(Output::Transmit(t)) => {
-                    if is_dtls(&t.contents) && self.claim != Some(t.destination) {
-                        self.claim_remote(t.destination, sink)?;
+                    if is_dtls(&t.contents) {
+                        if self.claim != Some(t.destination) {
+                            self.claim_remote(t.destination, sink)?;
+                        }
+                        self.claim_source = Some(t.source);
                     }
                     if sink.recent.get(&t.destination) != Some(&self.id) {
                         sink.recent.insert(t.destination, self.id);
                     }
-                    send_datagram(sink.socket, sink.stats, t.destination, &t.contents);
+                    sink.transmit(t.source, t.destination, &t.contents);
                 }
                 Ok(Output::Event(e)) => self.event(e, sink)?,
                 Err(e) => return Err(CloseReason::Failed(format!("str0m: {e}"))),
@@ -346,6 +451,10 @@ impl Conn {
                     }
                     if !self.opened {
                         self.opened = true;
+                        if let Some(path) = self.selected_path(sink) {
+                            tracing::debug!(conn = %self.id, %path, "selected candidate pair");
+                            sink.paths.set(self.id, path);
+                        }
                         let binding = channel_binding(&mut self.rtc);
                         sink.events.push_back(TransportEvent::Opened {
                             conn: self.id,
@@ -431,9 +540,7 @@ impl Conn {
         if self.rtc.close().is_ok() {
             while let Ok(out) = self.rtc.poll_output() {
                 match out {
-                    Output::Transmit(t) => {
-                        send_datagram(sink.socket, sink.stats, t.destination, &t.contents)
-                    }
+                    Output::Transmit(t) => sink.transmit(t.source, t.destination, &t.contents),
                     Output::Event(_) => {}
                     Output::Timeout(_) => break,
                 }
@@ -447,6 +554,7 @@ impl Conn {
     /// Forget this connection's claim on its remote socket address, and
     /// the addresses it sent to.
     pub(crate) fn release(&mut self, sink: &mut Sink<'_>) {
+        sink.paths.remove(self.id);
         if let Some(dest) = self.claim.take() {
             if sink.claims.get(&dest) == Some(&self.id) {
                 sink.claims.remove(&dest);
@@ -456,7 +564,15 @@ impl Conn {
     }
 }
 
-/// DTLS records start with a content type in 20..=63 (RFC 7983).
+/// The media id of the first media section of an SDP (`a=mid:`), the one
+/// data section of this transport's sessions.
+fn sdp_mid(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=mid:"))
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty() && m.len() <= 64)
+}
+
 /// The certificate fingerprints DTLS enforced on this connection: ours,
 /// and the remote's as str0m computed it from the certificate the remote
 /// presented, which str0m checked against the remote SDP's fingerprint
@@ -475,6 +591,7 @@ fn channel_binding(rtc: &mut Rtc) -> Option<ChannelBinding> {
     Some(ChannelBinding { local, remote })
 }
 
+/// DTLS records start with a content type in 20..=63 (RFC 7983).
 fn is_dtls(datagram: &[u8]) -> bool {
     matches!(datagram.first(), Some(20..=63))
 }

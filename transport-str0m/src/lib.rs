@@ -72,9 +72,12 @@
 //!   (`examples/setup_bench.rs`).
 //! - **Candidates.** Host candidates for the bound address (for `0.0.0.0`,
 //!   one per local interface), carried in the offer/answer SDP; then
-//!   server-reflexive candidates from the configured STUN servers, trickled
-//!   as [`Signal::candidate`](overlay_core::Signal::candidate) (`sdpMid "0"`,
-//!   index 0), then [`Signal::EndOfCandidates`](overlay_core::Signal).
+//!   server-reflexive candidates from the configured STUN servers (each
+//!   asked from the node's socket) and relay candidates from the configured
+//!   TURN servers, trickled as
+//!   [`Signal::candidate`](overlay_core::Signal::candidate) with the mid of
+//!   the offer's data section and index 0, then
+//!   [`Signal::EndOfCandidates`](overlay_core::Signal).
 //!   Remote candidates are taken trickled, before the offer (buffered, at
 //!   most 64), with `a=`, with a null `sdpMLineIndex`; mDNS `.local`
 //!   candidates are skipped (a native peer cannot resolve them).
@@ -92,15 +95,15 @@
 //!   A local `Close` sends DTLS close_notify, so the remote sees it at once.
 //!
 //! # Limits
-//! - **No TURN.** str0m has no TURN client and this crate adds none (str0m
-//!   takes relayed candidates, but allocating, refreshing and relaying
-//!   through a TURN server over the node's socket is not implemented), and
-//!   [`RtcConfig`](rtc_common::RtcConfig) has no TURN settings. Peers
-//!   behind symmetric NATs or firewalls that block UDP cannot connect. What
-//!   to do instead: give such peers a directly reachable UDP port (a public
-//!   address, a forwarded port, a VPN), configure STUN servers so that
-//!   ordinary NATs are opened, and let peers that cannot reach each other
-//!   talk through a neighbour both can reach, at the overlay level.
+//! - **TURN** (`turn.rs`): str0m has no TURN client; this crate runs the
+//!   sans-IO client of the `rtc-turn` crate (webrtc-rs's) on the node's one
+//!   socket: one allocation per configured server (long-term credentials;
+//!   UDP to the server only, no TCP or TLS), refreshed by the client; the
+//!   relayed address is a relay candidate of every connection. What str0m
+//!   sends from it is wrapped (a permission per peer address, at most 1024
+//!   per allocation, then Send indications or ChannelData); what the server
+//!   relays is unwrapped and handed to str0m as from the peer.
+//!   [`Str0mTransport::paths`] tells which pair each connection selected.
 //! - **One connection per pair of sockets.** DTLS records carry no
 //!   connection id, and str0m routes every packet from a remote socket its
 //!   connection already talks to to that connection: two connections of one
@@ -122,6 +125,7 @@
 //! - `conn.rs`: one connection: its `Rtc`, handshake phase and send queue.
 //! - `prepared.rs`: [`NodeRtcConfig`], what a node prepares once.
 //! - `stun.rs`: server-reflexive gathering.
+//! - `turn.rs`: relay candidates through TURN servers.
 //! - `error.rs`: [`BindError`], [`Str0mError`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -131,6 +135,7 @@ mod error;
 mod prepared;
 mod stun;
 mod transport;
+mod turn;
 
 pub use error::{BindError, Str0mError};
 pub use prepared::{install_crypto, NodeRtcConfig, ICE_RETRANSMITS};
@@ -167,4 +172,10 @@ pub struct Stats {
     pub skipped_candidates: u64,
     /// Connections failed because another one already used their remote socket.
     pub pair_collisions: u64,
+    /// Datagrams str0m sent from a relay candidate that the TURN relay did
+    /// not take yet (the permission for the peer was still pending; ICE
+    /// retransmits).
+    pub relay_dropped: u64,
+    /// Datagrams relayed from peers by a TURN server.
+    pub relayed_in: u64,
 }

@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use overlay_core::{CloseReason, ConnId, Transport, TransportCommand, TransportEvent};
-use rtc_common::addrs::{host_ips, pick_local_ip, resolve_stun_servers, LocalIp};
+use rtc_common::addrs::{host_ips, pick_local_ip, resolve_stun_servers, resolve_turn_url, LocalIp};
+use rtc_common::paths::Paths;
 use rtc_common::RtcConfig;
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 use str0m::net::{DatagramRecv, Protocol, Receive};
@@ -23,6 +24,7 @@ use crate::conn::{send_datagram, Conn, Sink};
 use crate::error::{BindError, Str0mError};
 use crate::prepared::NodeRtcConfig;
 use crate::stun::{Gatherer, StunReply};
+use crate::turn::{FromServer, Turn, TurnTarget};
 use crate::Stats;
 
 /// Datagrams read per pass before timers get their turn.
@@ -44,6 +46,8 @@ pub struct Str0mTransport {
     locals: Vec<LocalIp>,
     candidates: Vec<Candidate>,
     gatherer: Gatherer,
+    turn: Turn,
+    paths: Paths,
     gathering_done: bool,
     prepared: NodeRtcConfig,
     config: RtcConfig,
@@ -103,9 +107,18 @@ impl Str0mTransport {
             return Err(BindError::NoHostAddress(local_addr));
         }
         let servers = resolve_stun_servers(&config.stun_servers, config.bind_ip)?;
+        let mut targets = Vec::new();
+        for t in &config.turn_servers {
+            targets.push(TurnTarget {
+                server: resolve_turn_url(&t.url, config.bind_ip)?,
+                username: t.username.clone(),
+                credential: t.credential.clone(),
+            });
+        }
         let now = Instant::now();
         let gatherer = Gatherer::new(&servers, now, config.stun_timeout);
-        let gathering_done = gatherer.done();
+        let turn = Turn::new(&targets, local_addr, now, config.stun_timeout);
+        let gathering_done = gatherer.done() && turn.done();
         tracing::debug!(%local_addr, candidates = candidates.len(), stun = servers.len(), "str0m transport bound");
         Ok(Str0mTransport {
             socket,
@@ -113,6 +126,8 @@ impl Str0mTransport {
             locals,
             candidates,
             gatherer,
+            turn,
+            paths: Paths::default(),
             gathering_done,
             prepared,
             config: config.clone(),
@@ -141,6 +156,13 @@ impl Str0mTransport {
         self.candidates.iter().map(Candidate::to_sdp_string)
     }
 
+    /// The candidate pair each open connection selected (host,
+    /// server-reflexive, relay): a handle that stays valid after the
+    /// transport moves into its node.
+    pub fn paths(&self) -> Paths {
+        self.paths.clone()
+    }
+
     /// Counters since the transport was bound.
     pub fn stats(&self) -> Stats {
         self.stats.clone()
@@ -160,6 +182,8 @@ impl Str0mTransport {
             claims,
             recent,
             gathering_done,
+            turn,
+            paths,
             ..
         } = self;
         (
@@ -171,6 +195,8 @@ impl Str0mTransport {
                 claims,
                 recent,
                 gathering_done: *gathering_done,
+                turn,
+                paths,
             },
         )
     }
@@ -299,12 +325,50 @@ impl Str0mTransport {
             }
             StunReply::NotOurs => {}
         }
+        if self.turn.is_server(source) {
+            let from = self.turn.handle_datagram(now, source, data);
+            self.buf = buf;
+            self.turn_input(now, from);
+            return;
+        }
+        let destination = self.destination(source);
+        self.route(now, source, destination, data);
+        self.buf = buf;
+    }
+
+    /// What a TURN server sent: a new relay candidate, relayed datagrams.
+    fn turn_input(&mut self, now: Instant, from: FromServer) {
+        self.flush_turn();
+        for relayed in from.allocated {
+            let base = self.destination(relayed);
+            match Candidate::relayed(relayed, base, "udp") {
+                Ok(c) => {
+                    self.candidates.push(c.clone());
+                    self.announce(Some(&c));
+                }
+                Err(e) => tracing::debug!(%relayed, error = %e, "unusable relayed address"),
+            }
+        }
+        for (peer, relayed, data) in from.relayed {
+            self.stats.relayed_in += 1;
+            self.route(now, peer, relayed, &data);
+        }
+        self.announce(None);
+    }
+
+    /// Send what the TURN clients want sent.
+    fn flush_turn(&mut self) {
+        for (dest, datagram) in self.turn.poll_transmit() {
+            send_datagram(&self.socket, &mut self.stats, dest, &datagram);
+        }
+    }
+
+    /// Hand one datagram to the connection it belongs to.
+    fn route(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
         let Ok(contents) = DatagramRecv::try_from(data) else {
             self.stats.malformed += 1;
-            self.buf = buf;
             return;
         };
-        let destination = self.destination(source);
         let input = Input::Receive(
             now,
             Receive {
@@ -342,16 +406,12 @@ impl Str0mTransport {
                     Some(c) => c.input(input, &mut self.stats),
                     None => Ok(()),
                 };
-                self.buf = buf;
                 match result {
                     Ok(()) => self.drive(id),
                     Err(reason) => self.end(id, reason),
                 }
             }
-            None => {
-                self.stats.unrouted += 1;
-                self.buf = buf;
-            }
+            None => self.stats.unrouted += 1,
         }
     }
 
@@ -376,7 +436,7 @@ impl Str0mTransport {
     /// Tell every connection about a new local candidate and/or the end of
     /// gathering.
     fn announce(&mut self, found: Option<&Candidate>) {
-        let done = self.gatherer.done();
+        let done = self.gatherer.done() && self.turn.done();
         if found.is_none() && done == self.gathering_done {
             return;
         }
@@ -415,14 +475,19 @@ impl Str0mTransport {
             }
             self.announce(None);
         }
+        if self.turn.next_timeout().is_some_and(|t| t <= now) {
+            let from = self.turn.handle_timeout(now);
+            self.turn_input(now, from);
+        }
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
+    fn next_deadline(&mut self) -> Option<Instant> {
         let conns = self.conns.values().map(|c| match c.deadline() {
             Some(d) => c.next_timeout.min(d),
             None => c.next_timeout,
         });
-        conns.chain(self.gatherer.next_timeout()).min()
+        let turn = self.turn.next_timeout();
+        conns.chain(self.gatherer.next_timeout()).chain(turn).min()
     }
 
     /// The socket failed for good: every connection ends.
@@ -473,6 +538,8 @@ impl Drop for Str0mTransport {
         for (_, c) in std::mem::take(conns) {
             c.close(&mut sink);
         }
+        self.turn.close(Instant::now());
+        self.flush_turn();
     }
 }
 

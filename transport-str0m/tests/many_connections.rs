@@ -6,43 +6,22 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{frame, Got, Net, TestResult};
+use common::{frame, open_sockets, rss_kib, Got, Net, TestResult};
 use overlay_core::{ConnId, TransportCommand as Cmd, TransportEvent as Ev};
 use rtc_common::RtcConfig;
 use transport_str0m::Str0mTransport;
 
 const LEAVES: usize = 200;
 
-fn rss_kib() -> std::io::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    Ok(status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0))
-}
-
-fn open_sockets() -> std::io::Result<usize> {
-    let mut n = 0;
-    for entry in std::fs::read_dir("/proc/self/fd")? {
-        if let Ok(target) = std::fs::read_link(entry?.path()) {
-            if target.to_string_lossy().starts_with("socket:") {
-                n += 1;
-            }
-        }
-    }
-    Ok(n)
-}
-
 #[tokio::test]
 async fn two_hundred_connections_share_one_socket() -> TestResult {
     // Leaves first, then count sockets, then the hub.
     let mut net = Net::bind(LEAVES)?;
-    let before = open_sockets()?;
+    let before = open_sockets();
     net.nodes
         .insert(0, Str0mTransport::bind(&RtcConfig::loopback())?);
     let hub = 0;
-    let rss_before = rss_kib()?;
+    let rss_before = rss_kib();
     for leaf in 1..=LEAVES {
         // Half the connections are offered by the hub, half by the leaves.
         let hub_conn = ConnId(leaf as u64);
@@ -59,11 +38,11 @@ async fn two_hundred_connections_share_one_socket() -> TestResult {
     net.wait_open(pending).await?;
     assert_eq!(net.nodes[hub].connection_count(), LEAVES);
     assert_eq!(
-        open_sockets()? - before,
+        open_sockets() - before,
         1,
         "the hub's 200 connections use one socket"
     );
-    let grown = rss_kib()?.saturating_sub(rss_before);
+    let grown = rss_kib().saturating_sub(rss_before);
     println!(
         "{LEAVES} open connections ({} str0m Rtcs, both ends in this process): resident memory +{grown} KiB, {} KiB per connection end",
         2 * LEAVES,

@@ -1,48 +1,17 @@
 //! Server-reflexive gathering from a STUN server (a tiny one on loopback,
 //! in the test): the candidate is trickled to the remote after the
-//! description, then end-of-candidates; a silent server ends gathering at
-//! its timeout.
+//! description, with the offer's media id (libwebrtc rejects a candidate
+//! whose `sdpMid` names no section of the offer), then end-of-candidates;
+//! a silent server ends gathering at its timeout.
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytecodec::{DecodeExt, EncodeExt};
 use common::{Net, TestResult};
+use n2n_test_support::stun::fake_stun_server;
 use overlay_core::{ConnId, Signal};
 use rtc_common::RtcConfig;
-use stun_codec::rfc5389::attributes::XorMappedAddress;
-use stun_codec::rfc5389::{methods::BINDING, Attribute};
-use stun_codec::{Message, MessageClass, MessageDecoder, MessageEncoder};
-
-/// Answer every Binding request with `127.0.0.2:<client port>` as the
-/// mapped address (what a NAT would report; distinct from the host one).
-async fn fake_stun_server() -> std::io::Result<SocketAddr> {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
-    let addr = socket.local_addr()?;
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 1500];
-        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let Ok(Ok(req)) = MessageDecoder::<Attribute>::new().decode_from_bytes(&buf[..n])
-            else {
-                continue;
-            };
-            let mapped = SocketAddr::new([127, 0, 0, 2].into(), from.port());
-            // A plain STUN server's reply: no MESSAGE-INTEGRITY.
-            let mut reply = Message::<Attribute>::new(
-                MessageClass::SuccessResponse,
-                BINDING,
-                req.transaction_id(),
-            );
-            reply.add_attribute(XorMappedAddress::new(mapped));
-            if let Ok(bytes) = MessageEncoder::new().encode_into_bytes(reply) {
-                let _ = socket.send_to(&bytes, from).await;
-            }
-        }
-    });
-    Ok(addr)
-}
 
 #[tokio::test]
 async fn reflexive_candidate_is_trickled_then_end_of_candidates() -> TestResult {
@@ -68,6 +37,19 @@ async fn reflexive_candidate_is_trickled_then_end_of_candidates() -> TestResult 
             return Err(format!("unexpected {got:?}").into());
         }
     }
+    // The mid of the offer's one media section, which both sides' trickled
+    // candidates must name.
+    let offer_mid = net
+        .signals_seen
+        .iter()
+        .find_map(|(_, _, s)| match s {
+            Signal::Offer { sdp } => sdp
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("a=mid:"))
+                .map(str::to_owned),
+            _ => None,
+        })
+        .ok_or("no offer with an a=mid line")?;
     for node in 0..2 {
         let mine: Vec<&Signal> = net
             .signals_seen
@@ -76,7 +58,7 @@ async fn reflexive_candidate_is_trickled_then_end_of_candidates() -> TestResult 
             .map(|(_, _, s)| s)
             .collect();
         let srflx = mine.iter().position(|s| matches!(s, Signal::Candidate { candidate, sdp_mid, sdp_m_line_index }
-            if candidate.contains("typ srflx") && candidate.contains("127.0.0.2") && sdp_mid.as_deref() == Some("0") && *sdp_m_line_index == Some(0)));
+            if candidate.contains("typ srflx") && candidate.contains("127.0.0.2") && sdp_mid.as_deref() == Some(offer_mid.as_str()) && *sdp_m_line_index == Some(0)));
         let description = mine
             .iter()
             .position(|s| matches!(s, Signal::Offer { .. } | Signal::Answer { .. }));

@@ -19,8 +19,8 @@ use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceCandidateInit, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
+    RTCIceCandidateInit, RTCIceCandidateType, RTCIceGatheringState, RTCIceServer,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
 };
 
 use crate::runtime::{DriverWake, NudgeRuntime};
@@ -66,6 +66,8 @@ pub(crate) struct Counters {
     /// Driver flush passes and nudges, summed at connection end.
     pub(crate) flushes: AtomicU64,
     pub(crate) nudges: AtomicU64,
+    /// The selected candidate pair of each connected connection.
+    pub(crate) paths: rtc_common::paths::Paths,
 }
 
 /// Decrements `live_tasks` when a task ends, however it ends.
@@ -284,6 +286,7 @@ pub(crate) async fn run(start: ConnStart) {
     if let Err(err) = c.pc.close().await {
         tracing::debug!(conn = %c.conn, %err, "close");
     }
+    counters.paths.remove(c.conn);
     let (flushes, nudges) = c.wake.counts();
     counters.flushes.fetch_add(flushes, Ordering::Relaxed);
     counters.nudges.fetch_add(nudges, Ordering::Relaxed);
@@ -298,6 +301,17 @@ fn binding_requests(check_interval: Duration) -> u16 {
         .max(7)
 }
 
+fn kind(typ: RTCIceCandidateType) -> Option<rtc_common::paths::CandidateKind> {
+    use rtc_common::paths::CandidateKind;
+    match typ {
+        RTCIceCandidateType::Host => Some(CandidateKind::Host),
+        RTCIceCandidateType::Srflx => Some(CandidateKind::Srflx),
+        RTCIceCandidateType::Prflx => Some(CandidateKind::Prflx),
+        RTCIceCandidateType::Relay => Some(CandidateKind::Relay),
+        _ => None,
+    }
+}
+
 fn closed(conn: ConnId, reason: CloseReason) -> TransportEvent {
     TransportEvent::Closed { conn, reason }
 }
@@ -308,7 +322,7 @@ async fn build(
     wake: &Arc<DriverWake>,
 ) -> Result<Arc<dyn PeerConnection>, webrtc::error::Error> {
     let rtc = &settings.rtc;
-    let ice_servers: Vec<RTCIceServer> = rtc
+    let mut ice_servers: Vec<RTCIceServer> = rtc
         .stun_servers
         .iter()
         .map(|s| RTCIceServer {
@@ -316,6 +330,19 @@ async fn build(
             ..Default::default()
         })
         .collect();
+    // TURN over UDP only (the str0m backend's limit too): a bare HOST:PORT
+    // gets the scheme.
+    ice_servers.extend(rtc.turn_servers.iter().map(|t| RTCIceServer {
+        urls: vec![
+            if t.url.starts_with("turn:") || t.url.starts_with("turns:") {
+                t.url.clone()
+            } else {
+                format!("turn:{}", t.url)
+            },
+        ],
+        username: t.username.clone(),
+        credential: t.credential.clone(),
+    }));
     let configuration = RTCConfigurationBuilder::new()
         .with_ice_servers(ice_servers)
         .build();
@@ -360,6 +387,42 @@ async fn build(
 }
 
 impl Conn {
+    /// Record the candidate pair ICE selected (in the transport's
+    /// [`rtc_common::paths::Paths`]).
+    async fn record_path(&self) {
+        let Some(sctp) = self.pc.sctp().await else {
+            return;
+        };
+        let ice = sctp.transport().ice_transport();
+        match ice.get_selected_candidate_pair().await {
+            Ok(Some(pair)) => {
+                let mut remote_typ = pair.remote().typ;
+                // A remote with no NAT can look peer- or server-reflexive
+                // (its checks came before its candidate, or it asked STUN):
+                // the address it also signalled as host says what it is.
+                if remote_typ != RTCIceCandidateType::Relay {
+                    if let Ok(remotes) = ice.get_remote_candidates().await {
+                        let (addr, port) = (&pair.remote().address, pair.remote().port);
+                        if remotes.iter().any(|c| {
+                            c.typ == RTCIceCandidateType::Host
+                                && &c.address == addr
+                                && c.port == port
+                        }) {
+                            remote_typ = RTCIceCandidateType::Host;
+                        }
+                    }
+                }
+                if let (Some(local), Some(remote)) = (kind(pair.local().typ), kind(remote_typ)) {
+                    let path = rtc_common::paths::SelectedPath::new(local, remote);
+                    tracing::debug!(conn = %self.conn, %path, "selected candidate pair");
+                    self.counters.paths.set(self.conn, path);
+                }
+            }
+            Ok(None) => tracing::debug!(conn = %self.conn, "connected without a selected pair"),
+            Err(err) => tracing::debug!(conn = %self.conn, %err, "cannot read the selected pair"),
+        }
+    }
+
     async fn emit(&self, event: TransportEvent) {
         // Fails only when the transport is gone; the task then ends on its own.
         let _ = self
@@ -408,6 +471,7 @@ impl Conn {
                                 RTCPeerConnectionState::Failed if opened => return Exit::Closed(CloseReason::TimedOut),
                                 RTCPeerConnectionState::Failed => return Exit::Closed(CloseReason::Failed("ICE or DTLS failed".into())),
                                 RTCPeerConnectionState::Closed => return Exit::Closed(CloseReason::Remote),
+                                RTCPeerConnectionState::Connected => self.record_path().await,
                                 _ => {}
                             }
                         }

@@ -441,6 +441,13 @@ impl WebRtcTransport {
         }
     }
 
+    /// The candidate pair each connected connection selected (host,
+    /// server-reflexive, relay): a handle that stays valid after the
+    /// transport moves into its node.
+    pub fn paths(&self) -> rtc_common::paths::Paths {
+        self.counters.paths.clone()
+    }
+
     /// A handle on the counters that outlives the transport: after the
     /// transport is dropped, `live_tasks` shows whether anything still runs.
     pub fn task_probe(&self) -> TaskProbe {

@@ -5,43 +5,11 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
-use bytecodec::{DecodeExt, EncodeExt};
 use common::{Pair, Side};
+use n2n_test_support::stun::fake_stun_server;
 use overlay_core::Signal;
 use rtc_common::RtcConfig;
-use stun_codec::rfc5389::attributes::XorMappedAddress;
-use stun_codec::rfc5389::{methods::BINDING, Attribute};
-use stun_codec::{Message, MessageClass, MessageDecoder, MessageEncoder};
 use transport_webrtcrs::WebRtcTransport;
-
-/// Answers every Binding request with `127.0.0.2:<client port>` as the
-/// mapped address (what a NAT would report; distinct from the host one).
-async fn fake_stun_server() -> std::io::Result<SocketAddr> {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
-    let addr = socket.local_addr()?;
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 1500];
-        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let Ok(Ok(req)) = MessageDecoder::<Attribute>::new().decode_from_bytes(&buf[..n])
-            else {
-                continue;
-            };
-            let mapped = SocketAddr::new([127, 0, 0, 2].into(), from.port());
-            let mut reply = Message::<Attribute>::new(
-                MessageClass::SuccessResponse,
-                BINDING,
-                req.transaction_id(),
-            );
-            reply.add_attribute(XorMappedAddress::new(mapped));
-            if let Ok(bytes) = MessageEncoder::new().encode_into_bytes(reply) {
-                let _ = socket.send_to(&bytes, from).await;
-            }
-        }
-    });
-    Ok(addr)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn srflx_candidate_is_trickled() -> common::TestResult {

@@ -1,8 +1,15 @@
-//! Which transport the command's nodes run on.
+//! Which transport the command's nodes run on, and how they cross NATs.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use n2n_overlay::{Keypair, MemoryNetwork, Node, NodeConfig};
+
+/// Environment variable holding the TURN username (when no file is given).
+pub(crate) const TURN_USERNAME_ENV: &str = "N2N_TURN_USERNAME";
+/// Environment variable holding the TURN credential (when no file is given).
+pub(crate) const TURN_CREDENTIAL_ENV: &str = "N2N_TURN_CREDENTIAL";
 
 /// A transport backend, chosen with `--backend`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -26,21 +33,103 @@ impl BackendKind {
     }
 }
 
+/// How WebRTC nodes get through NATs: STUN and TURN servers, and how long
+/// a connection may take to open.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct NatArgs {
+    /// STUN server (HOST:PORT) for server-reflexive candidates behind a NAT; repeatable.
+    #[arg(long)]
+    pub(crate) stun: Vec<String>,
+    /// TURN server (turn:HOST:PORT, over UDP), the relay of last resort; repeatable.
+    /// The credentials come from N2N_TURN_USERNAME and N2N_TURN_CREDENTIAL, or --turn-credentials.
+    #[arg(long)]
+    pub(crate) turn: Vec<String>,
+    /// File with the TURN username on its first line and the credential on its second
+    /// (instead of the environment).
+    #[arg(long)]
+    pub(crate) turn_credentials: Option<PathBuf>,
+    /// Seconds a WebRTC connection may take to open before it is given up.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) handshake_timeout: u64,
+}
+
+impl NatArgs {
+    /// The TURN username and credential (read from the file or the
+    /// environment; never printed), if any TURN server is configured.
+    fn turn_credentials(&self) -> Result<Option<(String, String)>, String> {
+        if self.turn.is_empty() {
+            return Ok(None);
+        }
+        let (username, credential) = match &self.turn_credentials {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!("cannot read the TURN credentials file {}: {e}", path.display())
+                })?;
+                let mut lines = text.lines();
+                match (lines.next(), lines.next()) {
+                    (Some(u), Some(c)) if !u.trim().is_empty() => {
+                        (u.trim().to_owned(), c.trim().to_owned())
+                    }
+                    _ => {
+                        return Err(format!(
+                            "the TURN credentials file {} must hold the username on its first line and the credential on its second",
+                            path.display()
+                        ))
+                    }
+                }
+            }
+            None => match (
+                std::env::var(TURN_USERNAME_ENV),
+                std::env::var(TURN_CREDENTIAL_ENV),
+            ) {
+                (Ok(u), Ok(c)) if !u.is_empty() => (u, c),
+                _ => {
+                    return Err(format!(
+                        "--turn needs credentials: set {TURN_USERNAME_ENV} and {TURN_CREDENTIAL_ENV}, or pass --turn-credentials FILE"
+                    ))
+                }
+            },
+        };
+        Ok(Some((username, credential)))
+    }
+}
+
+/// The candidate pair each connection of a node selected.
+#[cfg(any(feature = "str0m", feature = "webrtc-rs"))]
+pub(crate) type Paths = n2n_overlay::paths::Paths;
+
+/// The candidate pair each connection of a node selected (none without a
+/// WebRTC backend).
+#[cfg(not(any(feature = "str0m", feature = "webrtc-rs")))]
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Paths;
+
+/// `path=VIA local=KIND remote=KIND` for a connection, `path=-` before its
+/// ICE agent selected a pair (or on the memory backend).
+pub(crate) fn describe_path(paths: &Paths, conn: n2n_overlay::ConnId) -> String {
+    #[cfg(any(feature = "str0m", feature = "webrtc-rs"))]
+    if let Some(p) = paths.get(conn) {
+        return format!("path={} local={} remote={}", p.via(), p.local, p.remote);
+    }
+    let _ = (paths, conn);
+    "path=-".to_owned()
+}
+
 /// Spawns nodes on one backend.
 pub(crate) struct Backend {
     kind: BackendKind,
     memory: MemoryNetwork,
     #[cfg_attr(not(any(feature = "str0m", feature = "webrtc-rs")), allow(dead_code))]
     bind: IpAddr,
-    #[cfg_attr(not(any(feature = "str0m", feature = "webrtc-rs")), allow(dead_code))]
-    stun: Vec<String>,
+    #[cfg(any(feature = "str0m", feature = "webrtc-rs"))]
+    rtc: n2n_overlay::RtcConfig,
 }
 
 impl Backend {
-    /// A backend of `kind` whose sockets bind `bind`, asking `stun` servers
-    /// for server-reflexive candidates. Fails at once, with what to do, if
-    /// this build lacks the backend.
-    pub(crate) fn new(kind: BackendKind, bind: IpAddr, stun: Vec<String>) -> Result<Self, String> {
+    /// A backend of `kind` whose sockets bind `bind`, crossing NATs as
+    /// `nat` says. Fails at once, with what to do, if this build lacks the
+    /// backend or the TURN credentials are missing.
+    pub(crate) fn new(kind: BackendKind, bind: IpAddr, nat: &NatArgs) -> Result<Self, String> {
         let compiled = match kind {
             BackendKind::Str0m => cfg!(feature = "str0m"),
             BackendKind::WebrtcRs => cfg!(feature = "webrtc-rs"),
@@ -52,11 +141,34 @@ impl Backend {
                 "this n2n was built without the {feature} backend: rebuild with `cargo run --release --features {feature} -- ...`, or pick another --backend"
             ));
         }
+        let credentials = nat.turn_credentials()?;
+        #[cfg(any(feature = "str0m", feature = "webrtc-rs"))]
+        let rtc = {
+            let mut c = n2n_overlay::RtcConfig::loopback()
+                .with_bind_ip(bind)
+                .with_handshake_timeout(Duration::from_secs(nat.handshake_timeout.max(1)));
+            for s in &nat.stun {
+                c = c.with_stun_server(s.clone());
+            }
+            if let Some((username, credential)) = credentials {
+                for url in &nat.turn {
+                    c = c.with_turn_server(n2n_overlay::TurnServer::new(
+                        url.clone(),
+                        username.clone(),
+                        credential.clone(),
+                    ));
+                }
+            }
+            c
+        };
+        #[cfg(not(any(feature = "str0m", feature = "webrtc-rs")))]
+        let _ = (credentials, Duration::ZERO);
         Ok(Backend {
             kind,
             memory: MemoryNetwork::new(),
             bind,
-            stun,
+            #[cfg(any(feature = "str0m", feature = "webrtc-rs"))]
+            rtc,
         })
     }
 
@@ -64,35 +176,41 @@ impl Backend {
         self.kind
     }
 
-    #[cfg(any(feature = "str0m", feature = "webrtc-rs"))]
-    fn rtc(&self) -> n2n_overlay::RtcConfig {
-        let mut c = n2n_overlay::RtcConfig::loopback().with_bind_ip(self.bind);
-        for s in &self.stun {
-            c = c.with_stun_server(s.clone());
-        }
-        c
-    }
-
     /// Start a node (on the current tokio runtime).
     pub(crate) fn spawn(&self, keypair: Keypair, config: NodeConfig) -> Result<Node, String> {
+        self.spawn_with_paths(keypair, config).map(|(node, _)| node)
+    }
+
+    /// Start a node, with a handle on the candidate pair each of its
+    /// connections selected (always empty on the memory backend).
+    pub(crate) fn spawn_with_paths(
+        &self,
+        keypair: Keypair,
+        config: NodeConfig,
+    ) -> Result<(Node, Paths), String> {
         match self.kind {
-            BackendKind::Memory => Ok(Node::spawn(self.memory.transport(), keypair, config)),
+            BackendKind::Memory => Ok((
+                Node::spawn(self.memory.transport(), keypair, config),
+                Default::default(),
+            )),
             #[cfg(feature = "str0m")]
             BackendKind::Str0m => {
-                let t = n2n_overlay::str0m::Str0mTransport::bind(&self.rtc()).map_err(|e| {
+                let t = n2n_overlay::str0m::Str0mTransport::bind(&self.rtc).map_err(|e| {
                     format!(
-                        "cannot open a UDP socket on {}: {e}; check --bind",
+                        "cannot start the str0m transport on {}: {e}; check --bind, --stun and --turn",
                         self.bind
                     )
                 })?;
-                Ok(Node::spawn(t, keypair, config))
+                let paths = t.paths();
+                Ok((Node::spawn(t, keypair, config), paths))
             }
             #[cfg(feature = "webrtc-rs")]
             BackendKind::WebrtcRs => {
-                let t = n2n_overlay::webrtc_rs::WebRtcTransport::new(self.rtc()).map_err(|e| {
-                    format!("cannot start the webrtc-rs transport: {e}; check --bind")
-                })?;
-                Ok(Node::spawn(t, keypair, config))
+                let t = n2n_overlay::webrtc_rs::WebRtcTransport::new(self.rtc.clone()).map_err(
+                    |e| format!("cannot start the webrtc-rs transport: {e}; check --bind"),
+                )?;
+                let paths = t.paths();
+                Ok((Node::spawn(t, keypair, config), paths))
             }
             #[allow(unreachable_patterns)]
             other => Err(format!("backend {} is not in this build", other.name())),

@@ -28,7 +28,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use tokio::sync::Notify;
 
-use crate::backend::{Backend, BackendKind};
+use crate::backend::{Backend, BackendKind, NatArgs};
 use crate::report::{PeerRow, Summary};
 
 /// The protocol the demo's arcs belong to.
@@ -76,6 +76,9 @@ pub(crate) struct DemoArgs {
     /// Where the signaling server (and with --web, the page) listens.
     #[arg(long, default_value = "127.0.0.1:8765", requires = "web")]
     listen: std::net::SocketAddr,
+    /// STUN, TURN and handshake options (the demo's peers bind 127.0.0.1).
+    #[command(flatten)]
+    nat: NatArgs,
 }
 
 #[derive(Parser)]
@@ -118,7 +121,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), String> {
     let backend = Backend::new(
         args.backend,
         std::net::Ipv4Addr::LOCALHOST.into(),
-        Vec::new(),
+        &args.nat,
     )?;
     let protocol = ProtocolId::new(PROTOCOL).map_err(|e| e.to_string())?;
     let mut server_config = ServerConfig::default();

@@ -6,7 +6,7 @@
 //!
 //! | command | does |
 //! |---|---|
-//! | `/peers` | one `peer ID out=N in=N via=server|bridge` line per neighbour, then `peers: N` |
+//! | `/peers` | one `peer ID out=N in=N state=S via=server|bridge:ID path=host|srflx|relay local=KIND remote=KIND` line per neighbour, then `peers: N` |
 //! | `/bridge A B` | bridge neighbour A to neighbour B (arc A -> B) |
 //! | `/connect B` | one more arc to neighbour B |
 //! | `/disconnect B` | remove one arc to B |
@@ -26,7 +26,7 @@ use n2n_overlay::{
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::backend::{Backend, BackendKind};
+use crate::backend::{describe_path, Backend, BackendKind, NatArgs, Paths};
 
 /// Options of `n2n peer`.
 #[derive(Debug, clap::Args)]
@@ -46,9 +46,9 @@ pub(crate) struct PeerArgs {
     /// Local address for WebRTC (0.0.0.0: every interface, to reach other machines).
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// STUN server (HOST:PORT) for peers behind NAT; repeatable.
-    #[arg(long)]
-    stun: Vec<String>,
+    /// STUN, TURN and handshake options.
+    #[command(flatten)]
+    nat: NatArgs,
     /// Seconds a connection with no arc left stays open before it closes.
     #[arg(long, default_value_t = 60)]
     dying_timeout: u64,
@@ -62,12 +62,12 @@ pub(crate) async fn run(args: PeerArgs) -> Result<(), String> {
     if args.backend == BackendKind::Memory {
         return Err("the memory backend only connects peers of one process: use --backend str0m or webrtc-rs".into());
     }
-    let backend = Backend::new(args.backend, args.bind, args.stun.clone())?;
+    let backend = Backend::new(args.backend, args.bind, &args.nat)?;
     let protocol = ProtocolId::new(&args.protocol).map_err(|e| format!("{e} (--protocol)"))?;
     let config = NodeConfig::with_engine(
         Config::default().with_dying_timeout(Duration::from_secs(args.dying_timeout)),
     );
-    let node = backend.spawn(Keypair::generate(), config)?;
+    let (node, paths) = backend.spawn_with_paths(Keypair::generate(), config)?;
     let (handle, mut events) = node.protocol(protocol).await.map_err(|e| e.to_string())?;
     println!("id {}", node.id());
 
@@ -127,7 +127,7 @@ pub(crate) async fn run(args: PeerArgs) -> Result<(), String> {
         if line == "/quit" {
             break;
         }
-        if let Err(e) = command(&node, &handle, line).await {
+        if let Err(e) = command(&node, &handle, &paths, line).await {
             println!("error: {e}");
         }
     }
@@ -215,7 +215,12 @@ async fn resolve(node: &Node, handle: &ProtocolHandle, prefix: &str) -> Result<P
     }
 }
 
-async fn command(node: &Node, handle: &ProtocolHandle, line: &str) -> Result<(), String> {
+async fn command(
+    node: &Node,
+    handle: &ProtocolHandle,
+    paths: &Paths,
+    line: &str,
+) -> Result<(), String> {
     let mut words = line.split_whitespace();
     let Some(first) = words.next() else {
         return Ok(());
@@ -262,10 +267,11 @@ async fn command(node: &Node, handle: &ProtocolHandle, line: &str) -> Result<(),
                     Via::Bridge(b) => format!("bridge:{}", b.short()),
                 };
                 println!(
-                    "peer {p} out={} in={} state={:?} via={via}",
+                    "peer {p} out={} in={} state={:?} via={via} {}",
                     outview.get(&p).copied().unwrap_or(0),
                     inview.get(&p).copied().unwrap_or(0),
-                    c.state
+                    c.state,
+                    describe_path(paths, c.conn)
                 );
                 n += 1;
             }

@@ -1,6 +1,9 @@
 //! A direct harness: several transports in one task, signals carried
 //! in-process between linked connections, other events handed to the test.
-#![allow(dead_code, unreachable_pub)]
+//! What is not str0m-specific comes from the workspace's test-support
+//! crate (`test-support/`, shared with the webrtc-rs backend's tests),
+//! re-exported here under the names the tests use.
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -13,7 +16,10 @@ use overlay_core::{
 use rtc_common::RtcConfig;
 use transport_str0m::{Str0mError, Str0mTransport};
 
-pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+pub use n2n_test_support::init_tracing as init_log;
+pub use n2n_test_support::netns::{reexec_in_netns, IN_NETNS};
+pub use n2n_test_support::probe::{open_sockets, proc_status, rss_kib};
+pub use n2n_test_support::{eventually, TestResult, GUARD};
 
 /// What a step of the network gave the test.
 #[derive(Debug)]
@@ -34,15 +40,6 @@ pub struct Net {
     /// Signals seen, per sending node (kinds), for assertions.
     pub signals_seen: Vec<(usize, ConnId, Signal)>,
     next: usize,
-}
-
-pub fn init_log() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
 }
 
 impl Net {
@@ -162,29 +159,4 @@ pub fn frame(i: u32, len: usize) -> bytes::Bytes {
     let mut v = vec![(i % 251) as u8; len.max(4)];
     v[..4].copy_from_slice(&i.to_be_bytes());
     bytes::Bytes::from(v)
-}
-
-/// Set inside the network namespace a test re-executed itself in.
-pub const IN_NETNS: &str = "N2N_TEST_IN_NETNS";
-
-/// Run `test` of this test binary again inside `unshare -n` (a network
-/// namespace with only loopback, brought up). Fails with the reason if
-/// that cannot be done.
-pub fn reexec_in_netns(test: &str, skip_var: &str) -> TestResult {
-    let exe = std::env::current_exe()?;
-    let status = std::process::Command::new("unshare")
-        .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
-        .arg(&exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(IN_NETNS, "1")
-        .status()
-        .map_err(|e| {
-            format!(
-                "cannot run `unshare -n` ({e}); set {skip_var}=1 to skip this test deliberately"
-            )
-        })?;
-    if !status.success() {
-        return Err(format!("{test} failed inside `unshare -n` ({status}); see its output above (set {skip_var}=1 to skip deliberately if unshare is unavailable)").into());
-    }
-    Ok(())
 }
