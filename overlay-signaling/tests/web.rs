@@ -55,7 +55,7 @@ async fn page_and_signaling_share_the_port() -> TestResult {
     assert!(index.starts_with("HTTP/1.1 200 OK\r\n"), "{index}");
     assert!(index.contains("text/html") && index.contains("/n2n/n2n-web.js"));
     let js = http(addr, "GET /n2n/n2n-web.js HTTP/1.1\r\nHost: a\r\n\r\n").await?;
-    assert!(js.contains("text/javascript") && js.contains("n2n-overlay/hello/v1"));
+    assert!(js.contains("text/javascript") && js.contains("n2n-overlay/hello/v2"));
     let css = http(addr, "GET /n2n/style.css HTTP/1.1\r\nHost: a\r\n\r\n").await?;
     assert!(css.contains("text/css"));
     let head = http(addr, "HEAD / HTTP/1.1\r\nHost: a\r\n\r\n").await?;
