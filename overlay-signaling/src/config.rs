@@ -46,6 +46,10 @@ pub struct ServerConfig {
     /// all taken is dropped and its *sender* gets `peer_busy`: a member is
     /// never disconnected because others flood it. Default 64.
     pub outgoing_queue: usize,
+    /// Relayed signals one sender may have queued toward one client
+    /// (`peer_busy` beyond): a flooding sender cannot take a member's whole
+    /// queue from its other senders. Default 16.
+    pub max_queued_per_sender: usize,
     /// Queue slots beyond [`ServerConfig::outgoing_queue`] kept for the
     /// client's own replies and pings. A client whose own replies do not
     /// fit (it does not read them) for [`ServerConfig::heartbeat_timeout`]
@@ -99,6 +103,7 @@ impl Default for ServerConfig {
             max_members_per_address: 32,
             outgoing_queue: 64,
             reply_reserve: 16,
+            max_queued_per_sender: 16,
             ping_interval: Duration::from_secs(15),
             heartbeat_timeout: Duration::from_secs(45),
             join_timeout: Duration::from_secs(10),

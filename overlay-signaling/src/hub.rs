@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use overlay_core::{PeerId, SignalEnvelope};
@@ -22,6 +22,9 @@ use crate::wire::{ErrorCode, ServerFrame, ServerMessage};
 pub(crate) enum Out {
     /// A JSON frame.
     Text(String),
+    /// A relayed signal, and the count of signals its sender has queued
+    /// toward this client (decremented as the writer takes it).
+    Relayed(String, Arc<AtomicUsize>),
     /// A heartbeat ping.
     Ping,
     /// A close frame, then the writer stops.
@@ -51,6 +54,9 @@ pub(crate) struct HubLimits {
     /// Queue slots a relayed signal may never take: they stay free for the
     /// member's own replies and pings.
     pub(crate) reply_reserve: usize,
+    /// Signals one sender may have queued toward one member: a flooding
+    /// sender cannot take the whole queue from the member's other senders.
+    pub(crate) max_queued_per_sender: usize,
 }
 
 #[derive(Debug)]
@@ -70,6 +76,9 @@ struct Member {
     strikes: u32,
     /// The contact this member got last, and whether that contact answered.
     contact: Option<(PeerId, bool)>,
+    /// Signals queued toward this member, per sender (introduced members
+    /// only, so bounded by the room).
+    queued_from: HashMap<PeerId, Arc<AtomicUsize>>,
 }
 
 #[derive(Debug, Default)]
@@ -237,6 +246,7 @@ impl Hub {
                 active: false,
                 strikes: 0,
                 contact: None,
+                queued_from: HashMap::new(),
             },
         );
         Ok(others)
@@ -262,6 +272,7 @@ impl Hub {
         for other in &member.introduced {
             if let Some(m) = r.members.get_mut(other) {
                 m.introduced.remove(&peer);
+                m.queued_from.remove(&peer);
             }
         }
         if let Some(count) = r.per_addr.get_mut(&member.addr) {
@@ -366,7 +377,7 @@ impl Hub {
             .rooms
             .get_mut(room)
             .ok_or_else(|| fail(ErrorCode::NotJoined, "join a room first"))?;
-        let Some(target) = r.members.get(&to) else {
+        let Some(target) = r.members.get_mut(&to) else {
             return Err(fail(
                 ErrorCode::UnknownPeer,
                 format!(
@@ -397,9 +408,28 @@ impl Hub {
                 ),
             ));
         }
+        let queued = target.queued_from.entry(me).or_default().clone();
+        if queued.load(Ordering::Relaxed) >= self.limits.max_queued_per_sender.max(1) {
+            Counters::bump(&self.counters.signals_refused_busy);
+            return Err(fail(
+                ErrorCode::PeerBusy,
+                format!(
+                    "you have {} signals queued toward peer {} already; this one was dropped: send it again later",
+                    self.limits.max_queued_per_sender,
+                    to.short()
+                ),
+            ));
+        }
         let kind = envelope.signal.kind();
         let text = ServerFrame::new(None, ServerMessage::Signal { envelope }).to_json();
-        if target.conn.tx.try_send(Out::Text(text)).is_err() {
+        queued.fetch_add(1, Ordering::Relaxed);
+        if target
+            .conn
+            .tx
+            .try_send(Out::Relayed(text, queued.clone()))
+            .is_err()
+        {
+            queued.fetch_sub(1, Ordering::Relaxed);
             // Its connection is ending; it leaves the room as it does.
             return Err(fail(
                 ErrorCode::UnknownPeer,
@@ -508,6 +538,7 @@ mod tests {
             max_members_per_address: 3,
             relay_requires_introduction: true,
             reply_reserve: 1,
+            max_queued_per_sender: 100,
         };
         Hub::new(limits, Arc::default())
     }
@@ -544,8 +575,34 @@ mod tests {
         // Its own reply still fits.
         assert!(b.tx.try_send(Out::Ping).is_ok());
         // Once b reads, relays go through again.
-        assert!(matches!(b_rx.try_recv(), Ok(Out::Text(t)) if t.contains("\"offer\"")));
-        assert!(matches!(b_rx.try_recv(), Ok(Out::Text(_))));
+        assert!(matches!(b_rx.try_recv(), Ok(Out::Relayed(t, _)) if t.contains("\"offer\"")));
+        assert!(matches!(b_rx.try_recv(), Ok(Out::Relayed(..))));
+        hub.relay("r", peer(1), peer(2), offer(peer(1))?)?;
+        Ok(())
+    }
+
+    #[test]
+    fn one_sender_cannot_take_a_members_whole_queue() -> Result<(), Box<dyn std::error::Error>> {
+        let mut hub = hub();
+        hub.limits.max_queued_per_sender = 2;
+        let (a, _a_rx) = conn(1, 8);
+        let (b, mut b_rx) = conn(2, 8);
+        let (c, _c_rx) = conn(3, 8);
+        hub.join("r", joining(1, a, true))?;
+        hub.join("r", joining(2, b, true))?;
+        hub.join("r", joining(3, c, true))?;
+        hub.contact("r", peer(1), Some(peer(2)))?;
+        hub.contact("r", peer(3), Some(peer(2)))?;
+        hub.relay("r", peer(1), peer(2), offer(peer(1))?)?;
+        hub.relay("r", peer(1), peer(2), offer(peer(1))?)?;
+        let third = hub.relay("r", peer(1), peer(2), offer(peer(1))?);
+        assert_eq!(third.map_err(|e| e.code), Err(ErrorCode::PeerBusy));
+        // Another sender still gets through.
+        hub.relay("r", peer(3), peer(2), offer(peer(3))?)?;
+        // As b's writer takes the flooder's signals, it may send again.
+        if let Ok(Out::Relayed(_, count)) = b_rx.try_recv() {
+            count.fetch_sub(1, Ordering::Relaxed);
+        }
         hub.relay("r", peer(1), peer(2), offer(peer(1))?)?;
         Ok(())
     }

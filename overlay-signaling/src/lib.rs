@@ -69,10 +69,21 @@
 //! Every limit in [`ServerConfig`] answers with an `error` frame whose code
 //! ([`ErrorCode`]) says which limit, and drops the offending message; the
 //! client maps codes to [`ClientError`] variants whose text says what to do.
-//! Each connection has its own reader task and a bounded outgoing queue: a
-//! client that does not read is disconnected, never waited for, and a client
-//! that stops answering pings is dropped after
-//! [`ServerConfig::heartbeat_timeout`].
+//! Each connection has its own reader task and a bounded outgoing queue. A
+//! signal that finds its recipient's queue full is refused to its *sender*
+//! (`peer_busy`): nobody is disconnected because others flood it. A client
+//! that pipelines requests is slowed down (its socket is not read until its
+//! replies fit), and a client that stops answering pings is dropped after
+//! [`ServerConfig::heartbeat_timeout`]. Limits per client address
+//! (connections, rooms, members of one room) keep one client from taking
+//! every room or filling one.
+//!
+//! # Security
+//! A `join` is signed: the server sends each connection a random nonce and
+//! the client signs it, with the room and its peer id, with the id's
+//! Ed25519 key ([`wire::join_proof_message`]); nobody can register another
+//! peer's id. [`ServerTls`] serves `wss://`. `docs/SIGNALING.md` has the
+//! exact bytes signed and the server's threat model.
 //!
 //! # Layout
 //! - `wire.rs`: the JSON frames and error codes (shared by server and client).

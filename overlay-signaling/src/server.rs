@@ -168,6 +168,7 @@ impl SignalingServer {
             max_members_per_address: config.max_members_per_address,
             relay_requires_introduction: config.relay_requires_introduction,
             reply_reserve: config.reply_reserve.max(1),
+            max_queued_per_sender: config.max_queued_per_sender,
         };
         let shared = Arc::new(Shared {
             hub: Mutex::new(Hub::new(limits, counters.clone())),
@@ -608,6 +609,10 @@ where
     while let Some(out) = rx.recv().await {
         let result = match out {
             Out::Text(text) => sink.send(Message::Text(text.into())).await,
+            Out::Relayed(text, queued) => {
+                queued.fetch_sub(1, Ordering::Relaxed);
+                sink.send(Message::Text(text.into())).await
+            }
             Out::Ping => sink.send(Message::Ping(Default::default())).await,
             Out::Close(code, reason) => {
                 let frame = CloseFrame {

@@ -6,9 +6,9 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{envelope, join, peer, TestResult, PATIENCE};
+use common::{envelope, join, key, peer, TestResult, PATIENCE};
 use overlay_core::Signal;
-use overlay_signaling::{ClientError, Contact, Incoming};
+use overlay_signaling::{ClientConfig, ClientError, Contact, Incoming, SignalingClient};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -71,5 +71,65 @@ async fn standalone_server_serves_and_stops_cleanly() -> TestResult {
     let status = tokio::time::timeout(PATIENCE, server.wait()).await??;
     assert!(status.success(), "{status:?}");
     newcomer.close().await;
+    Ok(())
+}
+
+/// `--tls-cert` and `--tls-key`: the server prints a `wss://` URL and a
+/// client that trusts the certificate joins through it; a bad key file is
+/// one line saying what is wrong.
+#[tokio::test]
+async fn standalone_server_serves_wss() -> TestResult {
+    let issuer_key = rcgen::KeyPair::generate()?;
+    let cert =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])?.self_signed(&issuer_key)?;
+    let dir = std::env::temp_dir().join(format!("n2n-binary-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (cert_file, key_file, bad_file) =
+        (dir.join("c.pem"), dir.join("k.pem"), dir.join("bad.pem"));
+    std::fs::write(&cert_file, cert.pem())?;
+    std::fs::write(&key_file, issuer_key.serialize_pem())?;
+    std::fs::write(&bad_file, "no key")?;
+
+    let bad = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert_file)
+        .arg("--tls-key")
+        .arg(&bad_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let out = tokio::time::timeout(PATIENCE, bad.wait_with_output()).await??;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(
+        stderr.starts_with("error: no private key found"),
+        "{stderr}"
+    );
+
+    let mut server = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert_file)
+        .arg("--tls-key")
+        .arg(&key_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = server.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    tokio::time::timeout(PATIENCE, BufReader::new(stdout).read_line(&mut line)).await??;
+    let url = line
+        .trim()
+        .strip_prefix("signaling server listening on ")
+        .ok_or(format!("unexpected first line {line:?}"))?
+        .to_owned();
+    assert!(url.starts_with("wss://127.0.0.1:"), "{url}");
+    // A self-signed certificate: the client adds it as a root.
+    let config = ClientConfig::default().with_root_certificate_pem(cert.pem().as_bytes())?;
+    let client = SignalingClient::connect_with(&url, "r", &key(1), config).await?;
+    assert_eq!(client.request_contact(None).await?, Contact::Alone);
+    client.close().await;
+    server.kill().await?;
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
