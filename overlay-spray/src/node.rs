@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use overlay_core::{EventStream, PeerId, ProtocolHandle};
+use overlay_core::{
+    link_out_of_band, ConnectError, EventStream, Node, NodeError, PeerId, ProtocolHandle,
+    ProtocolId,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant as TokioInstant;
 
@@ -41,6 +44,18 @@ pub struct Delivery {
 pub struct SprayHandle {
     tx: mpsc::Sender<Command>,
     local: PeerId,
+    handle: ProtocolHandle,
+}
+
+/// Why a peer could not join through a contact.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The out-of-band arc to the contact did not open.
+    #[error("the arc to the contact did not open: {0}")]
+    Connect(#[from] ConnectError),
+    /// The Spray task stopped.
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
 }
 
 impl SprayHandle {
@@ -57,8 +72,40 @@ impl SprayHandle {
         let (tx, rx) = mpsc::channel(64);
         let (dtx, drx) = mpsc::unbounded_channel();
         let spray = Spray::new(local, config, seed);
-        tokio::spawn(run(spray, handle, events, rx, dtx));
-        (SprayHandle { tx, local }, drx)
+        tokio::spawn(run(spray, handle.clone(), events, rx, dtx));
+        (SprayHandle { tx, local, handle }, drx)
+    }
+
+    /// Register `protocol` on `node` and start Spray on it.
+    ///
+    /// # Errors
+    /// [`NodeError`] if the protocol is taken or the node is gone.
+    pub async fn start(
+        node: &Node,
+        protocol: ProtocolId,
+        config: SprayConfig,
+        seed: u64,
+    ) -> Result<(SprayHandle, mpsc::UnboundedReceiver<Delivery>), NodeError> {
+        let (handle, events) = node.protocol(protocol).await?;
+        Ok(Self::spawn(handle, events, config, seed))
+    }
+
+    /// The protocol handle Spray drives.
+    pub fn protocol_handle(&self) -> &ProtocolHandle {
+        &self.handle
+    }
+
+    /// Join the network through `contact`, a node in this process: open an
+    /// arc to it (signals carried in process), then [`SprayHandle::join`].
+    /// Across processes, open the arc with a signaling server (or any
+    /// channel) and call [`SprayHandle::join`] yourself.
+    ///
+    /// # Errors
+    /// [`JoinError`].
+    pub async fn join_via(&self, contact: &Node) -> Result<(), JoinError> {
+        let peer = link_out_of_band(&self.handle, contact).await?;
+        self.join(peer).await?;
+        Ok(())
     }
 
     /// This peer.
