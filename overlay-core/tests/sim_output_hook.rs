@@ -17,7 +17,9 @@ fn hook_sees_events_without_recording() -> TestResult {
     let mut sim = sim_with(SimConfig::new(3).with_record_outputs(false));
     let seen: Rc<RefCell<Vec<(NodeId, Output)>>> = Rc::default();
     let sink = seen.clone();
-    sim.set_output_hook(Some(Box::new(move |n, o| sink.borrow_mut().push((n, o.clone())))));
+    sim.set_output_hook(Some(Box::new(move |n, o| {
+        sink.borrow_mut().push((n, o.clone()))
+    })));
     let (a, b) = (sim.add_node(), sim.add_node());
     assert_eq!(sim.next_at(), None, "nothing queued yet");
     let op = sim.join(a, b, p)?;
@@ -30,7 +32,8 @@ fn hook_sees_events_without_recording() -> TestResult {
     let seen = seen.borrow();
     assert!(seen
         .iter()
-        .any(|(n, o)| *n == a && matches!(o, Output::Completed(c) if c.op == op.op && c.result.is_ok())));
+        .any(|(n, o)| *n == a
+            && matches!(o, Output::Completed(c) if c.op == op.op && c.result.is_ok())));
     let pb = sim.peer(a);
     assert!(seen.iter().any(|(n, o)| *n == b
         && matches!(o, Output::Event { protocol, event: Event::ArcOpened { peer, direction: Direction::In, count: 1 } }

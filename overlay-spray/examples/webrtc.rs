@@ -53,10 +53,16 @@ fn spawn(mix: bool, i: usize) -> Result<(Node, &'static str), String> {
     let rtc = RtcConfig::loopback();
     if mix && i % 2 == 1 {
         let t = transport_webrtcrs::WebRtcTransport::new(rtc).map_err(|e| e.to_string())?;
-        Ok((Node::spawn(t, Keypair::generate(), NodeConfig::default()), "webrtc-rs"))
+        Ok((
+            Node::spawn(t, Keypair::generate(), NodeConfig::default()),
+            "webrtc-rs",
+        ))
     } else {
         let t = transport_str0m::Str0mTransport::bind(&rtc).map_err(|e| e.to_string())?;
-        Ok((Node::spawn(t, Keypair::generate(), NodeConfig::default()), "str0m"))
+        Ok((
+            Node::spawn(t, Keypair::generate(), NodeConfig::default()),
+            "str0m",
+        ))
     }
 }
 
@@ -70,9 +76,23 @@ async fn main() -> Result<(), String> {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--mix" => mix = true,
-            "--period" => period = args.next().and_then(|v| v.parse().ok()).ok_or("--period SECONDS")?,
-            "--cycles" => cycles = args.next().and_then(|v| v.parse().ok()).ok_or("--cycles C")?,
-            n => peers = n.parse().map_err(|_| format!("usage: webrtc [PEERS] [--mix] [--period S] [--cycles C]; got {n}"))?,
+            "--period" => {
+                period = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--period SECONDS")?
+            }
+            "--cycles" => {
+                cycles = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--cycles C")?
+            }
+            n => {
+                peers = n.parse().map_err(|_| {
+                    format!("usage: webrtc [PEERS] [--mix] [--period S] [--cycles C]; got {n}")
+                })?
+            }
         }
     }
     let protocol = ProtocolId::new("spray").map_err(|e| e.to_string())?;
@@ -100,7 +120,10 @@ async fn main() -> Result<(), String> {
         inboxes.push(rx);
     }
     let joined = started.elapsed();
-    eprintln!("{peers} peers joined in {:.1} s; {cycles} periods of {period} s...", joined.as_secs_f64());
+    eprintln!(
+        "{peers} peers joined in {:.1} s; {cycles} periods of {period} s...",
+        joined.as_secs_f64()
+    );
     tokio::time::sleep(Duration::from_secs(period * u64::from(cycles))).await;
     // CPU over one steady window of 5 periods.
     let (cpu0, wall0) = (cpu_time(), Instant::now());
@@ -108,19 +131,30 @@ async fn main() -> Result<(), String> {
     let cpu = cpu_time().saturating_sub(cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
     let rss = rss_kib();
 
-    let index: HashMap<_, _> = sprays.iter().enumerate().map(|(i, s)| (s.id(), i as u32)).collect();
+    let index: HashMap<_, _> = sprays
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id(), i as u32))
+        .collect();
     let mut out = Vec::new();
     let mut moved = 0;
     for s in &sprays {
         let view = s.view().await.map_err(|e| e.to_string())?;
         moved += s.stats().await.map_err(|e| e.to_string())?.arcs_moved;
-        out.push(view.iter().flat_map(|(p, c)| std::iter::repeat_n(index[p], *c as usize)).collect());
+        out.push(
+            view.iter()
+                .flat_map(|(p, c)| std::iter::repeat_n(index[p], *c as usize))
+                .collect(),
+        );
     }
     let g = Graph::new(out);
     let views = Summary::of(&g.view_sizes());
     let ins = Summary::of(&g.in_degrees());
     let t0 = Instant::now();
-    let id = sprays[0].broadcast(&b"hello everyone"[..]).await.map_err(|e| e.to_string())?;
+    let id = sprays[0]
+        .broadcast(&b"hello everyone"[..])
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut reached = 0;
     for rx in inboxes.iter_mut().skip(1) {

@@ -205,9 +205,7 @@ impl Graph {
                 }
             }
         }
-        (0..n as u32)
-            .filter(|&i| find(&mut parent, i) == i)
-            .count()
+        (0..n as u32).filter(|&i| find(&mut parent, i) == i).count()
     }
 }
 

@@ -483,8 +483,7 @@ impl Spray {
     }
 
     fn on_join(&mut self, newcomer: PeerId) {
-        if self.leaving || !self.inview.contains_key(&newcomer) || !self.joined.insert(newcomer)
-        {
+        if self.leaving || !self.inview.contains_key(&newcomer) || !self.joined.insert(newcomer) {
             // Only a peer with an arc to us joins, once per stay.
             self.stats.dropped_messages += 1;
             return;
@@ -574,7 +573,8 @@ impl Spray {
                         payload: payload.clone(),
                     }
                     .encode();
-                    self.actions.push_back(Action::Deliver { from, id, payload });
+                    self.actions
+                        .push_back(Action::Deliver { from, id, payload });
                     self.flood(Some(from), &msg);
                 }
             }
@@ -595,8 +595,7 @@ impl Spray {
     fn connect(&mut self, from: Option<PeerId>, to: Option<PeerId>, purpose: Purpose) {
         let token = self.token();
         self.pending.insert(token, purpose);
-        self.actions
-            .push_back(Action::Connect { token, from, to });
+        self.actions.push_back(Action::Connect { token, from, to });
     }
 
     fn maybe_left(&mut self) {

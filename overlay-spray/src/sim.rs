@@ -403,8 +403,7 @@ impl SpraySim {
             }
             Output::Completed(c) => match self.ops.remove(&(node, c.op)) {
                 Some(Op::Spray(token)) => {
-                    if let Some(s) = self.peers.get_mut(node.0 as usize).and_then(Option::as_mut)
-                    {
+                    if let Some(s) = self.peers.get_mut(node.0 as usize).and_then(Option::as_mut) {
                         s.handle_connect_result(now, token, c.result.is_ok());
                         self.flush(node);
                     }
@@ -463,7 +462,10 @@ impl SpraySim {
                     }
                 }
                 Action::Disconnect { peer } => {
-                    let ok = self.sim.act(node, |e, now| e.disconnect(now, p, peer)).is_ok();
+                    let ok = self
+                        .sim
+                        .act(node, |e, now| e.disconnect(now, p, peer))
+                        .is_ok();
                     self.count(ok);
                 }
                 Action::Pin { peer } => {

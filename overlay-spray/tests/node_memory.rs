@@ -8,6 +8,7 @@ use overlay_core::{Keypair, MemoryNetwork, Node, NodeConfig, ProtocolId};
 use overlay_spray::graph::Graph;
 use overlay_spray::node::SprayHandle;
 use overlay_spray::SprayConfig;
+use rand::{Rng, SeedableRng};
 
 #[tokio::test(start_paused = true)]
 async fn twenty_nodes_converge_and_broadcast() {
@@ -18,6 +19,7 @@ async fn twenty_nodes_converge_and_broadcast() {
     let mut nodes = Vec::new();
     let mut sprays = Vec::new();
     let mut inboxes = Vec::new();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for i in 0..n {
         let node = Node::spawn(net.transport(), Keypair::generate(), NodeConfig::default());
         let (spray, rx) = SprayHandle::start(&node, protocol, config.clone(), i as u64)
@@ -25,7 +27,7 @@ async fn twenty_nodes_converge_and_broadcast() {
             .expect("protocol registered");
         if i > 0 {
             // Through a random earlier peer (deterministic pick).
-            let contact = &nodes[(i * 7) % i];
+            let contact = &nodes[rng.gen_range(0..i)];
             spray.join_via(contact).await.expect("joined");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -35,7 +37,11 @@ async fn twenty_nodes_converge_and_broadcast() {
     }
     tokio::time::sleep(Duration::from_secs(20)).await;
 
-    let index: HashMap<_, _> = sprays.iter().enumerate().map(|(i, s)| (s.id(), i as u32)).collect();
+    let index: HashMap<_, _> = sprays
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id(), i as u32))
+        .collect();
     let mut out = Vec::new();
     for s in &sprays {
         let view = s.view().await.expect("running");
@@ -50,7 +56,10 @@ async fn twenty_nodes_converge_and_broadcast() {
     let g = Graph::new(out);
     let mean = g.arcs() as f64 / n as f64;
     let ln = (n as f64).ln();
-    assert!((mean - ln).abs() < 0.25 * ln, "mean view {mean} vs ln N {ln}");
+    assert!(
+        (mean - ln).abs() < 0.25 * ln,
+        "mean view {mean} vs ln N {ln}"
+    );
     assert_eq!(g.components(), 1);
     let moved: u64 = {
         let mut t = 0;
@@ -62,14 +71,22 @@ async fn twenty_nodes_converge_and_broadcast() {
     assert!(moved > 0, "shuffles moved arcs");
 
     // A broadcast reaches everyone else exactly once.
-    let id = sprays[3].broadcast(&b"hello overlay"[..]).await.expect("running");
+    let id = sprays[3]
+        .broadcast(&b"hello overlay"[..])
+        .await
+        .expect("running");
     tokio::time::sleep(Duration::from_secs(2)).await;
     for (i, rx) in inboxes.iter_mut().enumerate() {
         if i == 3 {
-            assert!(rx.try_recv().is_err(), "the origin does not deliver to itself");
+            assert!(
+                rx.try_recv().is_err(),
+                "the origin does not deliver to itself"
+            );
             continue;
         }
-        let d = rx.try_recv().unwrap_or_else(|_| panic!("peer {i} got no broadcast"));
+        let d = rx
+            .try_recv()
+            .unwrap_or_else(|_| panic!("peer {i} got no broadcast"));
         assert_eq!((d.id, &d.payload[..]), (id, &b"hello overlay"[..]));
         assert!(rx.try_recv().is_err(), "peer {i} got a duplicate");
     }

@@ -17,7 +17,11 @@ fn grow(n: usize, seed: u64) -> SpraySim {
 
 fn grow_with(n: usize, seed: u64, period: Duration) -> SpraySim {
     let p = ProtocolId::new("spray").expect("valid id");
-    let mut net = SpraySim::new(SimConfig::new(seed), SprayConfig::default().with_period(period), p);
+    let mut net = SpraySim::new(
+        SimConfig::new(seed),
+        SprayConfig::default().with_period(period),
+        p,
+    );
     net.grow(n, 20.0);
     assert_eq!(net.members(), n);
     net
@@ -35,9 +39,17 @@ fn views_converge_to_ln_n() {
     let g = net.graph();
     let (views, components) = report(&g);
     let ln = (n as f64).ln();
-    println!("n={n} views {views:?} components {components} stats {:?} {:?}", net.stats(), net.spray_stats());
+    println!(
+        "n={n} views {views:?} components {components} stats {:?} {:?}",
+        net.stats(),
+        net.spray_stats()
+    );
     assert_eq!(g.len(), n);
-    assert!((views.mean - ln).abs() < 0.15 * ln, "mean view {} vs ln N {ln}", views.mean);
+    assert!(
+        (views.mean - ln).abs() < 0.15 * ln,
+        "mean view {} vs ln N {ln}",
+        views.mean
+    );
     assert_eq!(components, 1);
     let s = net.spray_stats();
     assert!(s.exchanges_started > (n * 8) as u64, "{s:?}");
@@ -48,7 +60,10 @@ fn views_converge_to_ln_n() {
     // Spray's view mirrors the engine's outview exactly.
     for node in net.live_nodes() {
         let spray = net.spray(node).expect("live");
-        assert_eq!(spray.view(), net.sim().engine(node).outview(&net.protocol()));
+        assert_eq!(
+            spray.view(),
+            net.sim().engine(node).outview(&net.protocol())
+        );
     }
 }
 
@@ -67,11 +82,18 @@ fn crashes_are_repaired_and_views_shrink() {
     let (views, components) = report(&g);
     let live = n - victims.len();
     let ln = (live as f64).ln();
-    println!("after crash: {live} peers, views {views:?}, components {components}, {:?}", net.spray_stats());
+    println!(
+        "after crash: {live} peers, views {views:?}, components {components}, {:?}",
+        net.spray_stats()
+    );
     assert_eq!(g.len(), live);
     assert_eq!(components, 1);
     assert!(net.spray_stats().arcs_replaced > 0);
-    assert!((views.mean - ln).abs() < 0.25 * ln, "mean view {} vs ln {ln}", views.mean);
+    assert!(
+        (views.mean - ln).abs() < 0.25 * ln,
+        "mean view {} vs ln {ln}",
+        views.mean
+    );
 }
 
 #[test]
@@ -82,13 +104,19 @@ fn graceful_leave_hands_the_inview_over() {
     net.run_for(PERIOD);
     let before = net.graph().arcs();
     let leaver = net.live_nodes()[10];
-    let ins = net.spray(leaver).map(|s| s.inview().values().sum::<u32>()).unwrap_or(0);
+    let ins = net
+        .spray(leaver)
+        .map(|s| s.inview().values().sum::<u32>())
+        .unwrap_or(0);
     let outs = net.spray(leaver).map_or(0, |s| s.view_size());
     net.leave(leaver);
     net.run_for(Duration::from_secs(5));
     assert!(net.spray(leaver).is_none(), "the leaver shut down");
     let after = net.graph();
-    println!("arcs {before} -> {} (leaver had {outs} out, {ins} in)", after.arcs());
+    println!(
+        "arcs {before} -> {} (leaver had {outs} out, {ins} in)",
+        after.arcs()
+    );
     // Its outview is gone, its inview was handed over.
     assert_eq!(after.arcs() as isize, before as isize - outs as isize);
     assert_eq!(after.components(), 1);

@@ -222,7 +222,11 @@ pub(crate) fn run(args: SprayArgs) -> Result<(), String> {
         args.churn.map_or(String::new(), |m| format!(
             ", churn between {m} and N every {} cycles ({})",
             args.churn_cycles,
-            if args.graceful { "graceful leaves" } else { "crashes" }
+            if args.graceful {
+                "graceful leaves"
+            } else {
+                "crashes"
+            }
         ))
     );
     let _ = writeln!(
@@ -327,7 +331,11 @@ pub(crate) fn run(args: SprayArgs) -> Result<(), String> {
                 &args.out.join(&name),
                 &bar_chart(
                     &format!("Spray: {what}, N = {n}"),
-                    if what == "in-degree" { "in-degree (arcs)" } else { "view size (arcs)" },
+                    if what == "in-degree" {
+                        "in-degree (arcs)"
+                    } else {
+                        "view size (arcs)"
+                    },
                     "peers",
                     &bars,
                 ),
