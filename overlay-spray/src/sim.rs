@@ -324,9 +324,12 @@ impl SpraySim {
         self.sim.clear_completions();
     }
 
-    /// The overlay as a graph of live peers (arcs from the engines' outviews).
+    /// The overlay as a graph of the members (live peers whose join
+    /// completed; a newcomer still joining has no arc yet), arcs from the
+    /// engines' outviews.
     pub fn graph(&self) -> Graph {
-        let live = self.live_nodes();
+        let mut live = self.members.clone();
+        live.sort_unstable();
         let index: HashMap<NodeId, u32> = live
             .iter()
             .enumerate()

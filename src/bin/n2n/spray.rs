@@ -262,6 +262,27 @@ pub(crate) fn run(args: SprayArgs) -> Result<(), String> {
     for r in &runs {
         let _ = writeln!(md, "- N = {}: {}", r.n, r.stats);
     }
+    if args.churn.is_some() {
+        for r in &runs {
+            let worst = r.series.iter().map(|s| s.3).max().unwrap_or(0);
+            let _ = writeln!(
+                md,
+                "\nChurn, N ≤ {}: most components seen at a period's end: {worst}.\n\n| cycle | live peers | ln(live) | mean view | components |\n|---|---|---|---|---|",
+                r.n
+            );
+            for s in r.series.iter().filter(|s| (s.0 as u32) % 5 == 0) {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {:.2} | {:.2} | {} |",
+                    s.0,
+                    s.1,
+                    (s.1.max(1) as f64).ln(),
+                    s.2,
+                    s.3
+                );
+            }
+        }
+    }
     println!("{md}");
     // Plots.
     let mut plots = Vec::new();
