@@ -10,3 +10,4 @@ cargo test -p overlay-core --test sim_output_hook
 cargo run --release --bin n2n -- spray --peers 200 --cycles 10 --out target/n2n-spray-ci
 test -s target/n2n-spray-ci/report.md
 test -s target/n2n-spray-ci/in-degree-200.svg
+RUSTDOCFLAGS="-D warnings" cargo doc -p overlay-spray --no-deps

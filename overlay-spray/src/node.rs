@@ -1,4 +1,4 @@
-//! Spray on a [`Node`](overlay_core::Node): a tokio task drives a
+//! Spray on a [`overlay_core::Node`]: a tokio task drives a
 //! [`Spray`] with a [`ProtocolHandle`]'s events and applies its actions
 //! through the handle (`connect`, `pin`, `send`...). Works on any
 //! transport: memory, str0m, webrtc-rs.
