@@ -103,6 +103,10 @@ pub struct SimStats {
     pub transport: TransportStats,
 }
 
+/// A hook that sees every output of every engine, in order, as the
+/// simulator routes it (see [`Sim::set_output_hook`]).
+pub type OutputHook = Box<dyn FnMut(NodeId, &Output)>;
+
 /// A route of the simulated signaling server for one out-of-band handshake.
 #[derive(Debug)]
 struct Route {
@@ -136,6 +140,7 @@ pub struct Sim {
     completed: VecDeque<(NodeId, Completion)>,
     stats: SimStats,
     trace: DefaultHasher,
+    output_hook: Option<OutputHook>,
 }
 
 impl Sim {
@@ -157,6 +162,7 @@ impl Sim {
             completed: VecDeque::new(),
             stats: SimStats::default(),
             trace: DefaultHasher::new(),
+            output_hook: None,
         }
     }
 
@@ -252,6 +258,14 @@ impl Sim {
         self.completions.get(&op)
     }
 
+    /// Forget every completion kept for [`Sim::completion`] and
+    /// [`Sim::take_completions`]. Long runs that follow completions through
+    /// an output hook call it now and then to bound memory.
+    pub fn clear_completions(&mut self) {
+        self.completions.clear();
+        self.completed.clear();
+    }
+
     /// Completions since the last call, in the order they happened.
     pub fn take_completions(&mut self) -> Vec<(NodeId, Completion)> {
         self.completed.drain(..).collect()
@@ -302,6 +316,13 @@ impl Sim {
     /// (pending and dying timeouts) are left.
     pub fn is_quiet(&self) -> bool {
         !self.queue.has_activity()
+    }
+
+    /// Virtual time (from the start) of the next queued entry, if any.
+    /// A driver that runs its own timers beside the simulation (an overlay
+    /// protocol on top of the engines) steps until its next deadline.
+    pub fn next_at(&self) -> Option<Duration> {
+        self.queue.next_at()
     }
 
     /// Entries in the event queue.
@@ -458,6 +479,14 @@ impl Sim {
     /// `HELLO` check must catch it (`ConnectFailure::Tampered`).
     pub fn intercept(&mut self, a: NodeId, b: NodeId) {
         self.transport.intercept(a, b);
+    }
+
+    /// Install (or remove) a hook that sees every output of every engine
+    /// (events, completions, signals) as it is routed, whether or not
+    /// [`SimConfig::record_outputs`] keeps them. A protocol driven on top of
+    /// the engines (it reacts to their events) reads them here.
+    pub fn set_output_hook(&mut self, hook: Option<OutputHook>) {
+        self.output_hook = hook;
     }
 
     /// Fault injection: hand `node`'s engine a transport event at once,
@@ -682,6 +711,9 @@ impl Sim {
             self.stats.outputs += 1;
             hash_output(&out, &mut self.trace);
             self.route_output(node, &out);
+            if let Some(hook) = self.output_hook.as_mut() {
+                hook(node, &out);
+            }
             if self.config.record_outputs {
                 let t = self.queue.now();
                 self.nodes[idx].outputs.push((t, out));

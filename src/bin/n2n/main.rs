@@ -8,6 +8,8 @@
 //!   events; stdin lines are messages to its neighbours, `/help` lists the
 //!   commands (`/peers`, `/bridge A B`, ...).
 //! - `n2n sim --peers N`: the demo in the simulator (virtual clock).
+//! - `n2n spray --peers N --cycles C`: the Spray peer-sampling protocol in
+//!   the simulator, measured as in its paper (tables and SVG plots).
 //!
 //! Every failure is one line on stderr saying what to do, and exit code 1.
 
@@ -17,6 +19,7 @@ mod peer;
 mod report;
 mod signal;
 mod sim;
+mod spray;
 
 use std::process::ExitCode;
 
@@ -43,6 +46,9 @@ enum Command {
     Peer(peer::PeerArgs),
     /// Run the demo's scenario in the simulator (in memory, virtual clock).
     Sim(sim::SimArgs),
+    /// Run the Spray peer-sampling protocol in the simulator and measure it
+    /// as its paper does (view size vs ln N, in-degree, clustering, paths).
+    Spray(spray::SprayArgs),
     /// Measure the backends against each other and against the raw libraries;
     /// print a markdown table (needs the `bench` feature).
     Bench {
@@ -98,6 +104,7 @@ fn main() -> ExitCode {
         Command::Signal(args) => runtime.block_on(signal::run(args)),
         Command::Peer(args) => runtime.block_on(peer::run(args)),
         Command::Sim(args) => sim::run(args),
+        Command::Spray(args) => spray::run(args),
         Command::Bench { quick } => bench(quick),
     };
     // Background tasks (transports, clients) are not waited for.

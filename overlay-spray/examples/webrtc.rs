@@ -1,0 +1,192 @@
+//! Spray over real WebRTC: N peers in this process (str0m, or str0m and
+//! webrtc-rs mixed), each on its own UDP socket on loopback, joined one by
+//! one through a random earlier peer (signals carried in process). Prints
+//! the view sizes against ln N, the components, a broadcast's reach, and
+//! memory and CPU per peer.
+//!
+//! ```text
+//! cargo run --release -p overlay-spray --example webrtc -- 100
+//! cargo run --release -p overlay-spray --example webrtc -- 100 --mix
+//! ```
+//! Arguments: peers (default 100); `--mix` (every other peer on webrtc-rs);
+//! `--period SECONDS` (default 2); `--cycles C` shuffle periods to wait
+//! (default 15).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use overlay_core::{Keypair, Node, NodeConfig, ProtocolId};
+use overlay_spray::graph::{Graph, Summary};
+use overlay_spray::node::SprayHandle;
+use overlay_spray::SprayConfig;
+use rtc_common::RtcConfig;
+
+/// Resident set size of this process, KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time (user + system) of this process so far.
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which ends with ')').
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            let utime: u64 = rest.get(11)?.parse().ok()?;
+            let stime: u64 = rest.get(12)?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .unwrap_or(0);
+    // Linux reports clock ticks of 1/100 s.
+    Duration::from_millis(ticks * 10)
+}
+
+fn spawn(mix: bool, i: usize) -> Result<(Node, &'static str), String> {
+    let rtc = RtcConfig::loopback();
+    if mix && i % 2 == 1 {
+        let t = transport_webrtcrs::WebRtcTransport::new(rtc).map_err(|e| e.to_string())?;
+        Ok((
+            Node::spawn(t, Keypair::generate(), NodeConfig::default()),
+            "webrtc-rs",
+        ))
+    } else {
+        let t = transport_str0m::Str0mTransport::bind(&rtc).map_err(|e| e.to_string())?;
+        Ok((
+            Node::spawn(t, Keypair::generate(), NodeConfig::default()),
+            "str0m",
+        ))
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let mut peers = 100usize;
+    let mut mix = false;
+    let mut period = 2u64;
+    let mut cycles = 15u32;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--mix" => mix = true,
+            "--period" => {
+                period = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--period SECONDS")?
+            }
+            "--cycles" => {
+                cycles = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--cycles C")?
+            }
+            n => {
+                peers = n.parse().map_err(|_| {
+                    format!("usage: webrtc [PEERS] [--mix] [--period S] [--cycles C]; got {n}")
+                })?
+            }
+        }
+    }
+    let protocol = ProtocolId::new("spray").map_err(|e| e.to_string())?;
+    let config = SprayConfig::default().with_period(Duration::from_secs(period));
+    let rss0 = rss_kib();
+    let started = Instant::now();
+    let mut nodes = Vec::new();
+    let mut sprays = Vec::new();
+    let mut inboxes = Vec::new();
+    let mut kinds = HashMap::new();
+    for i in 0..peers {
+        let (node, kind) = spawn(mix, i)?;
+        *kinds.entry(kind).or_insert(0) += 1;
+        let (spray, rx) = SprayHandle::start(&node, protocol, config.clone(), i as u64)
+            .await
+            .map_err(|e| e.to_string())?;
+        if i > 0 {
+            let contact = &nodes[rand::random::<u32>() as usize % i];
+            if let Err(e) = spray.join_via(contact).await {
+                eprintln!("peer {i}: join failed: {e}");
+            }
+        }
+        nodes.push(node);
+        sprays.push(spray);
+        inboxes.push(rx);
+    }
+    let joined = started.elapsed();
+    eprintln!(
+        "{peers} peers joined in {:.1} s; {cycles} periods of {period} s...",
+        joined.as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(period * u64::from(cycles))).await;
+    // CPU over one steady window of 5 periods.
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(period * 5)).await;
+    let cpu = cpu_time().saturating_sub(cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
+    let rss = rss_kib();
+
+    let index: HashMap<_, _> = sprays
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id(), i as u32))
+        .collect();
+    let mut out = Vec::new();
+    let mut moved = 0;
+    for s in &sprays {
+        let view = s.view().await.map_err(|e| e.to_string())?;
+        moved += s.stats().await.map_err(|e| e.to_string())?.arcs_moved;
+        out.push(
+            view.iter()
+                .flat_map(|(p, c)| std::iter::repeat_n(index[p], *c as usize))
+                .collect(),
+        );
+    }
+    let g = Graph::new(out);
+    let views = Summary::of(&g.view_sizes());
+    let ins = Summary::of(&g.in_degrees());
+    let t0 = Instant::now();
+    let id = sprays[0]
+        .broadcast(&b"hello everyone"[..])
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut reached = 0;
+    for rx in inboxes.iter_mut().skip(1) {
+        while let Ok(d) = rx.try_recv() {
+            if d.id == id {
+                reached += 1;
+            }
+        }
+    }
+    let (path, _) = g.mean_shortest_path(peers, 1);
+    println!("| backends | peers | ln N | mean view (min–max) | in-degree max | components | mean shortest path | arcs moved | broadcast reached | RSS per peer | CPU per peer (steady) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {peers} | {:.2} | {:.2} ({}–{}) | {} | {} | {:.2} | {moved} | {reached}/{} (≤ {:.1} s) | {:.0} KiB | {:.2} % of a core |",
+        kinds.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(" + "),
+        (peers as f64).ln(),
+        views.mean,
+        views.min,
+        views.max,
+        ins.max,
+        g.components(),
+        path,
+        peers - 1,
+        t0.elapsed().as_secs_f64(),
+        rss.saturating_sub(rss0) as f64 / peers as f64,
+        cpu * 100.0 / peers as f64,
+    );
+    for n in &nodes {
+        n.shutdown().await;
+    }
+    if g.components() != 1 || reached != peers - 1 {
+        return Err("the overlay is split or the broadcast missed peers".into());
+    }
+    Ok(())
+}

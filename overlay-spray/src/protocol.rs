@@ -1,0 +1,637 @@
+//! The Spray state machine (sans-IO): events and ticks in, actions out.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use overlay_core::{ArcCloseReason, Direction, Event, PeerId};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::message::Message;
+
+/// Settings of a [`Spray`] peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SprayConfig {
+    /// Δt, the period of the shuffle. Default 10 s.
+    pub period: Duration,
+    /// Broadcast ids remembered to drop duplicates. Default 4096.
+    pub broadcast_memory: usize,
+    /// Largest broadcast payload accepted and forwarded, in bytes.
+    /// Default 64 KiB.
+    pub max_broadcast: usize,
+}
+
+impl Default for SprayConfig {
+    fn default() -> Self {
+        SprayConfig {
+            period: Duration::from_secs(10),
+            broadcast_memory: 4096,
+            max_broadcast: 64 * 1024,
+        }
+    }
+}
+
+impl SprayConfig {
+    /// Use this shuffle period.
+    pub fn with_period(mut self, period: Duration) -> Self {
+        self.period = period;
+        self
+    }
+}
+
+/// Names one `connect` Spray asked for; its outcome comes back through
+/// [`Spray::handle_connect_result`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Token(pub u64);
+
+/// What Spray asks its driver to do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `connect(from, to)` on this peer (`None` is this peer), then report
+    /// the outcome with [`Spray::handle_connect_result`] and `token`.
+    Connect {
+        /// Names this connect.
+        token: Token,
+        /// Who gets the arc (`None`: this peer).
+        from: Option<PeerId>,
+        /// Where it points (`None`: this peer).
+        to: Option<PeerId>,
+    },
+    /// Remove one (unpinned) arc to `peer`.
+    Disconnect {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// Pin one arc to `peer` (it is being handed out).
+    Pin {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// Unpin one arc to `peer`.
+    Unpin {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// Send `payload` to `peer` on this protocol.
+    Send {
+        /// The neighbour.
+        peer: PeerId,
+        /// A Spray message.
+        payload: Bytes,
+    },
+    /// A broadcast reached this peer (first copy): hand it to the application.
+    Deliver {
+        /// The neighbour it came from.
+        from: PeerId,
+        /// The broadcast's id.
+        id: u64,
+        /// What its origin sent.
+        payload: Bytes,
+    },
+    /// The graceful leave handed every inview arc over: shut the node down.
+    Left,
+}
+
+/// Counters of one Spray peer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SprayStats {
+    /// Shuffles this peer started.
+    pub exchanges_started: u64,
+    /// Shuffles this peer answered.
+    pub exchanges_answered: u64,
+    /// Newcomers this peer bridged in as their contact.
+    pub joins_handled: u64,
+    /// Arcs handed to another peer (bridge opened, own copy removed).
+    pub arcs_moved: u64,
+    /// Arcs that could not be handed out (bridge failed; the arc stays).
+    pub moves_failed: u64,
+    /// Arcs lost to a crashed or timed-out neighbour.
+    pub arcs_lost: u64,
+    /// Lost arcs replaced by a copy of a random neighbour.
+    pub arcs_replaced: u64,
+    /// Other connects (join bridges, replacements, leave handovers) that
+    /// failed.
+    pub connects_failed: u64,
+    /// Messages that were not Spray messages, or not expected (dropped).
+    pub dropped_messages: u64,
+    /// Broadcasts delivered to the application.
+    pub broadcasts_delivered: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// In the view, free to be sampled.
+    Free,
+    /// Being handed out by the connect `Token`.
+    Pinned(Token),
+    /// Handed out: its disconnect is on the way.
+    Leaving,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    age: u32,
+    state: State,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    /// An arc to `peer` is handed out; drop it when the bridge opened.
+    Move(PeerId),
+    /// Nothing to do when it ends (join bridges, replacements, leave).
+    Plain,
+}
+
+/// One Spray peer, sans-IO. See the [crate docs](crate).
+#[derive(Debug)]
+pub struct Spray {
+    local: PeerId,
+    config: SprayConfig,
+    rng: ChaCha8Rng,
+    /// The partial view (outview), with multiplicity.
+    view: BTreeMap<PeerId, Vec<Entry>>,
+    view_len: usize,
+    /// Inview arc counts (for broadcast and leave).
+    inview: BTreeMap<PeerId, u32>,
+    /// Peers that sent JOIN during their current inview (one JOIN each).
+    joined: BTreeSet<PeerId>,
+    /// Arcs lost to one neighbour's failure so far (until its last one).
+    lost: BTreeMap<PeerId, u32>,
+    pending: BTreeMap<Token, Purpose>,
+    next_token: u64,
+    next_shuffle: Option<Instant>,
+    leaving: bool,
+    left: bool,
+    seen: HashSet<u64>,
+    seen_order: VecDeque<u64>,
+    actions: VecDeque<Action>,
+    stats: SprayStats,
+}
+
+impl Spray {
+    /// A Spray peer for `local`; `seed` drives every random choice.
+    pub fn new(local: PeerId, config: SprayConfig, seed: u64) -> Self {
+        Spray {
+            local,
+            config,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            view: BTreeMap::new(),
+            view_len: 0,
+            inview: BTreeMap::new(),
+            joined: BTreeSet::new(),
+            lost: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            next_token: 0,
+            next_shuffle: None,
+            leaving: false,
+            left: false,
+            seen: HashSet::new(),
+            seen_order: VecDeque::new(),
+            actions: VecDeque::new(),
+            stats: SprayStats::default(),
+        }
+    }
+
+    // ----- queries -------------------------------------------------------
+
+    /// This peer.
+    pub fn local_id(&self) -> PeerId {
+        self.local
+    }
+
+    /// The partial view: neighbour -> arcs to it.
+    pub fn view(&self) -> BTreeMap<PeerId, u32> {
+        self.view
+            .iter()
+            .map(|(p, e)| (*p, e.len() as u32))
+            .collect()
+    }
+
+    /// |P|: arcs in the partial view, with multiplicity.
+    pub fn view_size(&self) -> usize {
+        self.view_len
+    }
+
+    /// Incoming arcs: neighbour -> arcs from it.
+    pub fn inview(&self) -> &BTreeMap<PeerId, u32> {
+        &self.inview
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> SprayStats {
+        self.stats
+    }
+
+    /// Whether [`Spray::leave`] was called.
+    pub fn is_leaving(&self) -> bool {
+        self.leaving
+    }
+
+    /// The next action for the driver.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Spray::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_shuffle
+    }
+
+    // ----- inputs --------------------------------------------------------
+
+    /// Start shuffling: the first shuffle comes at a random point of the
+    /// first period (peers' clocks are not in step).
+    pub fn start(&mut self, now: Instant) {
+        if self.next_shuffle.is_none() && !self.leaving {
+            let p = self.config.period.as_nanos() as u64;
+            let first = self.rng.gen_range(0..p.max(1));
+            self.next_shuffle = Some(now + Duration::from_nanos(first));
+        }
+    }
+
+    /// The out-of-band arc to `contact` opened: ask it to bridge this
+    /// newcomer to its outview, and start shuffling.
+    pub fn join(&mut self, now: Instant, contact: PeerId) {
+        self.actions.push_back(Action::Send {
+            peer: contact,
+            payload: Message::Join.encode(),
+        });
+        self.start(now);
+    }
+
+    /// Flood `payload` over the overlay; its id.
+    pub fn broadcast(&mut self, payload: Bytes) -> u64 {
+        let id = self.rng.gen();
+        self.remember(id);
+        let msg = Message::Broadcast { id, payload }.encode();
+        self.flood(None, &msg);
+        id
+    }
+
+    /// Leave gracefully: hand every inview arc over to the outview (each
+    /// `i -> self` becomes `i -> o`, bridged here), then [`Action::Left`].
+    pub fn leave(&mut self, _now: Instant) {
+        if self.leaving {
+            return;
+        }
+        self.leaving = true;
+        self.next_shuffle = None;
+        let mut outs: Vec<PeerId> = self
+            .view
+            .iter()
+            .flat_map(|(p, e)| std::iter::repeat_n(*p, e.len()))
+            .collect();
+        outs.shuffle(&mut self.rng);
+        let ins: Vec<(PeerId, u32)> = self.inview.iter().map(|(p, n)| (*p, *n)).collect();
+        let mut k = 0;
+        for (i, n) in ins {
+            for _ in 0..n {
+                // The next outview entry that is not `i` itself.
+                let Some(o) = (0..outs.len())
+                    .map(|j| outs[(k + j) % outs.len()])
+                    .find(|o| *o != i)
+                else {
+                    break;
+                };
+                k += 1;
+                self.connect(Some(i), Some(o), Purpose::Plain);
+            }
+        }
+        self.maybe_left();
+    }
+
+    /// Feed one event of this protocol.
+    pub fn handle_event(&mut self, now: Instant, event: &Event) {
+        match event {
+            Event::ArcOpened {
+                peer,
+                direction: Direction::Out,
+                count,
+            } => {
+                let e = self.view.entry(*peer).or_default();
+                while e.len() < *count as usize {
+                    e.push(Entry {
+                        age: 0,
+                        state: State::Free,
+                    });
+                    self.view_len += 1;
+                }
+            }
+            Event::ArcOpened {
+                peer,
+                direction: Direction::In,
+                count,
+            } => {
+                self.inview.insert(*peer, *count);
+            }
+            Event::ArcClosed {
+                peer,
+                direction: Direction::Out,
+                reason,
+                count,
+            } => self.on_out_closed(*peer, reason, *count),
+            Event::ArcClosed {
+                peer,
+                direction: Direction::In,
+                count,
+                ..
+            } => {
+                if *count == 0 {
+                    self.inview.remove(peer);
+                    self.joined.remove(peer);
+                } else {
+                    self.inview.insert(*peer, *count);
+                }
+            }
+            Event::Message { peer, payload } => self.on_message(now, *peer, payload),
+            // A connect we asked for failed: its completion tells us too.
+            _ => {}
+        }
+    }
+
+    /// The connect named `token` ended.
+    pub fn handle_connect_result(&mut self, _now: Instant, token: Token, ok: bool) {
+        let Some(purpose) = self.pending.remove(&token) else {
+            return;
+        };
+        if !ok && matches!(purpose, Purpose::Plain) {
+            self.stats.connects_failed += 1;
+        }
+        if let Purpose::Move(peer) = purpose {
+            if let Some(entry) = self
+                .view
+                .get_mut(&peer)
+                .and_then(|es| es.iter_mut().find(|e| e.state == State::Pinned(token)))
+            {
+                self.actions.push_back(Action::Unpin { peer });
+                if ok {
+                    entry.state = State::Leaving;
+                    self.actions.push_back(Action::Disconnect { peer });
+                    self.stats.arcs_moved += 1;
+                } else {
+                    entry.state = State::Free;
+                    self.stats.moves_failed += 1;
+                }
+            }
+        }
+        self.maybe_left();
+    }
+
+    /// The shuffle deadline passed: exchange with the oldest neighbour.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(at) = self.next_shuffle else { return };
+        if now < at {
+            return;
+        }
+        self.next_shuffle = Some(now + self.config.period);
+        self.shuffle();
+    }
+
+    // ----- the protocol --------------------------------------------------
+
+    fn shuffle(&mut self) {
+        for e in self.view.values_mut().flatten() {
+            e.age = e.age.saturating_add(1);
+        }
+        // The oldest free entry (ties broken at random).
+        let free: Vec<(PeerId, usize, u32)> = self
+            .view
+            .iter()
+            .flat_map(|(p, es)| {
+                es.iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.state == State::Free)
+                    .map(move |(i, e)| (*p, i, e.age))
+            })
+            .collect();
+        let Some(oldest_age) = free.iter().map(|f| f.2).max() else {
+            return;
+        };
+        let oldest: Vec<usize> = (0..free.len())
+            .filter(|&i| free[i].2 == oldest_age)
+            .collect();
+        let chosen = oldest[self.rng.gen_range(0..oldest.len())];
+        let q = free[chosen].0;
+        // The sample: the oldest entry plus ⌈|P|/2⌉ − 1 others, drawn from
+        // the free entries.
+        let want = self.view_len.div_ceil(2).saturating_sub(1);
+        let mut others: Vec<(PeerId, usize)> = free
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != chosen)
+            .map(|(_, f)| (f.0, f.1))
+            .collect();
+        others.shuffle(&mut self.rng);
+        others.truncate(want);
+        others.push((free[chosen].0, free[chosen].1));
+        self.stats.exchanges_started += 1;
+        // Tell q first: it samples its own view before our arcs arrive.
+        self.actions.push_back(Action::Send {
+            peer: q,
+            payload: Message::Exchange.encode(),
+        });
+        self.hand_out(q, others);
+    }
+
+    /// Hand the sampled entries to `partner`: each `x` becomes an arc
+    /// `partner -> x` bridged here (an `x` that is `partner` itself becomes
+    /// `partner -> self`); each entry is pinned until its bridge ends.
+    fn hand_out(&mut self, partner: PeerId, sample: Vec<(PeerId, usize)>) {
+        for (x, i) in sample {
+            let token = self.token();
+            if let Some(e) = self.view.get_mut(&x).and_then(|es| es.get_mut(i)) {
+                e.state = State::Pinned(token);
+            }
+            self.pending.insert(token, Purpose::Move(x));
+            self.actions.push_back(Action::Pin { peer: x });
+            let to = if x == partner { None } else { Some(x) };
+            self.actions.push_back(Action::Connect {
+                token,
+                from: Some(partner),
+                to,
+            });
+        }
+    }
+
+    fn on_exchange(&mut self, from: PeerId) {
+        if self.leaving {
+            self.stats.dropped_messages += 1;
+            return;
+        }
+        self.stats.exchanges_answered += 1;
+        let free: Vec<(PeerId, usize)> = self
+            .view
+            .iter()
+            .flat_map(|(p, es)| {
+                es.iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.state == State::Free)
+                    .map(move |(i, _)| (*p, i))
+            })
+            .collect();
+        let want = self.view_len.div_ceil(2);
+        let sample: Vec<(PeerId, usize)> = free
+            .choose_multiple(&mut self.rng, want.min(free.len()))
+            .copied()
+            .collect();
+        self.hand_out(from, sample);
+    }
+
+    fn on_join(&mut self, newcomer: PeerId) {
+        if self.leaving || !self.inview.contains_key(&newcomer) || !self.joined.insert(newcomer) {
+            // Only a peer with an arc to us joins, once per stay.
+            self.stats.dropped_messages += 1;
+            return;
+        }
+        self.stats.joins_handled += 1;
+        let targets: Vec<PeerId> = self
+            .view
+            .iter()
+            .flat_map(|(p, es)| std::iter::repeat_n(*p, es.len()))
+            .filter(|p| *p != newcomer)
+            .collect();
+        if targets.is_empty() {
+            self.connect(None, Some(newcomer), Purpose::Plain);
+        } else {
+            for q in targets {
+                self.connect(Some(q), Some(newcomer), Purpose::Plain);
+            }
+        }
+    }
+
+    fn on_out_closed(&mut self, peer: PeerId, reason: &ArcCloseReason, count: u32) {
+        let mut removed = 0u32;
+        if let Some(es) = self.view.get_mut(&peer) {
+            while es.len() > count as usize {
+                let pos = es
+                    .iter()
+                    .position(|e| e.state == State::Leaving)
+                    .or_else(|| es.iter().position(|e| e.state == State::Free))
+                    .unwrap_or(es.len() - 1);
+                es.swap_remove(pos);
+                removed += 1;
+            }
+            if es.is_empty() {
+                self.view.remove(&peer);
+            }
+        }
+        self.view_len -= removed as usize;
+        let failure = matches!(
+            reason,
+            ArcCloseReason::ConnectionLost(_)
+                | ArcCloseReason::TimedOut
+                | ArcCloseReason::ProtocolViolation
+        );
+        if !failure || self.leaving {
+            return;
+        }
+        self.stats.arcs_lost += u64::from(removed);
+        *self.lost.entry(peer).or_default() += removed;
+        if count > 0 {
+            return;
+        }
+        // The neighbour is gone: with probability 1 − 1/(|P| + occ), each
+        // lost arc is replaced by a copy of a random remaining arc, so the
+        // network keeps about ln N arcs per peer (the paper's onPeerDown).
+        let occ = self.lost.remove(&peer).unwrap_or(0);
+        for _ in 0..occ {
+            if self.view_len == 0 {
+                break;
+            }
+            let keep = 1.0 - 1.0 / (self.view_len as f64 + f64::from(occ));
+            if self.rng.gen_bool(keep.clamp(0.0, 1.0)) {
+                let k = self.rng.gen_range(0..self.view_len);
+                let r = self
+                    .view
+                    .iter()
+                    .flat_map(|(p, es)| std::iter::repeat_n(*p, es.len()))
+                    .nth(k);
+                if let Some(r) = r {
+                    self.stats.arcs_replaced += 1;
+                    self.connect(None, Some(r), Purpose::Plain);
+                }
+            }
+        }
+    }
+
+    fn on_message(&mut self, _now: Instant, from: PeerId, payload: &Bytes) {
+        match Message::decode(payload) {
+            Ok(Message::Join) => self.on_join(from),
+            Ok(Message::Exchange) => self.on_exchange(from),
+            Ok(Message::Broadcast { id, payload }) => {
+                if payload.len() > self.config.max_broadcast {
+                    self.stats.dropped_messages += 1;
+                } else if self.remember(id) {
+                    self.stats.broadcasts_delivered += 1;
+                    let msg = Message::Broadcast {
+                        id,
+                        payload: payload.clone(),
+                    }
+                    .encode();
+                    self.actions
+                        .push_back(Action::Deliver { from, id, payload });
+                    self.flood(Some(from), &msg);
+                }
+            }
+            Err(e) => {
+                tracing::debug!(peer = %from.short(), "dropped: {e}");
+                self.stats.dropped_messages += 1;
+            }
+        }
+    }
+
+    // ----- helpers -------------------------------------------------------
+
+    fn token(&mut self) -> Token {
+        self.next_token += 1;
+        Token(self.next_token)
+    }
+
+    fn connect(&mut self, from: Option<PeerId>, to: Option<PeerId>, purpose: Purpose) {
+        let token = self.token();
+        self.pending.insert(token, purpose);
+        self.actions.push_back(Action::Connect { token, from, to });
+    }
+
+    fn maybe_left(&mut self) {
+        if self.leaving && !self.left && self.pending.is_empty() {
+            self.left = true;
+            self.actions.push_back(Action::Left);
+        }
+    }
+
+    /// Whether `id` is new (and remember it, forgetting the oldest).
+    fn remember(&mut self, id: u64) -> bool {
+        if !self.seen.insert(id) {
+            return false;
+        }
+        self.seen_order.push_back(id);
+        while self.seen_order.len() > self.config.broadcast_memory.max(1) {
+            if let Some(old) = self.seen_order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
+
+    fn flood(&mut self, except: Option<PeerId>, msg: &Bytes) {
+        let to: BTreeSet<PeerId> = self
+            .view
+            .keys()
+            .chain(self.inview.keys())
+            .copied()
+            .filter(|p| Some(*p) != except)
+            .collect();
+        for peer in to {
+            self.actions.push_back(Action::Send {
+                peer,
+                payload: msg.clone(),
+            });
+        }
+    }
+}
