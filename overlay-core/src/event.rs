@@ -77,6 +77,11 @@ pub enum ConnectFailure {
     /// The node shut down.
     #[error("the node shut down")]
     Shutdown,
+    /// A resource limit of this node refused the request (arcs per pair,
+    /// protocols per connection, requests waiting on one handshake...).
+    /// See `docs/LIMITS.md`; retry later or raise the limit in [`crate::Config`].
+    #[error("refused by a resource limit: {0}")]
+    LimitReached(&'static str),
 }
 
 /// Why a bridge or a remote peer failed a connect, as carried on the wire.
@@ -142,6 +147,7 @@ impl From<&ConnectFailure> for BridgeFailure {
                 BridgeFailure::ConnectionLost
             }
             ConnectFailure::ProtocolViolation => BridgeFailure::Other,
+            ConnectFailure::LimitReached(_) => BridgeFailure::Busy,
         }
     }
 }
@@ -159,7 +165,8 @@ pub enum Event {
         /// How many copies of this arc exist now.
         count: u32,
     },
-    /// An arc (one copy) closed.
+    /// One or more copies of an arc closed (one event per change of
+    /// count, however many copies went at once).
     ArcClosed {
         /// The remote end.
         peer: PeerId,

@@ -138,6 +138,13 @@ impl Engine {
                 }
             }
         }
+        if let Via::Bridge(bridge) = via {
+            if self.pending_via(bridge) >= self.config.max_pending_per_neighbour {
+                self.stats.refused_requests += 1;
+                self.stats.dropped_signals += 1;
+                return Accepted::Dropped("too many handshakes relayed by this neighbour");
+            }
+        }
         if self.pending_count() >= self.config.max_pending {
             self.stats.dropped_signals += 1;
             for w in inherited {
@@ -333,6 +340,12 @@ impl Engine {
                 )
                 .is_ok()
             });
+        if valid && !self.hello_arcs_within_limits(&arcs) {
+            tracing::warn!(conn = %id, peer = %sender.short(), "hello announcing arcs beyond the limits: closing");
+            self.stats.misbehaving_closed += 1;
+            self.fail_conn(now, id, ConnectFailure::ProtocolViolation, true);
+            return;
+        }
         if !valid {
             tracing::warn!(conn = %id, claimed = %sender.short(), "hello with a wrong identity or signature: closing");
             self.stats.misbehaving_closed += 1;

@@ -168,7 +168,7 @@ pub(crate) fn check(sim: &Sim) -> Result<Report, InvariantError> {
         v.push(Violation::NotQuiet);
     }
     let now = sim.elapsed();
-    let pending_timeout = sim.config().engine.pending_timeout;
+    let pending_timeout = sim.config().engine.pending_timeout();
     let mut report = Report::default();
     // Each living node's established connections, by remote peer.
     let mut tables: Vec<Option<BTreeMap<PeerId, ConnectionInfo>>> = Vec::with_capacity(sim.len());
