@@ -39,7 +39,10 @@ fn a_peer_that_never_reads_costs_bounded_memory_and_is_not_cut() -> TestResult {
     // A stops reading: B's answers to it only pile up.
     sim.net_config_mut().bandwidth = Some(1);
     let stranger = PeerId::from_bytes([7; 32]);
-    let flood: u64 = std::env::var("FLOOD").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let flood: u64 = std::env::var("FLOOD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
     let mut peak = 0;
     for i in 0..flood {
         // Each FORWARD toward a non-neighbour gets a FORWARD_FAILED answer.

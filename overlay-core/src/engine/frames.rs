@@ -78,9 +78,7 @@ impl Engine {
             } => {
                 // Only the message in progress is dropped, not this one.
                 self.interrupt_reassembly(now, id);
-                let r = self.reassemble(id, chunk.len(), |r| {
-                    r.start(protocol, total_len, &chunk)
-                });
+                let r = self.reassemble(id, chunk.len(), |r| r.start(protocol, total_len, &chunk));
                 self.reassembled(now, id, peer, r);
             }
             Frame::DataCont { chunk } => {
@@ -191,9 +189,7 @@ impl Engine {
                     return;
                 }
                 match self.established(&to) {
-                    Some(target)
-                        if self.reply_queue_full(target) =>
-                    {
+                    Some(target) if self.reply_queue_full(target) => {
                         // The target does not drain its queue: relaying more
                         // would let one neighbour grow our memory without bound.
                         tracing::debug!(from = %peer.short(), to = %to.short(), "cannot relay: target's queue is full");
@@ -293,7 +289,8 @@ impl Engine {
     /// Whether the arcs a `Hello` announces fit the per-pair and
     /// per-connection limits.
     pub(super) fn hello_arcs_within_limits(&self, arcs: &[(ProtocolId, u32)]) -> bool {
-        let mut per: std::collections::BTreeMap<ProtocolId, u64> = std::collections::BTreeMap::new();
+        let mut per: std::collections::BTreeMap<ProtocolId, u64> =
+            std::collections::BTreeMap::new();
         for (p, n) in arcs {
             *per.entry(*p).or_default() += u64::from(*n);
         }
@@ -406,7 +403,11 @@ impl Engine {
 
     /// Close a misbehaving connection.
     fn cut(&mut self, now: Instant, id: ConnId) {
-        let Some((established, gone)) = self.conns.get(&id).map(|c| (c.state.is_established(), c.peer)) else {
+        let Some((established, gone)) = self
+            .conns
+            .get(&id)
+            .map(|c| (c.state.is_established(), c.peer))
+        else {
             return;
         };
         self.stats.misbehaving_closed += 1;

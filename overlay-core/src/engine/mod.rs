@@ -638,7 +638,11 @@ impl Engine {
     fn refuse(&mut self, request: ArcRequest, peer: PeerId, limit: &'static str) {
         self.stats.refused_requests += 1;
         tracing::debug!(peer = %peer.short(), limit, "arc request refused by a limit");
-        self.resolve_request(request, Some(peer), Err(ConnectFailure::LimitReached(limit)));
+        self.resolve_request(
+            request,
+            Some(peer),
+            Err(ConnectFailure::LimitReached(limit)),
+        );
     }
 
     /// Remove a connection from every table; close its transport if asked.
