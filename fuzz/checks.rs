@@ -113,16 +113,50 @@ fn proto(name: &str) -> ProtocolId {
 /// states), or what happens around it.
 #[derive(Arbitrary, Debug)]
 enum Hostile {
-    ArcAdd { p: u8, count: u32 },
-    ArcRemove { p: u8, count: u32 },
-    ConnectTo { op: u8, p: u8, to: u8, count: u32 },
-    ConnectDone { op: u8, failure: Option<u8> },
-    Forward { h: u8, to: u8, sig: u8 },
-    Forwarded { h: u8, origin: u8, sig: u8 },
-    ForwardFailed { h: u8, reason: u8 },
-    Data { p: u8, len: u16 },
-    DataStart { p: u8, total: u32, len: u16 },
-    DataCont { len: u16 },
+    ArcAdd {
+        p: u8,
+        count: u32,
+    },
+    ArcRemove {
+        p: u8,
+        count: u32,
+    },
+    ConnectTo {
+        op: u8,
+        p: u8,
+        to: u8,
+        count: u32,
+    },
+    ConnectDone {
+        op: u8,
+        failure: Option<u8>,
+    },
+    Forward {
+        h: u8,
+        to: u8,
+        sig: u8,
+    },
+    Forwarded {
+        h: u8,
+        origin: u8,
+        sig: u8,
+    },
+    ForwardFailed {
+        h: u8,
+        reason: u8,
+    },
+    Data {
+        p: u8,
+        len: u16,
+    },
+    DataStart {
+        p: u8,
+        total: u32,
+        len: u16,
+    },
+    DataCont {
+        len: u16,
+    },
     Raw(Vec<u8>),
     /// Let virtual time pass (milliseconds).
     Wait(u16),
@@ -302,9 +336,15 @@ pub fn engine_hostile(data: &[u8]) {
     }
     // The honest neighbour still reaches the victim.
     let before = sim.stats().messages_delivered;
-    assert!(sim.send(c, p, b, Bytes::from_static(b"still here")).is_ok(), "C lost B");
+    assert!(
+        sim.send(c, p, b, Bytes::from_static(b"still here")).is_ok(),
+        "C lost B"
+    );
     sim.run_for(Duration::from_secs(5));
-    assert!(sim.stats().messages_delivered > before, "C's message never arrived");
+    assert!(
+        sim.stats().messages_delivered > before,
+        "C's message never arrived"
+    );
 }
 
 /// The victim's tables stay within its limits.

@@ -134,4 +134,7 @@ pub struct ConnectionInfo {
     pub stats: ConnStats,
     /// Round-trip time, if the transport measures it.
     pub rtt: Option<std::time::Duration>,
+    /// Pending: when the handshake gives up; dying: when the connection
+    /// closes; living: `None`.
+    pub deadline: Option<Instant>,
 }

@@ -196,6 +196,7 @@ impl Engine {
                     ..c.stats
                 },
                 rtt: None,
+                deadline: (c.state != ConnState::Living).then_some(c.deadline),
             })
             .collect()
     }
@@ -217,6 +218,16 @@ impl Engine {
     /// Operations still in flight.
     pub fn operations_in_flight(&self) -> usize {
         self.ops.len()
+    }
+
+    /// `ConnectTo` requests this node sent as a bridge and waits on.
+    pub fn bridge_waits(&self) -> usize {
+        self.bridge_waits.len()
+    }
+
+    /// Signals kept for handshakes not known yet.
+    pub fn early_signals(&self) -> usize {
+        self.early.len()
     }
 
     // ----- outputs -------------------------------------------------------
