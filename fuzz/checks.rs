@@ -11,7 +11,8 @@ use bytes::Bytes;
 use overlay_core::sim::{NodeId, Sim, SimConfig};
 use overlay_core::wire::{Frame, Reassembled, Reassembler};
 use overlay_core::{
-    BridgeFailure, Config, HandshakeId, PeerId, ProtocolId, Signal, SignalEnvelope,
+    BridgeFailure, Config, HandshakeId, Keypair, PeerId, ProtocolId, Signal, SignalEnvelope,
+    SignatureBytes, SignedSignal,
 };
 
 /// Frame limit used by the decoder targets.
@@ -187,13 +188,34 @@ fn pick_peer(sim: &Sim, nodes: &[NodeId; 3], i: u8) -> PeerId {
     }
 }
 
-fn pick_signal(s: u8) -> Signal {
-    match s % 4 {
+/// A signal, signed by `origin` (one of the attacker's own keys when
+/// `sign`, else an invalid signature).
+fn pick_signal(
+    s: u8,
+    origin: Option<&Keypair>,
+    to: &PeerId,
+    handshake: HandshakeId,
+) -> SignedSignal {
+    let signal = match s % 4 {
         0 => Signal::Offer { sdp: "v=0".into() },
         1 => Signal::Answer { sdp: "v=0".into() },
         2 => Signal::candidate("candidate:1 1 udp 1 10.0.0.1 9 typ host"),
         _ => Signal::EndOfCandidates,
+    };
+    let seq = u32::from(s / 4 % 4);
+    match origin {
+        Some(k) => SignedSignal::sign(k, Some(to), handshake, seq, signal),
+        None => SignedSignal {
+            seq,
+            signature: SignatureBytes([0; 64]),
+            signal,
+        },
     }
+}
+
+/// The attacker's keys for made-up origins.
+fn attacker_key(i: u8) -> Keypair {
+    Keypair::from_secret_bytes([i | 1; 32])
 }
 
 fn failure(code: u8) -> BridgeFailure {
@@ -251,11 +273,6 @@ pub fn engine_hostile(data: &[u8]) {
     let Ok(ops) = u.arbitrary_iter::<Hostile>() else {
         return;
     };
-    // Known, reported: a relayed offer claiming to come from C makes B
-    // replace its (established) connection to C before the new one proves
-    // C's identity, so A can disconnect B from C. The fix belongs to the
-    // handshake (keep the old connection until the new Hello verifies).
-    let mut forged_offer_from_c = false;
     for op in ops.take(64) {
         let Ok(op) = op else { break };
         let frame = match op {
@@ -281,18 +298,31 @@ pub fn engine_hostile(data: &[u8]) {
                 failure: f.map(failure),
             }
             .encode(),
-            Hostile::Forward { h, to, sig } => Frame::Forward {
-                handshake: HandshakeId(u64::from(h)),
-                to: pick_peer(&sim, &nodes, to),
-                signal: pick_signal(sig),
+            Hostile::Forward { h, to, sig } => {
+                let to = pick_peer(&sim, &nodes, to);
+                let handshake = HandshakeId(u64::from(h));
+                Frame::Forward {
+                    handshake,
+                    to,
+                    signal: pick_signal(sig, None, &to, handshake),
+                }
+                .encode()
             }
-            .encode(),
             Hostile::Forwarded { h, origin, sig } => {
-                forged_offer_from_c |= pick_peer(&sim, &nodes, origin) == sim.peer(c);
+                let handshake = HandshakeId(u64::from(h));
+                let victim = sim.peer(b);
+                // Made-up origins are the attacker's keys (well signed);
+                // real peers' signals cannot be signed by the attacker.
+                let (origin, key) = if origin % 8 < 3 {
+                    (pick_peer(&sim, &nodes, origin), None)
+                } else {
+                    let k = attacker_key(origin);
+                    (k.peer_id(), Some(k))
+                };
                 Frame::Forwarded {
-                handshake: HandshakeId(u64::from(h)),
-                origin: pick_peer(&sim, &nodes, origin),
-                signal: pick_signal(sig),
+                    handshake,
+                    origin,
+                    signal: pick_signal(sig, key.as_ref(), &victim, handshake),
                 }
                 .encode()
             }
@@ -341,9 +371,6 @@ pub fn engine_hostile(data: &[u8]) {
     check_bounds(&sim, b, &config);
     if let Err(e) = sim.check_invariants() {
         panic!("invariants broken after a hostile neighbour: {e}");
-    }
-    if forged_offer_from_c {
-        return;
     }
     // The honest neighbour still reaches the victim.
     let before = sim.stats().messages_delivered;

@@ -15,7 +15,17 @@
 //! use of the server: every further connection is bridged by the overlay
 //! ([`ProtocolHandle::connect`] with two neighbours), so the overlay keeps
 //! working, and keeps growing, when the server is gone
-//! ([`RoomEvent::ServerLost`]).
+//! ([`RoomEvent::ServerLost`]). When the connection to the server ends, the
+//! node joins the room again (with backoff) so that newcomers after a
+//! server restart still find it and join the same overlay
+//! ([`RoomEvent::Rejoined`]).
+//!
+//! The server knows the node by its [`PeerId`] and checks that the node
+//! owns it (the join is signed with the node's key, [`Node::keypair`]).
+//! A room member joined with [`join_room`] accepts being named as contact
+//! by newcomers ([`JoinOptions::contact`]); set
+//! [`ClientConfig::allow_named`] to false in [`JoinOptions::client`] to be
+//! reachable only through the server's random pick.
 //!
 //! # Example
 //! Two nodes on the in-memory transport join a room of an embedded server.
@@ -42,10 +52,12 @@
 //! # Ok(()) }
 //! ```
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use overlay_core::{
-    ConnectError, Node, NodeError, OutOfBand, PeerId, ProtocolHandle, Signal, SignalEnvelope,
+    ConnectError, ConnectFailure, Node, NodeError, OutOfBand, PeerId, ProtocolHandle, Signal,
+    SignalEnvelope,
 };
 use overlay_signaling::{
     ClientConfig, ClientError, Contact, Incoming, SignalingClient, SignalingSender,
@@ -67,9 +79,21 @@ pub struct JoinOptions {
     /// Ask for this member as contact instead of a random one.
     pub contact: Option<PeerId>,
     /// Join handshakes tried (each with a contact the server picks) before
-    /// giving up. Default 3.
+    /// giving up. Default 5.
     pub attempts: u32,
-    /// The signaling client's settings.
+    /// How long one contact has to open the connection before the next
+    /// attempt asks the server for another (a member that never answers
+    /// costs this, not the whole handshake timeout). Default 10 s.
+    pub contact_timeout: Duration,
+    /// Join the room again when the connection to the server ends (with
+    /// backoff from 250 ms up to [`JoinOptions::max_backoff`]), so the
+    /// node is a contact again after a server restart. Default true.
+    pub reconnect: bool,
+    /// Longest pause between two attempts to join again. Default 30 s.
+    pub max_backoff: Duration,
+    /// The signaling client's settings. [`JoinOptions::new`] sets
+    /// [`ClientConfig::allow_named`]: newcomers may name this node as
+    /// contact.
     pub client: ClientConfig,
 }
 
@@ -80,9 +104,24 @@ impl JoinOptions {
             url: url.into(),
             room: room.into(),
             contact: None,
-            attempts: 3,
-            client: ClientConfig::default(),
+            attempts: 5,
+            contact_timeout: Duration::from_secs(10),
+            reconnect: true,
+            max_backoff: Duration::from_secs(30),
+            client: ClientConfig::default().allowing_named(true),
         }
+    }
+
+    /// Give each contact `timeout` to open the connection.
+    pub fn with_contact_timeout(mut self, timeout: Duration) -> Self {
+        self.contact_timeout = timeout;
+        self
+    }
+
+    /// Whether to join the room again when the server connection ends.
+    pub fn with_reconnect(mut self, reconnect: bool) -> Self {
+        self.reconnect = reconnect;
+        self
     }
 
     /// Ask for `contact` as contact.
@@ -146,15 +185,25 @@ pub enum RoomEvent {
     },
     /// The connection to the signaling server ended. The node keeps its
     /// connections and can still grow the overlay by bridging; newcomers
-    /// can no longer get it as contact.
+    /// cannot get it as contact until it has joined again
+    /// ([`RoomEvent::Rejoined`]; with [`JoinOptions::reconnect`] off, or
+    /// after [`ClientError::Replaced`], serving ends here).
     ServerLost(ClientError),
+    /// The node joined the room again after [`RoomEvent::ServerLost`].
+    Rejoined {
+        /// Other members of the room at that moment.
+        members: usize,
+        /// Attempts it took.
+        attempts: u32,
+    },
 }
 
 /// Membership of a room: the serving task and its events. Dropping it
 /// stops serving and leaves the room (the node's connections stay).
 #[derive(Debug)]
 pub struct Room {
-    sender: SignalingSender,
+    /// The current connection's sender (replaced on each rejoin).
+    sender: Arc<Mutex<SignalingSender>>,
     events: mpsc::Receiver<RoomEvent>,
     task: JoinHandle<()>,
 }
@@ -166,9 +215,10 @@ impl Room {
         self.events.recv().await
     }
 
-    /// A handle that talks to the server through this membership.
+    /// A handle that talks to the server through this membership's
+    /// current connection.
     pub fn sender(&self) -> SignalingSender {
-        self.sender.clone()
+        current(&self.sender)
     }
 
     /// Whether the serving task still runs (the server connection is up).
@@ -216,16 +266,23 @@ pub async fn join_room(handle: &ProtocolHandle, options: JoinOptions) -> Result<
     let client = SignalingClient::connect_with(
         &options.url,
         &options.room,
-        node.id(),
+        node.keypair(),
         options.client.clone(),
     )
     .await?;
     let start = Instant::now();
-    let room = serve_room(&node, client);
+    let rejoin = options.reconnect.then(|| Rejoin {
+        url: options.url.clone(),
+        room: options.room.clone(),
+        client: options.client.clone(),
+        max_backoff: options.max_backoff,
+    });
+    let room = serve(&node, client, rejoin);
     let mut last = None;
     for attempt in 1..=options.attempts.max(1) {
         let want = if attempt == 1 { options.contact } else { None };
-        let contact = match room.sender.request_contact(want).await? {
+        let sender = room.sender();
+        let contact = match sender.request_contact(want).await? {
             Contact::Alone => {
                 return Ok(Joined {
                     contact: None,
@@ -236,7 +293,13 @@ pub async fn join_room(handle: &ProtocolHandle, options: JoinOptions) -> Result<
             }
             Contact::Peer(p) => p,
         };
-        match connect_through(handle, &room.sender, contact).await {
+        let attempt_result = tokio::time::timeout(
+            options.contact_timeout,
+            connect_through(handle, &sender, contact),
+        )
+        .await
+        .unwrap_or(Err(ConnectError::Failed(ConnectFailure::Timeout)));
+        match attempt_result {
             Ok(()) => {
                 return Ok(Joined {
                     contact: Some(contact),
@@ -257,20 +320,110 @@ pub async fn join_room(handle: &ProtocolHandle, options: JoinOptions) -> Result<
 }
 
 /// Serve a room this node's `client` has joined: accept the newcomers'
-/// offers and relay their signals (see the [module docs](self)).
+/// offers and relay their signals (see the [module docs](self)). Serving
+/// ends with the client's connection (no rejoin: [`join_room`] rejoins).
 /// [`join_room`] calls it; call it yourself to serve without joining.
 pub fn serve_room(node: &Node, client: SignalingClient) -> Room {
+    serve(node, client, None)
+}
+
+/// How to join again after the server connection ends.
+#[derive(Debug, Clone)]
+struct Rejoin {
+    url: String,
+    room: String,
+    client: ClientConfig,
+    max_backoff: Duration,
+}
+
+fn current(sender: &Mutex<SignalingSender>) -> SignalingSender {
+    sender
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
+fn serve(node: &Node, client: SignalingClient, rejoin: Option<Rejoin>) -> Room {
     let (tx, events) = mpsc::channel(EVENT_CAPACITY);
-    let sender = client.sender();
+    let sender = Arc::new(Mutex::new(client.sender()));
     let span = tracing::info_span!("room", room = client.room(), peer = %node.id().short());
     let task = tokio::spawn(tracing::Instrument::instrument(
-        serve(node.clone(), client, tx),
+        serve_loop(node.clone(), client, tx, rejoin, sender.clone()),
         span,
     ));
     Room {
         sender,
         events,
         task,
+    }
+}
+
+async fn serve_loop(
+    node: Node,
+    mut client: SignalingClient,
+    events: mpsc::Sender<RoomEvent>,
+    rejoin: Option<Rejoin>,
+    current_sender: Arc<Mutex<SignalingSender>>,
+) {
+    loop {
+        let lost = serve_connection(&node, client, &events).await;
+        let Some(error) = lost else {
+            return; // the node is gone
+        };
+        let final_error = matches!(error, ClientError::Replaced) || rejoin.is_none();
+        report(&events, RoomEvent::ServerLost(error));
+        let Some(rejoin) = rejoin.as_ref().filter(|_| !final_error) else {
+            return;
+        };
+        let Some((again, attempts)) = join_again(&node, rejoin).await else {
+            return;
+        };
+        *current_sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = again.sender();
+        tracing::info!(
+            attempts,
+            members = again.members_at_join(),
+            "joined the room again"
+        );
+        report(
+            &events,
+            RoomEvent::Rejoined {
+                members: again.members_at_join(),
+                attempts,
+            },
+        );
+        client = again;
+    }
+}
+
+/// Connect and join again, with exponential backoff and jitter; `None` if
+/// the node is gone or the server says this identity is in use elsewhere.
+async fn join_again(node: &Node, rejoin: &Rejoin) -> Option<(SignalingClient, u32)> {
+    let mut backoff = Duration::from_millis(250);
+    let mut attempts = 0;
+    loop {
+        if !node.is_running() {
+            return None;
+        }
+        let jitter = rand::random::<f64>() * 0.5 + 0.75;
+        tokio::time::sleep(backoff.mul_f64(jitter)).await;
+        attempts += 1;
+        match SignalingClient::connect_with(
+            &rejoin.url,
+            &rejoin.room,
+            node.keypair(),
+            rejoin.client.clone(),
+        )
+        .await
+        {
+            Ok(client) => return Some((client, attempts)),
+            Err(ClientError::Replaced) => return None,
+            Err(e) => {
+                tracing::debug!(error = %e, attempts, "joining the room again failed; retrying");
+                backoff = (backoff * 2).min(rejoin.max_backoff.max(Duration::from_millis(250)));
+            }
+        }
     }
 }
 
@@ -295,15 +448,20 @@ async fn connect_through(
     Ok(())
 }
 
-async fn serve(node: Node, mut client: SignalingClient, events: mpsc::Sender<RoomEvent>) {
+/// Serve one server connection until it ends: `Some(why)`, or `None` when
+/// the node is gone.
+async fn serve_connection(
+    node: &Node,
+    mut client: SignalingClient,
+    events: &mpsc::Sender<RoomEvent>,
+) -> Option<ClientError> {
     let sender = client.sender();
     loop {
         let incoming = match client.recv().await {
             Ok(i) => i,
             Err(e) => {
                 tracing::info!(error = %e, "signaling server connection ended; the overlay goes on without it");
-                report(&events, RoomEvent::ServerLost(e));
-                return;
+                return Some(e);
             }
         };
         match incoming {
@@ -319,10 +477,10 @@ async fn serve(node: Node, mut client: SignalingClient, events: mpsc::Sender<Roo
                             events.clone(),
                         ));
                     }
-                    Err(NodeError::NodeGone) => return,
+                    Err(NodeError::NodeGone) => return None,
                     Err(e) => {
                         report(
-                            &events,
+                            events,
                             RoomEvent::AcceptFailed {
                                 peer: from,
                                 reason: e.to_string(),
@@ -332,15 +490,15 @@ async fn serve(node: Node, mut client: SignalingClient, events: mpsc::Sender<Roo
                 }
             }
             Incoming::Signal(envelope) => {
-                if let Err(e) = route_signal(&node, envelope).await {
+                if let Err(e) = route_signal(node, envelope).await {
                     if e == NodeError::NodeGone {
-                        return;
+                        return None;
                     }
                     tracing::debug!(error = %e, "relayed signal refused");
                 }
             }
             Incoming::RelayFailed { to, error, .. } => {
-                report(&events, RoomEvent::RelayFailed { to, error });
+                report(events, RoomEvent::RelayFailed { to, error });
             }
             Incoming::Error(error) => tracing::warn!(%error, "signaling server reported an error"),
             other => tracing::debug!(?other, "ignored message from the signaling server"),

@@ -37,6 +37,7 @@ pub struct Config {
     pub(crate) max_coalesced: usize,
     pub(crate) max_reassembly_memory: usize,
     pub(crate) max_reply_queue: usize,
+    pub(crate) insecure_allow_unbound_connections: bool,
 }
 
 impl Default for Config {
@@ -58,6 +59,7 @@ impl Default for Config {
             max_coalesced: 64,
             max_reassembly_memory: 32 * 1024 * 1024,
             max_reply_queue: 1024 * 1024,
+            insecure_allow_unbound_connections: false,
         }
     }
 }
@@ -163,6 +165,22 @@ impl Config {
     /// reads. Default 1 MiB.
     pub fn max_reply_queue(&self) -> usize {
         self.max_reply_queue
+    }
+
+    /// **Insecure.** Accept connections whose transport cannot bind them to
+    /// their DTLS certificates (it reports no fingerprints); their `HELLO`
+    /// then proves an identity but not that no relay sits in the middle.
+    /// Default `false`: such connections fail with
+    /// [`crate::ConnectFailure::NoChannelBinding`]. Only for transports
+    /// without DTLS in a setting you trust (tests, a local pipe).
+    pub fn insecure_allow_unbound_connections(&self) -> bool {
+        self.insecure_allow_unbound_connections
+    }
+
+    /// **Insecure.** See [`Config::insecure_allow_unbound_connections`].
+    pub fn with_insecure_allow_unbound_connections(mut self, allow: bool) -> Self {
+        self.insecure_allow_unbound_connections = allow;
+        self
     }
 
     /// Set the pending timeout (at least 1 ms), and the bridge timeout to

@@ -92,6 +92,17 @@ pub(crate) struct Conn {
     pub(crate) wants: Vec<ArcRequest>,
     /// Our `Hello` is queued or sent: later arc requests need an `ArcAdd`.
     pub(crate) hello_sent: bool,
+    /// The two ends' DTLS certificates, as the transport reported at open.
+    pub(crate) binding: Option<crate::transport::ChannelBinding>,
+    /// Signals this end produced for the handshake (the next sequence number).
+    pub(crate) signals_sent: u32,
+    /// Sequence numbers of the remote's signals already taken.
+    pub(crate) seen: crate::engine::SeqSet,
+    /// A handshake running beside an established connection with the same
+    /// peer: it replaces that connection once its `Hello` checks out.
+    pub(crate) replaces: bool,
+    /// The remote's `Hello`, arrived before the transport's open event.
+    pub(crate) early_hello: Option<Box<crate::engine::EarlyHello>>,
     pub(crate) outbox: Outbox,
     pub(crate) reassembler: Reassembler,
     pub(crate) stats: ConnStats,

@@ -68,9 +68,19 @@ pub enum ConnectFailure {
     /// The connection was lost before the arc opened.
     #[error("the connection was lost before the arc opened")]
     ConnectionLost,
-    /// The remote proved a different identity than expected, or broke the protocol.
-    #[error("the remote broke the handshake protocol (identity or framing)")]
+    /// The remote broke the handshake protocol.
+    #[error("the remote broke the handshake protocol (framing)")]
     ProtocolViolation,
+    /// The remote's `HELLO` did not match the handshake, the expected peer
+    /// or this connection's DTLS certificates: someone sits in the middle
+    /// (a bridge or a network relay terminating DTLS on each side), or the
+    /// peer is not who it claims. The connection was closed.
+    #[error("the connection was tampered with: the remote's identity proof does not match this connection (a relay in the middle, or a forged identity); nothing was opened")]
+    Tampered,
+    /// The transport could not bind the connection to its DTLS
+    /// certificates, and unbound connections are not allowed.
+    #[error("the transport cannot bind connections to their DTLS certificates: use a WebRTC transport, or set Config::insecure_allow_unbound_connections (insecure) for a trusted setting")]
+    NoChannelBinding,
     /// The peer asked to connect refused or failed (remote-reported).
     #[error("the peer asked to connect failed: {0}")]
     Remote(BridgeFailure),
@@ -106,6 +116,9 @@ pub enum BridgeFailure {
     /// Too many handshakes at once on the asked peer.
     #[error("too many handshakes at once")]
     Busy,
+    /// The connection was tampered with (see [`ConnectFailure::Tampered`]).
+    #[error("connection tampered with")]
+    Tampered,
     /// Anything else (unknown code from a newer peer).
     #[error("other failure")]
     Other,
@@ -120,6 +133,7 @@ impl BridgeFailure {
             BridgeFailure::ConnectionLost => 4,
             BridgeFailure::Transport => 5,
             BridgeFailure::Busy => 6,
+            BridgeFailure::Tampered => 7,
             BridgeFailure::Other => 255,
         }
     }
@@ -132,6 +146,7 @@ impl BridgeFailure {
             4 => BridgeFailure::ConnectionLost,
             5 => BridgeFailure::Transport,
             6 => BridgeFailure::Busy,
+            7 => BridgeFailure::Tampered,
             _ => BridgeFailure::Other,
         }
     }
@@ -146,8 +161,11 @@ impl From<&ConnectFailure> for BridgeFailure {
             ConnectFailure::ConnectionLost | ConnectFailure::Shutdown => {
                 BridgeFailure::ConnectionLost
             }
-            ConnectFailure::ProtocolViolation => BridgeFailure::Other,
             ConnectFailure::LimitReached(_) => BridgeFailure::Busy,
+            ConnectFailure::Tampered => BridgeFailure::Tampered,
+            ConnectFailure::ProtocolViolation | ConnectFailure::NoChannelBinding => {
+                BridgeFailure::Other
+            }
         }
     }
 }

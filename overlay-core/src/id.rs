@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The identity of a peer: its long-term Ed25519 public key (32 bytes).
@@ -37,6 +37,15 @@ impl PeerId {
     /// The Ed25519 key this id stands for, or `None` if the bytes are not one.
     pub fn verifying_key(&self) -> Option<VerifyingKey> {
         VerifyingKey::from_bytes(&self.0).ok()
+    }
+
+    /// Whether `signature` is this peer's Ed25519 signature of `message`,
+    /// by strict verification (RFC 8032 with canonical `S`, no small-order
+    /// keys or `R`): `false` for anything else, including ids that are not
+    /// keys.
+    pub fn verify_strict(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.verifying_key()
+            .is_some_and(|k| verify_with(&k, message, signature))
     }
 
     /// The first 10 hex digits: short, printable, copy-pasteable.
@@ -107,6 +116,12 @@ impl<'de> Deserialize<'de> for PeerId {
     }
 }
 
+/// Strict Ed25519 verification with an already decoded key.
+pub(crate) fn verify_with(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool {
+    key.verify_strict(message, &Signature::from_bytes(signature))
+        .is_ok()
+}
+
 /// A node's long-term identity: an Ed25519 signing key and its [`PeerId`].
 #[derive(Clone)]
 pub struct Keypair {
@@ -138,8 +153,16 @@ impl Keypair {
         PeerId::from_public_key(&self.signing.verifying_key())
     }
 
-    pub(crate) fn signing_key(&self) -> &SigningKey {
-        &self.signing
+    /// Sign `message` with this identity's Ed25519 key (RFC 8032, the
+    /// 64-byte signature `R || S`). Anyone can check it against the
+    /// [`PeerId`] with [`PeerId::verifying_key`] (use `verify_strict`).
+    ///
+    /// Every signed message must begin with a domain tag that no other use
+    /// of the key shares (as the signaling server's join proof does:
+    /// `overlay_signaling::wire::join_proof_message`), so a signature made
+    /// for one purpose can never be replayed for another.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.signing.sign(message).to_bytes()
     }
 }
 

@@ -68,6 +68,8 @@
 #![deny(missing_docs)]
 
 mod arcs;
+#[cfg(feature = "testkit")]
+pub mod attack;
 pub mod config;
 mod connection;
 pub mod engine;
@@ -98,5 +100,9 @@ pub use node::{
     link_out_of_band, EventStream, Node, NodeConfig, NodeError, NodeStats, OutOfBand, Peers,
     ProtocolHandle,
 };
-pub use signal::{normalize_candidate, CandidateLine, Signal, SignalEnvelope};
-pub use transport::{CloseReason, Role, Transport, TransportCommand, TransportEvent};
+pub use signal::{
+    normalize_candidate, CandidateLine, Signal, SignalEnvelope, SignatureBytes, SignedSignal,
+};
+pub use transport::{
+    ChannelBinding, CloseReason, Fingerprint, Role, Transport, TransportCommand, TransportEvent,
+};

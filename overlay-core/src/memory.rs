@@ -18,9 +18,15 @@
 //!
 //! Here the "network" is a [`MemoryNetwork`]: a registry of endpoints, each
 //! an unbounded channel of deliveries. The offer's SDP names the offering
-//! endpoint and connection (`n2n-memory <endpoint> <conn>`), the answer
-//! names the answering one; the initiator, on the answer, tells the
-//! acceptor that the connection is open.
+//! endpoint and connection (`n2n-memory <endpoint> <conn>`) and, like a
+//! WebRTC SDP, the endpoint's certificate fingerprint
+//! (`a=fingerprint:sha-256 ...`); the answer names the answering one; the
+//! initiator, on the answer, tells the acceptor that the connection is
+//! open. Each end reports its own fingerprint and the one the remote's SDP
+//! announced as the connection's [`ChannelBinding`]. There is no DTLS
+//! here: a memory transport's "certificate" is a random value per
+//! transport ([`MemoryTransport::set_certificate`] changes it, so a test
+//! can play a relay with certificates of its own).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +39,9 @@ use tokio::sync::mpsc;
 
 use crate::id::ConnId;
 use crate::signal::Signal;
-use crate::transport::{CloseReason, Role, Transport, TransportCommand, TransportEvent};
+use crate::transport::{
+    ChannelBinding, CloseReason, Fingerprint, Role, Transport, TransportCommand, TransportEvent,
+};
 
 type Endpoint = u64;
 
@@ -81,6 +89,7 @@ impl MemoryNetwork {
         }
         MemoryTransport {
             endpoint,
+            certificate: Fingerprint(rand::random()),
             net: self.clone(),
             inbox: rx,
             conns: BTreeMap::new(),
@@ -121,34 +130,59 @@ pub enum MemoryError {
 struct MemConn {
     role: Role,
     remote: Option<(Endpoint, ConnId)>,
+    remote_cert: Option<Fingerprint>,
     open: bool,
 }
 
 /// An endpoint of a [`MemoryNetwork`]. See the [module docs](self).
 pub struct MemoryTransport {
     endpoint: Endpoint,
+    certificate: Fingerprint,
     net: MemoryNetwork,
     inbox: mpsc::UnboundedReceiver<Delivery>,
     conns: BTreeMap<ConnId, MemConn>,
     ready: VecDeque<TransportEvent>,
 }
 
-fn sdp(endpoint: Endpoint, conn: ConnId) -> String {
-    format!("n2n-memory {endpoint} {}", conn.0)
+fn sdp(endpoint: Endpoint, conn: ConnId, cert: &Fingerprint) -> String {
+    format!(
+        "n2n-memory {endpoint} {}\r\na=fingerprint:{}\r\n",
+        conn.0,
+        cert.to_sdp_value()
+    )
 }
 
-fn parse_sdp(s: &str) -> Result<(Endpoint, ConnId), MemoryError> {
+fn parse_sdp(s: &str) -> Result<(Endpoint, ConnId, Fingerprint), MemoryError> {
     let bad = || MemoryError::BadSdp(s.chars().take(64).collect());
-    let mut it = s.split(' ');
+    let first = s.lines().next().ok_or_else(bad)?;
+    let mut it = first.trim().split(' ');
     if it.next() != Some("n2n-memory") {
         return Err(bad());
     }
     let ep = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
     let conn = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
-    Ok((ep, ConnId(conn)))
+    let cert = Fingerprint::from_sdp(s).ok_or_else(bad)?;
+    Ok((ep, ConnId(conn), cert))
 }
 
 impl MemoryTransport {
+    /// This transport's certificate fingerprint (what its SDPs announce).
+    pub fn certificate(&self) -> Fingerprint {
+        self.certificate
+    }
+
+    /// Announce `cert` as this transport's certificate from now on.
+    pub fn set_certificate(&mut self, cert: Fingerprint) {
+        self.certificate = cert;
+    }
+
+    fn binding(&self, remote: Option<Fingerprint>) -> Option<ChannelBinding> {
+        remote.map(|remote| ChannelBinding {
+            local: self.certificate,
+            remote,
+        })
+    }
+
     fn closed(&mut self, conn: ConnId, reason: CloseReason) {
         if self.conns.remove(&conn).is_some() {
             self.ready
@@ -168,12 +202,13 @@ impl Transport for MemoryTransport {
                     MemConn {
                         role,
                         remote: None,
+                        remote_cert: None,
                         open: false,
                     },
                 );
                 if role == Role::Initiator {
                     let offer = Signal::Offer {
-                        sdp: sdp(self.endpoint, conn),
+                        sdp: sdp(self.endpoint, conn, &self.certificate),
                     };
                     self.ready.push_back(TransportEvent::Signal {
                         conn,
@@ -198,9 +233,11 @@ impl Transport for MemoryTransport {
                 };
                 match (signal, c.role) {
                     (Signal::Offer { sdp: s }, Role::Acceptor) if c.remote.is_none() => {
-                        c.remote = Some(parse_sdp(&s)?);
+                        let (ep, rconn, cert) = parse_sdp(&s)?;
+                        c.remote = Some((ep, rconn));
+                        c.remote_cert = Some(cert);
                         let answer = Signal::Answer {
-                            sdp: sdp(self.endpoint, conn),
+                            sdp: sdp(self.endpoint, conn, &self.certificate),
                         };
                         self.ready.push_back(TransportEvent::Signal {
                             conn,
@@ -208,11 +245,14 @@ impl Transport for MemoryTransport {
                         });
                     }
                     (Signal::Answer { sdp: s }, Role::Initiator) if c.remote.is_none() => {
-                        let (ep, rconn) = parse_sdp(&s)?;
+                        let (ep, rconn, cert) = parse_sdp(&s)?;
                         c.remote = Some((ep, rconn));
+                        c.remote_cert = Some(cert);
                         if self.net.deliver(ep, Delivery::Open { to: rconn }) {
                             c.open = true;
-                            self.ready.push_back(TransportEvent::Opened { conn });
+                            let binding = self.binding(Some(cert));
+                            self.ready
+                                .push_back(TransportEvent::Opened { conn, binding });
                         } else {
                             self.closed(
                                 conn,
@@ -266,11 +306,17 @@ impl Transport for MemoryTransport {
             };
             match d {
                 Delivery::Open { to } => {
+                    let mut opened = None;
                     if let Some(c) = self.conns.get_mut(&to) {
                         if !c.open && c.remote.is_some() {
                             c.open = true;
-                            self.ready.push_back(TransportEvent::Opened { conn: to });
+                            opened = Some(c.remote_cert);
                         }
+                    }
+                    if let Some(cert) = opened {
+                        let binding = self.binding(cert);
+                        self.ready
+                            .push_back(TransportEvent::Opened { conn: to, binding });
                     }
                 }
                 Delivery::Frame { to, frame } => {

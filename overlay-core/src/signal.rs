@@ -7,10 +7,19 @@
 //! looking inside; transports produce and consume them.
 //! [`SignalEnvelope`] adds who sends, for which handshake, so a signal can
 //! cross a signaling server or an application's own channel.
+//!
+//! Every signal is signed by the peer that produced it ([`SignedSignal`],
+//! [`SignalEnvelope::signature`]) over origin, destination, handshake,
+//! sequence number and the signal itself (`docs/WIRE.md`, "Signed
+//! signals"; the bytes: [`crate::wire::signal_transcript`]). No relay can
+//! change, redirect or invent one.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
 
-use crate::id::{HandshakeId, PeerId, ProtocolId};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::id::{HandshakeId, Keypair, PeerId, ProtocolId};
+use crate::wire::signal_transcript;
 
 /// One step of an offer/answer handshake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,19 +112,160 @@ pub fn normalize_candidate(raw: &str) -> CandidateLine<'_> {
     }
 }
 
-/// A signal with its addressing, as it crosses an application channel or a
-/// signaling server (out-of-band signaling).
+/// Highest sequence number a signal may carry: an end produces at most 256
+/// signals for one handshake.
+pub const MAX_SIGNAL_SEQ: u32 = 255;
+
+/// An Ed25519 signature, 64 bytes; in JSON, 128 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SignatureBytes(pub [u8; 64]);
+
+impl fmt::Debug for SignatureBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature(")?;
+        for b in &self.0[..4] {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, "..)")
+    }
+}
+
+impl fmt::Display for SignatureBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for SignatureBytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SignatureBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        let bad = || serde::de::Error::custom("a signature is 128 hex digits (64 bytes)");
+        if s.len() != 128 || !s.is_ascii() {
+            return Err(bad());
+        }
+        let mut out = [0u8; 64];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(SignatureBytes(out))
+    }
+}
+
+/// A signal with its sequence number and its origin's signature, as it
+/// crosses a bridge (`FORWARD` / `FORWARDED` frames).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedSignal {
+    /// The origin's number for this signal within its handshake (0, 1, ...).
+    pub seq: u32,
+    /// Ed25519 by the origin over [`signal_transcript`].
+    pub signature: SignatureBytes,
+    /// The signal.
+    pub signal: Signal,
+}
+
+impl SignedSignal {
+    /// Sign `signal` as `origin` for `destination` (`None`: not known yet,
+    /// out-of-band only) in handshake `handshake`.
+    pub fn sign(
+        origin: &Keypair,
+        destination: Option<&PeerId>,
+        handshake: HandshakeId,
+        seq: u32,
+        signal: Signal,
+    ) -> SignedSignal {
+        let t = signal_transcript(&origin.peer_id(), destination, handshake, seq, &signal);
+        SignedSignal {
+            seq,
+            signature: SignatureBytes(origin.sign(&t)),
+            signal,
+        }
+    }
+
+    /// Whether the signature is `origin`'s over this signal for
+    /// `destination` in `handshake` (strict Ed25519 verification).
+    pub fn verify(
+        &self,
+        origin: &PeerId,
+        destination: Option<&PeerId>,
+        handshake: HandshakeId,
+    ) -> bool {
+        let t = signal_transcript(origin, destination, handshake, self.seq, &self.signal);
+        origin.verify_strict(&t, &self.signature.0)
+    }
+}
+
+/// A signal with its addressing and signature, as it crosses an
+/// application channel or a signaling server (out-of-band signaling).
+///
+/// JSON: `{"handshake":"…16 hex…","from":"…","to":"…" (or absent),
+/// "protocol":"spray","seq":0,"signature":"…128 hex…","signal":{…}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignalEnvelope {
     /// The handshake this signal belongs to (chosen by the initiator).
     pub handshake: HandshakeId,
-    /// The peer that produced the signal.
+    /// The peer that produced (and signed) the signal.
     pub from: PeerId,
+    /// The peer the signal is for, as signed; `None` when the origin does
+    /// not know yet (an out-of-band initiator before the first answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<PeerId>,
     /// The protocol whose arc the handshake opens (initiator -> acceptor).
+    /// Not signed: it carries no authority.
     pub protocol: ProtocolId,
+    /// The origin's sequence number for this signal in its handshake.
+    pub seq: u32,
+    /// Ed25519 by `from` over [`signal_transcript`].
+    pub signature: SignatureBytes,
     /// The signal itself.
     pub signal: Signal,
+}
+
+impl SignalEnvelope {
+    /// Sign `signal` as `origin` (its `from`) for `to`.
+    pub fn sign(
+        origin: &Keypair,
+        to: Option<PeerId>,
+        handshake: HandshakeId,
+        protocol: ProtocolId,
+        seq: u32,
+        signal: Signal,
+    ) -> SignalEnvelope {
+        let s = SignedSignal::sign(origin, to.as_ref(), handshake, seq, signal);
+        SignalEnvelope {
+            handshake,
+            from: origin.peer_id(),
+            to,
+            protocol,
+            seq: s.seq,
+            signature: s.signature,
+            signal: s.signal,
+        }
+    }
+
+    /// The signal with its number and signature.
+    pub fn signed(&self) -> SignedSignal {
+        SignedSignal {
+            seq: self.seq,
+            signature: self.signature,
+            signal: self.signal.clone(),
+        }
+    }
+
+    /// Whether `from` signed this envelope as it stands (strict Ed25519).
+    pub fn verify(&self) -> bool {
+        self.signed()
+            .verify(&self.from, self.to.as_ref(), self.handshake)
+    }
 }
 
 #[cfg(test)]
@@ -152,6 +302,51 @@ mod tests {
             serde_json::to_string(&Signal::EndOfCandidates)?,
             r#"{"type":"endOfCandidates"}"#
         );
+        Ok(())
+    }
+
+    #[test]
+    fn envelopes_are_signed_and_checked() -> Result<(), serde_json::Error> {
+        let a = Keypair::from_secret_bytes([1; 32]);
+        let b = Keypair::from_secret_bytes([2; 32]).peer_id();
+        let env = SignalEnvelope::sign(
+            &a,
+            Some(b),
+            HandshakeId(0x1267),
+            ProtocolId::new("spray").unwrap_or_else(|_| unreachable!()),
+            3,
+            Signal::Offer {
+                sdp: "v=0\r\n".into(),
+            },
+        );
+        assert!(env.verify());
+        let json = serde_json::to_string(&env)?;
+        assert!(json.contains(r#""seq":3"#), "{json}");
+        let back: SignalEnvelope = serde_json::from_str(&json)?;
+        assert_eq!(back, env);
+        assert!(back.verify());
+        // Anything changed breaks the signature.
+        let mut other = env.clone();
+        other.seq = 4;
+        assert!(!other.verify());
+        let mut other = env.clone();
+        other.to = None;
+        assert!(!other.verify());
+        let mut other = env.clone();
+        other.handshake = HandshakeId(1);
+        assert!(!other.verify());
+        let mut other = env.clone();
+        other.signal = Signal::Offer {
+            sdp: "v=1\r\n".into(),
+        };
+        assert!(!other.verify());
+        let mut other = env.clone();
+        other.from = b;
+        assert!(!other.verify());
+        // The protocol is not signed.
+        let mut other = env;
+        other.protocol = ProtocolId::new("other").unwrap_or_else(|_| unreachable!());
+        assert!(other.verify());
         Ok(())
     }
 

@@ -15,7 +15,13 @@
 //!    Signals for a connection may arrive in any order a real network gives
 //!    (candidates before the offer): buffer what cannot be applied yet.
 //! 3. When the connection can carry messages both ways, emit
-//!    [`TransportEvent::Opened`] exactly once.
+//!    [`TransportEvent::Opened`] exactly once, with the connection's
+//!    [`ChannelBinding`]: the certificate fingerprints of both ends as the
+//!    transport's security layer (DTLS) enforced them: the local one, and
+//!    the remote one that the remote's SDP announced *and* its certificate
+//!    matched. A transport that cannot tell says so with `binding: None`;
+//!    the engine then refuses the connection unless configured with
+//!    [`crate::Config::insecure_allow_unbound_connections`].
 //! 4. `Send { conn, frame }`: deliver `frame` to the remote, whole,
 //!    reliably and in order, where it comes out as [`TransportEvent::Frame`].
 //!    Flow control is by credit: a transport takes at most
@@ -47,6 +53,76 @@ use bytes::Bytes;
 
 use crate::id::ConnId;
 use crate::signal::Signal;
+
+/// A DTLS certificate fingerprint: the SHA-256 digest of the certificate
+/// in DER, as an SDP's `a=fingerprint:sha-256 AB:CD:...` line shows it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    /// Parse the value of an SDP fingerprint attribute: `sha-256` (any
+    /// case), a space, and 32 colon-separated hex pairs (any case).
+    /// `None` for another hash function or a malformed value.
+    pub fn parse_sdp_value(value: &str) -> Option<Fingerprint> {
+        let (func, hex) = value.trim().split_once(' ')?;
+        if !func.eq_ignore_ascii_case("sha-256") {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        let mut n = 0;
+        for pair in hex.trim().split(':') {
+            if n == 32 || pair.len() != 2 {
+                return None;
+            }
+            out[n] = u8::from_str_radix(pair, 16).ok()?;
+            n += 1;
+        }
+        (n == 32).then_some(Fingerprint(out))
+    }
+
+    /// The first `a=fingerprint:sha-256 ...` line of an SDP (session level
+    /// or any media section), parsed; `None` if it has none.
+    pub fn from_sdp(sdp: &str) -> Option<Fingerprint> {
+        sdp.lines()
+            .filter_map(|l| l.trim().strip_prefix("a=fingerprint:"))
+            .find_map(Fingerprint::parse_sdp_value)
+    }
+
+    /// The SDP form: `sha-256 AB:CD:...`.
+    pub fn to_sdp_value(&self) -> String {
+        let mut s = String::with_capacity(7 + 96);
+        s.push_str("sha-256 ");
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                s.push(':');
+            }
+            s.push_str(&format!("{b:02X}"));
+        }
+        s
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint(")?;
+        for b in &self.0[..6] {
+            write!(f, "{b:02X}")?;
+        }
+        write!(f, "..)")
+    }
+}
+
+/// The certificate fingerprints of one connection's two ends, as the
+/// transport's DTLS enforced them. The `HELLO` signatures cover both
+/// (`docs/WIRE.md`), so a relay that terminates DTLS on each side (a man in
+/// the middle) is detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChannelBinding {
+    /// This end's certificate.
+    pub local: Fingerprint,
+    /// The remote's certificate: the one its SDP announced and DTLS checked.
+    pub remote: Fingerprint,
+}
 
 /// Which side of the handshake a connection is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -145,6 +221,9 @@ pub enum TransportEvent {
     Opened {
         /// The connection.
         conn: ConnId,
+        /// Both ends' certificate fingerprints, or `None` if this transport
+        /// cannot tell them (see [`ChannelBinding`]).
+        binding: Option<ChannelBinding>,
     },
     /// A frame from the remote end.
     Frame {
@@ -175,7 +254,7 @@ impl TransportEvent {
     pub fn conn(&self) -> ConnId {
         match self {
             TransportEvent::Signal { conn, .. }
-            | TransportEvent::Opened { conn }
+            | TransportEvent::Opened { conn, .. }
             | TransportEvent::Frame { conn, .. }
             | TransportEvent::Sent { conn, .. }
             | TransportEvent::Closed { conn, .. } => *conn,
@@ -230,5 +309,29 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
     fn rtt(&self, conn: ConnId) -> Option<Duration> {
         (**self).rtt(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_parse_from_sdp() {
+        let value = "sha-256 0A:1b:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+        let fp = Fingerprint::parse_sdp_value(value).map(|f| f.0[..3].to_vec());
+        assert_eq!(fp, Some(vec![0x0a, 0x1b, 0x2c]));
+        let sdp = format!(
+            "v=0\r\na=fingerprint:sha-1 00:11\r\nm=application 9\r\na=fingerprint:{value}\r\n"
+        );
+        let f = Fingerprint::from_sdp(&sdp);
+        assert_eq!(f, Fingerprint::parse_sdp_value(value));
+        assert_eq!(
+            f.map(|f| f.to_sdp_value().to_lowercase()),
+            Some(value.to_lowercase())
+        );
+        assert_eq!(Fingerprint::parse_sdp_value("sha-1 00:11"), None);
+        assert_eq!(Fingerprint::parse_sdp_value("sha-256 00:11"), None);
+        assert_eq!(Fingerprint::from_sdp("v=0\r\n"), None);
     }
 }

@@ -11,7 +11,8 @@ use common::*;
 use overlay_core::sim::{NodeId, Sim, SimConfig};
 use overlay_core::wire::Frame;
 use overlay_core::{
-    ArcCloseReason, Config, ConnState, Direction, Event, HandshakeId, PeerId, ProtocolId, Signal,
+    ArcCloseReason, Config, ConnState, Direction, Event, HandshakeId, Keypair, PeerId, ProtocolId,
+    Signal, SignedSignal,
 };
 
 /// `a` joined `b` (one arc a -> b), settled.
@@ -229,11 +230,18 @@ fn one_neighbour_cannot_fill_the_pending_table() -> TestResult {
         sim.inject_frame(b, a, frame.encode())?;
     }
     // ...and offers from random origins relayed by the same neighbour.
+    // (The attacker makes a key per origin: the offers are well signed.)
+    let victim = sim.peer(b);
     for i in 0..(max_pending + 50) {
+        let mut secret = [0x77u8; 32];
+        secret[..8].copy_from_slice(&i.to_le_bytes());
+        let origin = Keypair::from_secret_bytes(secret);
+        let handshake = HandshakeId(0xdead_0000 + i);
+        let offer = Signal::Offer { sdp: "v=0".into() };
         let frame = Frame::Forwarded {
-            handshake: HandshakeId(0xdead_0000 + i),
-            origin: stranger(5000 + i),
-            signal: Signal::Offer { sdp: "v=0".into() },
+            handshake,
+            origin: origin.peer_id(),
+            signal: SignedSignal::sign(&origin, Some(&victim), handshake, 0, offer),
         };
         sim.inject_frame(b, a, frame.encode())?;
     }
@@ -250,6 +258,7 @@ fn one_neighbour_cannot_fill_the_pending_table() -> TestResult {
     // An honest newcomer still gets in.
     let d = sim.add_node();
     join_ok(&mut sim, d, b, p)?;
+    settle(&mut sim)?;
     assert_eq!(
         sim.engine(b).connection_state(&sim.peer(d)),
         Some(ConnState::Living)

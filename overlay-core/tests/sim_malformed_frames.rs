@@ -114,7 +114,13 @@ fn events_for_unknown_connections_are_counted_not_fatal() -> TestResult {
             frame: Bytes::from_static(b"\x01\x02\x01xhi"),
         },
     );
-    sim.inject(b, TransportEvent::Opened { conn: bogus });
+    sim.inject(
+        b,
+        TransportEvent::Opened {
+            conn: bogus,
+            binding: None,
+        },
+    );
     assert_eq!(sim.engine(b).stats().stale_events, 2);
     settle_and_check(&mut sim)?;
     assert_eq!(in_count(&sim, b, a, p), 1);

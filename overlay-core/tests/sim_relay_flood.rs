@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use overlay_core::wire::Frame;
-use overlay_core::{HandshakeId, Signal};
+use overlay_core::{HandshakeId, Signal, SignatureBytes, SignedSignal};
 
 #[test]
 fn relaying_stops_when_the_target_queue_is_full() -> TestResult {
@@ -26,7 +26,12 @@ fn relaying_stops_when_the_target_queue_is_full() -> TestResult {
         let frame = Frame::Forward {
             handshake: HandshakeId(i + 1),
             to: sim.peer(c),
-            signal: Signal::Offer { sdp: sdp.clone() },
+            // The bridge relays without checking signatures (C would).
+            signal: SignedSignal {
+                seq: 0,
+                signature: SignatureBytes([0; 64]),
+                signal: Signal::Offer { sdp: sdp.clone() },
+            },
         };
         sim.inject_frame(b, a, frame.encode())?;
     }

@@ -12,13 +12,17 @@ use bytes::Bytes;
 use common::*;
 use overlay_core::sim::{NetConfig, SimConfig};
 use overlay_core::wire::Frame;
-use overlay_core::{Config, HandshakeId, PeerId, Signal};
+use overlay_core::{Config, HandshakeId, PeerId, Signal, SignatureBytes, SignedSignal};
 
 fn forward(i: u64, to: PeerId) -> Bytes {
     Frame::Forward {
         handshake: HandshakeId(i + 1),
         to,
-        signal: Signal::EndOfCandidates,
+        signal: SignedSignal {
+            seq: 0,
+            signature: SignatureBytes([0; 64]),
+            signal: Signal::EndOfCandidates,
+        },
     }
     .encode()
 }

@@ -42,7 +42,11 @@ fn envelope(
     Ok(SignalEnvelope {
         handshake: HandshakeId(handshake),
         from,
+        to: None,
         protocol: ProtocolId::new("bench")?,
+        seq: 0,
+        // The server relays envelopes without checking signatures.
+        signature: overlay_core::SignatureBytes([0; 64]),
         signal,
     })
 }
@@ -60,6 +64,10 @@ async fn main() -> Result<(), Error> {
             config.messages_per_second = 1_000_000;
             config.burst = 1_000_000;
             config.max_peers_per_room = 100_000;
+            // Every client runs here, on one address.
+            config.max_connections_per_address = 1_000_000;
+            config.max_rooms = 1_000_000;
+            config.max_rooms_per_address = 1_000_000;
             let server = SignalingServer::bind(config).await?;
             let url = server.url();
             embedded = Some(server);
@@ -71,8 +79,8 @@ async fn main() -> Result<(), Error> {
     let sdp = "v=0\r\n".to_owned() + &"a=x-padding\r\n".repeat(200); // ~2.6 kB, an offer's size
     let mut contacts = Vec::new();
     for i in 0..pairs {
-        let id = Keypair::generate().peer_id();
-        contacts.push(SignalingClient::connect(&url, &format!("room-{i}"), id).await?);
+        let key = Keypair::generate();
+        contacts.push(SignalingClient::connect(&url, &format!("room-{i}"), &key).await?);
     }
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -90,8 +98,9 @@ async fn main() -> Result<(), Error> {
                 Ok::<_, Error>(())
             });
             let t0 = Instant::now();
-            let me = Keypair::generate().peer_id();
-            let mut newcomer = SignalingClient::connect(&url, &format!("room-{i}"), me).await?;
+            let key = Keypair::generate();
+            let me = key.peer_id();
+            let mut newcomer = SignalingClient::connect(&url, &format!("room-{i}"), &key).await?;
             let Contact::Peer(to) = newcomer.request_contact(None).await? else {
                 return Err::<_, Error>("no contact".into());
             };

@@ -5,25 +5,27 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use overlay_core::{HandshakeId, PeerId, SignalEnvelope};
+use overlay_core::{HandshakeId, Keypair, PeerId, SignalEnvelope};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{self, Instant};
-use tokio_tungstenite::tungstenite::error::UrlError;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tracing::Instrument;
 
-use crate::wire::{ClientFrame, ClientMessage, ErrorCode, ServerFrame, ServerMessage, VERSION};
+use crate::tls::TlsError;
+use crate::wire::{
+    self, ClientFrame, ClientMessage, ErrorCode, ServerFrame, ServerMessage, VERSION,
+};
 
 /// What went wrong talking to the signaling server. Every message says what
 /// to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The URL is not a usable `ws://` URL.
+    /// The URL is not a usable `ws://` or `wss://` URL.
     #[error("invalid signaling server URL {url:?}: {reason}")]
     InvalidUrl {
         /// The URL given.
@@ -49,6 +51,32 @@ pub enum ClientError {
         /// The underlying failure.
         reason: String,
     },
+    /// The TLS handshake with a `wss://` server failed (most often: its
+    /// certificate is not signed by a root this client trusts).
+    #[error(
+        "TLS with the signaling server at {url} failed: {reason}; if its certificate is self-signed or from a private authority, add that root (ClientConfig::with_root_certificate_pem)"
+    )]
+    Tls {
+        /// The URL tried.
+        url: String,
+        /// The underlying failure.
+        reason: String,
+    },
+    /// The server could not verify our join signature (a client bug, or a
+    /// server of another protocol version).
+    #[error("the signaling server refused our join signature: {0}")]
+    BadSignature(String),
+    /// A newer session of our peer id (same key) joined the room: this one
+    /// was closed. Not retried: two processes share one identity.
+    #[error("replaced: another session of this peer (same key) joined the room; two processes should not share one identity")]
+    Replaced,
+    /// The member we signaled has too many signals queued; ours was dropped.
+    #[error("peer busy: {0}")]
+    PeerBusy(String),
+    /// A limit per client address (connections, rooms, members of one
+    /// room) was reached.
+    #[error("address limit: {0}")]
+    AddressLimit(String),
     /// The room has the server's maximum number of members.
     #[error("room full: {0}")]
     RoomFull(String),
@@ -113,6 +141,10 @@ impl ClientError {
             ErrorCode::NotIntroduced => ClientError::NotIntroduced(message),
             ErrorCode::TooLarge => ClientError::TooLarge(message),
             ErrorCode::ShuttingDown => ClientError::ShuttingDown,
+            ErrorCode::BadSignature => ClientError::BadSignature(message),
+            ErrorCode::Replaced => ClientError::Replaced,
+            ErrorCode::PeerBusy => ClientError::PeerBusy(message),
+            ErrorCode::AddressLimit => ClientError::AddressLimit(message),
             code => ClientError::Rejected { code, message },
         }
     }
@@ -129,6 +161,10 @@ impl ClientError {
             ClientError::NotIntroduced(_) => ErrorCode::NotIntroduced,
             ClientError::TooLarge(_) => ErrorCode::TooLarge,
             ClientError::ShuttingDown => ErrorCode::ShuttingDown,
+            ClientError::BadSignature(_) => ErrorCode::BadSignature,
+            ClientError::Replaced => ErrorCode::Replaced,
+            ClientError::PeerBusy(_) => ErrorCode::PeerBusy,
+            ClientError::AddressLimit(_) => ErrorCode::AddressLimit,
             ClientError::Rejected { code, .. } => *code,
             _ => return None,
         })
@@ -153,6 +189,33 @@ pub struct ClientConfig {
     pub incoming_capacity: usize,
     /// Longest message accepted from the server. Default 1 MiB.
     pub max_message_bytes: usize,
+    /// Let other members ask for us by name (`requestContact` naming us).
+    /// Default false: only the server's random pick introduces newcomers
+    /// to us.
+    pub allow_named: bool,
+    /// Root certificates (DER) trusted for `wss://` besides the system's.
+    /// Add with [`ClientConfig::with_root_certificate_pem`].
+    pub root_certificates: Vec<Vec<u8>>,
+}
+
+impl ClientConfig {
+    /// Trust the certificates in `pem` (PEM text) as roots for `wss://`,
+    /// besides the system's (for a self-signed server certificate, or a
+    /// private authority).
+    ///
+    /// # Errors
+    /// [`TlsError::NoCertificate`] if `pem` holds no certificate.
+    pub fn with_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, TlsError> {
+        self.root_certificates
+            .extend(crate::tls::pem_certificates(pem)?);
+        Ok(self)
+    }
+
+    /// Let other members ask for us by name (see [`ClientConfig::allow_named`]).
+    pub fn allowing_named(mut self, allow: bool) -> Self {
+        self.allow_named = allow;
+        self
+    }
 }
 
 impl Default for ClientConfig {
@@ -163,6 +226,8 @@ impl Default for ClientConfig {
             server_silence_timeout: Some(Duration::from_secs(60)),
             incoming_capacity: 256,
             max_message_bytes: 1 << 20,
+            allow_named: false,
+            root_certificates: Vec::new(),
         }
     }
 }
@@ -296,16 +361,17 @@ pub struct SignalingClient {
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 impl SignalingClient {
-    /// Connect to `url` (`ws://host:port/`) and join `room` as `peer`, with
-    /// the default [`ClientConfig`].
+    /// Connect to `url` (`ws://host:port/` or `wss://host:port/`) and join
+    /// `room` as `keypair`'s peer id, proving it with a signature over the
+    /// server's challenge; with the default [`ClientConfig`].
     ///
     /// # Errors
     /// [`ClientError::InvalidUrl`], [`ClientError::InvalidRoom`], [`ClientError::Unreachable`],
-    /// [`ClientError::RoomFull`], [`ClientError::TooManyRooms`],
-    /// [`ClientError::ServerFull`], [`ClientError::DuplicatePeer`],
-    /// [`ClientError::Timeout`].
-    pub async fn connect(url: &str, room: &str, peer: PeerId) -> Result<Self, ClientError> {
-        Self::connect_with(url, room, peer, ClientConfig::default()).await
+    /// [`ClientError::Tls`], [`ClientError::RoomFull`], [`ClientError::TooManyRooms`],
+    /// [`ClientError::ServerFull`], [`ClientError::AddressLimit`],
+    /// [`ClientError::BadSignature`], [`ClientError::Timeout`].
+    pub async fn connect(url: &str, room: &str, keypair: &Keypair) -> Result<Self, ClientError> {
+        Self::connect_with(url, room, keypair, ClientConfig::default()).await
     }
 
     /// [`SignalingClient::connect`] with explicit settings.
@@ -315,18 +381,31 @@ impl SignalingClient {
     pub async fn connect_with(
         url: &str,
         room: &str,
-        peer: PeerId,
+        keypair: &Keypair,
         config: ClientConfig,
     ) -> Result<Self, ClientError> {
+        let peer = keypair.peer_id();
         crate::wire::check_room_name(room).map_err(|reason| ClientError::InvalidRoom {
             room: room.to_owned(),
             reason,
         })?;
-        check_url(url)?;
+        let secure = check_url(url)?;
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(config.max_message_bytes))
             .max_frame_size(Some(config.max_message_bytes));
-        let connecting = tokio_tungstenite::connect_async_with_config(url, Some(ws_config), true);
+        let connector = if secure {
+            let tls = crate::tls::client_config(&config.root_certificates).map_err(|e| {
+                ClientError::Tls {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
+            Some(Connector::Rustls(tls))
+        } else {
+            Some(Connector::Plain)
+        };
+        let connecting =
+            tokio_tungstenite::connect_async_tls_with_config(url, Some(ws_config), true, connector);
         let mut ws = match time::timeout(config.connect_timeout, connecting).await {
             Err(_) => {
                 return Err(ClientError::Timeout {
@@ -337,24 +416,16 @@ impl SignalingClient {
             Ok(Err(e)) => return Err(connect_error(url, e)),
             Ok(Ok((ws, _response))) => ws,
         };
-        let join = ClientFrame {
-            v: VERSION,
-            id: Some(0),
-            msg: ClientMessage::Join {
-                room: room.to_owned(),
-                peer,
-            },
+        let joining = join_room(&mut ws, keypair, room, config.allow_named);
+        let members_at_join = match time::timeout(config.connect_timeout, joining).await {
+            Err(_) => {
+                return Err(ClientError::Timeout {
+                    what: "the join",
+                    after: config.connect_timeout,
+                })
+            }
+            Ok(result) => result?,
         };
-        let members_at_join =
-            match time::timeout(config.connect_timeout, join_room(&mut ws, &join)).await {
-                Err(_) => {
-                    return Err(ClientError::Timeout {
-                        what: "the join",
-                        after: config.connect_timeout,
-                    })
-                }
-                Ok(result) => result?,
-            };
         tracing::debug!(room, peer = %peer.short(), members_at_join, "joined signaling room");
         let (commands, command_rx) = mpsc::channel(64);
         let (incoming_tx, incoming) = mpsc::channel(config.incoming_capacity.max(1));
@@ -450,19 +521,17 @@ impl SignalingClient {
     }
 }
 
-fn check_url(url: &str) -> Result<(), ClientError> {
+/// Whether `url` is `wss://` (`ws://` otherwise).
+fn check_url(url: &str) -> Result<bool, ClientError> {
     let scheme = url
         .split_once("://")
         .map(|(scheme, _)| scheme.to_ascii_lowercase());
     match scheme.as_deref() {
-        Some("ws") => Ok(()),
-        Some("wss") => Err(connect_error(
-            url,
-            WsError::Url(UrlError::TlsFeatureNotEnabled),
-        )),
+        Some("ws") => Ok(false),
+        Some("wss") => Ok(true),
         _ => Err(ClientError::InvalidUrl {
             url: url.to_owned(),
-            reason: "a signaling server URL starts with ws:// (expected ws://HOST:PORT/)"
+            reason: "a signaling server URL starts with ws:// or wss:// (expected ws://HOST:PORT/)"
                 .to_owned(),
         }),
     }
@@ -470,20 +539,29 @@ fn check_url(url: &str) -> Result<(), ClientError> {
 
 fn connect_error(url: &str, e: WsError) -> ClientError {
     match e {
-        WsError::Url(UrlError::TlsFeatureNotEnabled) => ClientError::InvalidUrl {
+        WsError::Url(e) => ClientError::InvalidUrl {
             url: url.to_owned(),
-            reason: "wss:// is not supported by this build: use ws://, or put a TLS proxy in front of the server".to_owned(),
+            reason: format!("{e} (expected ws://HOST:PORT/ or wss://HOST:PORT/)"),
         },
-        WsError::Url(e) => ClientError::InvalidUrl { url: url.to_owned(), reason: format!("{e} (expected ws://HOST:PORT/)") },
-        e => ClientError::Unreachable { url: url.to_owned(), reason: e.to_string() },
+        WsError::Tls(e) => ClientError::Tls {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        },
+        WsError::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+            ClientError::Tls {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            }
+        }
+        e => ClientError::Unreachable {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        },
     }
 }
 
-async fn join_room(ws: &mut Ws, join: &ClientFrame) -> Result<usize, ClientError> {
-    let text = serde_json::to_string(join).map_err(|e| ClientError::Protocol(e.to_string()))?;
-    ws.send(Message::Text(text.into()))
-        .await
-        .map_err(|e| ClientError::Closed(e.to_string()))?;
+/// The next JSON frame during the join.
+async fn next_frame(ws: &mut Ws) -> Result<ServerFrame, ClientError> {
     loop {
         let message = match ws.next().await {
             None => {
@@ -500,15 +578,54 @@ async fn join_room(ws: &mut Ws, join: &ClientFrame) -> Result<usize, ClientError
             }
             continue;
         };
-        let frame: ServerFrame = serde_json::from_str(text.as_str())
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        return match frame.msg {
-            ServerMessage::Joined { members, .. } => Ok(members),
-            ServerMessage::Error { code, message } => Err(ClientError::from_server(code, message)),
-            other => Err(ClientError::Protocol(format!(
-                "{other:?} in answer to join"
-            ))),
-        };
+        return serde_json::from_str(text.as_str()).map_err(|e| {
+            ClientError::Protocol(format!(
+                "{e} (this client speaks version {VERSION} of the signaling protocol)"
+            ))
+        });
+    }
+}
+
+/// Take the server's challenge, send the signed join, read the answer.
+async fn join_room(
+    ws: &mut Ws,
+    keypair: &Keypair,
+    room: &str,
+    allow_named: bool,
+) -> Result<usize, ClientError> {
+    let first = next_frame(ws).await?;
+    let nonce = match first.msg {
+        ServerMessage::Challenge { nonce } => nonce,
+        ServerMessage::Error { code, message } => {
+            return Err(ClientError::from_server(code, message))
+        }
+        other => {
+            return Err(ClientError::Protocol(format!(
+                "{other:?} instead of the join challenge (this client speaks version {VERSION})"
+            )))
+        }
+    };
+    let join = ClientFrame {
+        v: VERSION,
+        id: Some(0),
+        msg: ClientMessage::Join {
+            room: room.to_owned(),
+            peer: keypair.peer_id(),
+            signature: wire::sign_join(keypair, &nonce, room),
+            allow_named,
+        },
+    };
+    let text = serde_json::to_string(&join).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    ws.send(Message::Text(text.into()))
+        .await
+        .map_err(|e| ClientError::Closed(e.to_string()))?;
+    let frame = next_frame(ws).await?;
+    match frame.msg {
+        ServerMessage::Joined { members, .. } => Ok(members),
+        ServerMessage::Error { code, message } => Err(ClientError::from_server(code, message)),
+        other => Err(ClientError::Protocol(format!(
+            "{other:?} in answer to join"
+        ))),
     }
 }
 
@@ -644,7 +761,10 @@ impl Driver {
             }
             (id, ServerMessage::Error { code, message }) => {
                 let error = ClientError::from_server(code, message);
-                if matches!(code, ErrorCode::ShuttingDown | ErrorCode::JoinTimeout) {
+                if matches!(
+                    code,
+                    ErrorCode::ShuttingDown | ErrorCode::JoinTimeout | ErrorCode::Replaced
+                ) {
                     // The close frame follows; remember why.
                     *self
                         .closed

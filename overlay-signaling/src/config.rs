@@ -3,6 +3,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::tls::ServerTls;
+
 /// How a [`crate::SignalingServer`] listens and what it tolerates.
 ///
 /// Start from [`ServerConfig::default`] (or [`ServerConfig::new`]) and set
@@ -29,10 +31,26 @@ pub struct ServerConfig {
     pub max_rooms: usize,
     /// WebSocket connections at once. Default 8192.
     pub max_connections: usize,
-    /// Frames queued toward one client; a client that lets its queue fill
-    /// (it does not read) is disconnected, so it never slows others.
-    /// Default 64.
+    /// WebSocket connections at once from one client IP address; more are
+    /// refused (`address_limit`, close code 1008). Default 64. Behind a
+    /// reverse proxy every client has the proxy's address: raise the
+    /// per-address limits there.
+    pub max_connections_per_address: usize,
+    /// Rooms in which one client address may have members at once
+    /// (`address_limit`). Default 16.
+    pub max_rooms_per_address: usize,
+    /// Members one client address may have in one room (`address_limit`):
+    /// one client cannot fill a room. Default 32.
+    pub max_members_per_address: usize,
+    /// Relayed signals queued toward one client. A signal that finds them
+    /// all taken is dropped and its *sender* gets `peer_busy`: a member is
+    /// never disconnected because others flood it. Default 64.
     pub outgoing_queue: usize,
+    /// Queue slots beyond [`ServerConfig::outgoing_queue`] kept for the
+    /// client's own replies and pings. A client whose own replies do not
+    /// fit (it does not read them) for [`ServerConfig::heartbeat_timeout`]
+    /// is disconnected. Default 16.
+    pub reply_reserve: usize,
     /// The server pings each client this often. Default 15 s.
     pub ping_interval: Duration,
     /// A client from which nothing (not even a pong) arrived for this long
@@ -47,6 +65,12 @@ pub struct ServerConfig {
     /// On shutdown, how long to wait for clients to take their close frame.
     /// Default 2 s.
     pub shutdown_grace: Duration,
+    /// The page served on plain HTTP requests and the opt-in room graph
+    /// (see [`crate::WebConfig`]). Default: page on, observing off.
+    pub web: crate::WebConfig,
+    /// Serve `wss://` with this certificate and key (every connection
+    /// must speak TLS). Default `None`: plain `ws://`.
+    pub tls: Option<ServerTls>,
 }
 
 impl ServerConfig {
@@ -70,12 +94,18 @@ impl Default for ServerConfig {
             max_peers_per_room: 1024,
             max_rooms: 1024,
             max_connections: 8192,
+            max_connections_per_address: 64,
+            max_rooms_per_address: 16,
+            max_members_per_address: 32,
             outgoing_queue: 64,
+            reply_reserve: 16,
             ping_interval: Duration::from_secs(15),
             heartbeat_timeout: Duration::from_secs(45),
             join_timeout: Duration::from_secs(10),
             relay_requires_introduction: true,
             shutdown_grace: Duration::from_secs(2),
+            web: crate::WebConfig::default(),
+            tls: None,
         }
     }
 }

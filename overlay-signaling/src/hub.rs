@@ -1,10 +1,12 @@
 //! Rooms and their members: who is where, who may signal whom. No I/O and
 //! no awaiting here: delivering to a member is a `try_send` into its bounded
-//! outgoing queue, so one slow member never blocks anyone. A member whose
-//! queue is full is removed and told to disconnect.
+//! outgoing queue, so one slow member never blocks anyone. When a member's
+//! queue has no room for a relayed signal, the *sender's* signal is dropped
+//! (`peer_busy`); the member is never evicted because others flood it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use overlay_core::{PeerId, SignalEnvelope};
@@ -31,14 +33,11 @@ pub(crate) enum Out {
 pub(crate) struct ConnHandle {
     pub(crate) key: u64,
     pub(crate) tx: mpsc::Sender<Out>,
+    /// Tells the connection's reader to stop (server shutdown, or replaced).
     pub(crate) kick: Arc<Notify>,
-}
-
-impl ConnHandle {
-    /// Queue a frame; `false` if the queue is full or the connection gone.
-    fn offer(&self, text: String) -> bool {
-        self.tx.try_send(Out::Text(text)).is_ok()
-    }
+    /// Set before `kick` when a newer proven session of the same peer took
+    /// this one's place.
+    pub(crate) replaced: Arc<AtomicBool>,
 }
 
 /// Limits the hub enforces.
@@ -46,19 +45,38 @@ impl ConnHandle {
 pub(crate) struct HubLimits {
     pub(crate) max_peers_per_room: usize,
     pub(crate) max_rooms: usize,
+    pub(crate) max_rooms_per_address: usize,
+    pub(crate) max_members_per_address: usize,
     pub(crate) relay_requires_introduction: bool,
+    /// Queue slots a relayed signal may never take: they stay free for the
+    /// member's own replies and pings.
+    pub(crate) reply_reserve: usize,
 }
 
 #[derive(Debug)]
 struct Member {
     conn: ConnHandle,
+    addr: IpAddr,
     /// Members this one may exchange signals with.
     introduced: HashSet<PeerId>,
+    /// Others may name this member in `requestContact`.
+    allow_named: bool,
+    /// It took part in a handshake exchange through the server: it answered
+    /// a newcomer, or its own contact answered it. Random contacts are
+    /// drawn from active members first.
+    active: bool,
+    /// Newcomers that got this member as contact and moved on to another
+    /// contact without an answer from it, since its last answer.
+    strikes: u32,
+    /// The contact this member got last, and whether that contact answered.
+    contact: Option<(PeerId, bool)>,
 }
 
 #[derive(Debug, Default)]
 struct Room {
     members: HashMap<PeerId, Member>,
+    /// Members per client address.
+    per_addr: HashMap<IpAddr, usize>,
 }
 
 /// Counters, readable while the server runs.
@@ -66,9 +84,12 @@ struct Room {
 pub(crate) struct Counters {
     pub(crate) connections_accepted: AtomicU64,
     pub(crate) signals_relayed: AtomicU64,
+    pub(crate) signals_refused_busy: AtomicU64,
     pub(crate) contacts_given: AtomicU64,
     pub(crate) errors_sent: AtomicU64,
     pub(crate) clients_dropped: AtomicU64,
+    pub(crate) joins_refused_signature: AtomicU64,
+    pub(crate) sessions_replaced: AtomicU64,
 }
 
 impl Counters {
@@ -92,10 +113,21 @@ fn fail(code: ErrorCode, message: impl Into<String>) -> HubError {
     }
 }
 
+/// A proven peer asking to join.
+#[derive(Debug)]
+pub(crate) struct Joining {
+    pub(crate) peer: PeerId,
+    pub(crate) addr: IpAddr,
+    pub(crate) conn: ConnHandle,
+    pub(crate) allow_named: bool,
+}
+
 #[derive(Debug)]
 pub(crate) struct Hub {
     limits: HubLimits,
     rooms: HashMap<String, Room>,
+    /// Rooms in which each address has at least one member.
+    addr_rooms: HashMap<IpAddr, usize>,
     rng: StdRng,
     counters: Arc<Counters>,
 }
@@ -105,6 +137,7 @@ impl Hub {
         Hub {
             limits,
             rooms: HashMap::new(),
+            addr_rooms: HashMap::new(),
             rng: StdRng::from_entropy(),
             counters,
         }
@@ -118,43 +151,92 @@ impl Hub {
         self.rooms.values().map(|r| r.members.len()).sum()
     }
 
-    /// Register `peer` in `room`; returns how many other members were there.
-    pub(crate) fn join(
-        &mut self,
-        room: &str,
-        peer: PeerId,
-        conn: ConnHandle,
-    ) -> Result<usize, HubError> {
-        let opening = !self.rooms.contains_key(room);
-        if opening && self.rooms.len() >= self.limits.max_rooms {
+    /// Register a proven peer in `room`; returns how many other members
+    /// were there. A member registered with the same peer id (an older
+    /// session of the same key owner) is replaced: told to go, its
+    /// introductions forgotten. Limits are checked before anything changes.
+    pub(crate) fn join(&mut self, room: &str, joining: Joining) -> Result<usize, HubError> {
+        let Joining {
+            peer,
+            addr,
+            conn,
+            allow_named,
+        } = joining;
+        let limits = self.limits;
+        let existing = self.rooms.get(room);
+        if existing.is_none() && self.rooms.len() >= limits.max_rooms {
             return Err(fail(
                 ErrorCode::TooManyRooms,
                 format!(
                     "the server has its maximum of {} rooms open; join an existing room or try later",
-                    self.limits.max_rooms
+                    limits.max_rooms
                 ),
             ));
         }
-        let max = self.limits.max_peers_per_room;
-        let members = &mut self.rooms.entry(room.to_owned()).or_default().members;
-        if members.contains_key(&peer) {
-            return Err(fail(
-                ErrorCode::DuplicatePeer,
-                format!("peer {} is already in room {room:?} on another connection; each peer joins once", peer.short()),
-            ));
-        }
-        if members.len() >= max {
+        let old = existing.and_then(|r| r.members.get(&peer));
+        let replacing = usize::from(old.is_some());
+        let old_same_addr = usize::from(old.is_some_and(|m| m.addr == addr));
+        let members_now = existing.map_or(0, |r| r.members.len()) - replacing;
+        if members_now >= limits.max_peers_per_room {
             return Err(fail(
                 ErrorCode::RoomFull,
-                format!("room {room:?} is full ({max} peers); try another room or later"),
+                format!(
+                    "room {room:?} is full ({} peers); try another room or later",
+                    limits.max_peers_per_room
+                ),
             ));
         }
-        let others = members.len();
-        members.insert(
+        let from_addr = existing
+            .and_then(|r| r.per_addr.get(&addr).copied())
+            .unwrap_or(0)
+            - old_same_addr;
+        if from_addr >= limits.max_members_per_address {
+            return Err(fail(
+                ErrorCode::AddressLimit,
+                format!(
+                    "your address {addr} already has {from_addr} members in room {room:?} (the limit is {}); one client cannot fill a room",
+                    limits.max_members_per_address
+                ),
+            ));
+        }
+        if from_addr == 0 {
+            let rooms = self.addr_rooms.get(&addr).copied().unwrap_or(0);
+            if rooms >= limits.max_rooms_per_address {
+                return Err(fail(
+                    ErrorCode::AddressLimit,
+                    format!(
+                        "your address {addr} already has members in {rooms} rooms (the limit is {}); leave a room first",
+                        limits.max_rooms_per_address
+                    ),
+                ));
+            }
+        }
+        // Every check passed: now change things.
+        if replacing == 1 {
+            if let Some(old) = self.remove(room, peer) {
+                tracing::info!(room, peer = %peer.short(), "a newer proven session replaces the member's old one");
+                Counters::bump(&self.counters.sessions_replaced);
+                old.conn.replaced.store(true, Ordering::Relaxed);
+                old.conn.kick.notify_one();
+            }
+        }
+        let r = self.rooms.entry(room.to_owned()).or_default();
+        let others = r.members.len();
+        let count = r.per_addr.entry(addr).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            *self.addr_rooms.entry(addr).or_insert(0) += 1;
+        }
+        r.members.insert(
             peer,
             Member {
                 conn,
+                addr,
                 introduced: HashSet::new(),
+                allow_named,
+                active: false,
+                strikes: 0,
+                contact: None,
             },
         );
         Ok(others)
@@ -162,44 +244,52 @@ impl Hub {
 
     /// Remove `peer` from `room` if it is still registered by connection `key`.
     pub(crate) fn leave(&mut self, room: &str, peer: PeerId, key: u64) {
-        let Some(r) = self.rooms.get_mut(room) else {
-            return;
-        };
-        if r.members.get(&peer).is_some_and(|m| m.conn.key == key) {
-            Self::remove_member(r, peer);
-        }
-        if r.members.is_empty() {
-            self.rooms.remove(room);
+        let registered = self
+            .rooms
+            .get(room)
+            .and_then(|r| r.members.get(&peer))
+            .is_some_and(|m| m.conn.key == key);
+        if registered {
+            self.remove(room, peer);
         }
     }
 
-    fn remove_member(room: &mut Room, peer: PeerId) -> Option<Member> {
-        let member = room.members.remove(&peer)?;
+    /// Take `peer` out of `room` with its introductions and address counts;
+    /// close the room if it is empty.
+    fn remove(&mut self, room: &str, peer: PeerId) -> Option<Member> {
+        let r = self.rooms.get_mut(room)?;
+        let member = r.members.remove(&peer)?;
         for other in &member.introduced {
-            if let Some(m) = room.members.get_mut(other) {
+            if let Some(m) = r.members.get_mut(other) {
                 m.introduced.remove(&peer);
             }
+        }
+        if let Some(count) = r.per_addr.get_mut(&member.addr) {
+            *count -= 1;
+            if *count == 0 {
+                r.per_addr.remove(&member.addr);
+                if let Some(rooms) = self.addr_rooms.get_mut(&member.addr) {
+                    *rooms -= 1;
+                    if *rooms == 0 {
+                        self.addr_rooms.remove(&member.addr);
+                    }
+                }
+            }
+        }
+        if r.members.is_empty() {
+            self.rooms.remove(room);
         }
         Some(member)
     }
 
-    /// A member that cannot keep up: out of its room, told to disconnect.
-    fn evict(&mut self, room: &str, peer: PeerId) {
-        let Some(r) = self.rooms.get_mut(room) else {
-            return;
-        };
-        if let Some(member) = Self::remove_member(r, peer) {
-            tracing::warn!(room, peer = %peer.short(), "client does not read its messages; disconnecting it");
-            Counters::bump(&self.counters.clients_dropped);
-            member.conn.kick.notify_one();
-        }
-        if r.members.is_empty() {
-            self.rooms.remove(room);
-        }
-    }
-
-    /// A contact for `me`: `want` if named and present, else a random other
-    /// member; `None` when `me` is alone.
+    /// A contact for `me`: `want` if named, present and willing to be
+    /// named, else one the server picks; `None` when `me` is alone.
+    ///
+    /// The pick prefers members that took part in a handshake through the
+    /// server (they answer), then members never tried, then members that
+    /// left a newcomer unanswered; within that, a random client address
+    /// first, then a random member of it, so one client's many members
+    /// weigh as one.
     pub(crate) fn contact(
         &mut self,
         room: &str,
@@ -218,24 +308,34 @@ impl Hub {
                 ));
             }
             Some(p) => {
-                if !r.members.contains_key(&p) {
+                if !r.members.get(&p).is_some_and(|m| m.allow_named) {
                     return Err(fail(
                         ErrorCode::UnknownPeer,
                         format!(
-                            "peer {} is not in room {room:?}; ask for a random contact instead",
+                            "peer {} is not in room {room:?}, or does not accept being named; ask for a random contact instead",
                             p.short()
                         ),
                     ));
                 }
                 p
             }
-            None => match r.members.keys().filter(|p| **p != me).choose(&mut self.rng) {
-                Some(p) => *p,
+            None => match pick(r, me, &mut self.rng) {
+                Some(p) => p,
                 None => return Ok(None),
             },
         };
+        // Moving on from a contact that never answered counts against it.
+        let previous = r.members.get(&me).and_then(|m| m.contact);
+        if let Some((old, false)) = previous {
+            if old != chosen {
+                if let Some(m) = r.members.get_mut(&old) {
+                    m.strikes = m.strikes.saturating_add(1);
+                }
+            }
+        }
         if let Some(m) = r.members.get_mut(&me) {
             m.introduced.insert(chosen);
+            m.contact = Some((chosen, false));
         }
         if let Some(m) = r.members.get_mut(&chosen) {
             m.introduced.insert(me);
@@ -284,22 +384,45 @@ impl Hub {
                 ),
             ));
         }
-        let kind = envelope.signal.kind();
-        let text = ServerFrame::new(None, ServerMessage::Signal { envelope }).to_json();
-        if target.conn.offer(text) {
-            tracing::debug!(room, from = %me.short(), to = %to.short(), kind, "relayed");
-            Counters::bump(&self.counters.signals_relayed);
-            Ok(())
-        } else {
-            self.evict(room, to);
-            Err(fail(
-                ErrorCode::UnknownPeer,
+        // The last slots of a member's queue are for its own replies and
+        // pings: a relayed signal that finds only those free is dropped, and
+        // its sender told; the member stays.
+        if target.conn.tx.capacity() <= self.limits.reply_reserve {
+            Counters::bump(&self.counters.signals_refused_busy);
+            return Err(fail(
+                ErrorCode::PeerBusy,
                 format!(
-                    "peer {} could not take more messages and was disconnected",
+                    "peer {} has too many signals queued; this one was dropped: send it again later",
                     to.short()
                 ),
-            ))
+            ));
         }
+        let kind = envelope.signal.kind();
+        let text = ServerFrame::new(None, ServerMessage::Signal { envelope }).to_json();
+        if target.conn.tx.try_send(Out::Text(text)).is_err() {
+            // Its connection is ending; it leaves the room as it does.
+            return Err(fail(
+                ErrorCode::UnknownPeer,
+                format!("peer {} is leaving the room", to.short()),
+            ));
+        }
+        tracing::debug!(room, from = %me.short(), to = %to.short(), kind, "relayed");
+        Counters::bump(&self.counters.signals_relayed);
+        // A signal to the newcomer whose contact we are is an answer: both
+        // ends took part in a handshake exchange.
+        if let Some(target) = r.members.get_mut(&to) {
+            if let Some((contact, answered)) = &mut target.contact {
+                if *contact == me && !*answered {
+                    *answered = true;
+                    target.active = true;
+                    if let Some(sender) = r.members.get_mut(&me) {
+                        sender.active = true;
+                        sender.strikes = 0;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Tell every member the server is going away.
@@ -312,10 +435,40 @@ impl Hub {
     }
 }
 
+/// The server's pick of a contact for `me` (see [`Hub::contact`]).
+fn pick(room: &Room, me: PeerId, rng: &mut StdRng) -> Option<PeerId> {
+    let tier = |m: &Member| match (m.active, m.strikes) {
+        (true, 0) => 0,
+        (false, 0) => 1,
+        _ => 2,
+    };
+    let best = room
+        .members
+        .iter()
+        .filter(|(p, _)| **p != me)
+        .map(|(_, m)| tier(m))
+        .min()?;
+    let candidates = || {
+        room.members
+            .iter()
+            .filter(move |(p, m)| **p != me && tier(m) == best)
+    };
+    let addr = candidates()
+        .map(|(_, m)| m.addr)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .choose(rng)?;
+    candidates()
+        .filter(|(_, m)| m.addr == addr)
+        .map(|(p, _)| *p)
+        .choose(rng)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use overlay_core::{HandshakeId, Keypair, ProtocolId, Signal};
+    use std::net::Ipv4Addr;
 
     fn peer(n: u8) -> PeerId {
         Keypair::from_secret_bytes([n; 32]).peer_id()
@@ -328,16 +481,33 @@ mod tests {
                 key,
                 tx,
                 kick: Arc::new(Notify::new()),
+                replaced: Arc::default(),
             },
             rx,
         )
+    }
+
+    fn addr(n: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))
+    }
+
+    fn joining(n: u8, conn: ConnHandle, allow_named: bool) -> Joining {
+        Joining {
+            peer: peer(n),
+            addr: addr(n),
+            conn,
+            allow_named,
+        }
     }
 
     fn hub() -> Hub {
         let limits = HubLimits {
             max_peers_per_room: 8,
             max_rooms: 8,
+            max_rooms_per_address: 2,
+            max_members_per_address: 3,
             relay_requires_introduction: true,
+            reply_reserve: 1,
         };
         Hub::new(limits, Arc::default())
     }
@@ -346,32 +516,37 @@ mod tests {
         Ok(SignalEnvelope {
             handshake: HandshakeId(1),
             from,
+            to: None,
             protocol: ProtocolId::new("p")?,
+            seq: 0,
+            signature: overlay_core::SignatureBytes([0; 64]),
             signal: Signal::Offer { sdp: "v=0".into() },
         })
     }
 
-    #[tokio::test]
-    async fn a_member_that_does_not_read_is_evicted_without_blocking_the_sender(
-    ) -> Result<(), Box<dyn std::error::Error>> {
+    #[test]
+    fn a_flooded_member_stays_and_the_senders_are_refused() -> Result<(), Box<dyn std::error::Error>>
+    {
         let mut hub = hub();
         let (a, _a_rx) = conn(1, 4);
-        let (b, mut b_rx) = conn(2, 2);
-        let b_kick = b.kick.clone();
-        hub.join("r", peer(1), a)?;
-        hub.join("r", peer(2), b)?;
+        let (b, mut b_rx) = conn(2, 3);
+        hub.join("r", joining(1, a, true))?;
+        hub.join("r", joining(2, b.clone(), true))?;
         assert_eq!(hub.contact("r", peer(1), Some(peer(2)))?, Some(peer(2)));
-        // b's queue holds two frames; the third relay finds it full.
+        // b's queue holds three frames, one kept for its own replies: the
+        // third relay is refused, b stays.
         hub.relay("r", peer(1), peer(2), offer(peer(1))?)?;
         hub.relay("r", peer(1), peer(2), offer(peer(1))?)?;
         let third = hub.relay("r", peer(1), peer(2), offer(peer(1))?);
-        assert_eq!(third.map_err(|e| e.code), Err(ErrorCode::UnknownPeer));
-        // b was told to go (the permit is stored) and left the room.
-        b_kick.notified().await;
-        assert_eq!(hub.peer_count(), 1);
-        assert_eq!(hub.contact("r", peer(1), None)?, None);
-        // What b had queued is intact.
-        assert!(matches!(b_rx.recv().await, Some(Out::Text(t)) if t.contains("\"offer\"")));
+        assert_eq!(third.map_err(|e| e.code), Err(ErrorCode::PeerBusy));
+        assert_eq!(hub.peer_count(), 2);
+        assert!(!b.replaced.load(Ordering::Relaxed));
+        // Its own reply still fits.
+        assert!(b.tx.try_send(Out::Ping).is_ok());
+        // Once b reads, relays go through again.
+        assert!(matches!(b_rx.try_recv(), Ok(Out::Text(t)) if t.contains("\"offer\"")));
+        assert!(matches!(b_rx.try_recv(), Ok(Out::Text(_))));
+        hub.relay("r", peer(1), peer(2), offer(peer(1))?)?;
         Ok(())
     }
 
@@ -381,11 +556,11 @@ mod tests {
         let (a, _a_rx) = conn(1, 4);
         let (b, _b_rx) = conn(2, 4);
         let (b2, _b2_rx) = conn(3, 4);
-        hub.join("r", peer(1), a)?;
-        hub.join("r", peer(2), b)?;
+        hub.join("r", joining(1, a, false))?;
+        hub.join("r", joining(2, b, false))?;
         hub.contact("r", peer(2), None)?;
         hub.leave("r", peer(2), 2);
-        hub.join("r", peer(2), b2)?;
+        hub.join("r", joining(2, b2, false))?;
         // The new connection of peer 2 was never introduced to peer 1.
         let err = hub.relay("r", peer(1), peer(2), offer(peer(1))?);
         assert_eq!(err.map_err(|e| e.code), Err(ErrorCode::NotIntroduced));
@@ -395,6 +570,107 @@ mod tests {
         hub.leave("r", peer(1), 1);
         hub.leave("r", peer(2), 3);
         assert_eq!(hub.room_count(), 0);
+        assert!(hub.addr_rooms.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_proven_second_session_replaces_the_first() -> Result<(), Box<dyn std::error::Error>> {
+        let mut hub = hub();
+        let (a, _a_rx) = conn(1, 4);
+        let (old, _old_rx) = conn(2, 4);
+        let (new, _new_rx) = conn(3, 4);
+        hub.join("r", joining(1, a, true))?;
+        hub.join("r", joining(2, old.clone(), true))?;
+        hub.contact("r", peer(1), Some(peer(2)))?;
+        assert_eq!(hub.join("r", joining(2, new, true))?, 1);
+        assert!(old.replaced.load(Ordering::Relaxed));
+        assert_eq!(hub.peer_count(), 2);
+        // The old session's introductions went with it, and its late leave
+        // does not remove the new session.
+        let err = hub.relay("r", peer(1), peer(2), offer(peer(1))?);
+        assert_eq!(err.map_err(|e| e.code), Err(ErrorCode::NotIntroduced));
+        hub.leave("r", peer(2), 2);
+        assert_eq!(hub.peer_count(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn one_address_cannot_fill_a_room_or_take_every_room() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let mut hub = hub();
+        let mut keep = Vec::new();
+        let mut join_from = |hub: &mut Hub, room: &str, n: u8, from: u8| {
+            let (c, rx) = conn(u64::from(n), 4);
+            keep.push(rx);
+            hub.join(
+                room,
+                Joining {
+                    peer: peer(n),
+                    addr: addr(from),
+                    conn: c,
+                    allow_named: false,
+                },
+            )
+            .map_err(|e| e.code)
+        };
+        for n in 1..=3 {
+            assert_eq!(join_from(&mut hub, "r", n, 9), Ok(usize::from(n - 1)));
+        }
+        assert_eq!(join_from(&mut hub, "r", 4, 9), Err(ErrorCode::AddressLimit));
+        // Another address still gets in.
+        assert_eq!(join_from(&mut hub, "r", 4, 8), Ok(3));
+        // Rooms: address 9 is in "r"; one more room, then no more.
+        assert_eq!(join_from(&mut hub, "s", 5, 9), Ok(0));
+        assert_eq!(join_from(&mut hub, "t", 6, 9), Err(ErrorCode::AddressLimit));
+        assert_eq!(join_from(&mut hub, "t", 6, 7), Ok(0));
+        Ok(())
+    }
+
+    #[test]
+    fn naming_a_member_needs_its_consent() -> Result<(), Box<dyn std::error::Error>> {
+        let mut hub = hub();
+        let (a, _a_rx) = conn(1, 4);
+        let (b, _b_rx) = conn(2, 4);
+        let (c, _c_rx) = conn(3, 4);
+        hub.join("r", joining(1, a, false))?;
+        hub.join("r", joining(2, b, true))?;
+        hub.join("r", joining(3, c, false))?;
+        let named = hub.contact("r", peer(3), Some(peer(1)));
+        assert_eq!(named.map_err(|e| e.code), Err(ErrorCode::UnknownPeer));
+        // Refused naming gives no right to signal it.
+        let err = hub.relay("r", peer(3), peer(1), offer(peer(3))?);
+        assert_eq!(err.map_err(|e| e.code), Err(ErrorCode::NotIntroduced));
+        assert_eq!(hub.contact("r", peer(3), Some(peer(2)))?, Some(peer(2)));
+        Ok(())
+    }
+
+    #[test]
+    fn contacts_that_answered_are_picked_first() -> Result<(), Box<dyn std::error::Error>> {
+        let mut hub = hub();
+        hub.limits.max_members_per_address = 100;
+        hub.limits.max_peers_per_room = 100;
+        let mut keep = Vec::new();
+        let mut add = |hub: &mut Hub, n: u8| -> Result<(), HubError> {
+            let (c, rx) = conn(u64::from(n), 4);
+            keep.push(rx);
+            hub.join("r", joining(n, c, false)).map(|_| ())
+        };
+        add(&mut hub, 1)?;
+        add(&mut hub, 2)?;
+        // 2 joins through 1, which answers: both are active.
+        assert_eq!(hub.contact("r", peer(2), None)?, Some(peer(1)));
+        hub.relay("r", peer(2), peer(1), offer(peer(2))?)?;
+        hub.relay("r", peer(1), peer(2), offer(peer(1))?)?;
+        // Forty silent members join.
+        for n in 10..50 {
+            add(&mut hub, n)?;
+        }
+        for n in 60..90 {
+            add(&mut hub, n)?;
+            let got = hub.contact("r", peer(n), None)?;
+            assert!(got == Some(peer(1)) || got == Some(peer(2)), "{got:?}");
+        }
         Ok(())
     }
 }

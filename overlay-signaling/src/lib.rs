@@ -2,7 +2,8 @@
 //! newcomer joins an n2n-overlay network, and the client a node uses to talk
 //! to it.
 //!
-//! A newcomer connects, joins a *room* with its [`PeerId`](overlay_core::PeerId),
+//! A newcomer connects, joins a *room* with its [`PeerId`](overlay_core::PeerId)
+//! (proving it owns the id's key by signing the server's challenge),
 //! asks for a *contact* (a random member, or one it names) and exchanges the
 //! handshake's signals ([`SignalEnvelope`](overlay_core::SignalEnvelope)s) with
 //! that contact through the server. The server relays those signals and
@@ -32,23 +33,28 @@
 //! let server = SignalingServer::bind(ServerConfig::default()).await?;
 //! let url = server.url();
 //!
-//! let (first, newcomer) = (Keypair::generate().peer_id(), Keypair::generate().peer_id());
-//! let mut first_client = SignalingClient::connect(&url, "lobby", first).await?;
+//! // Each client proves it owns its peer id: it signs the server's
+//! // challenge with its key.
+//! let (first_key, newcomer_key) = (Keypair::generate(), Keypair::generate());
+//! let (first, newcomer) = (first_key.peer_id(), newcomer_key.peer_id());
+//! let mut first_client = SignalingClient::connect(&url, "lobby", &first_key).await?;
 //! assert_eq!(first_client.request_contact(None).await?, Contact::Alone);
 //!
-//! let newcomer_client = SignalingClient::connect(&url, "lobby", newcomer).await?;
+//! let newcomer_client = SignalingClient::connect(&url, "lobby", &newcomer_key).await?;
 //! let Contact::Peer(contact) = newcomer_client.request_contact(None).await? else {
 //!     unreachable!("the room has a member")
 //! };
 //! assert_eq!(contact, first);
 //!
-//! // The newcomer's offer travels through the server to its contact.
-//! let offer = SignalEnvelope {
-//!     handshake: HandshakeId(1),
-//!     from: newcomer,
-//!     protocol: ProtocolId::new("spray")?,
-//!     signal: Signal::Offer { sdp: "v=0\r\n".into() },
-//! };
+//! // The newcomer's offer (signed by it) travels through the server to its contact.
+//! let offer = SignalEnvelope::sign(
+//!     &newcomer_key,
+//!     Some(contact),
+//!     HandshakeId(1),
+//!     ProtocolId::new("spray")?,
+//!     0,
+//!     Signal::Offer { sdp: "v=0\r\n".into() },
+//! );
 //! newcomer_client.send(contact, offer.clone()).await?;
 //! assert_eq!(first_client.recv().await?, Incoming::Signal(offer));
 //!
@@ -74,6 +80,8 @@
 //! - `bucket.rs`: the per-client token bucket.
 //! - `server.rs`: accept loop, per-connection reader and writer tasks.
 //! - `client.rs`: [`SignalingClient`].
+//! - `tls.rs`: [`ServerTls`] (`wss://`) and the client's trusted roots, on
+//!   rustls with the aws-lc-rs provider.
 //! - `bin/overlay-signaling.rs`: the standalone server (feature `cli`, on by
 //!   default; without it the crate has no clap or log-subscriber dependency).
 //! - `examples/signaling_bench.rs`: join latency and relay round trip under
@@ -86,9 +94,13 @@ mod client;
 mod config;
 mod hub;
 mod server;
+mod tls;
+mod web;
 pub mod wire;
 
 pub use client::{ClientConfig, ClientError, Contact, Incoming, SignalingClient, SignalingSender};
 pub use config::ServerConfig;
 pub use server::{ServerError, ServerStats, SignalingServer};
+pub use tls::{ServerTls, TlsError};
+pub use web::{ObserveError, ObserveRooms, ViewReporter, WebConfig};
 pub use wire::ErrorCode;

@@ -6,10 +6,13 @@
 
 mod common;
 
-use common::{envelope, peer, request_contact, server, signal_to, Raw, TestResult};
+use common::{
+    envelope, join, key, peer, request_contact, server, signal_to, Ended, Raw, TestResult,
+};
 use overlay_core::Signal;
+use overlay_signaling::wire;
 use overlay_signaling::wire::ServerMessage;
-use overlay_signaling::{Contact, ErrorCode, Incoming, SignalingClient};
+use overlay_signaling::{Contact, ErrorCode, Incoming};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -17,8 +20,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 async fn bad_input_gets_error_replies_and_hurts_no_one() -> TestResult {
     let server = server(|_| {}).await?;
     let url = server.url();
-    let mut good_contact = SignalingClient::connect(&url, "r", peer(1)).await?;
-    let good_newcomer = SignalingClient::connect(&url, "r", peer(2)).await?;
+    let mut good_contact = join(&url, "r", 1).await?;
+    let good_newcomer = join(&url, "r", 2).await?;
     assert_eq!(
         good_newcomer.request_contact(None).await?,
         Contact::Peer(peer(1))
@@ -30,24 +33,18 @@ async fn bad_input_gets_error_replies_and_hurts_no_one() -> TestResult {
     assert_eq!(bad.expect_error().await?, (None, ErrorCode::BadJson));
     bad.send_text("[1, 2, 3]").await?;
     assert_eq!(bad.expect_error().await?, (None, ErrorCode::BadJson));
-    bad.send_text(json!({"type": "join", "id": 1}).to_string())
-        .await?;
-    assert_eq!(bad.expect_error().await?, (Some(1), ErrorCode::BadVersion));
-    bad.send_text(json!({"v": 2, "type": "join", "id": 2}).to_string())
-        .await?;
-    assert_eq!(bad.expect_error().await?, (Some(2), ErrorCode::BadVersion));
-    bad.send_text(json!({"v": 1, "type": "teleport", "id": 3}).to_string())
+    bad.send_text(json!({"v": 2, "type": "teleport", "id": 3}).to_string())
         .await?;
     assert_eq!(bad.expect_error().await?, (Some(3), ErrorCode::UnknownType));
-    bad.send_text(json!({"v": 1, "id": 4}).to_string()).await?;
+    bad.send_text(json!({"v": 2, "id": 4}).to_string()).await?;
     assert_eq!(bad.expect_error().await?, (Some(4), ErrorCode::BadMessage));
     bad.send_text(
-        json!({"v": 1, "type": "join", "id": 5, "room": "r", "peer": "not-hex"}).to_string(),
+        json!({"v": 2, "type": "join", "id": 5, "room": "r", "peer": "not-hex"}).to_string(),
     )
     .await?;
     assert_eq!(bad.expect_error().await?, (Some(5), ErrorCode::BadMessage));
     bad.send_text(
-        json!({"v": 1, "type": "join", "id": 6, "room": "bell\u{7}", "peer": peer(3)}).to_string(),
+        json!({"v": 2, "type": "join", "id": 6, "room": "bell\u{7}", "peer": peer(3)}).to_string(),
     )
     .await?;
     assert_eq!(bad.expect_error().await?, (Some(6), ErrorCode::BadMessage));
@@ -60,13 +57,15 @@ async fn bad_input_gets_error_replies_and_hurts_no_one() -> TestResult {
     assert_eq!(bad.expect_error().await?, (Some(8), ErrorCode::NotJoined));
 
     // Joined, it still misbehaves.
-    let joined = bad.join("r", peer(3)).await?;
+    let joined = bad.join("r", &key(3)).await?;
     assert!(
         matches!(joined.msg, ServerMessage::Joined { members: 2, .. }),
         "{joined:?}"
     );
+    let signature = wire::sign_join(&key(4), &bad.nonce, "s");
     bad.send_text(
-        json!({"v": 1, "type": "join", "id": 9, "room": "s", "peer": peer(4)}).to_string(),
+        json!({"v": 2, "type": "join", "id": 9, "room": "s", "peer": peer(4), "signature": signature})
+            .to_string(),
     )
     .await?;
     assert_eq!(
@@ -90,7 +89,7 @@ async fn bad_input_gets_error_replies_and_hurts_no_one() -> TestResult {
     assert_eq!(bad.expect_error().await?, (Some(12), ErrorCode::BadSender));
     // A signal envelope that is not one.
     bad.send_text(
-        json!({"v": 1, "type": "signal", "id": 13, "to": peer(1), "envelope": {"sdp": 1}})
+        json!({"v": 2, "type": "signal", "id": 13, "to": peer(1), "envelope": {"sdp": 1}})
             .to_string(),
     )
     .await?;
@@ -111,11 +110,30 @@ async fn bad_input_gets_error_replies_and_hurts_no_one() -> TestResult {
     good_contact.send(peer(2), answer.clone()).await?;
     let mut good_newcomer = good_newcomer;
     assert_eq!(good_newcomer.recv().await?, Incoming::Signal(answer));
-    let late = SignalingClient::connect(&url, "r", peer(5)).await?;
+    let late = join(&url, "r", 5).await?;
     assert!(matches!(
         late.request_contact(None).await?,
         Contact::Peer(_)
     ));
+    // Another protocol version: the error, then close code 1002.
+    let mut unversioned = Raw::connect(&url).await?;
+    unversioned
+        .send_text(json!({"type": "join", "id": 1}).to_string())
+        .await?;
+    assert_eq!(
+        unversioned.expect_error().await?,
+        (Some(1), ErrorCode::BadVersion)
+    );
+    assert_eq!(unversioned.ended().await?, Ended::Close(1002));
+    let mut future = Raw::connect(&url).await?;
+    future
+        .send_text(json!({"v": 3, "type": "join", "id": 2}).to_string())
+        .await?;
+    assert_eq!(
+        future.expect_error().await?,
+        (Some(2), ErrorCode::BadVersion)
+    );
+    assert_eq!(future.ended().await?, Ended::Close(1002));
     assert_eq!(
         server.stats().errors_sent,
         15,

@@ -6,9 +6,9 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{envelope, peer, TestResult, PATIENCE};
+use common::{envelope, join, peer, TestResult, PATIENCE};
 use overlay_core::Signal;
-use overlay_signaling::{ClientError, Contact, Incoming, SignalingClient};
+use overlay_signaling::{ClientError, Contact, Incoming};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -34,8 +34,8 @@ async fn standalone_server_serves_and_stops_cleanly() -> TestResult {
         .trim_end_matches('/')
         .to_owned();
 
-    let mut contact = SignalingClient::connect(url, "r", peer(1)).await?;
-    let newcomer = SignalingClient::connect(url, "r", peer(2)).await?;
+    let mut contact = join(url, "r", 1).await?;
+    let newcomer = join(url, "r", 2).await?;
     assert_eq!(
         newcomer.request_contact(None).await?,
         Contact::Peer(peer(1))

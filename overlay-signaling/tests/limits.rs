@@ -9,10 +9,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{envelope, peer, request_contact, server, until, Ended, Raw, TestResult};
+use common::{envelope, join, key, peer, request_contact, server, until, Ended, Raw, TestResult};
 use overlay_core::Signal;
 use overlay_signaling::wire::ServerMessage;
-use overlay_signaling::{ClientError, Contact, ErrorCode, Incoming, SignalingClient};
+use overlay_signaling::{ClientError, Contact, ErrorCode, Incoming};
 use serde_json::json;
 
 #[tokio::test(start_paused = true)]
@@ -22,16 +22,17 @@ async fn limits_answer_with_their_error_codes() -> TestResult {
     room_and_server_capacity().await?;
     join_deadline().await?;
     heartbeat().await?;
-    slow_reader().await?;
+    flooded_member_stays().await?;
+    pipelined_requests_get_replies_and_close_code().await?;
     Ok(())
 }
 
 async fn message_size() -> TestResult {
     let server = server(|c| c.max_message_bytes = 1024).await?;
     let mut raw = Raw::connect(&server.url()).await?;
-    raw.join("r", peer(1)).await?;
+    raw.join("r", &key(1)).await?;
     let padded = |n: usize| {
-        json!({"v": 1, "type": "requestContact", "id": 1, "pad": "x".repeat(n)}).to_string()
+        json!({"v": 2, "type": "requestContact", "id": 1, "pad": "x".repeat(n)}).to_string()
     };
     // Over the limit: dropped with an error reply; the connection lives on.
     raw.send_text(padded(2000)).await?;
@@ -40,7 +41,7 @@ async fn message_size() -> TestResult {
     assert_eq!(raw.next_frame().await?.msg, ServerMessage::Alone);
 
     // Through the client: an oversized signal comes back as an error event.
-    let mut client = SignalingClient::connect(&server.url(), "r", peer(2)).await?;
+    let mut client = join(&server.url(), "r", 2).await?;
     assert_eq!(client.request_contact(None).await?, Contact::Peer(peer(1)));
     let huge = envelope(
         peer(2),
@@ -73,7 +74,7 @@ async fn message_rate() -> TestResult {
     })
     .await?;
     let mut raw = Raw::connect(&server.url()).await?;
-    raw.join("r", peer(1)).await?; // takes one token
+    raw.join("r", &key(1)).await?; // takes one token
     raw.send_burst((1..=6).map(|id| request_contact(id, None)).collect())
         .await?;
     let mut limited = Vec::new();
@@ -99,7 +100,7 @@ async fn message_rate() -> TestResult {
     assert_eq!(raw.next_frame().await?.msg, ServerMessage::Alone);
 
     // The typed client error.
-    let client = SignalingClient::connect(&server.url(), "r", peer(2)).await?;
+    let client = join(&server.url(), "r", 2).await?;
     let mut results = Vec::new();
     for _ in 0..4 {
         results.push(client.request_contact(None).await);
@@ -128,17 +129,17 @@ async fn room_and_server_capacity() -> TestResult {
     })
     .await?;
     let url = server.url();
-    let a = SignalingClient::connect(&url, "r", peer(1)).await?;
-    let b = SignalingClient::connect(&url, "r", peer(2)).await?;
+    let a = join(&url, "r", 1).await?;
+    let b = join(&url, "r", 2).await?;
     // Peers per room.
-    let full = SignalingClient::connect(&url, "r", peer(3)).await;
+    let full = join(&url, "r", 3).await;
     assert!(
         matches!(&full, Err(ClientError::RoomFull(m)) if m.contains("2 peers")),
         "{full:?}"
     );
     until(&server, |s| s.connections == 2).await?;
     // Rooms count.
-    let other = SignalingClient::connect(&url, "s", peer(3)).await;
+    let other = join(&url, "s", 3).await;
     assert!(
         matches!(other, Err(ClientError::TooManyRooms(_))),
         "{other:?}"
@@ -147,12 +148,12 @@ async fn room_and_server_capacity() -> TestResult {
     // Connections count: the third connection is served, the fourth refused.
     let mut third = Raw::connect(&url).await?;
     until(&server, |s| s.connections == 3).await?;
-    let mut fourth = Raw::connect(&url).await?;
+    let mut fourth = Raw::connect_unchecked(&url).await?;
     assert_eq!(fourth.expect_error().await?, (None, ErrorCode::ServerFull));
     assert_eq!(fourth.ended().await?, Ended::Close(1013));
     // The refused connection changed nothing for the others.
     assert_eq!(
-        third.join("r2", peer(4)).await?.msg,
+        third.join("r2", &key(4)).await?.msg,
         ServerMessage::Error {
             code: ErrorCode::TooManyRooms,
             message:
@@ -174,7 +175,7 @@ async fn join_deadline() -> TestResult {
     assert_eq!(silent.expect_error().await?, (None, ErrorCode::JoinTimeout));
     assert_eq!(silent.ended().await?, Ended::Close(1008));
     // A client that joined in time is not affected by the deadline.
-    let client = SignalingClient::connect(&server.url(), "r", peer(1)).await?;
+    let client = join(&server.url(), "r", 1).await?;
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_eq!(client.request_contact(None).await?, Contact::Alone);
     client.close().await;
@@ -191,8 +192,8 @@ async fn heartbeat() -> TestResult {
     let url = server.url();
     // The dead client joins, then never reads again: it answers no ping.
     let mut dead = Raw::connect(&url).await?;
-    dead.join("r", peer(1)).await?;
-    let live = SignalingClient::connect(&url, "r", peer(2)).await?;
+    dead.join("r", &key(1)).await?;
+    let live = join(&url, "r", 2).await?;
     assert_eq!(
         live.request_contact(Some(peer(1))).await?,
         Contact::Peer(peer(1))
@@ -221,86 +222,131 @@ async fn heartbeat() -> TestResult {
     Ok(())
 }
 
-async fn slow_reader() -> TestResult {
+/// Two members flood a third that reads slowly, each under the rate
+/// limit: their signals are refused (`peer_busy`), the flooded member stays
+/// in its room and gets every signal that was queued for it, and more once
+/// it reads again. (It used to be evicted.)
+async fn flooded_member_stays() -> TestResult {
     let server = server(|c| {
         c.max_message_bytes = 256 * 1024;
         c.outgoing_queue = 4;
         c.messages_per_second = 100_000;
         c.burst = 100_000;
-        // Only the full queue may drop the slow reader here.
+        // Only a full queue could drop the slow reader here.
         c.heartbeat_timeout = Duration::from_secs(24 * 3600);
     })
     .await?;
     let url = server.url();
-    // The slow reader joins, then never reads: its socket buffers fill, then
-    // its queue on the server.
+    // The slow reader joins, then stops reading for a while: its socket
+    // buffers fill, then its queue on the server.
     let mut slow = Raw::connect(&url).await?;
-    slow.join("r", peer(1)).await?;
-    let mut sender = SignalingClient::connect(&url, "r", peer(2)).await?;
+    slow.join("r", &key(1)).await?;
+    let mut senders = Vec::new();
+    for n in [2, 3] {
+        let sender = join(&url, "r", n).await?;
+        assert_eq!(
+            sender.request_contact(Some(peer(1))).await?,
+            Contact::Peer(peer(1))
+        );
+        senders.push((n, sender));
+    }
+    let bystander = join(&url, "r", 4).await?;
+    let mut busy = 0;
+    for (n, sender) in &mut senders {
+        let big = envelope(
+            peer(*n),
+            1,
+            Signal::Offer {
+                sdp: "a".repeat(200 * 1024),
+            },
+        );
+        let mut refused = false;
+        for _ in 1..=2000 {
+            sender.send(peer(1), big.clone()).await?;
+            // Each refusal comes back as an event; look without waiting.
+            if let Ok(Ok(event)) = tokio::time::timeout(Duration::ZERO, sender.recv()).await {
+                match event {
+                    Incoming::RelayFailed {
+                        to,
+                        error: ClientError::PeerBusy(message),
+                        ..
+                    } => {
+                        assert_eq!(to, peer(1));
+                        assert!(message.contains("send it again later"), "{message}");
+                        refused = true;
+                        busy += 1;
+                        break;
+                    }
+                    other => return Err(format!("unexpected {other:?}").into()),
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(refused, "the flooding sender was never refused");
+    }
+    assert!(busy >= 2);
+    let stats = server.stats();
+    assert_eq!(stats.clients_dropped, 0, "nobody was dropped");
+    assert!(stats.signals_refused_busy >= 2, "{stats:?}");
+    // The flooded member is still in the room...
     assert_eq!(
-        sender.request_contact(Some(peer(1))).await?,
+        bystander.request_contact(Some(peer(1))).await?,
         Contact::Peer(peer(1))
     );
-    let bystander = SignalingClient::connect(&url, "r", peer(3)).await?;
-    let big = envelope(
-        peer(2),
-        1,
-        Signal::Offer {
-            sdp: "a".repeat(200 * 1024),
-        },
-    );
-    let mut failed = None;
-    for sent in 1..=2000 {
-        sender.send(peer(1), big.clone()).await?;
-        // Each relay failure comes back as an event; look without waiting.
-        if let Ok(Ok(event)) = tokio::time::timeout(Duration::ZERO, sender.recv()).await {
-            failed = Some((sent, event));
+    let hello = envelope(peer(4), 2, Signal::Offer { sdp: "v=0".into() });
+    // ...and once it reads, it gets what was queued, then new signals.
+    let mut offers = 0;
+    let mut sent_hello = false;
+    loop {
+        let frame = slow.next_json().await?;
+        if frame["type"] == "signal" && frame["envelope"]["handshake"] == "0000000000000002" {
             break;
         }
-        tokio::task::yield_now().await;
-    }
-    match failed {
-        Some((
-            _,
-            Incoming::RelayFailed {
-                to,
-                error: ClientError::UnknownPeer(message),
-                ..
-            },
-        )) => {
-            assert_eq!(to, peer(1));
-            assert!(
-                message.contains("could not take more messages"),
-                "{message}"
-            );
+        if frame["type"] == "signal" {
+            offers += 1;
         }
-        other => return Err(format!("the slow reader was never dropped: {other:?}").into()),
-    }
-    assert_eq!(server.stats().clients_dropped, 1);
-    // Nobody else noticed.
-    assert_eq!(
-        bystander.request_contact(Some(peer(2))).await?,
-        Contact::Peer(peer(2))
-    );
-    let hello = envelope(peer(3), 2, Signal::Offer { sdp: "v=0".into() });
-    bystander.send(peer(2), hello.clone()).await?;
-    loop {
-        match sender.recv().await? {
-            // Signals still in flight when the slow reader was dropped.
-            Incoming::RelayFailed {
-                to,
-                error: ClientError::UnknownPeer(_),
-                ..
-            } if to == peer(1) => {}
-            other => {
-                assert_eq!(other, Incoming::Signal(hello));
-                break;
-            }
+        if !sent_hello {
+            bystander.send(peer(1), hello.clone()).await?;
+            sent_hello = true;
         }
     }
-    assert_eq!(slow.ended().await?, Ended::Dropped);
-    sender.close().await;
+    assert!(offers >= 4, "the queued signals were delivered ({offers})");
+    assert_eq!(server.stats().peers, 4);
+    for (_, sender) in senders {
+        sender.close().await;
+    }
     bystander.close().await;
+    server.shutdown().await;
+    Ok(())
+}
+
+/// A client that pipelines far more requests than the rate allows gets,
+/// in order, a reply to each request within the burst, a `rate_limited`
+/// error (with its id) for each one over it, then close code 1008 once
+/// it has been limited `max_rate_violations` times in a row. (Past ~70
+/// pipelined requests it used to be dropped without any of that.)
+async fn pipelined_requests_get_replies_and_close_code() -> TestResult {
+    let server = server(|_| {}).await?; // rate 20/s, burst 40, 100 violations
+    let mut raw = Raw::connect(&server.url()).await?;
+    raw.join("r", &key(1)).await?; // takes one token
+    raw.send_burst((1..=300).map(|id| request_contact(id, None)).collect())
+        .await?;
+    let (frames, end) = raw.frames_until_end().await?;
+    let mut answered = Vec::new();
+    let mut limited = Vec::new();
+    for frame in frames {
+        match frame.msg {
+            ServerMessage::Alone => answered.extend(frame.id),
+            ServerMessage::Error {
+                code: ErrorCode::RateLimited,
+                ..
+            } => limited.extend(frame.id),
+            other => return Err(format!("unexpected {other:?}").into()),
+        }
+    }
+    assert_eq!(answered, (1..=39).collect::<Vec<u64>>());
+    assert_eq!(limited, (40..=139).collect::<Vec<u64>>());
+    assert_eq!(end, Ended::Close(1008));
     server.shutdown().await;
     Ok(())
 }

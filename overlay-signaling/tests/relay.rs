@@ -5,17 +5,17 @@
 
 mod common;
 
-use common::{envelope, peer, server, until, TestResult};
+use common::{envelope, join, peer, server, until, TestResult};
 use overlay_core::Signal;
-use overlay_signaling::{ClientError, Contact, Incoming, SignalingClient};
+use overlay_signaling::{ClientError, Contact, Incoming};
 
 #[tokio::test]
 async fn signals_cross_the_server_both_ways() -> TestResult {
     let server = server(|_| {}).await?;
     let url = server.url();
-    let mut contact = SignalingClient::connect(&url, "r", peer(1)).await?;
+    let mut contact = join(&url, "r", 1).await?;
     assert_eq!(contact.request_contact(None).await?, Contact::Alone);
-    let mut newcomer = SignalingClient::connect(&url, "r", peer(2)).await?;
+    let mut newcomer = join(&url, "r", 2).await?;
     assert_eq!(
         newcomer.request_contact(None).await?,
         Contact::Peer(peer(1))
@@ -75,7 +75,7 @@ async fn signals_cross_the_server_both_ways() -> TestResult {
 
     // Nothing else: a third member that was introduced to nobody cannot
     // signal the others...
-    let mut stranger = SignalingClient::connect(&url, "r", peer(3)).await?;
+    let mut stranger = join(&url, "r", 3).await?;
     stranger
         .send(
             peer(1),

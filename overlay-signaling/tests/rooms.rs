@@ -6,8 +6,8 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{peer, server, until, TestResult};
-use overlay_signaling::{ClientError, Contact, ErrorCode, SignalingClient};
+use common::{join, peer, server, until, TestResult};
+use overlay_signaling::{ClientError, Contact, ErrorCode};
 
 #[tokio::test]
 async fn rooms_hand_out_contacts() -> TestResult {
@@ -20,15 +20,15 @@ async fn rooms_hand_out_contacts() -> TestResult {
     let url = server.url();
 
     // The first member is alone and told so.
-    let a = SignalingClient::connect(&url, "r", peer(1)).await?;
+    let a = join(&url, "r", 1).await?;
     assert_eq!(a.members_at_join(), 0);
     assert_eq!(a.request_contact(None).await?, Contact::Alone);
 
-    let b = SignalingClient::connect(&url, "r", peer(2)).await?;
-    assert_eq!(b.members_at_join(), 1);
-    let c = SignalingClient::connect(&url, "r", peer(3)).await?;
+    let mut b_old = join(&url, "r", 2).await?;
+    assert_eq!(b_old.members_at_join(), 1);
+    let c = join(&url, "r", 3).await?;
     assert_eq!(c.members_at_join(), 2);
-    let d = SignalingClient::connect(&url, "r", peer(4)).await?;
+    let d = join(&url, "r", 4).await?;
 
     // A newcomer gets a random member: never itself, and every member in turn
     // (missing one in 90 draws has probability 3 * (2/3)^90, about 1e-16).
@@ -62,19 +62,16 @@ async fn rooms_hand_out_contacts() -> TestResult {
 
     // Rooms are separate: the same server, another room, alone again; the
     // same peer id may be in two rooms.
-    let elsewhere = SignalingClient::connect(&url, "other", peer(1)).await?;
+    let elsewhere = join(&url, "other", 1).await?;
     assert_eq!(elsewhere.members_at_join(), 0);
     assert_eq!(elsewhere.request_contact(None).await?, Contact::Alone);
 
-    // A peer id registers once per room.
-    let twice = SignalingClient::connect(&url, "r", peer(2)).await;
-    assert!(
-        matches!(twice, Err(ClientError::DuplicatePeer(_))),
-        "{twice:?}"
-    );
-    if let Err(e) = twice {
-        assert!(e.to_string().contains("already in room"), "{e}");
-    }
+    // A peer id is in a room once: a second proven session of it replaces
+    // the first, which is told why it closes.
+    let b = join(&url, "r", 2).await?;
+    assert_eq!(b.members_at_join(), 3);
+    assert_eq!(b_old.recv().await, Err(ClientError::Replaced));
+    assert_eq!(server.stats().sessions_replaced, 1);
 
     // A member that leaves is no longer a contact.
     a.close().await;
@@ -85,7 +82,7 @@ async fn rooms_hand_out_contacts() -> TestResult {
         assert_ne!(d.request_contact(None).await?, Contact::Peer(peer(1)));
     }
     // Its id is free again in that room.
-    let again = SignalingClient::connect(&url, "r", peer(1)).await?;
+    let again = join(&url, "r", 1).await?;
     assert_eq!(again.members_at_join(), 3);
 
     let stats = server.stats();

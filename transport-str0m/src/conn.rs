@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use overlay_core::{CloseReason, ConnId, Role, Signal, TransportEvent};
+use overlay_core::{
+    ChannelBinding, CloseReason, ConnId, Fingerprint, Role, Signal, TransportEvent,
+};
 use rtc_common::signals::{read_signal, EarlyCandidates, RemoteSignal};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
@@ -344,8 +346,11 @@ impl Conn {
                     }
                     if !self.opened {
                         self.opened = true;
-                        sink.events
-                            .push_back(TransportEvent::Opened { conn: self.id });
+                        let binding = channel_binding(&mut self.rtc);
+                        sink.events.push_back(TransportEvent::Opened {
+                            conn: self.id,
+                            binding,
+                        });
                     }
                 } else {
                     tracing::debug!(conn = %self.id, %label, "ignoring an extra data channel");
@@ -452,6 +457,24 @@ impl Conn {
 }
 
 /// DTLS records start with a content type in 20..=63 (RFC 7983).
+/// The certificate fingerprints DTLS enforced on this connection: ours,
+/// and the remote's as str0m computed it from the certificate the remote
+/// presented, which str0m checked against the remote SDP's fingerprint
+/// before the channel could open. `None` unless both are SHA-256 (a
+/// remote that announced only another hash cannot be bound).
+fn channel_binding(rtc: &mut Rtc) -> Option<ChannelBinding> {
+    fn sha256(f: &str0m::crypto::Fingerprint) -> Option<Fingerprint> {
+        if !f.hash_func.eq_ignore_ascii_case("sha-256") {
+            return None;
+        }
+        Some(Fingerprint(f.bytes.as_slice().try_into().ok()?))
+    }
+    let api = rtc.direct_api();
+    let local = sha256(api.local_dtls_fingerprint())?;
+    let remote = sha256(api.remote_dtls_fingerprint()?)?;
+    Some(ChannelBinding { local, remote })
+}
+
 fn is_dtls(datagram: &[u8]) -> bool {
     matches!(datagram.first(), Some(20..=63))
 }

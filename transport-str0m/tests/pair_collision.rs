@@ -31,7 +31,7 @@ async fn second_connection_to_the_same_socket_fails_cleanly() -> TestResult {
                 assert!(matches!(reason, CloseReason::Failed(_)), "{reason:?}");
                 failed += 1;
             }
-            Got::Event(node, Ev::Opened { conn }) => opened.push((node, conn)),
+            Got::Event(node, Ev::Opened { conn, .. }) => opened.push((node, conn)),
             other => return Err(format!("unexpected {other:?}").into()),
         }
     }
@@ -50,7 +50,7 @@ async fn second_connection_to_the_same_socket_fails_cleanly() -> TestResult {
                 break;
             }
             Got::Event(_, Ev::Closed { conn, .. }) if conn == second => {}
-            Got::Event(_, Ev::Opened { conn }) if conn == second => {}
+            Got::Event(_, Ev::Opened { conn, .. }) if conn == second => {}
             Got::Event(_, Ev::Sent { .. }) => {}
             other => return Err(format!("unexpected {other:?}").into()),
         }

@@ -10,8 +10,11 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::{BoxStream, StreamExt};
-use overlay_core::{CloseReason, ConnId, Role, Signal, TransportEvent};
+use overlay_core::{
+    ChannelBinding, CloseReason, ConnId, Fingerprint, Role, Signal, TransportEvent,
+};
 use rtc_common::signals::EarlyCandidates;
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
@@ -47,6 +50,8 @@ pub(crate) enum TaskOut {
     /// The connection's data channel (created, or announced by the remote):
     /// the transport polls it from now on.
     Channel(Arc<dyn DataChannel>),
+    /// Answer to [`RemoteInput::Bind`]: the certificates DTLS enforced.
+    Bound(Option<ChannelBinding>),
 }
 
 /// Counters shared by every connection of a transport.
@@ -145,6 +150,8 @@ pub(crate) enum RemoteInput {
     /// `candidate:...`, normalized.
     Candidate(String),
     EndOfCandidates,
+    /// The data channel opened: report the connection's channel binding.
+    Bind,
 }
 
 /// What a connection task is started with.
@@ -449,8 +456,34 @@ impl Conn {
 
     /// Apply one remote input (already checked by the transport for role and
     /// syntax). An `Err` ends the connection.
+    /// The certificate fingerprints DTLS enforced: ours (from our own
+    /// session description) and the SHA-256 of the certificate the remote
+    /// presented, which the library checked against the remote SDP's
+    /// fingerprints before the handshake could complete.
+    async fn binding(&self) -> Option<ChannelBinding> {
+        let local = self
+            .pc
+            .local_description()
+            .await
+            .and_then(|d| Fingerprint::from_sdp(&d.sdp))?;
+        let sctp = self.pc.sctp().await?;
+        let certs = sctp.transport().get_remote_certificates().await.ok()?;
+        let remote = Fingerprint(Sha256::digest(certs.first()?).into());
+        Some(ChannelBinding { local, remote })
+    }
+
     async fn apply(&mut self, input: RemoteInput) -> Result<(), CloseReason> {
         match input {
+            RemoteInput::Bind => {
+                let binding = self.binding().await;
+                if binding.is_none() {
+                    tracing::warn!(conn = %self.conn, "no DTLS certificates to bind the connection to");
+                }
+                let _ = self
+                    .events
+                    .send((self.conn, self.generation, TaskOut::Bound(binding)))
+                    .await;
+            }
             RemoteInput::Offer(offer) => {
                 self.pc
                     .set_remote_description(offer)

@@ -149,7 +149,7 @@
 mod conn;
 mod runtime;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -339,6 +339,10 @@ struct ConnHandle {
     channel: Option<Arc<dyn DataChannel>>,
     /// Shared with the connection task.
     shared: Arc<ConnShared>,
+    /// The open event went to the engine (with the channel binding).
+    bound: bool,
+    /// Frames that arrived after the channel opened, before the binding.
+    held: VecDeque<Bytes>,
 }
 
 impl ConnHandle {
@@ -363,7 +367,14 @@ pub struct WebRtcTransport {
     sent_rx: mpsc::UnboundedReceiver<(ConnId, u64, usize)>,
     next_generation: u64,
     counters: Arc<Counters>,
+    /// Events due before anything else (an open event and the frames that
+    /// waited for it).
+    ready: VecDeque<TransportEvent>,
 }
+
+/// Frames kept per connection while its open event waits for the DTLS
+/// certificates (the remote's `HELLO`, and a few more at most).
+const HELD_FRAMES: usize = 64;
 
 impl std::fmt::Debug for WebRtcTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -409,6 +420,7 @@ impl WebRtcTransport {
             events_rx,
             channels: SelectAll::new(),
             pumps: FuturesUnordered::new(),
+            ready: VecDeque::new(),
             sent_tx,
             sent_rx,
             next_generation: 1,
@@ -463,6 +475,8 @@ impl WebRtcTransport {
             frames_rx: Some(frames_rx),
             channel: None,
             shared,
+            bound: false,
+            held: VecDeque::new(),
         };
         self.conns.insert(conn, handle);
         Ok(())
@@ -489,6 +503,9 @@ impl WebRtcTransport {
                     return None;
                 }
                 handle.shared.set_open();
+                // The open event carries the DTLS certificates, which the
+                // connection task reads from the library: ask for them.
+                let _ = handle.inputs.send(RemoteInput::Bind);
                 if let (Some(dc), Some(frames)) = (handle.channel.clone(), handle.frames_rx.take())
                 {
                     self.pumps.push(Box::pin(conn::pump_frames(
@@ -499,11 +516,22 @@ impl WebRtcTransport {
                         self.sent_tx.clone(),
                     )));
                 }
-                Some(TransportEvent::Opened { conn })
+                None
             }
             Some(DataChannelEvent::OnMessage(msg)) => {
                 tracing::trace!(%conn, generation, len = msg.data.len(), "frame in");
-                handle.is_open().then(|| TransportEvent::Frame {
+                if !handle.is_open() {
+                    return None;
+                }
+                if !handle.bound {
+                    if handle.held.len() < HELD_FRAMES {
+                        handle.held.push_back(msg.data.freeze());
+                    } else {
+                        tracing::debug!(%conn, "frame before the open event, past the hold limit: dropped");
+                    }
+                    return None;
+                }
+                Some(TransportEvent::Frame {
                     conn,
                     frame: msg.data.freeze(),
                 })
@@ -618,6 +646,9 @@ impl Transport for WebRtcTransport {
 
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
         loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Poll::Ready(event);
+            }
             // Frame pumps run here, in the engine's task: a frame reaches the
             // library without a task hop. (Ready(None) = no pumps.)
             while let Poll::Ready(Some(())) = self.pumps.poll_next_unpin(cx) {}
@@ -646,6 +677,19 @@ impl Transport for WebRtcTransport {
                         handle.channel = Some(Arc::clone(&dc));
                         self.channels
                             .push(conn::channel_events(conn, generation, dc));
+                        continue;
+                    }
+                    TaskOut::Bound(binding) => {
+                        if handle.bound {
+                            continue;
+                        }
+                        handle.bound = true;
+                        let held = std::mem::take(&mut handle.held);
+                        self.ready
+                            .push_back(TransportEvent::Opened { conn, binding });
+                        for frame in held {
+                            self.ready.push_back(TransportEvent::Frame { conn, frame });
+                        }
                         continue;
                     }
                     TaskOut::Event(event) => {

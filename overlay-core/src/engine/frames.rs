@@ -43,8 +43,9 @@ impl Engine {
         {
             if state == ConnState::Handshaking {
                 // Tolerate a transport that shows the remote's first frame
-                // before its own open event.
-                self.on_opened(now, id);
+                // before its own open event: the Hello waits for it (and for
+                // the certificates the open event binds the connection to).
+                return self.hello_before_open(now, id, handshake, peer, signature, arcs);
             }
             if self.conns.get(&id).map(|c| c.state) != Some(ConnState::Opened) {
                 return self.bad_frame(now, id, "unexpected hello");
@@ -235,6 +236,7 @@ impl Engine {
                         now,
                         handshake,
                         origin,
+                        Some(self.local),
                         Via::Bridge(peer),
                         protocol,
                         signal,

@@ -1,19 +1,109 @@
-//! Handshakes: moving signals (out-of-band or through a bridge), accepting
-//! offers, the glare rule, and the signed `Hello` that makes a connection
-//! living.
+//! Handshakes: moving signals (out-of-band or through a bridge), checking
+//! their signatures, accepting offers, the glare rule, and the
+//! channel-bound `Hello` that makes a connection living.
+//!
+//! Security rules (`docs/WIRE.md`, `SECURITY.md`): a signal acts only once
+//! its origin's signature, its destination and its freshness checked out;
+//! an offer never tears down an established connection: the handshake it
+//! starts runs beside it and replaces it only when its `Hello` (bound to
+//! the new DTLS session) checks out.
 
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
-use ed25519_dalek::{Signature, Signer, Verifier};
+use ed25519_dalek::VerifyingKey;
 
 use super::ops::EarlySignal;
 use super::Engine;
 use crate::connection::{ConnState, Via};
 use crate::event::{ArcCloseReason, BridgeFailure, ConnectFailure, Direction, Event, Output};
-use crate::id::{ConnId, HandshakeId, PeerId, ProtocolId};
-use crate::signal::{Signal, SignalEnvelope};
-use crate::transport::{Role, TransportCommand};
-use crate::wire::{hello_transcript, Frame};
+use crate::id::{verify_with, ConnId, HandshakeId, PeerId, ProtocolId};
+use crate::signal::{Signal, SignalEnvelope, SignedSignal, MAX_SIGNAL_SEQ};
+use crate::transport::{ChannelBinding, Fingerprint, Role, TransportCommand};
+use crate::wire::{hello_transcript, signal_transcript, Frame};
+
+/// Sequence numbers of one origin's signals already taken for a handshake
+/// (0..=[`MAX_SIGNAL_SEQ`]), a 256-bit set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SeqSet([u64; 4]);
+
+impl SeqSet {
+    /// Add `seq`; false if it was there already (a replay) or is out of range.
+    pub(crate) fn insert(&mut self, seq: u32) -> bool {
+        if seq > MAX_SIGNAL_SEQ {
+            return false;
+        }
+        let (w, b) = ((seq / 64) as usize, seq % 64);
+        let fresh = self.0[w] & (1 << b) == 0;
+        self.0[w] |= 1 << b;
+        fresh
+    }
+}
+
+/// Decoded public keys of peers whose signatures this engine checked
+/// (decoding a key is a fair part of a verification). Bounded: cleared
+/// when full.
+#[derive(Default)]
+pub(crate) struct KeyCache(BTreeMap<PeerId, VerifyingKey>);
+
+const KEY_CACHE_MAX: usize = 4096;
+
+impl KeyCache {
+    fn verify(&mut self, peer: &PeerId, message: &[u8], signature: &[u8; 64]) -> bool {
+        if let Some(k) = self.0.get(peer) {
+            return verify_with(k, message, signature);
+        }
+        let Some(k) = peer.verifying_key() else {
+            return false;
+        };
+        let ok = verify_with(&k, message, signature);
+        if ok {
+            // Only keys that signed something valid are kept.
+            if self.0.len() >= KEY_CACHE_MAX {
+                self.0.clear();
+            }
+            self.0.insert(*peer, k);
+        }
+        ok
+    }
+}
+
+/// Offers this engine accepted lately, by origin and handshake: an offer
+/// seen again is a replay. Bounded FIFO.
+#[derive(Default)]
+pub(crate) struct RecentOffers {
+    order: VecDeque<(PeerId, HandshakeId)>,
+    set: BTreeSet<(PeerId, HandshakeId)>,
+}
+
+const RECENT_OFFERS_MAX: usize = 1024;
+
+impl RecentOffers {
+    fn contains(&self, origin: &PeerId, h: HandshakeId) -> bool {
+        self.set.contains(&(*origin, h))
+    }
+    fn insert(&mut self, origin: PeerId, h: HandshakeId) {
+        if self.set.insert((origin, h)) {
+            self.order.push_back((origin, h));
+            if self.order.len() > RECENT_OFFERS_MAX {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+const ZERO_FINGERPRINT: Fingerprint = Fingerprint([0; 32]);
+
+/// A `Hello` that arrived before the transport's open event.
+#[derive(Debug)]
+pub(crate) struct EarlyHello {
+    handshake: HandshakeId,
+    sender: PeerId,
+    signature: [u8; 64],
+    arcs: Vec<(ProtocolId, u32)>,
+}
 
 /// What became of a signal for a handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,25 +125,33 @@ impl Engine {
             return;
         }
         let handshake = c.handshake;
-        match (c.via, c.peer) {
-            (Via::OutOfBand, _) => {
-                let env = SignalEnvelope {
-                    handshake,
-                    from: self.local,
-                    protocol: c.envelope_protocol,
-                    signal,
-                };
+        let seq = c.signals_sent;
+        if seq > MAX_SIGNAL_SEQ {
+            tracing::debug!(conn = %id, kind = signal.kind(), "more than 256 signals in one handshake: dropped");
+            return;
+        }
+        let (via, peer, protocol) = (c.via, c.peer, c.envelope_protocol);
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.signals_sent += 1;
+        }
+        match (via, peer) {
+            (Via::OutOfBand, to) => {
+                let env = SignalEnvelope::sign(&self.keypair, to, handshake, protocol, seq, signal);
                 self.outputs.push_back(Output::Signal(env));
             }
             (Via::Bridge(bridge), Some(to)) => match self.established(&bridge) {
-                Some(bid) => self.send_control(
-                    bid,
-                    Frame::Forward {
-                        handshake,
-                        to,
-                        signal,
-                    },
-                ),
+                Some(bid) => {
+                    let signal =
+                        SignedSignal::sign(&self.keypair, Some(&to), handshake, seq, signal);
+                    self.send_control(
+                        bid,
+                        Frame::Forward {
+                            handshake,
+                            to,
+                            signal,
+                        },
+                    );
+                }
                 None => {
                     let why = ConnectFailure::BridgeFailed {
                         bridge,
@@ -68,22 +166,48 @@ impl Engine {
         }
     }
 
-    /// A signal from `origin` for handshake `h` arrived via `via`.
+    /// A signal from `origin` for handshake `h` arrived via `via`, signed
+    /// for `destination` (a bridged signal is always for this node: its
+    /// caller passes `Some(local)`). Checked in the order `docs/WIRE.md`
+    /// gives; nothing changes unless every check passes.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn accept_remote_signal(
         &mut self,
         now: Instant,
         h: HandshakeId,
         origin: PeerId,
+        destination: Option<PeerId>,
         via: Via,
         protocol: ProtocolId,
-        signal: Signal,
+        signed: SignedSignal,
     ) -> Accepted {
         if origin == self.local {
             self.stats.dropped_signals += 1;
             return Accepted::Dropped("signal claims to come from this node");
         }
+        if signed.seq > MAX_SIGNAL_SEQ {
+            return self.forged(origin, "sequence number out of range");
+        }
+        match (destination, via) {
+            (Some(d), _) if d == self.local => {}
+            (None, Via::OutOfBand) => {}
+            _ => return self.forged(origin, "signal addressed to another peer"),
+        }
+        let transcript =
+            signal_transcript(&origin, destination.as_ref(), h, signed.seq, &signed.signal);
+        if !self.keys.verify(&origin, &transcript, &signed.signature.0) {
+            return self.forged(origin, "bad signature");
+        }
+        let seq = signed.seq;
+        let signal = signed.signal;
         if let Some(&id) = self.by_handshake.get(&h) {
-            return self.signal_for_known(id, origin, via, signal);
+            return self.signal_for_known(id, origin, via, seq, signal);
+        }
+        if self.recent_offers.contains(&origin, h) {
+            self.stats.replayed_signals += 1;
+            self.stats.dropped_signals += 1;
+            tracing::debug!(peer = %origin.short(), handshake = %h, "signal of a handshake already over: replay dropped");
+            return Accepted::Dropped("replayed signal of an earlier handshake");
         }
         if !matches!(signal, Signal::Offer { .. }) {
             if self.early.len() >= self.config.max_early_signals {
@@ -96,12 +220,17 @@ impl Engine {
                 handshake: h,
                 origin,
                 via,
+                seq,
                 signal,
             });
             return Accepted::Buffered;
         }
-        // A new offer. One connection per pair: look at what we have with `origin`.
+        // A new, authenticated offer. One connection per pair: look at what
+        // we have with `origin`.
         let mut inherited = Vec::new();
+        // An established connection with `origin` stays until the new one
+        // proves itself (its Hello checks out): then it is replaced.
+        let mut beside = false;
         if let Some(&existing) = self.by_peer.get(&origin) {
             let Some(c) = self.conns.get(&existing) else {
                 return Accepted::Dropped("stale table entry");
@@ -127,14 +256,22 @@ impl Engine {
                     }
                 }
                 _ => {
-                    // The remote dials although we hold a connection: its side is
-                    // gone (closed or crashed before we noticed). Replace ours.
-                    tracing::debug!(peer = %origin.short(), "new offer over an established connection: replacing it");
-                    self.close_arcs(
-                        existing,
-                        &ArcCloseReason::ConnectionLost("superseded by a new connection".into()),
-                    );
-                    self.drop_conn(existing, true);
+                    // The remote dials although we hold a connection: its side
+                    // may be gone (closed or crashed before we noticed). The
+                    // new handshake runs beside ours; ours is replaced only
+                    // when the new connection's Hello checks out.
+                    tracing::debug!(peer = %origin.short(), "new offer over an established connection: handshake runs beside it");
+                    beside = true;
+                    // A newer offer replaces an older one still pending beside.
+                    let older: Vec<ConnId> = self
+                        .conns
+                        .values()
+                        .filter(|c| c.replaces && c.peer == Some(origin) && c.state.is_pending())
+                        .map(|c| c.id)
+                        .collect();
+                    for o in older {
+                        self.drop_conn(o, true);
+                    }
                 }
             }
         }
@@ -157,9 +294,17 @@ impl Engine {
             return Accepted::Dropped("too many handshakes at once");
         }
         self.stats.handshakes_accepted += 1;
+        self.recent_offers.insert(origin, h);
+        let living = self.by_peer.get(&origin).copied();
         let id = self.new_conn(now, Some(origin), h, Role::Acceptor, via, protocol);
         if let Some(c) = self.conns.get_mut(&id) {
             c.wants = inherited;
+            c.replaces = beside;
+            c.seen.insert(seq);
+        }
+        if let (true, Some(living)) = (beside, living) {
+            // The table keeps naming the established connection.
+            self.by_peer.insert(origin, living);
         }
         tracing::debug!(peer = %origin.short(), handshake = %h, ?via, "handshake accepted");
         self.commands
@@ -169,7 +314,7 @@ impl Engine {
         while i < self.early.len() {
             if self.early[i].handshake == h {
                 if let Some(e) = self.early.remove(i) {
-                    self.signal_for_known(id, e.origin, e.via, e.signal);
+                    self.signal_for_known(id, e.origin, e.via, e.seq, e.signal);
                 }
             } else {
                 i += 1;
@@ -178,11 +323,20 @@ impl Engine {
         Accepted::Delivered
     }
 
+    /// A signal whose signature checked out, for a handshake this engine knows.
+    fn forged(&mut self, origin: PeerId, why: &'static str) -> Accepted {
+        self.stats.forged_signals += 1;
+        self.stats.dropped_signals += 1;
+        tracing::warn!(claimed = %origin.short(), why, "forged or misaddressed signal dropped");
+        Accepted::Dropped(why)
+    }
+
     fn signal_for_known(
         &mut self,
         id: ConnId,
         origin: PeerId,
         via: Via,
+        seq: u32,
         signal: Signal,
     ) -> Accepted {
         let Some(c) = self.conns.get(&id) else {
@@ -193,9 +347,27 @@ impl Engine {
             return Accepted::Dropped("signal came by another path than its handshake");
         }
         if !c.state.is_pending() {
-            // Late trickle after open: harmless.
+            // Late trickle after open (or a replay): harmless.
             return Accepted::Dropped("connection already open");
         }
+        if c.peer.is_some_and(|p| p != origin) {
+            self.stats.dropped_signals += 1;
+            return Accepted::Dropped("signal from a peer that is not in this handshake");
+        }
+        if c.role == Role::Initiator && c.peer.is_none() && matches!(signal, Signal::Offer { .. }) {
+            self.stats.dropped_signals += 1;
+            return Accepted::Dropped("an offer for our own handshake");
+        }
+        let fresh = self.conns.get_mut(&id).is_some_and(|c| c.seen.insert(seq));
+        if !fresh {
+            self.stats.replayed_signals += 1;
+            self.stats.dropped_signals += 1;
+            tracing::debug!(conn = %id, seq, "signal already taken: replay dropped");
+            return Accepted::Dropped("replayed signal");
+        }
+        let Some(c) = self.conns.get(&id) else {
+            return Accepted::Dropped("stale table entry");
+        };
         match c.peer {
             Some(p) if p == origin => {}
             Some(_) => {
@@ -244,14 +416,16 @@ impl Engine {
                         tracing::debug!(peer = %origin.short(), "glare: our handshake wins, theirs abandoned");
                     }
                     if established {
-                        // The acceptor replaces its connection with this one; so do we.
-                        self.close_arcs(
-                            other,
-                            &ArcCloseReason::ConnectionLost(
-                                "superseded by a new connection".into(),
-                            ),
-                        );
-                        self.drop_conn(other, true);
+                        // The acceptor runs this handshake beside its
+                        // connection with us; so do we. The old one is
+                        // replaced when this one's Hello checks out.
+                        if let Some(c) = self.conns.get_mut(&id) {
+                            c.peer = Some(origin);
+                            c.replaces = true;
+                        }
+                        self.commands
+                            .push_back(TransportCommand::Signal { conn: id, signal });
+                        return Accepted::Delivered;
                     } else if let Some(old) = self.drop_conn(other, true) {
                         if let Some(c) = self.conns.get_mut(&id) {
                             c.wants.extend(old.wants);
@@ -269,11 +443,12 @@ impl Engine {
         Accepted::Delivered
     }
 
-    /// The transport opened `id`. The initiator introduces itself at once;
-    /// the acceptor answers the initiator's `Hello` (so that when the
-    /// initiator learns the connection is living, the acceptor already
-    /// counts its arcs and can use the connection).
-    pub(super) fn on_opened(&mut self, now: Instant, id: ConnId) {
+    /// The transport opened `id`, bound to `binding` (the two ends' DTLS
+    /// certificates). Both ends introduce themselves at once, each `Hello`
+    /// signed over the binding, so each end can tell a tampered connection
+    /// (a relay in the middle) from a lost one.
+    pub(super) fn on_opened(&mut self, now: Instant, id: ConnId, binding: Option<ChannelBinding>) {
+        let allow_unbound = self.config.insecure_allow_unbound_connections;
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
@@ -284,10 +459,47 @@ impl Engine {
             self.fail_conn(now, id, ConnectFailure::ProtocolViolation, true);
             return;
         }
-        c.state = ConnState::Opened;
-        if c.role == Role::Initiator {
-            self.send_hello(id);
+        if binding.is_none() && !allow_unbound {
+            tracing::warn!(conn = %id, "the transport cannot bind this connection to its DTLS certificates: refused (Config::insecure_allow_unbound_connections allows it)");
+            self.stats.unbound_refused += 1;
+            self.fail_conn(now, id, ConnectFailure::NoChannelBinding, true);
+            return;
         }
+        c.binding = binding;
+        c.state = ConnState::Opened;
+        let early = c.early_hello.take();
+        self.send_hello(id);
+        if let Some(h) = early {
+            self.on_hello(now, id, h.handshake, h.sender, h.signature, h.arcs);
+        }
+    }
+
+    /// The remote's `Hello` came before the transport said the connection
+    /// is open: keep it (one) until then.
+    pub(super) fn hello_before_open(
+        &mut self,
+        _now: Instant,
+        id: ConnId,
+        handshake: HandshakeId,
+        sender: PeerId,
+        signature: [u8; 64],
+        arcs: Vec<(ProtocolId, u32)>,
+    ) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if c.early_hello.is_some() {
+            c.stats.bad_frames += 1;
+            self.stats.bad_frames += 1;
+            tracing::warn!(conn = %id, "second hello before open: dropped");
+            return;
+        }
+        c.early_hello = Some(Box::new(EarlyHello {
+            handshake,
+            sender,
+            signature,
+            arcs,
+        }));
     }
 
     /// Send our `Hello`, announcing the arcs asked for so far.
@@ -306,8 +518,11 @@ impl Engine {
                 None => arcs.push((w.protocol, w.count)),
             }
         }
-        let transcript = hello_transcript(c.handshake, &self.local, &peer);
-        let signature = self.keypair.signing_key().sign(&transcript).to_bytes();
+        let (mine, theirs) = c.binding.map_or((ZERO_FINGERPRINT, ZERO_FINGERPRINT), |b| {
+            (b.local, b.remote)
+        });
+        let transcript = hello_transcript(c.handshake, &self.local, &peer, &mine, &theirs);
+        let signature = self.keypair.sign(&transcript);
         let hello = Frame::Hello {
             handshake: c.handshake,
             peer: self.local,
@@ -331,29 +546,39 @@ impl Engine {
     ) {
         let Some(c) = self.conns.get(&id) else { return };
         let expected = c.peer;
-        let valid = handshake == c.handshake
-            && expected == Some(sender)
-            && sender.verifying_key().is_some_and(|key| {
-                key.verify(
-                    &hello_transcript(handshake, &sender, &self.local),
-                    &Signature::from_bytes(&signature),
-                )
-                .is_ok()
-            });
-        if valid && !self.hello_arcs_within_limits(&arcs) {
+        let (theirs, mine) = c.binding.map_or((ZERO_FINGERPRINT, ZERO_FINGERPRINT), |b| {
+            (b.remote, b.local)
+        });
+        let why = if handshake != c.handshake {
+            Some("hello for another handshake")
+        } else if expected != Some(sender) {
+            Some("hello from another peer than the handshake's")
+        } else {
+            let transcript = hello_transcript(handshake, &sender, &self.local, &theirs, &mine);
+            (!self.keys.verify(&sender, &transcript, &signature))
+                .then_some("hello signature does not match this connection's DTLS certificates")
+        };
+        if let Some(why) = why {
+            tracing::warn!(conn = %id, claimed = %sender.short(), why, "tampered connection (a relay in the middle, or a forged identity): closing");
+            self.stats.tampered += 1;
+            self.fail_conn(now, id, ConnectFailure::Tampered, true);
+            return;
+        }
+        if !self.hello_arcs_within_limits(&arcs) {
             tracing::warn!(conn = %id, peer = %sender.short(), "hello announcing arcs beyond the limits: closing");
             self.stats.misbehaving_closed += 1;
             self.fail_conn(now, id, ConnectFailure::ProtocolViolation, true);
             return;
         }
-        if !valid {
-            tracing::warn!(conn = %id, claimed = %sender.short(), "hello with a wrong identity or signature: closing");
-            self.stats.misbehaving_closed += 1;
-            self.fail_conn(now, id, ConnectFailure::ProtocolViolation, true);
-            return;
-        }
-        // The acceptor answers now, announcing its own arcs.
+        // Our own Hello left when the transport opened; if this one came
+        // first, send ours now.
         self.send_hello(id);
+        // A connection that ran beside an established one replaces it now:
+        // the remote proved it is alive on this new DTLS session.
+        let replaces = self.conns.get(&id).is_some_and(|c| c.replaces);
+        if replaces {
+            self.replace_with(id, sender);
+        }
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
@@ -395,5 +620,46 @@ impl Engine {
         }
         self.maybe_dying(now, id);
         self.pump(id);
+    }
+}
+
+impl Engine {
+    /// `id` (a handshake that ran beside the connection with `peer`) is
+    /// proven: the connection it ran beside closes, `id` takes its place.
+    fn replace_with(&mut self, id: ConnId, peer: PeerId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.replaces = false;
+        }
+        if let Some(&old) = self.by_peer.get(&peer) {
+            if old != id {
+                let established = self
+                    .conns
+                    .get(&old)
+                    .is_some_and(|c| c.state.is_established());
+                tracing::debug!(peer = %peer.short(), old = %old, new = %id, "authenticated new connection replaces the old one");
+                if established {
+                    self.close_arcs(
+                        old,
+                        &ArcCloseReason::ConnectionLost("superseded by a new connection".into()),
+                    );
+                    self.drop_conn(old, true);
+                } else if let Some(o) = self.drop_conn(old, true) {
+                    // Arcs asked for on the old handshake ride this one.
+                    if let Some(c) = self.conns.get_mut(&id) {
+                        for w in o.wants {
+                            c.outbox.push_control(
+                                Frame::ArcAdd {
+                                    protocol: w.protocol,
+                                    count: w.count,
+                                }
+                                .encode(),
+                            );
+                            c.wants.push(w);
+                        }
+                    }
+                }
+            }
+        }
+        self.by_peer.insert(peer, id);
     }
 }

@@ -32,6 +32,7 @@ use crate::outbox::Outbox;
 use crate::transport::{CloseReason, Role, TransportCommand, TransportEvent};
 use crate::wire::{Frame, Reassembler};
 
+pub(crate) use handshake::{EarlyHello, SeqSet};
 pub use ops::SignalError;
 
 /// Counters of a whole engine.
@@ -75,6 +76,18 @@ pub struct EngineStats {
     /// Split messages dropped because the node's reassembly memory was
     /// exhausted.
     pub dropped_messages: u64,
+    /// Connections failed because a `Hello` did not match the handshake,
+    /// the peer or this connection's DTLS certificates (a relay in the
+    /// middle, or a forged identity).
+    pub tampered: u64,
+    /// Signals dropped for a bad signature, a wrong destination or an
+    /// out-of-range sequence number.
+    pub forged_signals: u64,
+    /// Signals dropped as replays (a sequence number or an offer already taken).
+    pub replayed_signals: u64,
+    /// Connections refused because the transport could not bind them to
+    /// their DTLS certificates (and unbound connections are not allowed).
+    pub unbound_refused: u64,
 }
 
 /// The overlay state machine of one node. See the [module docs](self).
@@ -95,6 +108,8 @@ pub struct Engine {
     early: VecDeque<ops::EarlySignal>,
     /// Bytes buffered by every connection's reassembler.
     reassembly_memory: usize,
+    keys: handshake::KeyCache,
+    recent_offers: handshake::RecentOffers,
     commands: VecDeque<TransportCommand>,
     outputs: VecDeque<Output>,
     stats: EngineStats,
@@ -122,6 +137,8 @@ impl Engine {
             bridge_waits: BTreeMap::new(),
             early: VecDeque::new(),
             reassembly_memory: 0,
+            keys: handshake::KeyCache::default(),
+            recent_offers: handshake::RecentOffers::default(),
             commands: VecDeque::new(),
             outputs: VecDeque::new(),
             stats: EngineStats::default(),
@@ -268,7 +285,7 @@ impl Engine {
         }
         match event {
             TransportEvent::Signal { conn, signal } => self.route_local_signal(now, conn, signal),
-            TransportEvent::Opened { conn } => self.on_opened(now, conn),
+            TransportEvent::Opened { conn, binding } => self.on_opened(now, conn, binding),
             TransportEvent::Frame { conn, frame } => self.on_frame(now, conn, frame),
             TransportEvent::Sent { conn, bytes } => {
                 if let Some(c) = self.conns.get_mut(&conn) {
@@ -575,6 +592,11 @@ impl Engine {
             arcs: ArcTable::default(),
             wants: Vec::new(),
             hello_sent: false,
+            binding: None,
+            signals_sent: 0,
+            seen: SeqSet::default(),
+            replaces: false,
+            early_hello: None,
             outbox: Outbox::default(),
             reassembler: Reassembler::new(self.config.max_message_size),
             stats: ConnStats::default(),
@@ -881,7 +903,9 @@ impl Engine {
 
     fn on_closed(&mut self, now: Instant, id: ConnId, reason: CloseReason) {
         let Some(c) = self.conns.get(&id) else { return };
-        let peer = c.peer;
+        // A handshake running beside a connection with the same peer says
+        // nothing about that connection: the neighbour is not gone.
+        let peer = c.peer.filter(|_| !c.replaces);
         tracing::debug!(conn = %id, %reason, state = ?c.state, "transport closed");
         if c.state.is_established() {
             let arc_reason = match &reason {

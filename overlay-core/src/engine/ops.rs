@@ -37,6 +37,7 @@ pub(super) struct EarlySignal {
     pub(super) handshake: HandshakeId,
     pub(super) origin: PeerId,
     pub(super) via: Via,
+    pub(super) seq: u32,
     pub(super) signal: Signal,
 }
 
@@ -178,13 +179,15 @@ impl Engine {
             self.stats.dropped_signals += 1;
             return Err(SignalError::FromSelf);
         }
+        let signed = envelope.signed();
         let r = self.accept_remote_signal(
             now,
             envelope.handshake,
             envelope.from,
+            envelope.to,
             Via::OutOfBand,
             envelope.protocol,
-            envelope.signal,
+            signed,
         );
         match r {
             Accepted::Delivered | Accepted::Buffered => Ok(()),

@@ -130,6 +130,7 @@ impl Peers {
 pub struct Node {
     tx: mpsc::Sender<Command>,
     local: PeerId,
+    keypair: Keypair,
     config: NodeConfig,
 }
 
@@ -153,6 +154,7 @@ impl Node {
     /// Its logs carry a `node` span with its short id.
     pub fn spawn<T: Transport>(transport: T, keypair: Keypair, config: NodeConfig) -> Node {
         let local = keypair.peer_id();
+        let identity = keypair.clone();
         let window = transport.send_window();
         let seed = rand::random::<u64>();
         let engine = Engine::new(config.engine.clone(), keypair, seed, window);
@@ -163,7 +165,19 @@ impl Node {
                 .run()
                 .instrument(span),
         );
-        Node { tx, local, config }
+        Node {
+            tx,
+            local,
+            keypair: identity,
+            config,
+        }
+    }
+
+    /// This node's identity key, to prove the identity outside the overlay
+    /// (a signaling server's signed join). Sign only domain-separated
+    /// messages with it (see [`Keypair::sign`]).
+    pub fn keypair(&self) -> &Keypair {
+        &self.keypair
     }
 
     /// This node's id.

@@ -465,6 +465,14 @@ impl Sim {
         self.transport.set_fault_hook(hook);
     }
 
+    /// From now on, a relay sits in the middle of every connection `a` and
+    /// `b` open to each other, as a bridge that terminated DTLS with each
+    /// would: each sees a relay certificate, frames pass unchanged. The
+    /// `HELLO` check must catch it (`ConnectFailure::Tampered`).
+    pub fn intercept(&mut self, a: NodeId, b: NodeId) {
+        self.transport.intercept(a, b);
+    }
+
     /// Fault injection: hand `node`'s engine a transport event at once,
     /// whatever the transport knows (raw frames, bogus closes, events for
     /// unknown connections...).
@@ -784,7 +792,7 @@ fn hash_event(e: &TransportEvent, h: &mut DefaultHasher) {
         TransportEvent::Signal { conn, signal } => {
             (1u8, conn.0, signal.kind(), signal.text_len()).hash(h)
         }
-        TransportEvent::Opened { conn } => (2u8, conn.0).hash(h),
+        TransportEvent::Opened { conn, .. } => (2u8, conn.0).hash(h),
         TransportEvent::Frame { conn, frame } => (3u8, conn.0, &frame[..]).hash(h),
         TransportEvent::Sent { conn, bytes } => (4u8, conn.0, *bytes).hash(h),
         TransportEvent::Closed { conn, reason } => (5u8, conn.0, reason.to_string()).hash(h),

@@ -12,18 +12,27 @@
 //!   the send credit back as `Sent` once transmitted.
 //! - `Close` gives the remote `Closed { Remote }` after the frames in flight
 //!   (a connection closed before it connected tells the remote nothing).
+//! - Each endpoint has a certificate fingerprint of its own (derived from
+//!   its node and connection); `Opened` carries both ends' as the
+//!   connection's [`ChannelBinding`]. Between two nodes whose connections
+//!   are *intercepted* ([`crate::sim::Sim::intercept`]), a relay sits in
+//!   the middle as a bridge that terminated DTLS on each side would: each
+//!   end sees a relay certificate as its remote's, and frames pass through
+//!   unchanged.
 //! - A crash gives every remote `Closed { Failed }` after `crash_detect`;
 //!   a partition holds frames until it heals, or closes both ends with
 //!   `Closed { TimedOut }` after `consent_timeout`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::id::ConnId;
 use crate::signal::Signal;
-use crate::transport::{CloseReason, Role, TransportCommand, TransportEvent};
+use crate::transport::{
+    ChannelBinding, CloseReason, Fingerprint, Role, TransportCommand, TransportEvent,
+};
 
 use super::network::{Network, NodeId};
 use super::queue::{Item, Queue};
@@ -120,7 +129,22 @@ struct NodeNet {
 pub(crate) struct SimTransport {
     nodes: Vec<NodeNet>,
     fault: Option<FaultHook>,
+    /// Node pairs (lower first) whose new connections a relay intercepts.
+    intercepted: BTreeSet<(NodeId, NodeId)>,
     pub(crate) stats: TransportStats,
+}
+
+/// The certificate fingerprint of endpoint `(node, conn)`; `relay` gives
+/// the certificate a man in the middle shows that endpoint instead.
+fn certificate(node: NodeId, conn: ConnId, relay: bool) -> Fingerprint {
+    let mut f = [0u8; 32];
+    f[..4].copy_from_slice(&node.0.to_be_bytes());
+    f[4..12].copy_from_slice(&conn.0.to_be_bytes());
+    f[12..20].copy_from_slice(b"sim-cert");
+    if relay {
+        f[31] = 0xee;
+    }
+    Fingerprint(f)
 }
 
 /// Delay between a command and the local event it produces (signal
@@ -154,6 +178,26 @@ impl SimTransport {
 
     pub(crate) fn set_fault_hook(&mut self, hook: Option<FaultHook>) {
         self.fault = hook;
+    }
+
+    /// From now on, connections between `a` and `b` that connect are
+    /// intercepted by a relay (see the module docs).
+    pub(crate) fn intercept(&mut self, a: NodeId, b: NodeId) {
+        self.intercepted.insert((a.min(b), a.max(b)));
+    }
+
+    fn binding(&self, node: NodeId, conn: ConnId, remote: (NodeId, ConnId)) -> ChannelBinding {
+        let relayed = self
+            .intercepted
+            .contains(&(node.min(remote.0), node.max(remote.0)));
+        ChannelBinding {
+            local: certificate(node, conn, false),
+            remote: if relayed {
+                certificate(node, conn, true)
+            } else {
+                certificate(remote.0, remote.1, false)
+            },
+        }
     }
 
     pub(crate) fn is_alive(&self, node: NodeId) -> bool {
@@ -360,15 +404,16 @@ impl SimTransport {
             return;
         }
         let delay = net.connect_delay();
-        for (n, c) in [(node, conn), (rn, rc)] {
+        for ((n, c), remote) in [((node, conn), (rn, rc)), ((rn, rc), (node, conn))] {
             if let Some(e) = self.ep_mut(n, c) {
                 e.state = State::Opening;
             }
+            let binding = Some(self.binding(n, c, remote));
             q.after(
                 delay,
                 Item::Transport {
                     node: n,
-                    event: TransportEvent::Opened { conn: c },
+                    event: TransportEvent::Opened { conn: c, binding },
                     forced: false,
                 },
             );

@@ -1,7 +1,7 @@
 //! The wire format: versioned binary frames on a connection's data channel.
 //!
 //! Specified in `docs/WIRE.md` (repository root). Every frame is
-//! `[version = 1][type][body]`; integers are big-endian; a protocol id is
+//! `[version = 2][type][body]`; integers are big-endian; a protocol id is
 //! `[len: u8][len bytes of ASCII]`; a peer id is 32 bytes; a signal is the
 //! JSON of [`crate::Signal`] running to the end of the frame.
 //! [`Frame::decode`] never panics: any input yields a frame or a
@@ -15,10 +15,17 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::event::BridgeFailure;
 use crate::id::{HandshakeId, PeerId, ProtocolId};
-use crate::signal::Signal;
+use crate::signal::{Signal, SignatureBytes, SignedSignal};
+use crate::transport::Fingerprint;
 
 /// The wire version this engine speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
+
+/// Domain tag of the `HELLO` signature.
+pub const HELLO_TAG: &[u8; 20] = b"n2n-overlay/hello/v2";
+
+/// Domain tag of a signal's signature.
+pub const SIGNAL_TAG: &[u8; 21] = b"n2n-overlay/signal/v2";
 
 /// Bytes of header (`version`, `type`) before every body.
 pub const HEADER_LEN: usize = 2;
@@ -59,7 +66,8 @@ pub enum Frame {
         handshake: HandshakeId,
         /// The sender's id (its public key).
         peer: PeerId,
-        /// Ed25519 signature by `peer` over [`hello_transcript`].
+        /// Ed25519 signature by `peer` over [`hello_transcript`] (bound to
+        /// both ends' DTLS certificates).
         signature: [u8; 64],
         /// Arcs sender -> receiver, per protocol.
         arcs: Vec<(ProtocolId, u32)>,
@@ -123,17 +131,17 @@ pub enum Frame {
         handshake: HandshakeId,
         /// The destination, a neighbour of the bridge.
         to: PeerId,
-        /// The signal.
-        signal: Signal,
+        /// The signal, numbered and signed by the sender for `to`.
+        signal: SignedSignal,
     },
     /// A signal relayed by the sender (a bridge) from `origin`.
     Forwarded {
         /// The handshake.
         handshake: HandshakeId,
-        /// Who produced the signal.
+        /// Who produced (and signed) the signal.
         origin: PeerId,
-        /// The signal.
-        signal: Signal,
+        /// The signal, as `origin` signed it.
+        signal: SignedSignal,
     },
     /// The bridge could not relay a signal of `handshake`.
     ForwardFailed {
@@ -176,14 +184,86 @@ pub enum DecodeError {
     Trailing,
 }
 
-/// The bytes a `Hello` signature covers: a domain tag, the handshake, the
-/// sender's and the receiver's ids.
-pub fn hello_transcript(handshake: HandshakeId, sender: &PeerId, receiver: &PeerId) -> Vec<u8> {
-    let mut t = Vec::with_capacity(20 + 8 + 64);
-    t.extend_from_slice(b"n2n-overlay/hello/v1");
+/// The 157 bytes a `HELLO` signature covers (`docs/WIRE.md`, "Hello"):
+/// [`HELLO_TAG`], the wire version, the handshake, the sender's and the
+/// receiver's ids, then the sender's and the receiver's certificate
+/// fingerprints (all zero for an unbound connection).
+pub fn hello_transcript(
+    handshake: HandshakeId,
+    sender: &PeerId,
+    receiver: &PeerId,
+    sender_cert: &Fingerprint,
+    receiver_cert: &Fingerprint,
+) -> [u8; 157] {
+    let mut t = [0u8; 157];
+    t[..20].copy_from_slice(HELLO_TAG);
+    t[20] = VERSION;
+    t[21..29].copy_from_slice(&handshake.0.to_be_bytes());
+    t[29..61].copy_from_slice(sender.as_bytes());
+    t[61..93].copy_from_slice(receiver.as_bytes());
+    t[93..125].copy_from_slice(&sender_cert.0);
+    t[125..157].copy_from_slice(&receiver_cert.0);
+    t
+}
+
+/// The bytes a signal's signature covers (`docs/WIRE.md`, "Signed
+/// signals"): [`SIGNAL_TAG`], the wire version, origin, destination (32
+/// zero bytes for `None`), handshake, sequence number, then the signal's
+/// kind and fields in a fixed binary form (independent of JSON).
+pub fn signal_transcript(
+    origin: &PeerId,
+    destination: Option<&PeerId>,
+    handshake: HandshakeId,
+    seq: u32,
+    signal: &Signal,
+) -> Vec<u8> {
+    let mut t = Vec::with_capacity(21 + 1 + 64 + 12 + 1 + 4 + signal.text_len() + 8);
+    t.extend_from_slice(SIGNAL_TAG);
+    t.push(VERSION);
+    t.extend_from_slice(origin.as_bytes());
+    t.extend_from_slice(destination.map_or(&[0u8; 32], |d| d.as_bytes()));
     t.extend_from_slice(&handshake.0.to_be_bytes());
-    t.extend_from_slice(sender.as_bytes());
-    t.extend_from_slice(receiver.as_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    let long = |t: &mut Vec<u8>, s: &str| {
+        t.extend_from_slice(&(s.len() as u32).to_be_bytes());
+        t.extend_from_slice(s.as_bytes());
+    };
+    match signal {
+        Signal::Offer { sdp } => {
+            t.push(1);
+            long(&mut t, sdp);
+        }
+        Signal::Answer { sdp } => {
+            t.push(2);
+            long(&mut t, sdp);
+        }
+        Signal::Candidate {
+            candidate,
+            sdp_mid,
+            sdp_m_line_index,
+        } => {
+            t.push(3);
+            long(&mut t, candidate);
+            match sdp_mid {
+                None => t.push(0),
+                Some(mid) => {
+                    t.push(1);
+                    // A longer mid cannot be signed as it is: its length is cut.
+                    let m = &mid.as_bytes()[..mid.len().min(u16::MAX as usize)];
+                    t.extend_from_slice(&(m.len() as u16).to_be_bytes());
+                    t.extend_from_slice(m);
+                }
+            }
+            match sdp_m_line_index {
+                None => t.push(0),
+                Some(i) => {
+                    t.push(1);
+                    t.extend_from_slice(&i.to_be_bytes());
+                }
+            }
+        }
+        Signal::EndOfCandidates => t.push(4),
+    }
     t
 }
 
@@ -193,9 +273,11 @@ fn put_protocol(buf: &mut BytesMut, p: &ProtocolId) {
     buf.put_slice(s);
 }
 
-fn put_signal(buf: &mut BytesMut, s: &Signal) {
+fn put_signal(buf: &mut BytesMut, s: &SignedSignal) {
+    buf.put_u32(s.seq);
+    buf.put_slice(&s.signature.0);
     // Serializing a plain enum of strings cannot fail.
-    let json = serde_json::to_vec(s).unwrap_or_default();
+    let json = serde_json::to_vec(&s.signal).unwrap_or_default();
     buf.put_slice(&json);
 }
 
@@ -396,8 +478,15 @@ impl Frame {
             kind::FORWARD | kind::FORWARDED => {
                 let handshake = HandshakeId(r.u64()?);
                 let peer = r.peer()?;
+                let seq = r.u32()?;
+                let signature = SignatureBytes(r.array()?);
                 let signal: Signal =
                     serde_json::from_slice(&r.rest()).map_err(|_| DecodeError::BadSignal)?;
+                let signal = SignedSignal {
+                    seq,
+                    signature,
+                    signal,
+                };
                 if ty == kind::FORWARD {
                     Frame::Forward {
                         handshake,
@@ -530,12 +619,20 @@ mod tests {
             Frame::Forward {
                 handshake: HandshakeId(1),
                 to: p,
-                signal: Signal::Offer { sdp: "v=0".into() },
+                signal: SignedSignal {
+                    seq: 0,
+                    signature: SignatureBytes([5; 64]),
+                    signal: Signal::Offer { sdp: "v=0".into() },
+                },
             },
             Frame::Forwarded {
                 handshake: HandshakeId(1),
                 origin: p,
-                signal: Signal::candidate("candidate:1"),
+                signal: SignedSignal {
+                    seq: 7,
+                    signature: SignatureBytes([6; 64]),
+                    signal: Signal::candidate("candidate:1"),
+                },
             },
             Frame::ForwardFailed {
                 handshake: HandshakeId(1),
@@ -552,17 +649,27 @@ mod tests {
     fn bad_frames_are_typed_errors() {
         let d = |b: &'static [u8]| Frame::decode(&Bytes::from_static(b), 64);
         assert_eq!(d(b""), Err(DecodeError::Truncated));
-        assert_eq!(d(b"\x02\x02"), Err(DecodeError::Version(2)));
-        assert_eq!(d(b"\x01\x63"), Err(DecodeError::UnknownType(0x63)));
-        assert_eq!(d(b"\x01\x02\x00"), Err(DecodeError::BadProtocol));
-        assert_eq!(d(b"\x01\x05\x01x\x00\x00"), Err(DecodeError::Truncated));
+        assert_eq!(d(b"\x01\x02"), Err(DecodeError::Version(1)));
+        assert_eq!(d(b"\x02\x63"), Err(DecodeError::UnknownType(0x63)));
+        assert_eq!(d(b"\x02\x02\x00"), Err(DecodeError::BadProtocol));
+        assert_eq!(d(b"\x02\x05\x01x\x00\x00"), Err(DecodeError::Truncated));
         assert_eq!(
-            d(b"\x01\x05\x01x\x00\x00\x00\x01\xff"),
+            d(b"\x02\x05\x01x\x00\x00\x00\x01\xff"),
             Err(DecodeError::Trailing)
         );
+        let mut forward = b"\x02\x09\0\0\0\0\0\0\0\x01".to_vec();
+        forward.extend_from_slice(&[b'a'; 32]);
+        forward.extend_from_slice(&[0; 4]);
+        forward.extend_from_slice(&[0; 64]);
+        forward.push(b'{');
         assert_eq!(
-            d(b"\x01\x09\0\0\0\0\0\0\0\x01aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa{"),
+            Frame::decode(&Bytes::from(forward.clone()), 256),
             Err(DecodeError::BadSignal)
+        );
+        forward.truncate(forward.len() - 10);
+        assert_eq!(
+            Frame::decode(&Bytes::from(forward), 256),
+            Err(DecodeError::Truncated)
         );
         assert_eq!(
             Frame::decode(&Bytes::from(vec![1u8; 65]), 64),

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use overlay_core::{HandshakeId, Keypair, PeerId, ProtocolId, Signal, SignalEnvelope};
-use overlay_signaling::wire::{ServerFrame, ServerMessage};
-use overlay_signaling::{ErrorCode, ServerConfig, SignalingServer};
+use overlay_signaling::wire::{self, Nonce, ServerFrame, ServerMessage};
+use overlay_signaling::{
+    ClientConfig, ClientError, ErrorCode, ServerConfig, SignalingClient, SignalingServer,
+};
 use serde_json::json;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -20,15 +22,29 @@ pub type Error = Box<dyn std::error::Error>;
 /// a broken server fails the test instead of hanging it.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
+pub fn key(n: u8) -> Keypair {
+    Keypair::from_secret_bytes([n; 32])
+}
+
 pub fn peer(n: u8) -> PeerId {
-    Keypair::from_secret_bytes([n; 32]).peer_id()
+    key(n).peer_id()
+}
+
+/// Join `room` as peer `n` with the real client; other members may name it.
+pub async fn join(url: &str, room: &str, n: u8) -> Result<SignalingClient, ClientError> {
+    let config = ClientConfig::default().allowing_named(true);
+    SignalingClient::connect_with(url, room, &key(n), config).await
 }
 
 pub fn envelope(from: PeerId, handshake: u64, signal: Signal) -> SignalEnvelope {
     SignalEnvelope {
         handshake: HandshakeId(handshake),
         from,
+        to: None,
         protocol: ProtocolId::new("spray").unwrap_or_else(|_| unreachable!("valid name")),
+        seq: 0,
+        // The server relays envelopes without checking signatures.
+        signature: overlay_core::SignatureBytes([0; 64]),
         signal,
     }
 }
@@ -47,6 +63,8 @@ pub async fn server(tune: impl FnOnce(&mut ServerConfig)) -> Result<SignalingSer
 /// A WebSocket client that sends whatever the test wants.
 pub struct Raw {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The server's join challenge (its first frame).
+    pub nonce: Nonce,
 }
 
 /// How a raw connection ended.
@@ -59,9 +77,27 @@ pub enum Ended {
 }
 
 impl Raw {
+    /// Connect and read the challenge.
     pub async fn connect(url: &str) -> Result<Raw, Error> {
         let (ws, _) = tokio_tungstenite::connect_async(url).await?;
-        Ok(Raw { ws })
+        let mut raw = Raw {
+            ws,
+            nonce: Nonce([0; 32]),
+        };
+        match raw.next_frame().await?.msg {
+            ServerMessage::Challenge { nonce } => raw.nonce = nonce,
+            other => return Err(format!("expected the challenge, got {other:?}").into()),
+        }
+        Ok(raw)
+    }
+
+    /// Connect, and return the first frame instead of expecting a challenge.
+    pub async fn connect_unchecked(url: &str) -> Result<Raw, Error> {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+        Ok(Raw {
+            ws,
+            nonce: Nonce([0; 32]),
+        })
     }
 
     pub async fn send_text(&mut self, text: impl Into<String>) -> TestResult {
@@ -114,10 +150,35 @@ impl Raw {
         }
     }
 
-    pub async fn join(&mut self, room: &str, peer: PeerId) -> Result<ServerFrame, Error> {
-        self.send_text(json!({"v": 1, "type": "join", "room": room, "peer": peer}).to_string())
-            .await?;
+    /// A signed join as `key` (other members may name it).
+    pub async fn join(&mut self, room: &str, key: &Keypair) -> Result<ServerFrame, Error> {
+        let signature = wire::sign_join(key, &self.nonce, room);
+        self.send_text(
+            json!({"v": 2, "type": "join", "room": room, "peer": key.peer_id(),
+                   "signature": signature, "allowNamed": true})
+            .to_string(),
+        )
+        .await?;
         self.next_frame().await
+    }
+
+    /// Every frame until the connection ends, and how it ended.
+    pub async fn frames_until_end(&mut self) -> Result<(Vec<ServerFrame>, Ended), Error> {
+        let mut frames = Vec::new();
+        loop {
+            let next = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .map_err(|_| "connection still open")?;
+            match next {
+                None | Some(Err(_)) => return Ok((frames, Ended::Dropped)),
+                Some(Ok(Message::Close(frame))) => {
+                    let end = frame.map_or(Ended::Dropped, |f| Ended::Close(u16::from(f.code)));
+                    return Ok((frames, end));
+                }
+                Some(Ok(Message::Text(text))) => frames.push(serde_json::from_str(text.as_str())?),
+                Some(Ok(_)) => {}
+            }
+        }
     }
 
     /// Read until the connection ends; skips text frames.
@@ -139,13 +200,13 @@ impl Raw {
 
 pub fn request_contact(id: u64, want: Option<PeerId>) -> String {
     match want {
-        Some(p) => json!({"v": 1, "type": "requestContact", "id": id, "peer": p}).to_string(),
-        None => json!({"v": 1, "type": "requestContact", "id": id}).to_string(),
+        Some(p) => json!({"v": 2, "type": "requestContact", "id": id, "peer": p}).to_string(),
+        None => json!({"v": 2, "type": "requestContact", "id": id}).to_string(),
     }
 }
 
 pub fn signal_to(id: u64, to: PeerId, envelope: &SignalEnvelope) -> String {
-    json!({"v": 1, "type": "signal", "id": id, "to": to, "envelope": envelope}).to_string()
+    json!({"v": 2, "type": "signal", "id": id, "to": to, "envelope": envelope}).to_string()
 }
 
 /// Wait until the server's stats satisfy `ready` (a condition, not a time).

@@ -22,7 +22,7 @@ use clap::Parser;
 use futures::future::join_all;
 use indicatif::{ProgressBar, ProgressStyle};
 use n2n_overlay::join::{join_room, JoinOptions, Room};
-use n2n_overlay::signaling::{ServerConfig, SignalingServer};
+use n2n_overlay::signaling::{ObserveRooms, ServerConfig, SignalingServer, ViewReporter};
 use n2n_overlay::{Event, Keypair, Node, NodeConfig, PeerId, ProtocolHandle, ProtocolId};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -33,6 +33,9 @@ use crate::report::{PeerRow, Summary};
 
 /// The protocol the demo's arcs belong to.
 pub(crate) const PROTOCOL: &str = "n2n-demo";
+
+/// The demo's room.
+const ROOM: &str = "demo";
 
 fn default_backend() -> BackendKind {
     if cfg!(feature = "str0m") {
@@ -66,6 +69,13 @@ pub(crate) struct DemoArgs {
     /// Rows of the per-peer table shown (the first ones and the last).
     #[arg(long, default_value_t = 60)]
     rows: usize,
+    /// Open the room to browsers: serve the page on --listen, show the room
+    /// graph, and keep the peers in the room after the summary until Ctrl-C.
+    #[arg(long)]
+    web: bool,
+    /// Where the signaling server (and with --web, the page) listens.
+    #[arg(long, default_value = "127.0.0.1:8765", requires = "web")]
+    listen: std::net::SocketAddr,
 }
 
 #[derive(Parser)]
@@ -117,6 +127,17 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), String> {
     server_config.messages_per_second = 10_000;
     server_config.burst = 10_000;
     server_config.max_peers_per_room = args.peers.max(2);
+    // All the peers run here, on one address.
+    server_config.max_members_per_address = args.peers.max(2);
+    server_config.max_connections_per_address = args.peers.max(2);
+    if args.web {
+        // Room for browser tabs, and the room graph for the demo room.
+        server_config.listen = args.listen;
+        server_config.max_peers_per_room += 64;
+        server_config.max_members_per_address += 64;
+        server_config.max_connections_per_address += 64;
+        server_config.web.observe = ObserveRooms::Named(vec![ROOM.to_owned()]);
+    }
     let server = SignalingServer::bind(server_config)
         .await
         .map_err(|e| e.to_string())?;
@@ -167,7 +188,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), String> {
     let t = Instant::now();
     let pb = bar(peers.len(), "joining through the signaling server");
     for (i, peer) in peers.iter_mut().enumerate() {
-        match join_room(&peer.handle, JoinOptions::new(url.clone(), "demo")).await {
+        match join_room(&peer.handle, JoinOptions::new(url.clone(), ROOM)).await {
             Ok(joined) => {
                 peer.contact = joined.contact.and_then(|c| index.get(&c).copied());
                 if joined.contact.is_some() {
@@ -319,6 +340,10 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), String> {
         svg.display()
     );
 
+    if args.web {
+        serve_browsers(&peers, &url, server.local_addr()).await;
+    }
+
     // Tear down: the rooms, the nodes, the server.
     for p in &mut peers {
         if let Some(room) = p.room.take() {
@@ -356,5 +381,40 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), String> {
             "the demo ran with failures: {} (run with RUST_LOG=debug for details)",
             problems.join(", ")
         ))
+    }
+}
+
+/// `--web`: the peers stay in the room (they accept newcomers, browser tabs
+/// included) and report their views to the room graph, until Ctrl-C.
+async fn serve_browsers(peers: &[Peer], url: &str, addr: std::net::SocketAddr) {
+    println!();
+    println!(
+        "open http://{addr}/?room={ROOM}&protocol={PROTOCOL} in a browser (each tab is a peer); Ctrl-C ends the demo"
+    );
+    let mut reporters = Vec::new();
+    for p in peers {
+        let handle = p.handle.clone();
+        let (url, id) = (url.to_owned(), p.node.id());
+        reporters.push(tokio::spawn(async move {
+            let Ok(mut reporter) = ViewReporter::connect(&url, ROOM, id).await else {
+                return;
+            };
+            loop {
+                let Ok(out) = handle.outview().await else {
+                    return;
+                };
+                if let Err(e) = reporter.report(&out).await {
+                    tracing::debug!(%e, "room graph report stopped");
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }));
+    }
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        println!("cannot wait for Ctrl-C ({e}): ending now");
+    }
+    for r in reporters {
+        r.abort();
     }
 }

@@ -148,7 +148,7 @@ impl Net {
     pub async fn wait_open(&mut self, mut pending: Vec<(usize, ConnId)>) -> Result<(), String> {
         while !pending.is_empty() {
             match self.next_within(Duration::from_secs(20)).await? {
-                Got::Event(node, Ev::Opened { conn }) => pending.retain(|p| *p != (node, conn)),
+                Got::Event(node, Ev::Opened { conn, .. }) => pending.retain(|p| *p != (node, conn)),
                 Got::Event(_, Ev::Sent { .. }) => {}
                 other => return Err(format!("while opening: {other:?}")),
             }

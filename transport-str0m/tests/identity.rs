@@ -1,0 +1,54 @@
+//! Peers are who they claim, with real str0m connections on 127.0.0.1
+//! (issue 9): a malicious bridge in the middle of a connection is refused
+//! at both ends; an offer whose SDP fingerprint was altered is refused
+//! before DTLS.
+
+use std::time::Duration;
+
+use overlay_core::attack;
+use overlay_core::ConnectFailure;
+use rtc_common::RtcConfig;
+use transport_str0m::Str0mTransport;
+
+async fn make() -> Str0mTransport {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    match Str0mTransport::bind(&RtcConfig::loopback()) {
+        Ok(t) => t,
+        Err(e) => panic!("cannot bind a str0m transport on 127.0.0.1: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_in_the_middle_is_refused_at_both_ends() -> Result<(), String> {
+    let out = attack::relay_in_the_middle(make, Duration::from_secs(20)).await?;
+    println!("{out:?}");
+    assert!(
+        out.relay_connected,
+        "the relay never got both DTLS sessions up: {out:?}"
+    );
+    assert!(
+        out.frames_relayed >= 2,
+        "the HELLOs were not relayed: {out:?}"
+    );
+    assert_eq!(out.initiator_result, Some(Err(ConnectFailure::Tampered)));
+    assert_eq!((out.initiator.tampered, out.acceptor.tampered), (1, 1));
+    assert_eq!(
+        (
+            out.initiator.connections_opened,
+            out.acceptor.connections_opened
+        ),
+        (0, 0)
+    );
+    assert_eq!(out.acceptor_inview, 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_with_an_altered_fingerprint_is_refused_before_dtls() -> Result<(), String> {
+    attack::altered_sdp_fingerprint(make).await
+}

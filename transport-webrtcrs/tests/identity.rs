@@ -1,0 +1,92 @@
+//! Peers are who they claim, with real webrtc-rs connections on 127.0.0.1
+//! (issue 9): a malicious bridge in the middle of a connection is refused
+//! at both ends; an offer whose SDP fingerprint was altered is refused
+//! before DTLS.
+
+use std::time::Duration;
+
+use overlay_core::attack;
+use overlay_core::ConnectFailure;
+use rtc_common::RtcConfig;
+use transport_webrtcrs::WebRtcTransport;
+
+async fn make() -> WebRtcTransport {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    match WebRtcTransport::new(RtcConfig::loopback()) {
+        Ok(t) => t,
+        Err(e) => panic!("cannot create a webrtc-rs transport: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_in_the_middle_is_refused_at_both_ends() -> Result<(), String> {
+    let out = attack::relay_in_the_middle(make, Duration::from_secs(20)).await?;
+    println!("{out:?}");
+    assert!(
+        out.relay_connected,
+        "the relay never got both DTLS sessions up: {out:?}"
+    );
+    assert!(
+        out.frames_relayed >= 2,
+        "the HELLOs were not relayed: {out:?}"
+    );
+    assert_eq!(out.initiator_result, Some(Err(ConnectFailure::Tampered)));
+    assert_eq!((out.initiator.tampered, out.acceptor.tampered), (1, 1));
+    assert_eq!(
+        (
+            out.initiator.connections_opened,
+            out.acceptor.connections_opened
+        ),
+        (0, 0)
+    );
+    assert_eq!(out.acceptor_inview, 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_with_an_altered_fingerprint_is_refused_before_dtls() -> Result<(), String> {
+    attack::altered_sdp_fingerprint(make).await
+}
+
+/// str0m and webrtc-rs bind the same way: a mixed pair still connects,
+/// both ways round, and talks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_str0m_webrtcrs_pair_still_connects() -> Result<(), Box<dyn std::error::Error>> {
+    use overlay_core::{link_out_of_band, Event, Keypair, Node, NodeConfig, ProtocolId};
+    let str0m = transport_str0m::Str0mTransport::bind(&RtcConfig::loopback())?;
+    let s = Node::spawn(str0m, Keypair::generate(), NodeConfig::default());
+    let w = Node::spawn(make().await, Keypair::generate(), NodeConfig::default());
+    let p = ProtocolId::new("mixed")?;
+    let (hs, mut es) = s.protocol(p).await?;
+    let (hw, mut ew) = w.protocol(p).await?;
+    assert_eq!(link_out_of_band(&hs, &w).await?, w.id());
+    assert_eq!(link_out_of_band(&hw, &s).await?, s.id());
+    hs.send(w.id(), &b"str0m to webrtc-rs"[..]).await?;
+    hw.send(s.id(), &b"webrtc-rs to str0m"[..]).await?;
+    for (events, text) in [
+        (&mut ew, &b"str0m to webrtc-rs"[..]),
+        (&mut es, &b"webrtc-rs to str0m"[..]),
+    ] {
+        loop {
+            let e = tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await?
+                .ok_or("node gone")?;
+            if let Event::Message { payload, .. } = e {
+                assert_eq!(&payload[..], text);
+                break;
+            }
+        }
+    }
+    for n in [&s, &w] {
+        let stats = n.stats().await?.engine;
+        assert_eq!(stats.tampered + stats.unbound_refused, 0, "{stats:?}");
+    }
+    s.shutdown().await;
+    w.shutdown().await;
+    Ok(())
+}
