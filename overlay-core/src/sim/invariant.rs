@@ -19,7 +19,7 @@
 //!    deadline) is past its time; no operation, bridge wait or early
 //!    signal is left with no timer that could ever end it.
 //!
-//! [`local`] checks what one node can check alone (4, the deadlines, the
+//! The local checks cover what one node can check alone (4, the deadlines, the
 //! per-neighbour limits), at any time: the simulator runs it after every
 //! step when [`super::SimConfig::with_check_every_step`] is set.
 
