@@ -334,7 +334,10 @@ mod tests {
     #[test]
     fn remote_payloads_cannot_carry_terminal_escapes() {
         let shown = super::printable(b"hi \x1b]0;owned\x07\x1b[2J");
-        assert!(!shown.contains('\u{1b}') && !shown.contains('\u{7}'), "{shown}");
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{shown}"
+        );
         assert!(shown.starts_with("hi "));
     }
 }
