@@ -11,8 +11,9 @@ use std::time::Duration;
 
 /// Smallest accepted frame limit: room for every control frame header.
 pub const MIN_FRAME_SIZE: usize = 1024;
-/// Largest accepted frame limit (WebRTC stacks refuse more than 256 KiB).
-pub const MAX_FRAME_SIZE: usize = 256 * 1024;
+/// Largest accepted frame limit: 64 KiB, what every WebRTC stack carries
+/// (webrtc-rs stops sending on a connection after a larger message).
+pub const MAX_FRAME_SIZE: usize = 64 * 1024;
 /// Largest accepted message limit: the wire carries lengths as `u32`, and a
 /// message is buffered whole.
 pub const MAX_MESSAGE_SIZE: usize = 1 << 30;
@@ -217,7 +218,7 @@ impl Config {
         self
     }
 
-    /// Set the frame size limit (1 KiB to 256 KiB).
+    /// Set the frame size limit (1 KiB to 64 KiB).
     pub fn with_max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes.clamp(MIN_FRAME_SIZE, MAX_FRAME_SIZE);
         self
