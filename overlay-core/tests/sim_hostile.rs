@@ -373,3 +373,34 @@ fn occasional_bad_frames_are_forgiven_a_burst_is_not() -> TestResult {
     assert_eq!(sim.engine(b).stats().misbehaving_closed, 1);
     settle_and_check(&mut sim)
 }
+
+#[test]
+fn one_neighbour_cannot_fill_the_early_signal_buffer() -> TestResult {
+    let (mut sim, a, b, _) = pair(211, Config::default())?;
+    let victim = sim.peer(b);
+    let max = sim.config().engine.max_early_signals();
+    // Answers for handshakes B never saw, well signed by the attacker's keys.
+    for i in 0..(max as u64 * 2) {
+        let mut secret = [0x55u8; 32];
+        secret[..8].copy_from_slice(&i.to_le_bytes());
+        let origin = Keypair::from_secret_bytes(secret);
+        let handshake = HandshakeId(0xbeef_0000 + i);
+        let answer = Signal::Answer { sdp: "v=0".into() };
+        let frame = Frame::Forwarded {
+            handshake,
+            origin: origin.peer_id(),
+            signal: SignedSignal::sign(&origin, Some(&victim), handshake, 1, answer),
+        };
+        sim.inject_frame(b, a, frame.encode())?;
+    }
+    let held = sim.engine(b).early_signals();
+    assert!(
+        held > 0,
+        "the signals were not buffered: the test does not exercise the buffer"
+    );
+    assert!(
+        held <= max / 8,
+        "one neighbour holds {held} of the {max} early signal slots"
+    );
+    Ok(())
+}

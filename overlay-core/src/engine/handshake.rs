@@ -210,6 +210,24 @@ impl Engine {
             return Accepted::Dropped("replayed signal of an earlier handshake");
         }
         if !matches!(signal, Signal::Offer { .. }) {
+            // One source (a bridge neighbour, or an out-of-band origin) may
+            // hold an eighth of the buffer, so it cannot evict the others'.
+            let source = |v: &Via, o: &PeerId| match v {
+                Via::Bridge(b) => *b,
+                Via::OutOfBand => *o,
+            };
+            let mine = source(&via, &origin);
+            let share = (self.config.max_early_signals / 8).max(1);
+            let held = self
+                .early
+                .iter()
+                .filter(|e| source(&e.via, &e.origin) == mine)
+                .count();
+            if held >= share {
+                self.stats.dropped_signals += 1;
+                self.stats.refused_requests += 1;
+                return Accepted::Dropped("too many early signals from this source");
+            }
             if self.early.len() >= self.config.max_early_signals {
                 self.early.pop_front();
                 self.stats.dropped_signals += 1;
