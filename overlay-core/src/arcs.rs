@@ -30,6 +30,32 @@ impl ArcTable {
         self.by_protocol.iter()
     }
 
+    /// Protocols with an entry (arcs, either direction).
+    pub(crate) fn protocols(&self) -> usize {
+        self.by_protocol.len()
+    }
+
+    /// Whether `p` has an entry.
+    pub(crate) fn has(&self, p: &ProtocolId) -> bool {
+        self.by_protocol.contains_key(p)
+    }
+
+    /// Whether `n` more arcs of `p` in direction `out` (else in) would
+    /// stay within `max_arcs` and `max_protocols`.
+    pub(crate) fn room_for(
+        &self,
+        p: &ProtocolId,
+        out: bool,
+        n: u32,
+        max_arcs: u32,
+        max_protocols: usize,
+    ) -> bool {
+        let c = self.get(p);
+        let have = if out { c.out } else { c.inn };
+        let fits = u64::from(have) + u64::from(n) <= u64::from(max_arcs);
+        fits && (self.has(p) || self.protocols() < max_protocols)
+    }
+
     fn entry(&mut self, p: ProtocolId) -> &mut ArcCounts {
         self.by_protocol.entry(p).or_default()
     }

@@ -106,6 +106,11 @@ pub(crate) struct Conn {
     pub(crate) outbox: Outbox,
     pub(crate) reassembler: Reassembler,
     pub(crate) stats: ConnStats,
+    /// Bad frames not yet forgiven (one is forgiven per
+    /// [`crate::Config::bad_frame_decay`]).
+    pub(crate) bad_score: u32,
+    /// When `bad_score` was last decayed.
+    pub(crate) bad_since: Instant,
 }
 
 impl Conn {
@@ -132,8 +137,15 @@ pub struct ConnectionInfo {
     pub arcs: Vec<(ProtocolId, ArcCounts)>,
     /// Application bytes queued, waiting for the transport.
     pub queued_bytes: usize,
+    /// Memory held by control frames queued toward the remote (bytes plus
+    /// bookkeeping), bounded by [`crate::Config::max_reply_queue`] for what
+    /// the remote can cause.
+    pub control_memory: usize,
     /// Counters.
     pub stats: ConnStats,
     /// Round-trip time, if the transport measures it.
     pub rtt: Option<std::time::Duration>,
+    /// Pending: when the handshake gives up; dying: when the connection
+    /// closes; living: `None`.
+    pub deadline: Option<Instant>,
 }

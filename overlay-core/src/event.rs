@@ -87,6 +87,11 @@ pub enum ConnectFailure {
     /// The node shut down.
     #[error("the node shut down")]
     Shutdown,
+    /// A resource limit of this node refused the request (arcs per pair,
+    /// protocols per connection, requests waiting on one handshake...).
+    /// See `docs/LIMITS.md`; retry later or raise the limit in [`crate::Config`].
+    #[error("refused by a resource limit: {0}")]
+    LimitReached(&'static str),
 }
 
 /// Why a bridge or a remote peer failed a connect, as carried on the wire.
@@ -156,6 +161,7 @@ impl From<&ConnectFailure> for BridgeFailure {
             ConnectFailure::ConnectionLost | ConnectFailure::Shutdown => {
                 BridgeFailure::ConnectionLost
             }
+            ConnectFailure::LimitReached(_) => BridgeFailure::Busy,
             ConnectFailure::Tampered => BridgeFailure::Tampered,
             ConnectFailure::ProtocolViolation | ConnectFailure::NoChannelBinding => {
                 BridgeFailure::Other
@@ -177,7 +183,8 @@ pub enum Event {
         /// How many copies of this arc exist now.
         count: u32,
     },
-    /// An arc (one copy) closed.
+    /// One or more copies of an arc closed (one event per change of
+    /// count, however many copies went at once).
     ArcClosed {
         /// The remote end.
         peer: PeerId,

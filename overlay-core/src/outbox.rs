@@ -8,6 +8,11 @@ use bytes::Bytes;
 use crate::id::ConnId;
 use crate::transport::TransportCommand;
 
+/// Bookkeeping memory of one queued frame beyond its bytes (queue slot,
+/// shared buffer header, allocator rounding), counted against the reply
+/// queue limit so that many tiny frames cannot cost far more than it.
+pub(crate) const FRAME_OVERHEAD: usize = 64;
+
 /// Frames waiting for transport credit.
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
@@ -16,6 +21,8 @@ pub(crate) struct Outbox {
     app_bytes: usize,
     /// Bytes of control frames queued here.
     control_bytes: usize,
+    /// Control frames queued here.
+    control_frames: usize,
     /// Bytes handed to the transport and not reported sent.
     in_flight: usize,
     /// A sender was refused since the queue last had room.
@@ -30,20 +37,23 @@ impl Outbox {
         self.app_bytes
     }
 
-    /// Bytes of control frames queued here.
-    pub(crate) fn control_bytes(&self) -> usize {
-        self.control_bytes
+    /// Memory held by queued control frames: their bytes plus
+    /// [`FRAME_OVERHEAD`] each.
+    pub(crate) fn control_memory(&self) -> usize {
+        self.control_bytes + self.control_frames * FRAME_OVERHEAD
     }
 
     /// Queue a control frame (never refused).
     pub(crate) fn push_control(&mut self, frame: Bytes) {
         self.control_bytes += frame.len();
+        self.control_frames += 1;
         self.queue.push_back((frame, false));
     }
 
     /// Queue a control frame ahead of everything.
     pub(crate) fn push_control_front(&mut self, frame: Bytes) {
         self.control_bytes += frame.len();
+        self.control_frames += 1;
         self.queue.push_front((frame, false));
     }
 
@@ -72,6 +82,7 @@ impl Outbox {
                 self.app_bytes -= frame.len();
             } else {
                 self.control_bytes -= frame.len();
+                self.control_frames -= 1;
             }
             self.in_flight += frame.len();
             self.frames_sent += 1;

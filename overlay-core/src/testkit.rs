@@ -107,10 +107,19 @@ impl Peer {
     }
 }
 
+tokio::task_local! {
+    /// Set by [`run_all_unbound`]: the suite's nodes accept connections
+    /// without channel binding.
+    static UNBOUND: bool;
+}
+
 async fn peer<T: Transport, F: Future<Output = T>>(
     make: &mut impl FnMut() -> F,
-    cfg: NodeConfig,
+    mut cfg: NodeConfig,
 ) -> Result<Peer, String> {
+    if UNBOUND.try_with(|u| *u).unwrap_or(false) {
+        cfg.engine = cfg.engine.with_insecure_allow_unbound_connections(true);
+    }
     let node = Node::spawn(make().await, Keypair::generate(), cfg);
     let (handle, events) = node.protocol(protocol()).await.map_err(|e| e.to_string())?;
     Ok(Peer {
@@ -532,4 +541,19 @@ pub async fn run_all<T: Transport, F: Future<Output = T>>(
         concurrent_handshakes(&mut make).await?,
     ));
     Ok(r)
+}
+
+/// [`run_all`] for a transport that cannot bind its connections to DTLS
+/// certificates (it reports `binding: None`, as a transport over plain TCP
+/// must): the suite's nodes opt in to
+/// [`Config::with_insecure_allow_unbound_connections`]. **Insecure**: such
+/// a transport proves identities but not the absence of a relay in the
+/// middle; a transport that can bind must pass [`run_all`].
+///
+/// # Errors
+/// The first failing case.
+pub async fn run_all_unbound<T: Transport, F: Future<Output = T>>(
+    make: impl FnMut() -> F,
+) -> Result<Report, ConformanceError> {
+    UNBOUND.scope(true, run_all(make)).await
 }

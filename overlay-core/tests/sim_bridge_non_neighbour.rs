@@ -59,7 +59,7 @@ fn a_bridge_that_lost_its_target_reports_at_once_not_at_the_timeout() -> TestRes
         Err(ConnectFailure::Remote(BridgeFailure::NotNeighbour))
     );
     assert!(
-        took < sim.config().engine.pending_timeout / 2,
+        took < sim.config().engine.pending_timeout() / 2,
         "failed after {took:?}, not at the timeout"
     );
     let failed = sim.events(a, p).into_iter().any(|e| {

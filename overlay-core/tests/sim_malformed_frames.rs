@@ -15,8 +15,8 @@ fn garbage_is_dropped_counted_then_the_sender_is_disconnected() -> TestResult {
     let (a, b) = (sim.add_node(), sim.add_node());
     join_ok(&mut sim, a, b, p)?;
     settle(&mut sim)?;
-    let limit = sim.config().engine.max_frame_size;
-    let max_bad = sim.config().engine.max_bad_frames;
+    let limit = sim.config().engine.max_frame_size();
+    let max_bad = sim.config().engine.max_bad_frames();
     let pa = sim.peer(a);
     let info = |sim: &overlay_core::sim::Sim| {
         sim.engine(b)

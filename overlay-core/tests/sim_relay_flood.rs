@@ -18,9 +18,9 @@ fn relaying_stops_when_the_target_queue_is_full() -> TestResult {
     settle(&mut sim)?;
     // The link toward C becomes very slow: B's queue to C only grows.
     sim.net_config_mut().bandwidth = Some(1_000);
-    let limit = sim.config().engine.send_queue_limit;
+    let limit = sim.config().engine.max_reply_queue();
     let sdp = "x".repeat(50_000);
-    let flood = 300u64; // 15 MB of signals, well past the 4 MiB limit.
+    let flood = 300u64; // 15 MB of signals, well past the 1 MiB reply queue limit.
     let relayed_before = sim.engine(b).stats().relayed;
     for i in 0..flood {
         let frame = Frame::Forward {

@@ -8,8 +8,18 @@ use bytes::Bytes;
 use super::Engine;
 use crate::connection::{ConnState, Via, Waiter};
 use crate::event::{ArcCloseReason, BridgeFailure, ConnectFailure, Direction, Event};
-use crate::id::{ConnId, PeerId};
+use crate::id::{ConnId, PeerId, ProtocolId};
 use crate::wire::{Frame, Reassembled};
+
+/// Frames whose handling queues control frames back toward their sender
+/// (a `ConnectDone`, a `ForwardFailed`, our own signals of a relayed
+/// handshake).
+fn needs_reply(frame: &Frame) -> bool {
+    matches!(
+        frame,
+        Frame::ConnectTo { .. } | Frame::Forward { .. } | Frame::Forwarded { .. }
+    )
+}
 
 impl Engine {
     pub(super) fn on_frame(&mut self, now: Instant, id: ConnId, bytes: Bytes) {
@@ -48,19 +58,18 @@ impl Engine {
         if !state.is_established() {
             return self.bad_frame(now, id, "frame before hello");
         }
-        let backlog = self.conns.get(&id).map_or(0, |c| c.outbox.control_bytes());
-        if backlog > self.config.send_queue_limit {
-            // Our answers to this peer pile up unread: it floods without
-            // reading. Its frames are refused (and counted) until it drains.
-            return self.bad_frame(now, id, "peer sends faster than it reads our replies");
+        if needs_reply(&frame) && self.reply_queue_full(id) {
+            // Our answers to this peer pile up unread: it is slow, or floods
+            // without reading. Requests that need an answer are refused (and
+            // counted) until it drains; that is no protocol violation.
+            self.stats.refused_requests += 1;
+            tracing::debug!(conn = %id, peer = %peer.short(), "request refused: our replies to it are not read");
+            return;
         }
         match frame {
             Frame::Hello { .. } => {}
             Frame::Data { protocol, payload } => {
-                let interrupted = self.conns.get_mut(&id).map(|c| c.reassembler.whole());
-                if let Some(Err(e)) = interrupted {
-                    self.bad_frame(now, id, &e.to_string());
-                }
+                self.interrupt_reassembly(now, id);
                 self.deliver(id, protocol, peer, payload);
             }
             Frame::DataStart {
@@ -68,19 +77,32 @@ impl Engine {
                 total_len,
                 chunk,
             } => {
-                let r = self
-                    .conns
-                    .get_mut(&id)
-                    .map(|c| c.reassembler.start(protocol, total_len, &chunk));
+                // Only the message in progress is dropped, not this one.
+                self.interrupt_reassembly(now, id);
+                let r = self.reassemble(id, chunk.len(), |r| r.start(protocol, total_len, &chunk));
                 self.reassembled(now, id, peer, r);
             }
             Frame::DataCont { chunk } => {
-                let r = self.conns.get_mut(&id).map(|c| c.reassembler.cont(&chunk));
+                let r = self.reassemble(id, chunk.len(), |r| r.cont(&chunk));
                 self.reassembled(now, id, peer, r);
             }
             Frame::ArcAdd { protocol, count } => {
                 if count == 0 {
                     return self.bad_frame(now, id, "arc add of zero");
+                }
+                let room = self.conns.get(&id).is_some_and(|c| {
+                    c.arcs.room_for(
+                        &protocol,
+                        false,
+                        count,
+                        self.config.max_arcs_per_pair,
+                        self.config.max_protocols_per_connection,
+                    )
+                });
+                if !room {
+                    // Our own side never asks for more: the remote broke the
+                    // limits, and its arc count can no longer be agreed on.
+                    return self.violation(now, id, "arcs beyond the per-pair or protocol limit");
                 }
                 self.revive(id);
                 let Some(c) = self.conns.get_mut(&id) else {
@@ -100,10 +122,9 @@ impl Engine {
                 let Some(c) = self.conns.get_mut(&id) else {
                     return;
                 };
-                let before = c.arcs_of(&protocol).inn;
-                let (removed, _) = c.arcs.remove_in(&protocol, count);
-                for i in 0..removed {
-                    let left = before - i - 1;
+                let (removed, left) = c.arcs.remove_in(&protocol, count);
+                if removed > 0 {
+                    // One event per change of count, however many arcs go.
                     self.emit(
                         protocol,
                         Event::ArcClosed {
@@ -169,11 +190,7 @@ impl Engine {
                     return;
                 }
                 match self.established(&to) {
-                    Some(target)
-                        if self.conns.get(&target).is_some_and(|t| {
-                            t.outbox.control_bytes() > self.config.send_queue_limit
-                        }) =>
-                    {
+                    Some(target) if self.reply_queue_full(target) => {
                         // The target does not drain its queue: relaying more
                         // would let one neighbour grow our memory without bound.
                         tracing::debug!(from = %peer.short(), to = %to.short(), "cannot relay: target's queue is full");
@@ -263,9 +280,75 @@ impl Engine {
             Some(Ok(Reassembled::Message(protocol, payload))) => {
                 self.deliver(id, protocol, peer, payload)
             }
+            Some(Ok(Reassembled::Dropped(protocol, len))) => {
+                tracing::debug!(conn = %id, %protocol, len, "split message dropped: reassembly memory exhausted");
+            }
             Some(Ok(Reassembled::Partial)) | None => {}
             Some(Err(e)) => self.bad_frame(now, id, &e.to_string()),
         }
+    }
+
+    /// Whether the arcs a `Hello` announces fit the per-pair and
+    /// per-connection limits.
+    pub(super) fn hello_arcs_within_limits(&self, arcs: &[(ProtocolId, u32)]) -> bool {
+        let mut per: std::collections::BTreeMap<ProtocolId, u64> =
+            std::collections::BTreeMap::new();
+        for (p, n) in arcs {
+            *per.entry(*p).or_default() += u64::from(*n);
+        }
+        per.len() <= self.config.max_protocols_per_connection
+            && per
+                .values()
+                .all(|n| *n <= u64::from(self.config.max_arcs_per_pair))
+    }
+
+    /// Whether control frames queued toward `id` hold more memory than
+    /// the reply queue limit.
+    fn reply_queue_full(&self, id: ConnId) -> bool {
+        self.conns
+            .get(&id)
+            .is_some_and(|c| c.outbox.control_memory() > self.config.max_reply_queue)
+    }
+
+    /// A whole message or a new split one arrived: a split message in
+    /// progress is dropped (the sender broke the framing).
+    fn interrupt_reassembly(&mut self, now: Instant, id: ConnId) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let before = c.reassembler.buffered();
+        let r = c.reassembler.whole();
+        self.reassembly_memory = self.reassembly_memory.saturating_sub(before);
+        if let Err(e) = r {
+            self.bad_frame(now, id, &e.to_string());
+        }
+    }
+
+    /// Feed `len` bytes to `id`'s reassembler, within the node's
+    /// reassembly memory: a message that would go past it is discarded
+    /// (its remaining chunks are still consumed, and counted).
+    fn reassemble(
+        &mut self,
+        id: ConnId,
+        len: usize,
+        feed: impl FnOnce(
+            &mut crate::wire::Reassembler,
+        ) -> Result<Reassembled, crate::wire::ReassemblyError>,
+    ) -> Option<Result<Reassembled, crate::wire::ReassemblyError>> {
+        let max = self.config.max_reassembly_memory;
+        let c = self.conns.get_mut(&id)?;
+        let before = c.reassembler.buffered();
+        let over = self.reassembly_memory.saturating_add(len) > max;
+        let r = feed(&mut c.reassembler);
+        if over && c.reassembler.buffered() > 0 {
+            c.reassembler.discard();
+            self.stats.dropped_messages += 1;
+        }
+        let after = c.reassembler.buffered();
+        self.reassembly_memory = (self.reassembly_memory + after).saturating_sub(before);
+        // A message complete at once, over the limit: it was held for an
+        // instant only, deliver it.
+        Some(r)
     }
 
     fn deliver(
@@ -282,30 +365,62 @@ impl Engine {
         self.emit(protocol, Event::Message { peer, payload });
     }
 
-    /// Count a bad frame; close the connection when they keep coming.
+    /// Count a bad frame; close the connection when they keep coming
+    /// faster than one per [`crate::Config::bad_frame_decay`].
     fn bad_frame(&mut self, now: Instant, id: ConnId, why: &str) {
         self.stats.bad_frames += 1;
+        let decay = self.config.bad_frame_decay;
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
         c.stats.bad_frames += 1;
-        let n = c.stats.bad_frames;
+        let elapsed = now.saturating_duration_since(c.bad_since);
+        let forgiven = (elapsed.as_nanos() / decay.as_nanos().max(1)).min(u128::from(u32::MAX));
+        if forgiven > 0 {
+            c.bad_score = c.bad_score.saturating_sub(forgiven as u32);
+            c.bad_since = now;
+        }
+        c.bad_score += 1;
+        let n = c.bad_score;
         let peer = c.peer.map(|p| p.short()).unwrap_or_default();
         tracing::warn!(conn = %id, %peer, why, count = n, "bad frame dropped");
         if n >= self.config.max_bad_frames {
             tracing::warn!(conn = %id, %peer, "too many bad frames: closing the connection");
-            self.stats.misbehaving_closed += 1;
-            let established = c.state.is_established();
-            let gone = c.peer;
-            if established {
-                self.close_arcs(id, &ArcCloseReason::ProtocolViolation);
-                self.drop_conn(id, true);
-            } else {
-                self.fail_conn(now, id, ConnectFailure::ProtocolViolation, true);
-            }
-            if let Some(p) = gone {
-                self.peer_gone(now, p);
-            }
+            self.cut(now, id);
+        }
+    }
+
+    /// The remote broke a hard limit: close at once as a protocol violator.
+    fn violation(&mut self, now: Instant, id: ConnId, why: &str) {
+        self.stats.bad_frames += 1;
+        let peer = self
+            .conns
+            .get(&id)
+            .and_then(|c| c.peer)
+            .map(|p| p.short())
+            .unwrap_or_default();
+        tracing::warn!(conn = %id, %peer, why, "protocol violation: closing the connection");
+        self.cut(now, id);
+    }
+
+    /// Close a misbehaving connection.
+    fn cut(&mut self, now: Instant, id: ConnId) {
+        let Some((established, gone)) = self
+            .conns
+            .get(&id)
+            .map(|c| (c.state.is_established(), c.peer))
+        else {
+            return;
+        };
+        self.stats.misbehaving_closed += 1;
+        if established {
+            self.close_arcs(id, &ArcCloseReason::ProtocolViolation);
+            self.drop_conn(id, true);
+        } else {
+            self.fail_conn(now, id, ConnectFailure::ProtocolViolation, true);
+        }
+        if let Some(p) = gone {
+            self.peer_gone(now, p);
         }
     }
 }

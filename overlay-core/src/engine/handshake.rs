@@ -210,6 +210,24 @@ impl Engine {
             return Accepted::Dropped("replayed signal of an earlier handshake");
         }
         if !matches!(signal, Signal::Offer { .. }) {
+            // One source (a bridge neighbour, or an out-of-band origin) may
+            // hold an eighth of the buffer, so it cannot evict the others'.
+            let source = |v: &Via, o: &PeerId| match v {
+                Via::Bridge(b) => *b,
+                Via::OutOfBand => *o,
+            };
+            let mine = source(&via, &origin);
+            let share = (self.config.max_early_signals / 8).max(1);
+            let held = self
+                .early
+                .iter()
+                .filter(|e| source(&e.via, &e.origin) == mine)
+                .count();
+            if held >= share {
+                self.stats.dropped_signals += 1;
+                self.stats.refused_requests += 1;
+                return Accepted::Dropped("too many early signals from this source");
+            }
             if self.early.len() >= self.config.max_early_signals {
                 self.early.pop_front();
                 self.stats.dropped_signals += 1;
@@ -273,6 +291,13 @@ impl Engine {
                         self.drop_conn(o, true);
                     }
                 }
+            }
+        }
+        if let Via::Bridge(bridge) = via {
+            if self.pending_via(bridge) >= self.config.max_pending_per_neighbour {
+                self.stats.refused_requests += 1;
+                self.stats.dropped_signals += 1;
+                return Accepted::Dropped("too many handshakes relayed by this neighbour");
             }
         }
         if self.pending_count() >= self.config.max_pending {
@@ -555,6 +580,12 @@ impl Engine {
             tracing::warn!(conn = %id, claimed = %sender.short(), why, "tampered connection (a relay in the middle, or a forged identity): closing");
             self.stats.tampered += 1;
             self.fail_conn(now, id, ConnectFailure::Tampered, true);
+            return;
+        }
+        if !self.hello_arcs_within_limits(&arcs) {
+            tracing::warn!(conn = %id, peer = %sender.short(), "hello announcing arcs beyond the limits: closing");
+            self.stats.misbehaving_closed += 1;
+            self.fail_conn(now, id, ConnectFailure::ProtocolViolation, true);
             return;
         }
         // Our own Hello left when the transport opened; if this one came

@@ -69,6 +69,13 @@ pub struct EngineStats {
     pub messages_received: u64,
     /// Application messages queued for sending.
     pub messages_sent: u64,
+    /// Requests of neighbours refused by a resource limit (reply queue
+    /// full, pending handshakes per neighbour, requests waiting on one
+    /// handshake, arcs per pair): counted, not held against the sender.
+    pub refused_requests: u64,
+    /// Split messages dropped because the node's reassembly memory was
+    /// exhausted.
+    pub dropped_messages: u64,
     /// Connections failed because a `Hello` did not match the handshake,
     /// the peer or this connection's DTLS certificates (a relay in the
     /// middle, or a forged identity).
@@ -99,6 +106,8 @@ pub struct Engine {
     ops: BTreeMap<OpId, ops::LocalOp>,
     bridge_waits: BTreeMap<u64, ops::BridgeWait>,
     early: VecDeque<ops::EarlySignal>,
+    /// Bytes buffered by every connection's reassembler.
+    reassembly_memory: usize,
     keys: handshake::KeyCache,
     recent_offers: handshake::RecentOffers,
     commands: VecDeque<TransportCommand>,
@@ -127,6 +136,7 @@ impl Engine {
             ops: BTreeMap::new(),
             bridge_waits: BTreeMap::new(),
             early: VecDeque::new(),
+            reassembly_memory: 0,
             keys: handshake::KeyCache::default(),
             recent_offers: handshake::RecentOffers::default(),
             commands: VecDeque::new(),
@@ -196,12 +206,14 @@ impl Engine {
                 via: c.via,
                 arcs: c.arcs.iter().map(|(p, a)| (*p, *a)).collect(),
                 queued_bytes: c.outbox.app_bytes(),
+                control_memory: c.outbox.control_memory(),
                 stats: ConnStats {
                     frames_sent: c.outbox.frames_sent,
                     bytes_sent: c.outbox.bytes_sent,
                     ..c.stats
                 },
                 rtt: None,
+                deadline: (c.state != ConnState::Living).then_some(c.deadline),
             })
             .collect()
     }
@@ -214,9 +226,25 @@ impl Engine {
             .map(|c| c.state)
     }
 
+    /// Bytes held by split messages being reassembled, all connections
+    /// (bounded by [`Config::max_reassembly_memory`]).
+    pub fn reassembly_memory(&self) -> usize {
+        self.reassembly_memory
+    }
+
     /// Operations still in flight.
     pub fn operations_in_flight(&self) -> usize {
         self.ops.len()
+    }
+
+    /// `ConnectTo` requests this node sent as a bridge and waits on.
+    pub fn bridge_waits(&self) -> usize {
+        self.bridge_waits.len()
+    }
+
+    /// Signals kept for handshakes not known yet.
+    pub fn early_signals(&self) -> usize {
+        self.early.len()
     }
 
     // ----- outputs -------------------------------------------------------
@@ -572,6 +600,8 @@ impl Engine {
             outbox: Outbox::default(),
             reassembler: Reassembler::new(self.config.max_message_size),
             stats: ConnStats::default(),
+            bad_score: 0,
+            bad_since: now,
         };
         self.conns.insert(id, Box::new(conn));
         if let Some(p) = peer {
@@ -596,9 +626,64 @@ impl Engine {
         self.conns.values().filter(|c| c.state.is_pending()).count()
     }
 
+    /// Pending handshakes opened on behalf of neighbour `bridge` (its
+    /// `ConnectTo` requests and the offers it relayed).
+    fn pending_via(&self, bridge: PeerId) -> usize {
+        self.conns
+            .values()
+            .filter(|c| c.state.is_pending() && c.via == Via::Bridge(bridge))
+            .count()
+    }
+
+    /// Whether `count` more outgoing arcs of `protocol` fit on `id`.
+    fn arc_room(&self, id: ConnId, protocol: &ProtocolId, count: u32) -> bool {
+        self.conns.get(&id).is_some_and(|c| {
+            c.arcs.room_for(
+                protocol,
+                true,
+                count,
+                self.config.max_arcs_per_pair,
+                self.config.max_protocols_per_connection,
+            )
+        })
+    }
+
+    /// Whether one more request of `count` arcs may wait on pending `id`.
+    fn coalesce_room(&self, id: ConnId, protocol: &ProtocolId, count: u32) -> bool {
+        self.conns.get(&id).is_some_and(|c| {
+            let asked: u64 = c
+                .wants
+                .iter()
+                .filter(|w| w.protocol == *protocol)
+                .map(|w| u64::from(w.count))
+                .sum();
+            let mut protocols: Vec<&ProtocolId> = c.wants.iter().map(|w| &w.protocol).collect();
+            protocols.push(protocol);
+            protocols.sort();
+            protocols.dedup();
+            c.wants.len() < self.config.max_coalesced
+                && asked + u64::from(count) <= u64::from(self.config.max_arcs_per_pair)
+                && protocols.len() <= self.config.max_protocols_per_connection
+        })
+    }
+
+    /// Refuse `request` for a resource limit (counted).
+    fn refuse(&mut self, request: ArcRequest, peer: PeerId, limit: &'static str) {
+        self.stats.refused_requests += 1;
+        tracing::debug!(peer = %peer.short(), limit, "arc request refused by a limit");
+        self.resolve_request(
+            request,
+            Some(peer),
+            Err(ConnectFailure::LimitReached(limit)),
+        );
+    }
+
     /// Remove a connection from every table; close its transport if asked.
     fn drop_conn(&mut self, id: ConnId, close_transport: bool) -> Option<Conn> {
         let c = *self.conns.remove(&id)?;
+        self.reassembly_memory = self
+            .reassembly_memory
+            .saturating_sub(c.reassembler.buffered());
         if let Some(p) = c.peer {
             if self.by_peer.get(&p) == Some(&id) {
                 self.by_peer.remove(&p);
@@ -638,14 +723,15 @@ impl Engine {
         let arcs = c.arcs.drain();
         for (protocol, a) in arcs {
             for (dir, n) in [(Direction::Out, a.out), (Direction::In, a.inn)] {
-                for left in (0..n).rev() {
+                // One event per change of count, however many arcs go.
+                if n > 0 {
                     self.emit(
                         protocol,
                         Event::ArcClosed {
                             peer,
                             direction: dir,
                             reason: reason.clone(),
-                            count: left,
+                            count: 0,
                         },
                     );
                 }
@@ -696,6 +782,10 @@ impl Engine {
             let state = self.conns.get(&id).map(|c| c.state);
             match state {
                 Some(s) if s.is_established() => {
+                    if !self.arc_room(id, &protocol, count) {
+                        self.refuse(request, peer, "arcs per pair or protocols per connection");
+                        return;
+                    }
                     self.revive(id);
                     let Some(c) = self.conns.get_mut(&id) else {
                         return;
@@ -716,6 +806,10 @@ impl Engine {
                     return;
                 }
                 Some(_) => {
+                    if !self.coalesce_room(id, &protocol, count) {
+                        self.refuse(request, peer, "requests waiting on one handshake");
+                        return;
+                    }
                     self.stats.coalesced += 1;
                     if let Some(c) = self.conns.get_mut(&id) {
                         c.wants.push(request);
@@ -749,6 +843,16 @@ impl Engine {
                 Err(ConnectFailure::Remote(crate::event::BridgeFailure::Busy)),
             );
             return;
+        }
+        if count > self.config.max_arcs_per_pair {
+            self.refuse(request, peer, "arcs per pair");
+            return;
+        }
+        if let Via::Bridge(bridge) = via {
+            if self.pending_via(bridge) >= self.config.max_pending_per_neighbour {
+                self.refuse(request, peer, "pending handshakes per neighbour");
+                return;
+            }
         }
         let h = self.random_handshake();
         self.stats.handshakes_started += 1;

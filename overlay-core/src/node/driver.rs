@@ -13,13 +13,24 @@ use super::command::{Command, NodeStats, Query, Reply};
 use crate::engine::Engine;
 use crate::error::{ConnectError, SendError};
 use crate::event::{Event, Output};
-use crate::id::{HandshakeId, OpId, PeerId, ProtocolId};
+use crate::id::{ConnId, HandshakeId, OpId, PeerId, ProtocolId};
 use crate::signal::SignalEnvelope;
 use crate::transport::{CloseReason, Transport, TransportEvent};
+use crate::wire::Frame;
 
-/// Events buffered for slow subscribers before the node stops reading
-/// the network (backpressure).
+/// Events buffered for a slow subscriber before the frames that would add
+/// to its backlog are held back (per connection, in order).
 const BACKLOG_HIGH_WATER: usize = 4096;
+/// Payload bytes buffered for a slow subscriber before the frames that
+/// would add to its backlog are held back.
+const BACKLOG_BYTES_HIGH_WATER: usize = 4 * 1024 * 1024;
+
+fn event_bytes(ev: &Event) -> usize {
+    match ev {
+        Event::Message { payload, .. } => payload.len(),
+        _ => 0,
+    }
+}
 /// Transport events handled per wake-up before looking at commands again.
 const TRANSPORT_BATCH: usize = 64;
 
@@ -30,6 +41,15 @@ fn now() -> Instant {
 struct Subscriber {
     tx: mpsc::Sender<Event>,
     backlog: VecDeque<Event>,
+    /// Payload bytes in `backlog`.
+    backlog_bytes: usize,
+}
+
+impl Subscriber {
+    fn push(&mut self, ev: Event) {
+        self.backlog_bytes += event_bytes(&ev);
+        self.backlog.push_back(ev);
+    }
 }
 
 struct ParkedSend {
@@ -48,11 +68,22 @@ pub(crate) struct Driver<T: Transport> {
     ops: BTreeMap<OpId, OpReply>,
     routes: BTreeMap<HandshakeId, mpsc::UnboundedSender<SignalEnvelope>>,
     parked: BTreeMap<PeerId, VecDeque<ParkedSend>>,
+    /// Frames held back per connection (their protocol if they start a
+    /// message) while the stream they feed is backlogged.
+    held: BTreeMap<ConnId, VecDeque<(Option<ProtocolId>, Bytes)>>,
+    held_bytes: usize,
+    /// `NodeConfig::hold_limit`.
+    hold_limit: usize,
     stats: NodeStats,
 }
 
 impl<T: Transport> Driver<T> {
-    pub(crate) fn new(engine: Engine, transport: T, commands: mpsc::Receiver<Command>) -> Self {
+    pub(crate) fn new(
+        engine: Engine,
+        transport: T,
+        commands: mpsc::Receiver<Command>,
+        hold_limit: usize,
+    ) -> Self {
         Driver {
             engine,
             transport,
@@ -61,6 +92,9 @@ impl<T: Transport> Driver<T> {
             ops: BTreeMap::new(),
             routes: BTreeMap::new(),
             parked: BTreeMap::new(),
+            held: BTreeMap::new(),
+            held_bytes: 0,
+            hold_limit,
             stats: NodeStats::default(),
         }
     }
@@ -70,7 +104,7 @@ impl<T: Transport> Driver<T> {
         let mut shutdown_reply = None;
         loop {
             self.flush();
-            let backlog: usize = self.subs.values().map(|s| s.backlog.len()).sum();
+            let held = self.held_bytes;
             let reserve = self
                 .subs
                 .iter()
@@ -98,13 +132,14 @@ impl<T: Transport> Driver<T> {
                 } => {
                     if let Some((p, _)) = reserve {
                         self.drain_backlog(p, permit);
+                        self.release_held();
                     }
                 },
-                ev = poll_fn(|cx| self.transport.poll_event(cx)), if backlog < BACKLOG_HIGH_WATER => {
-                    self.engine.handle_transport_event(now(), ev);
+                ev = poll_fn(|cx| self.transport.poll_event(cx)), if held < self.hold_limit => {
+                    self.on_transport_event(ev);
                     for _ in 1..TRANSPORT_BATCH {
                         match poll_fn(|cx| Poll::Ready(self.transport.poll_event(cx))).now_or_never() {
-                            Some(Poll::Ready(ev)) => self.engine.handle_transport_event(now(), ev),
+                            Some(Poll::Ready(ev)) => self.on_transport_event(ev),
                             _ => break,
                         }
                     }
@@ -116,6 +151,109 @@ impl<T: Transport> Driver<T> {
         tracing::debug!(peer = %self.engine.local_id(), "node stopped");
         if let Some(reply) = shutdown_reply {
             let _ = reply.send(());
+        }
+    }
+
+    /// A transport event: frames feeding a backlogged stream are held back
+    /// (with every later frame of their connection, to keep its order);
+    /// everything else goes to the engine at once, so a slow stream stalls
+    /// neither timers nor other connections.
+    fn on_transport_event(&mut self, ev: TransportEvent) {
+        match ev {
+            TransportEvent::Frame { conn, frame } => {
+                let protocol = self.frame_protocol(&frame);
+                let hold =
+                    self.held.contains_key(&conn) || protocol.is_some_and(|p| self.backlogged(&p));
+                if hold {
+                    self.held_bytes += frame.len();
+                    self.held
+                        .entry(conn)
+                        .or_default()
+                        .push_back((protocol, frame));
+                } else {
+                    self.engine
+                        .handle_transport_event(now(), TransportEvent::Frame { conn, frame });
+                }
+            }
+            TransportEvent::Closed { conn, reason } => {
+                // What arrived before the close goes first.
+                if let Some(q) = self.held.remove(&conn) {
+                    for (_, frame) in q {
+                        self.held_bytes -= frame.len();
+                        self.engine
+                            .handle_transport_event(now(), TransportEvent::Frame { conn, frame });
+                    }
+                }
+                self.engine
+                    .handle_transport_event(now(), TransportEvent::Closed { conn, reason });
+            }
+            ev => self.engine.handle_transport_event(now(), ev),
+        }
+    }
+
+    /// The protocol of a frame that starts a message.
+    fn frame_protocol(&self, frame: &Bytes) -> Option<ProtocolId> {
+        match Frame::decode(frame, self.engine.config().max_frame_size()) {
+            Ok(Frame::Data { protocol, .. } | Frame::DataStart { protocol, .. }) => Some(protocol),
+            _ => None,
+        }
+    }
+
+    fn backlogged(&self, protocol: &ProtocolId) -> bool {
+        self.subs.get(protocol).is_some_and(|s| {
+            s.backlog.len() >= BACKLOG_HIGH_WATER || s.backlog_bytes >= BACKLOG_BYTES_HIGH_WATER
+        })
+    }
+
+    /// Hand held frames to the engine while their streams have room.
+    fn release_held(&mut self) {
+        let conns: Vec<ConnId> = self.held.keys().copied().collect();
+        for conn in conns {
+            loop {
+                let next = self
+                    .held
+                    .get(&conn)
+                    .and_then(|q| q.front().map(|(p, _)| *p));
+                match next {
+                    Some(Some(p)) if self.backlogged(&p) => break,
+                    Some(_) => {}
+                    None => break,
+                }
+                let Some((_, frame)) = self.held.get_mut(&conn).and_then(VecDeque::pop_front)
+                else {
+                    break;
+                };
+                self.held_bytes -= frame.len();
+                self.engine
+                    .handle_transport_event(now(), TransportEvent::Frame { conn, frame });
+                self.flush();
+            }
+            if self.held.get(&conn).is_some_and(VecDeque::is_empty) {
+                self.held.remove(&conn);
+            }
+        }
+    }
+
+    /// Sends waiting for room on a connection that is gone fail at once.
+    fn release_parked(&mut self) {
+        let gone: Vec<PeerId> = self
+            .parked
+            .keys()
+            .filter(|p| {
+                !self
+                    .engine
+                    .connection_state(p)
+                    .is_some_and(|s| s.is_established())
+            })
+            .copied()
+            .collect();
+        for peer in gone {
+            for p in self.parked.remove(&peer).unwrap_or_default() {
+                let _ = p.reply.send(Err(SendError::NotNeighbour {
+                    peer,
+                    protocol: p.protocol,
+                }));
+            }
         }
     }
 
@@ -141,6 +279,9 @@ impl<T: Transport> Driver<T> {
             if !progressed {
                 break;
             }
+        }
+        if !self.parked.is_empty() {
+            self.release_parked();
         }
     }
 
@@ -172,12 +313,12 @@ impl<T: Transport> Driver<T> {
             return;
         };
         if !sub.backlog.is_empty() {
-            sub.backlog.push_back(event);
+            sub.push(event);
             return;
         }
         match sub.tx.try_send(event) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(ev)) => sub.backlog.push_back(ev),
+            Err(mpsc::error::TrySendError::Full(ev)) => sub.push(ev),
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 tracing::debug!(%protocol, "event stream dropped: protocol unregistered");
                 self.subs.remove(&protocol);
@@ -195,8 +336,9 @@ impl<T: Transport> Driver<T> {
             return;
         };
         while let Some(ev) = sub.backlog.pop_front() {
+            let len = event_bytes(&ev);
             match sub.tx.try_send(ev) {
-                Ok(()) => {}
+                Ok(()) => sub.backlog_bytes -= len,
                 Err(mpsc::error::TrySendError::Full(ev)) => {
                     sub.backlog.push_front(ev);
                     break;
@@ -239,6 +381,7 @@ impl<T: Transport> Driver<T> {
                         Subscriber {
                             tx: events,
                             backlog: VecDeque::new(),
+                            backlog_bytes: 0,
                         },
                     );
                 }

@@ -38,9 +38,15 @@ use command::{Command, Query};
 pub struct NodeConfig {
     /// The engine's limits and timeouts.
     pub engine: Config,
-    /// Events buffered per protocol stream before the node stops reading
-    /// the network for a while. Default 1024.
+    /// Events buffered per protocol stream (then up to 4096 more in the
+    /// node, after which frames feeding that stream are held back).
+    /// Default 1024.
     pub event_capacity: usize,
+    /// Bytes of frames held back for streams the application does not read
+    /// fast enough, across connections, before the node stops reading the
+    /// network (backpressure toward every sender). Below it, timers and
+    /// other connections keep running. Default 16 MiB.
+    pub hold_limit: usize,
     /// Commands buffered from handles. Default 1024.
     pub command_capacity: usize,
 }
@@ -50,6 +56,7 @@ impl Default for NodeConfig {
         NodeConfig {
             engine: Config::default(),
             event_capacity: 1024,
+            hold_limit: 16 * 1024 * 1024,
             command_capacity: 1024,
         }
     }
@@ -154,7 +161,7 @@ impl Node {
         let (tx, rx) = mpsc::channel(config.command_capacity.max(1));
         let span = tracing::info_span!("node", id = %local.short());
         tokio::spawn(
-            driver::Driver::new(engine, transport, rx)
+            driver::Driver::new(engine, transport, rx, config.hold_limit)
                 .run()
                 .instrument(span),
         );

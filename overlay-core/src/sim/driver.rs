@@ -17,7 +17,7 @@ use crate::id::{ConnId, HandshakeId, Keypair, OpId, PeerId, ProtocolId};
 use crate::signal::SignalEnvelope;
 use crate::transport::{CloseReason, TransportCommand, TransportEvent};
 
-use super::invariant::{self, InvariantError};
+use super::invariant::{self, InvariantError, Violation};
 use super::network::{NetConfig, Network, NodeId};
 use super::queue::{Item, Queue};
 use super::transport::{FaultHook, SimTransport, TransportStats};
@@ -35,6 +35,10 @@ pub struct SimConfig {
     /// Keep every node's outputs for [`Sim::outputs`] (tests); off for
     /// large runs, where only counters and completions are kept.
     pub record_outputs: bool,
+    /// Check each node's local invariants after every input it handles
+    /// (see [`Sim::local_violations`]). Off by default (it costs a scan of
+    /// the node's tables per step).
+    pub check_every_step: bool,
 }
 
 impl SimConfig {
@@ -45,7 +49,14 @@ impl SimConfig {
             net: NetConfig::default(),
             engine: Config::default(),
             record_outputs: true,
+            check_every_step: false,
         }
+    }
+
+    /// Check local invariants after every step (or not).
+    pub fn with_check_every_step(mut self, check: bool) -> Self {
+        self.check_every_step = check;
+        self
     }
 
     /// Use this network model.
@@ -141,6 +152,7 @@ pub struct Sim {
     stats: SimStats,
     trace: DefaultHasher,
     output_hook: Option<OutputHook>,
+    local_violations: Vec<(Duration, Violation)>,
 }
 
 impl Sim {
@@ -163,6 +175,7 @@ impl Sim {
             stats: SimStats::default(),
             trace: DefaultHasher::new(),
             output_hook: None,
+            local_violations: Vec::new(),
         }
     }
 
@@ -699,7 +712,26 @@ impl Sim {
     }
 
     /// Route everything `node`'s engine produced, re-arm its timer.
+    /// Local invariant violations seen after a step (with
+    /// [`SimConfig::with_check_every_step`]), with their virtual time.
+    pub fn local_violations(&self) -> &[(Duration, Violation)] {
+        &self.local_violations
+    }
+
     fn after_input(&mut self, node: NodeId) {
+        if self.config.check_every_step {
+            // After the outputs are routed (below), on the way out.
+            self.drain_outputs(node);
+            let found = invariant::local(self, node);
+            let at = self.elapsed();
+            self.local_violations
+                .extend(found.into_iter().map(|v| (at, v)));
+            return;
+        }
+        self.drain_outputs(node);
+    }
+
+    fn drain_outputs(&mut self, node: NodeId) {
         let idx = node.idx();
         while let Some(cmd) = self.nodes[idx].engine.poll_transport() {
             self.stats.commands += 1;

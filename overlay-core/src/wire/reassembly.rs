@@ -12,6 +12,9 @@ pub enum Reassembled {
     Partial,
     /// A whole message.
     Message(ProtocolId, Bytes),
+    /// The last chunk of a message that was [discarded](Reassembler::discard):
+    /// its protocol and announced length.
+    Dropped(ProtocolId, usize),
 }
 
 /// Why a chunk was refused.
@@ -35,7 +38,9 @@ pub enum ReassemblyError {
 struct InProgress {
     protocol: ProtocolId,
     total: usize,
-    buf: BytesMut,
+    received: usize,
+    /// `None` once discarded: later chunks are counted, not kept.
+    buf: Option<BytesMut>,
 }
 
 /// Rebuilds messages from `DataStart` / `DataCont` frames of one
@@ -59,14 +64,35 @@ impl Reassembler {
 
     /// Bytes buffered for the message in progress.
     pub fn buffered(&self) -> usize {
-        self.current.as_ref().map_or(0, |c| c.buf.len())
+        self.current
+            .as_ref()
+            .and_then(|c| c.buf.as_ref())
+            .map_or(0, BytesMut::len)
     }
 
-    /// The first chunk of a message of `total` bytes.
+    /// Whether a split message is in progress (kept or discarded).
+    pub fn in_progress(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// Stop keeping the message in progress (its buffer is freed at once):
+    /// its remaining chunks are accepted and counted, and its last one
+    /// gives [`Reassembled::Dropped`]. Used when the node's reassembly
+    /// memory is exhausted: the sender did nothing wrong.
+    pub fn discard(&mut self) {
+        if let Some(c) = self.current.as_mut() {
+            c.buf = None;
+        }
+    }
+
+    /// The first chunk of a message of `total` bytes. Call
+    /// [`Reassembler::whole`] first to learn whether it interrupts a message
+    /// in progress.
     ///
     /// # Errors
-    /// If the message is too large, overruns its length, or interrupts one in progress
-    /// (the one in progress is dropped).
+    /// If the message is too large or overruns its length; or if it
+    /// interrupts one in progress: that one is dropped, and this one is
+    /// kept (unless it is already complete: then it is dropped too).
     pub fn start(
         &mut self,
         protocol: ProtocolId,
@@ -77,17 +103,19 @@ impl Reassembler {
         if total as usize > self.limit {
             return Err(ReassemblyError::TooLarge(total));
         }
-        if interrupted {
-            return Err(ReassemblyError::Interrupted);
-        }
         let mut buf = BytesMut::with_capacity(chunk.len().min(total as usize));
         buf.extend_from_slice(chunk);
         self.current = Some(InProgress {
             protocol,
             total: total as usize,
-            buf,
+            received: chunk.len(),
+            buf: Some(buf),
         });
-        self.check()
+        let r = self.check();
+        if interrupted {
+            return Err(ReassemblyError::Interrupted);
+        }
+        r
     }
 
     /// A further chunk.
@@ -96,7 +124,14 @@ impl Reassembler {
     /// If no message is in progress or the chunk overruns it.
     pub fn cont(&mut self, chunk: &[u8]) -> Result<Reassembled, ReassemblyError> {
         let cur = self.current.as_mut().ok_or(ReassemblyError::Orphan)?;
-        cur.buf.extend_from_slice(chunk);
+        cur.received = cur.received.saturating_add(chunk.len());
+        if cur.received > cur.total {
+            self.current = None;
+            return Err(ReassemblyError::Overrun);
+        }
+        if let Some(buf) = cur.buf.as_mut() {
+            buf.extend_from_slice(chunk);
+        }
         self.check()
     }
 
@@ -116,13 +151,16 @@ impl Reassembler {
         let Some(cur) = self.current.as_ref() else {
             return Ok(Reassembled::Partial);
         };
-        if cur.buf.len() > cur.total {
+        if cur.received > cur.total {
             self.current = None;
             return Err(ReassemblyError::Overrun);
         }
-        if cur.buf.len() == cur.total {
+        if cur.received == cur.total {
             if let Some(done) = self.current.take() {
-                return Ok(Reassembled::Message(done.protocol, done.buf.freeze()));
+                return Ok(match done.buf {
+                    Some(buf) => Reassembled::Message(done.protocol, buf.freeze()),
+                    None => Reassembled::Dropped(done.protocol, done.total),
+                });
             }
         }
         Ok(Reassembled::Partial)
@@ -149,6 +187,36 @@ mod tests {
         assert_eq!(r.buffered(), 0);
         assert_eq!(r.start(p, 4, b"a")?, Reassembled::Partial);
         assert_eq!(r.whole(), Err(ReassemblyError::Interrupted));
+        Ok(())
+    }
+
+    #[test]
+    fn an_interrupting_start_keeps_the_new_message() -> Result<(), ReassemblyError> {
+        let p = ProtocolId::new("p").map_err(|_| ReassemblyError::Orphan)?;
+        let mut r = Reassembler::new(10);
+        assert_eq!(r.start(p, 6, b"old")?, Reassembled::Partial);
+        assert_eq!(r.start(p, 4, b"ne"), Err(ReassemblyError::Interrupted));
+        assert_eq!(
+            r.cont(b"wz")?,
+            Reassembled::Message(p, Bytes::from_static(b"newz"))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_discarded_message_frees_its_buffer_and_ends_cleanly() -> Result<(), ReassemblyError> {
+        let p = ProtocolId::new("p").map_err(|_| ReassemblyError::Orphan)?;
+        let mut r = Reassembler::new(10);
+        assert_eq!(r.start(p, 6, b"abc")?, Reassembled::Partial);
+        assert_eq!(r.buffered(), 3);
+        r.discard();
+        assert_eq!(r.buffered(), 0);
+        assert_eq!(r.cont(b"de")?, Reassembled::Partial);
+        assert_eq!(r.cont(b"f")?, Reassembled::Dropped(p, 6));
+        assert!(!r.in_progress());
+        assert_eq!(r.start(p, 2, b"g")?, Reassembled::Partial);
+        r.discard();
+        assert_eq!(r.cont(b"hi"), Err(ReassemblyError::Overrun));
         Ok(())
     }
 }

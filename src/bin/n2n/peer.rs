@@ -169,7 +169,7 @@ fn print_event(event: &Event) {
             None => println!("connect failed: {reason}"),
         },
         Event::Message { peer, payload } => {
-            println!("message from {peer}: {}", String::from_utf8_lossy(payload))
+            println!("message from {peer}: {}", printable(payload))
         }
         other => println!("event {other:?}"),
     }
@@ -326,5 +326,24 @@ async fn command(
         _ => Err(format!(
             "unknown command {line:?}: /help lists the commands"
         )),
+    }
+}
+
+/// Remote bytes for the terminal: control characters escaped, so a peer
+/// cannot inject terminal escape sequences.
+fn printable(payload: &[u8]) -> String {
+    String::from_utf8_lossy(payload).escape_debug().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn remote_payloads_cannot_carry_terminal_escapes() {
+        let shown = super::printable(b"hi \x1b]0;owned\x07\x1b[2J");
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{shown}"
+        );
+        assert!(shown.starts_with("hi "));
     }
 }
