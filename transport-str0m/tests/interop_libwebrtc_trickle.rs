@@ -6,81 +6,30 @@
 //! candidates used to say `"0"`). peer.js reports a rejected candidate on
 //! its stderr, which this test reads.
 //!
-//! Needs what `interop_libwebrtc.rs` needs (`node`, `npm install` in
-//! `interop/`, `unshare -n` as root); it runs in a loopback-only network
-//! namespace, with a tiny STUN server on loopback. `N2N_SKIP_INTEROP=1`
+//! Needs what `interop_libwebrtc.rs` needs (`node` and `npm`: it installs
+//! the packages in `interop/` itself; `unshare -n` as root); it runs in a
+//! loopback-only network namespace, with the fake STUN server of
+//! `n2n-test-support` on loopback. `N2N_SKIP_INTEROP=1`
 //! skips it deliberately.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use bytecodec::{DecodeExt, EncodeExt};
+use n2n_test_support::interop::{ensure_npm_packages, interop_dir, SKIP};
+use n2n_test_support::netns::{in_netns, reexec_in_netns};
+use n2n_test_support::stun::fake_stun_server;
+use n2n_test_support::TestResult;
 use overlay_core::{
     ConnId, Role, Signal, Transport, TransportCommand as Cmd, TransportEvent as Ev,
 };
 use rtc_common::RtcConfig;
-use stun_codec::rfc5389::attributes::XorMappedAddress;
-use stun_codec::rfc5389::{methods::BINDING, Attribute};
-use stun_codec::{Message, MessageClass, MessageDecoder, MessageEncoder};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use transport_str0m::Str0mTransport;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const IN_NETNS: &str = "N2N_INTEROP_IN_NETNS";
-const SKIP: &str = "N2N_SKIP_INTEROP";
 const TEST: &str = "str0m_offer_trickles_srflx_that_libwebrtc_accepts";
 
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("interop")
-}
-
-/// Answer every Binding request with `127.0.0.2:<client port>` (a mapped
-/// address distinct from the host one, as a NAT would report).
-async fn fake_stun_server() -> std::io::Result<SocketAddr> {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
-    let addr = socket.local_addr()?;
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 1500];
-        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let Ok(Ok(req)) = MessageDecoder::<Attribute>::new().decode_from_bytes(&buf[..n])
-            else {
-                continue;
-            };
-            let mut reply = Message::<Attribute>::new(
-                MessageClass::SuccessResponse,
-                BINDING,
-                req.transaction_id(),
-            );
-            reply.add_attribute(XorMappedAddress::new(SocketAddr::new(
-                [127, 0, 0, 2].into(),
-                from.port(),
-            )));
-            if let Ok(bytes) = MessageEncoder::new().encode_into_bytes(reply) {
-                let _ = socket.send_to(&bytes, from).await;
-            }
-        }
-    });
-    Ok(addr)
-}
-
 async fn scenario() -> TestResult {
-    let module = interop_dir()
-        .join("node_modules")
-        .join("@roamhq")
-        .join("wrtc");
-    if !module.exists() {
-        return Err(format!(
-            "{} is missing: run `npm install` in interop/ (or set {SKIP}=1 to skip deliberately)",
-            module.display()
-        )
-        .into());
-    }
     let mut child = Command::new("node")
         .arg(interop_dir().join("peer.js"))
         .arg("answer")
@@ -171,26 +120,11 @@ fn str0m_offer_trickles_srflx_that_libwebrtc_accepts() -> TestResult {
         println!("{TEST}: skipped ({SKIP} is set)");
         return Ok(());
     }
-    if std::env::var_os(IN_NETNS).is_none() {
-        let exe = std::env::current_exe()?;
-        let status = std::process::Command::new("unshare")
-            .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
-            .arg(&exe)
-            .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
-            .env(IN_NETNS, "1")
-            .status()
-            .map_err(|e| {
-                format!(
-                    "cannot run `unshare -n` ({e}); set {SKIP}=1 to skip this test deliberately"
-                )
-            })?;
-        if !status.success() {
-            return Err(format!(
-                "{TEST} failed inside `unshare -n` ({status}); see its output above"
-            )
-            .into());
-        }
-        return Ok(());
+    if !in_netns() {
+        // Outside the namespace: the npm packages (the namespace has no
+        // network), then this test again inside `unshare -n`.
+        ensure_npm_packages()?;
+        return reexec_in_netns(TEST, SKIP);
     }
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
