@@ -32,10 +32,11 @@ pub struct RelayOutcome {
     pub acceptor: EngineStats,
     /// Arcs C counts from A.
     pub acceptor_inview: u32,
-    /// Frames M copied across.
-    pub frames_relayed: u64,
-    /// Whether both of M's connections opened (the attack got as far as DTLS).
-    pub relay_connected: bool,
+    /// Frames M copied from A to C.
+    pub frames_to_c: u64,
+    /// Frames M copied from C to A. With frames both ways, both of M's DTLS
+    /// sessions were up: the attack got as far as the `HELLO`s.
+    pub frames_to_a: u64,
 }
 
 const M_TO_A: ConnId = ConnId(1);
@@ -72,69 +73,82 @@ where
         .connect_out_of_band(start, p, 1)
         .map_err(|e| e.to_string())?;
     let now = Instant::now();
-    tm.handle_command(now, TransportCommand::Open { conn: M_TO_C, role: Role::Initiator })
-        .map_err(|e| format!("M cannot open toward C: {e}"))?;
+    tm.handle_command(
+        now,
+        TransportCommand::Open {
+            conn: M_TO_C,
+            role: Role::Initiator,
+        },
+    )
+    .map_err(|e| format!("M cannot open toward C: {e}"))?;
     let mut out = RelayOutcome {
         initiator_result: None,
         initiator: EngineStats::default(),
         acceptor: EngineStats::default(),
         acceptor_inview: 0,
-        frames_relayed: 0,
-        relay_connected: false,
+        frames_to_c: 0,
+        frames_to_a: 0,
     };
     let mut m_to_a_open = false;
     let mut a_conn: Option<ConnId> = None;
-    let (mut m1_opened, mut m2_opened) = (false, false);
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         // Engines' commands and outputs, until none is left.
         let now = Instant::now();
         let mut progressed = true;
         while progressed {
-        progressed = false;
-        while let Some(cmd) = a.poll_transport() {
-            progressed = true;
-            match cmd {
-                // The remote's signals (C's answer) go to M's side toward C.
-                TransportCommand::Signal { signal, .. } => {
-                    let _ = tm.handle_command(now, TransportCommand::Signal { conn: M_TO_C, signal });
-                }
-                other => {
-                    if let TransportCommand::Open { conn, .. } = &other {
-                        a_conn = Some(*conn);
+            progressed = false;
+            while let Some(cmd) = a.poll_transport() {
+                progressed = true;
+                match cmd {
+                    // The remote's signals (C's answer) go to M's side toward C.
+                    TransportCommand::Signal { signal, .. } => {
+                        let _ = tm.handle_command(
+                            now,
+                            TransportCommand::Signal {
+                                conn: M_TO_C,
+                                signal,
+                            },
+                        );
                     }
-                    let _ = ta.handle_command(now, other);
+                    other => {
+                        if let TransportCommand::Open { conn, .. } = &other {
+                            a_conn = Some(*conn);
+                        }
+                        let _ = ta.handle_command(now, other);
+                    }
                 }
             }
-        }
-        while let Some(o) = a.poll_output() {
-            progressed = true;
-            match o {
-                Output::Signal(env) => {
-                    let _ = c.handle_signal(now, env);
+            while let Some(o) = a.poll_output() {
+                progressed = true;
+                match o {
+                    Output::Signal(env) => {
+                        let _ = c.handle_signal(now, env);
+                    }
+                    Output::Completed(done) if done.op == op => {
+                        out.initiator_result = Some(done.result);
+                    }
+                    _ => {}
                 }
-                Output::Completed(done) if done.op == op => {
-                    out.initiator_result = Some(done.result);
+            }
+            while let Some(cmd) = c.poll_transport() {
+                progressed = true;
+                let _ = tc.handle_command(now, cmd);
+            }
+            while let Some(o) = c.poll_output() {
+                progressed = true;
+                if let Output::Signal(env) = o {
+                    let _ = a.handle_signal(now, env);
                 }
-                _ => {}
             }
-        }
-        while let Some(cmd) = c.poll_transport() {
-            progressed = true;
-            let _ = tc.handle_command(now, cmd);
-        }
-        while let Some(o) = c.poll_output() {
-            progressed = true;
-            if let Output::Signal(env) = o {
-                let _ = a.handle_signal(now, env);
-            }
-        }
         }
         let c_pending = c.connections().iter().any(|i| i.state.is_pending());
         if out.initiator_result.is_some() && !c_pending {
             break;
         }
-        let timeout = tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + Duration::from_millis(20)));
+        let timeout = tokio::time::sleep_until(
+            deadline.min(tokio::time::Instant::now() + Duration::from_millis(20)),
+        );
         tokio::pin!(timeout);
         let step = poll_fn(|cx| {
             if let Poll::Ready(e) = ta.poll_event(cx) {
@@ -158,10 +172,22 @@ where
                 // A's own offer and candidates go to M (toward A), never to C.
                 if !m_to_a_open {
                     m_to_a_open = true;
-                    tm.handle_command(now, TransportCommand::Open { conn: M_TO_A, role: Role::Acceptor })
-                        .map_err(|e| format!("M cannot accept A: {e}"))?;
+                    tm.handle_command(
+                        now,
+                        TransportCommand::Open {
+                            conn: M_TO_A,
+                            role: Role::Acceptor,
+                        },
+                    )
+                    .map_err(|e| format!("M cannot accept A: {e}"))?;
                 }
-                let _ = tm.handle_command(now, TransportCommand::Signal { conn: M_TO_A, signal });
+                let _ = tm.handle_command(
+                    now,
+                    TransportCommand::Signal {
+                        conn: M_TO_A,
+                        signal,
+                    },
+                );
             }
             Step::A(e) => a.handle_transport_event(now, e),
             Step::C(e) => c.handle_transport_event(now, e),
@@ -177,16 +203,14 @@ where
                     a.handle_transport_event(now, TransportEvent::Signal { conn: id, signal });
                 }
             }
-            Step::M(TransportEvent::Opened { conn, .. }) => {
-                if conn == M_TO_A {
-                    m1_opened = true;
-                } else {
-                    m2_opened = true;
-                }
-            }
             Step::M(TransportEvent::Frame { conn, frame }) => {
-                let to = if conn == M_TO_A { M_TO_C } else { M_TO_A };
-                out.frames_relayed += 1;
+                let to = if conn == M_TO_A {
+                    out.frames_to_c += 1;
+                    M_TO_C
+                } else {
+                    out.frames_to_a += 1;
+                    M_TO_A
+                };
                 let _ = tm.handle_command(now, TransportCommand::Send { conn: to, frame });
             }
             Step::M(_) => {}
@@ -199,7 +223,6 @@ where
         a.handle_timeout(now);
         c.handle_timeout(now);
     }
-    out.relay_connected = m1_opened && m2_opened;
     out.initiator = a.stats();
     out.acceptor = c.stats();
     out.acceptor_inview = c.inview(&p).get(&a.local_id()).copied().unwrap_or(0);
@@ -244,7 +267,10 @@ where
     }
     let stats = c.stats().await.map_err(|e| e.to_string())?;
     if stats.engine.forged_signals != 1 || stats.engine.handshakes_accepted != 0 {
-        return Err(format!("C did not count the forged offer: {:?}", stats.engine));
+        return Err(format!(
+            "C did not count the forged offer: {:?}",
+            stats.engine
+        ));
     }
     if !c.connections().await.map_err(|e| e.to_string())?.is_empty() {
         return Err("C started a connection".into());

@@ -13,8 +13,8 @@ use futures::stream::{BoxStream, StreamExt};
 use overlay_core::{
     ChannelBinding, CloseReason, ConnId, Fingerprint, Role, Signal, TransportEvent,
 };
-use sha2::{Digest, Sha256};
 use rtc_common::signals::EarlyCandidates;
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
