@@ -28,12 +28,8 @@ async fn a_relay_in_the_middle_is_refused_at_both_ends() -> Result<(), String> {
     let out = attack::relay_in_the_middle(make, Duration::from_secs(20)).await?;
     println!("{out:?}");
     assert!(
-        out.relay_connected,
-        "the relay never got both DTLS sessions up: {out:?}"
-    );
-    assert!(
-        out.frames_relayed >= 2,
-        "the HELLOs were not relayed: {out:?}"
+        out.frames_to_c >= 1 && out.frames_to_a >= 1,
+        "the relay did not get both DTLS sessions up and the HELLOs across: {out:?}"
     );
     assert_eq!(out.initiator_result, Some(Err(ConnectFailure::Tampered)));
     assert_eq!((out.initiator.tampered, out.acceptor.tampered), (1, 1));

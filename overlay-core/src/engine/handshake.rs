@@ -462,9 +462,8 @@ impl Engine {
     }
 
     /// The transport opened `id`, bound to `binding` (the two ends' DTLS
-    /// certificates). Both ends introduce themselves at once, each `Hello`
-    /// signed over the binding, so each end can tell a tampered connection
-    /// (a relay in the middle) from a lost one.
+    /// certificates). Each `Hello` is signed over the binding, so a relay in
+    /// the middle is caught.
     pub(super) fn on_opened(&mut self, now: Instant, id: ConnId, binding: Option<ChannelBinding>) {
         let allow_unbound = self.config.insecure_allow_unbound_connections;
         let Some(c) = self.conns.get_mut(&id) else {
@@ -486,7 +485,12 @@ impl Engine {
         c.binding = binding;
         c.state = ConnState::Opened;
         let early = c.early_hello.take();
-        self.send_hello(id);
+        // The initiator introduces itself at once; the acceptor answers the
+        // initiator's Hello (so that when the initiator learns the
+        // connection is living, the acceptor already counts its arcs).
+        if c.role == Role::Initiator {
+            self.send_hello(id);
+        }
         if let Some(h) = early {
             self.on_hello(now, id, h.handshake, h.sender, h.signature, h.arcs);
         }
@@ -578,6 +582,10 @@ impl Engine {
         };
         if let Some(why) = why {
             tracing::warn!(conn = %id, claimed = %sender.short(), why, "tampered connection (a relay in the middle, or a forged identity): closing");
+            // The acceptor still answers with its own Hello (signed over
+            // what its DTLS saw) before closing, so that the initiator, if
+            // the frame reaches it, fails with the same reason.
+            self.send_hello(id);
             self.stats.tampered += 1;
             self.fail_conn(now, id, ConnectFailure::Tampered, true);
             return;
@@ -588,8 +596,7 @@ impl Engine {
             self.fail_conn(now, id, ConnectFailure::ProtocolViolation, true);
             return;
         }
-        // Our own Hello left when the transport opened; if this one came
-        // first, send ours now.
+        // The acceptor answers now, announcing its own arcs.
         self.send_hello(id);
         // A connection that ran beside an established one replaces it now:
         // the remote proved it is alive on this new DTLS session.
