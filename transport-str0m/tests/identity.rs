@@ -11,12 +11,7 @@ use rtc_common::RtcConfig;
 use transport_str0m::Str0mTransport;
 
 async fn make() -> Str0mTransport {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
+    n2n_test_support::init_tracing();
     match Str0mTransport::bind(&RtcConfig::loopback()) {
         Ok(t) => t,
         Err(e) => panic!("cannot bind a str0m transport on 127.0.0.1: {e}"),

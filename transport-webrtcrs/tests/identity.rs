@@ -11,12 +11,7 @@ use rtc_common::RtcConfig;
 use transport_webrtcrs::WebRtcTransport;
 
 async fn make() -> WebRtcTransport {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
+    n2n_test_support::init_tracing();
     match WebRtcTransport::new(RtcConfig::loopback()) {
         Ok(t) => t,
         Err(e) => panic!("cannot create a webrtc-rs transport: {e}"),
