@@ -209,6 +209,7 @@ fn pick_signal(
             seq,
             signature: SignatureBytes([0; 64]),
             signal,
+            more: Vec::new(),
         },
     }
 }

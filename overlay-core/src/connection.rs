@@ -95,6 +95,9 @@ pub(crate) struct Conn {
     /// The two ends' DTLS certificates, as the transport reported at open.
     pub(crate) binding: Option<crate::transport::ChannelBinding>,
     /// Signals this end produced for the handshake (the next sequence number).
+    /// Signals the transport produced that wait to leave together, signed
+    /// once as a bundle (at the next timeout, the same instant).
+    pub(crate) unsigned: Vec<crate::signal::Signal>,
     pub(crate) signals_sent: u32,
     /// Sequence numbers of the remote's signals already taken.
     pub(crate) seen: crate::engine::SeqSet,

@@ -19,7 +19,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::id::{HandshakeId, Keypair, PeerId, ProtocolId};
-use crate::wire::signal_transcript;
+use crate::wire::bundle_transcript;
 
 /// One step of an offer/answer handshake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,16 +160,26 @@ impl<'de> Deserialize<'de> for SignatureBytes {
     }
 }
 
-/// A signal with its sequence number and its origin's signature, as it
-/// crosses a bridge (`FORWARD` / `FORWARDED` frames).
+/// Most signals one signature covers (a bundle: the signals of one
+/// handshake an end produced together, `docs/WIRE.md`, "Bundles").
+pub const MAX_BUNDLE: usize = 16;
+
+/// A signal (or a bundle of signals) with its sequence number and its
+/// origin's one signature, as it crosses a bridge (`FORWARD` /
+/// `FORWARDED` frames).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedSignal {
-    /// The origin's number for this signal within its handshake (0, 1, ...).
+    /// The origin's number for `signal` within its handshake (0, 1, ...);
+    /// the signals of `more` are numbered `seq + 1`, `seq + 2`, ...
     pub seq: u32,
-    /// Ed25519 by the origin over [`signal_transcript`].
+    /// Ed25519 by the origin over [`bundle_transcript`] of `signal` and
+    /// `more` ([`crate::wire::signal_transcript`] when `more` is empty).
     pub signature: SignatureBytes,
-    /// The signal.
+    /// The (first) signal.
     pub signal: Signal,
+    /// The signals produced together with `signal` and signed with it
+    /// (at most [`MAX_BUNDLE`] - 1); usually empty.
+    pub more: Vec<Signal>,
 }
 
 impl SignedSignal {
@@ -182,12 +192,52 @@ impl SignedSignal {
         seq: u32,
         signal: Signal,
     ) -> SignedSignal {
-        let t = signal_transcript(&origin.peer_id(), destination, handshake, seq, &signal);
+        Self::sign_bundle(origin, destination, handshake, seq, signal, Vec::new())
+    }
+
+    /// Sign `signal` and the signals `more` that follow it as one bundle
+    /// (numbered `seq`, `seq + 1`, ...), with one signature.
+    pub fn sign_bundle(
+        origin: &Keypair,
+        destination: Option<&PeerId>,
+        handshake: HandshakeId,
+        seq: u32,
+        signal: Signal,
+        more: Vec<Signal>,
+    ) -> SignedSignal {
+        let t = bundle_transcript(
+            &origin.peer_id(),
+            destination,
+            handshake,
+            seq,
+            std::iter::once(&signal).chain(&more),
+        );
         SignedSignal {
             seq,
             signature: SignatureBytes(origin.sign(&t)),
             signal,
+            more,
         }
+    }
+
+    /// The signals, in order: `signal`, then `more`.
+    pub fn signals(&self) -> impl Iterator<Item = &Signal> + Clone {
+        std::iter::once(&self.signal).chain(&self.more)
+    }
+
+    /// The sequence number of the last signal (`seq` + the bundle's length - 1).
+    pub fn last_seq(&self) -> u32 {
+        self.seq.saturating_add(self.more.len() as u32)
+    }
+
+    /// The bytes the signature covers, for `origin` and `destination`.
+    pub fn transcript(
+        &self,
+        origin: &PeerId,
+        destination: Option<&PeerId>,
+        handshake: HandshakeId,
+    ) -> Vec<u8> {
+        bundle_transcript(origin, destination, handshake, self.seq, self.signals())
     }
 
     /// Whether the signature is `origin`'s over this signal for
@@ -198,7 +248,7 @@ impl SignedSignal {
         destination: Option<&PeerId>,
         handshake: HandshakeId,
     ) -> bool {
-        let t = signal_transcript(origin, destination, handshake, self.seq, &self.signal);
+        let t = self.transcript(origin, destination, handshake);
         origin.verify_strict(&t, &self.signature.0)
     }
 }
@@ -224,10 +274,16 @@ pub struct SignalEnvelope {
     pub protocol: ProtocolId,
     /// The origin's sequence number for this signal in its handshake.
     pub seq: u32,
-    /// Ed25519 by `from` over [`signal_transcript`].
+    /// Ed25519 by `from` over [`crate::wire::signal_transcript`] (over
+    /// [`bundle_transcript`] when `more` is not empty).
     pub signature: SignatureBytes,
-    /// The signal itself.
+    /// The signal itself (the first of a bundle).
     pub signal: Signal,
+    /// The signals `from` produced together with `signal`, numbered
+    /// `seq + 1`, `seq + 2`, ... and covered by the same signature; absent
+    /// from the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<Signal>,
 }
 
 impl SignalEnvelope {
@@ -240,24 +296,42 @@ impl SignalEnvelope {
         seq: u32,
         signal: Signal,
     ) -> SignalEnvelope {
-        let s = SignedSignal::sign(origin, to.as_ref(), handshake, seq, signal);
+        Self::from_signed(
+            origin.peer_id(),
+            to,
+            handshake,
+            protocol,
+            SignedSignal::sign(origin, to.as_ref(), handshake, seq, signal),
+        )
+    }
+
+    /// An envelope for `signed`, signed by `from` for `to`.
+    pub fn from_signed(
+        from: PeerId,
+        to: Option<PeerId>,
+        handshake: HandshakeId,
+        protocol: ProtocolId,
+        signed: SignedSignal,
+    ) -> SignalEnvelope {
         SignalEnvelope {
             handshake,
-            from: origin.peer_id(),
+            from,
             to,
             protocol,
-            seq: s.seq,
-            signature: s.signature,
-            signal: s.signal,
+            seq: signed.seq,
+            signature: signed.signature,
+            signal: signed.signal,
+            more: signed.more,
         }
     }
 
-    /// The signal with its number and signature.
+    /// The signal (or bundle) with its number and signature.
     pub fn signed(&self) -> SignedSignal {
         SignedSignal {
             seq: self.seq,
             signature: self.signature,
             signal: self.signal.clone(),
+            more: self.more.clone(),
         }
     }
 

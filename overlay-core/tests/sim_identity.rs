@@ -123,6 +123,7 @@ fn a_forged_offer_relayed_by_a_neighbour_leaves_the_connection_alone() -> TestRe
             seq: 0,
             signature: overlay_core::SignatureBytes([0; 64]),
             signal: Signal::Offer { sdp: "v=0".into() },
+            more: vec![],
         },
         SignedSignal::sign(
             &forger,

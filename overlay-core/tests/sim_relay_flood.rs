@@ -31,6 +31,7 @@ fn relaying_stops_when_the_target_queue_is_full() -> TestResult {
                 seq: 0,
                 signature: SignatureBytes([0; 64]),
                 signal: Signal::Offer { sdp: sdp.clone() },
+                more: vec![],
             },
         };
         sim.inject_frame(b, a, frame.encode())?;

@@ -22,6 +22,7 @@ fn forward(i: u64, to: PeerId) -> Bytes {
             seq: 0,
             signature: SignatureBytes([0; 64]),
             signal: Signal::EndOfCandidates,
+            more: vec![],
         },
     }
     .encode()

@@ -45,8 +45,14 @@ fn fp(byte: u8) -> Fingerprint {
     Fingerprint([byte; 32])
 }
 
-fn signed_json(s: &SignedSignal) -> (u32, String, Value) {
-    (s.seq, s.signature.to_string(), signal_json(&s.signal))
+fn signed_json(s: &SignedSignal) -> (u32, String, Value, Value) {
+    let more: Vec<Value> = s.more.iter().map(signal_json).collect();
+    (
+        s.seq,
+        s.signature.to_string(),
+        signal_json(&s.signal),
+        Value::from(more),
+    )
 }
 
 fn failure_name(f: BridgeFailure) -> &'static str {
@@ -108,21 +114,33 @@ fn expected(f: &Frame) -> Value {
             to,
             signal,
         } => {
-            let (seq, sig, signal) = signed_json(signal);
+            let (seq, sig, signal, more) = signed_json(signal);
             json!({"type": "forward", "handshake": format!("{:016x}", handshake.0),
-                "to": to.to_string(), "seq": seq, "signature": sig, "signal": signal})
+                "to": to.to_string(), "seq": seq, "signature": sig, "signal": signal, "more": more})
         }
         Frame::Forwarded {
             handshake,
             origin,
             signal,
         } => {
-            let (seq, sig, signal) = signed_json(signal);
+            let (seq, sig, signal, more) = signed_json(signal);
             json!({"type": "forwarded", "handshake": format!("{:016x}", handshake.0),
-                "origin": origin.to_string(), "seq": seq, "signature": sig, "signal": signal})
+                "origin": origin.to_string(), "seq": seq, "signature": sig, "signal": signal, "more": more})
         }
         Frame::ForwardFailed { handshake, reason } => json!({"type": "forwardFailed",
             "handshake": format!("{:016x}", handshake.0), "reason": failure_name(*reason)}),
+        Frame::Refuse {
+            handshake,
+            to,
+            reason,
+        } => json!({"type": "refuse", "handshake": format!("{:016x}", handshake.0),
+            "to": to.to_string(), "reason": failure_name(*reason)}),
+        Frame::Refused {
+            handshake,
+            origin,
+            reason,
+        } => json!({"type": "refused", "handshake": format!("{:016x}", handshake.0),
+            "origin": origin.to_string(), "reason": failure_name(*reason)}),
         _ => panic!("a frame type the vectors do not know: add it"),
     }
 }
@@ -266,6 +284,40 @@ fn frames() -> Vec<(&'static str, Frame)> {
             },
         ),
         (
+            "forward-bundle",
+            Frame::Forward {
+                handshake: HandshakeId(8),
+                to: b,
+                signal: SignedSignal::sign_bundle(
+                    &key(1),
+                    Some(&b),
+                    HandshakeId(8),
+                    0,
+                    Signal::Offer {
+                        sdp: "v=0\r\n".into(),
+                    },
+                    vec![Signal::candidate("candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"), Signal::EndOfCandidates],
+                ),
+            },
+        ),
+        (
+            "forwarded-bundle",
+            Frame::Forwarded {
+                handshake: HandshakeId(8),
+                origin: b,
+                signal: SignedSignal::sign_bundle(
+                    &key(2),
+                    Some(&a),
+                    HandshakeId(8),
+                    0,
+                    Signal::Answer {
+                        sdp: "v=0\r\n".into(),
+                    },
+                    vec![Signal::EndOfCandidates],
+                ),
+            },
+        ),
+        (
             "forward-failed",
             Frame::ForwardFailed {
                 handshake: HandshakeId(5),
@@ -277,6 +329,22 @@ fn frames() -> Vec<(&'static str, Frame)> {
             Frame::ForwardFailed {
                 handshake: HandshakeId(7),
                 reason: BridgeFailure::Tampered,
+            },
+        ),
+        (
+            "refuse-busy",
+            Frame::Refuse {
+                handshake: HandshakeId(0x0102_0304_0506_0708),
+                to: a,
+                reason: BridgeFailure::Busy,
+            },
+        ),
+        (
+            "refused-busy",
+            Frame::Refused {
+                handshake: HandshakeId(0x0102_0304_0506_0708),
+                origin: b,
+                reason: BridgeFailure::Busy,
             },
         ),
         (
@@ -323,6 +391,15 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let mut forward_no_sig = vec![2, 9];
     forward_no_sig.extend_from_slice(&[0; 40 + 4 + 10]);
     forward_not_utf8.extend_from_slice(&[0xff, 0xfe]);
+    let bundle_head = |json: &[u8]| {
+        let mut f = vec![2, 9];
+        f.extend_from_slice(&[0; 8]);
+        f.extend_from_slice(peer(2).as_bytes());
+        f.extend_from_slice(&[0; 4 + 64]);
+        f.extend_from_slice(json);
+        f
+    };
+    let seventeen = format!("[{}]", vec![r#"{"type":"endOfCandidates"}"#; 17].join(","));
     vec![
         ("empty", vec![], "truncated"),
         ("version-only", vec![2], "truncated"),
@@ -330,7 +407,8 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("version-3", vec![3, 2, 1, b'p'], "version"),
         ("forward-signature-cut", forward_no_sig, "truncated"),
         ("type-0", vec![2, 0], "unknownType"),
-        ("type-12", vec![2, 12, 0], "unknownType"),
+        ("type-14", vec![2, 14, 0], "unknownType"),
+        ("refuse-truncated", vec![2, 12, 0, 0, 0, 0, 0, 0, 0, 1, 7], "truncated"),
         ("protocol-empty", vec![2, 2, 0], "badProtocol"),
         ("protocol-space", vec![2, 2, 1, b' '], "badProtocol"),
         (
@@ -357,6 +435,17 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         ("forward-bad-signal", forward_bad_json, "badSignal"),
         ("forwarded-not-utf8", forward_not_utf8, "badSignal"),
+        ("forward-bundle-empty", bundle_head(b"[]"), "badSignal"),
+        (
+            "forward-bundle-17",
+            bundle_head(seventeen.as_bytes()),
+            "badSignal",
+        ),
+        (
+            "forward-bundle-nested",
+            bundle_head(br#"[[{"type":"endOfCandidates"}]]"#),
+            "badSignal",
+        ),
         ("too-large", too_large, "tooLarge"),
     ]
 }
@@ -466,6 +555,28 @@ fn signals() -> Vec<Value> {
             json!({"name": name, "secret": hex(&[1; 32]), "transcript": hex(&t),
                 "envelope": serde_json::to_value(&env).expect("an envelope serializes")})
         })
+        .chain(std::iter::once({
+            // A bundle: offer, candidate and end of candidates, one signature.
+            let h = HandshakeId(0x0123_4567_89ab_cdef);
+            let signed = SignedSignal::sign_bundle(
+                &key(1),
+                Some(&b),
+                h,
+                0,
+                Signal::Offer {
+                    sdp: "v=0\r\n".into(),
+                },
+                vec![
+                    Signal::candidate("candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"),
+                    Signal::EndOfCandidates,
+                ],
+            );
+            let t = signed.transcript(&peer(1), Some(&b), h);
+            let env = SignalEnvelope::from_signed(peer(1), Some(b), h, proto("spray"), signed);
+            assert!(env.verify(), "bundle");
+            json!({"name": "bundle", "secret": hex(&[1; 32]), "transcript": hex(&t),
+                "envelope": serde_json::to_value(&env).expect("an envelope serializes")})
+        }))
         .collect()
 }
 
@@ -692,4 +803,29 @@ fn signal_vectors() {
     assert_eq!(&t[98..], &[1, 0, 0, 0, 3, b'v', b'=', b'0']);
     let t = signal_transcript(&a.peer_id(), Some(&b), h, 0, &Signal::EndOfCandidates);
     assert_eq!(&t[98..], &[4]);
+    // A bundle: the first signal's bytes, then each next signal's kind and
+    // fields, under one signature.
+    let offer = Signal::Offer { sdp: "v=0".into() };
+    let bundle = SignedSignal::sign_bundle(
+        &a,
+        Some(&b),
+        h,
+        0,
+        offer.clone(),
+        vec![Signal::candidate("c"), Signal::EndOfCandidates],
+    );
+    let t = bundle.transcript(&a.peer_id(), Some(&b), h);
+    let first = signal_transcript(&a.peer_id(), Some(&b), h, 0, &offer);
+    assert_eq!(&t[..first.len()], &first[..]);
+    assert_eq!(
+        &t[first.len()..],
+        &[3, 0, 0, 0, 1, b'c', 1, 0, 1, b'0', 1, 0, 0, 4]
+    );
+    assert!(bundle.verify(&a.peer_id(), Some(&b), h));
+    assert_eq!(bundle.signature.0, a.sign(&t));
+    println!(
+        "bundle (offer v=0, candidate c, end):\n  bytes     {}\n  signature {}",
+        hex(&t),
+        bundle.signature
+    );
 }

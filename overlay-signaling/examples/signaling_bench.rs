@@ -48,6 +48,7 @@ fn envelope(
         // The server relays envelopes without checking signatures.
         signature: overlay_core::SignatureBytes([0; 64]),
         signal,
+        more: Vec::new(),
     })
 }
 

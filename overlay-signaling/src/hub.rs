@@ -552,6 +552,7 @@ mod tests {
             seq: 0,
             signature: overlay_core::SignatureBytes([0; 64]),
             signal: Signal::Offer { sdp: "v=0".into() },
+            more: Vec::new(),
         })
     }
 

@@ -553,6 +553,7 @@ mod tests {
             signal: Signal::Offer {
                 sdp: "v=0\r\n".into(),
             },
+            more: Vec::new(),
         };
         for msg in [
             ClientMessage::Join {

@@ -11,6 +11,7 @@ __export(wire_exports, {
   Failure: () => Failure,
   HEADER_LEN: () => HEADER_LEN,
   Kind: () => Kind,
+  MAX_BUNDLE: () => MAX_BUNDLE,
   MAX_FRAME: () => MAX_FRAME,
   MAX_MESSAGE: () => MAX_MESSAGE,
   MAX_SIGNAL_SEQ: () => MAX_SIGNAL_SEQ,
@@ -26,7 +27,9 @@ __export(wire_exports, {
   isProtocol: () => isProtocol,
   messageFrames: () => messageFrames,
   parseSignal: () => parseSignal,
+  parseSignals: () => parseSignals,
   randomU64Hex: () => randomU64Hex,
+  signalFromValue: () => signalFromValue,
   signalJson: () => signalJson,
   signalTranscript: () => signalTranscript,
   toHex: () => toHex
@@ -47,7 +50,9 @@ var Kind = {
   CONNECT_DONE: 8,
   FORWARD: 9,
   FORWARDED: 10,
-  FORWARD_FAILED: 11
+  FORWARD_FAILED: 11,
+  REFUSE: 12,
+  REFUSED: 13
 };
 var Failure = {
   notNeighbour: 1,
@@ -184,10 +189,14 @@ function encode(f) {
       break;
     case "forward":
     case "forwarded":
-      w.u8(f.type === "forward" ? Kind.FORWARD : Kind.FORWARDED).u64hex(f.handshake).bytes(fromHex(f.type === "forward" ? f.to : f.origin)).u32(f.seq).bytes(f.signature).bytes(utf8.encode(signalJson(f.signal)));
+      w.u8(f.type === "forward" ? Kind.FORWARD : Kind.FORWARDED).u64hex(f.handshake).bytes(fromHex(f.type === "forward" ? f.to : f.origin)).u32(f.seq).bytes(f.signature).bytes(utf8.encode(f.more.length === 0 ? signalJson(f.signal) : `[${[f.signal, ...f.more].map(signalJson).join(",")}]`));
       break;
     case "forwardFailed":
       w.u8(Kind.FORWARD_FAILED).u64hex(f.handshake).u8(Failure[f.reason]);
+      break;
+    case "refuse":
+    case "refused":
+      w.u8(f.type === "refuse" ? Kind.REFUSE : Kind.REFUSED).u64hex(f.handshake).bytes(fromHex(f.type === "refuse" ? f.to : f.origin)).u8(Failure[f.reason]);
       break;
   }
   return w.finish();
@@ -238,6 +247,7 @@ var Reader = class {
     if (this.pos !== this.b.length) throw new DecodeError("trailing", "trailing bytes after frame body");
   }
 };
+var MAX_BUNDLE = 16;
 function parseSignal(text) {
   let v;
   try {
@@ -245,6 +255,22 @@ function parseSignal(text) {
   } catch {
     throw new DecodeError("badSignal", "invalid signal JSON");
   }
+  return signalFromValue(v);
+}
+function parseSignals(text) {
+  let v;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new DecodeError("badSignal", "invalid signal JSON");
+  }
+  if (!Array.isArray(v)) return [signalFromValue(v), []];
+  if (v.length === 0 || v.length > MAX_BUNDLE) throw new DecodeError("badSignal", "invalid signal JSON");
+  const [first, ...more] = v.map(signalFromValue);
+  if (first === void 0) throw new DecodeError("badSignal", "invalid signal JSON");
+  return [first, more];
+}
+function signalFromValue(v) {
   const bad = () => new DecodeError("badSignal", "invalid signal JSON");
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw bad();
   const o = v;
@@ -330,14 +356,22 @@ function decode(b, limit = MAX_FRAME) {
       } catch {
         throw new DecodeError("badSignal", "invalid signal JSON");
       }
-      const signal = parseSignal(text);
-      return ty === Kind.FORWARD ? { type: "forward", handshake, to: peer, seq, signature, signal } : { type: "forwarded", handshake, origin: peer, seq, signature, signal };
+      const [signal, more] = parseSignals(text);
+      return ty === Kind.FORWARD ? { type: "forward", handshake, to: peer, seq, signature, signal, more } : { type: "forwarded", handshake, origin: peer, seq, signature, signal, more };
     }
     case Kind.FORWARD_FAILED: {
       const handshake = r.u64hex();
       const reason = failureName(r.u8());
       r.end();
       return { type: "forwardFailed", handshake, reason };
+    }
+    case Kind.REFUSE:
+    case Kind.REFUSED: {
+      const handshake = r.u64hex();
+      const peer = r.peer();
+      const reason = failureName(r.u8());
+      r.end();
+      return ty === Kind.REFUSE ? { type: "refuse", handshake, to: peer, reason } : { type: "refused", handshake, origin: peer, reason };
     }
     default:
       throw new DecodeError("unknownType", `unknown frame type ${ty}`);
@@ -347,36 +381,38 @@ function helloTranscript(handshake, sender, receiver, senderFingerprint, receive
   if (senderFingerprint.length !== 32 || receiverFingerprint.length !== 32) throw new Error("a fingerprint is 32 bytes");
   return new Writer().bytes(utf8.encode("n2n-overlay/hello/v2")).u8(VERSION).u64hex(handshake).bytes(fromHex(sender)).bytes(fromHex(receiver)).bytes(senderFingerprint).bytes(receiverFingerprint).finish();
 }
-function signalTranscript(origin, destination, handshake, seq, s) {
+function signalTranscript(origin, destination, handshake, seq, first, more = []) {
   const w = new Writer().bytes(utf8.encode("n2n-overlay/signal/v2")).u8(VERSION).bytes(fromHex(origin)).bytes(destination ? fromHex(destination) : new Uint8Array(32)).u64hex(handshake).u32(seq);
   const long = (text) => {
     const b = utf8.encode(text);
     w.u32(b.length).bytes(b);
   };
-  switch (s.type) {
-    case "offer":
-      w.u8(1);
-      long(s.sdp);
-      break;
-    case "answer":
-      w.u8(2);
-      long(s.sdp);
-      break;
-    case "candidate": {
-      w.u8(3);
-      long(s.candidate);
-      if (s.sdpMid === void 0 || s.sdpMid === null) w.u8(0);
-      else {
-        const m = utf8.encode(s.sdpMid).subarray(0, 65535);
-        w.u8(1).u16(m.length).bytes(m);
+  for (const s of [first, ...more]) {
+    switch (s.type) {
+      case "offer":
+        w.u8(1);
+        long(s.sdp);
+        break;
+      case "answer":
+        w.u8(2);
+        long(s.sdp);
+        break;
+      case "candidate": {
+        w.u8(3);
+        long(s.candidate);
+        if (s.sdpMid === void 0 || s.sdpMid === null) w.u8(0);
+        else {
+          const m = utf8.encode(s.sdpMid).subarray(0, 65535);
+          w.u8(1).u16(m.length).bytes(m);
+        }
+        if (s.sdpMLineIndex === void 0 || s.sdpMLineIndex === null) w.u8(0);
+        else w.u8(1).u16(s.sdpMLineIndex);
+        break;
       }
-      if (s.sdpMLineIndex === void 0 || s.sdpMLineIndex === null) w.u8(0);
-      else w.u8(1).u16(s.sdpMLineIndex);
-      break;
+      case "endOfCandidates":
+        w.u8(4);
+        break;
     }
-    case "endOfCandidates":
-      w.u8(4);
-      break;
   }
   return w.finish();
 }
@@ -803,25 +839,29 @@ var OverlayNode = class _OverlayNode {
   }
   onServerSignal(env) {
     let signal;
+    let more;
     try {
       signal = parseSignal(JSON.stringify(env.signal));
+      const rest = env.more ?? [];
+      if (!Array.isArray(rest) || rest.length >= MAX_BUNDLE) throw new Error("bundle");
+      more = rest.map(signalFromValue);
     } catch {
       return this.dropSignal("malformed signal in an envelope");
     }
     const to = env.to ?? null;
-    this.checkSignal(env.handshake, env.from, to, true, { kind: "server" }, env.protocol, env.seq, fromHex(env.signature), signal);
+    this.checkSignal(env.handshake, env.from, to, true, { kind: "server" }, env.protocol, env.seq, fromHex(env.signature), signal, more);
   }
   /**
    * WIRE.md v2, "What the receiver checks, in order": origin, seq, destination,
    * signature, freshness; only then the signal acts. In arrival order.
    */
-  checkSignal(h, origin, to, outOfBand, via, protocol, seq, signature, signal) {
+  checkSignal(h, origin, to, outOfBand, via, protocol, seq, signature, signal, more = []) {
     this.inbound = this.inbound.then(async () => {
       if (origin === this.id) return this.dropSignal("signal claims to come from this node");
-      if (!Number.isInteger(seq) || seq < 0 || seq > MAX_SIGNAL_SEQ) return this.forged("sequence number over 255");
+      if (!Number.isInteger(seq) || seq < 0 || seq + more.length > MAX_SIGNAL_SEQ) return this.forged("sequence number over 255");
       if (to !== this.id && !(to === null && outOfBand)) return this.forged("misaddressed signal");
-      if (!await verify(origin, signalTranscript(origin, to, h, seq, signal), signature)) return this.forged("bad signature");
-      this.acceptRemoteSignal(h, origin, via, protocol, seq, signal);
+      if (!await verify(origin, signalTranscript(origin, to, h, seq, signal, more), signature)) return this.forged("bad signature");
+      [signal, ...more].forEach((s, i) => this.acceptRemoteSignal(h, origin, via, protocol, seq + i, s));
     }).catch((e) => this.log(`signal handling failed: ${e}`));
   }
   forged(why) {
@@ -1012,7 +1052,7 @@ var OverlayNode = class _OverlayNode {
       } else {
         const b = this.established(c.via.bridge);
         if (!b) return this.failConn(c, "connectionLost", "the bridge is gone");
-        this.sendFrame(b, { type: "forward", handshake: c.handshake, to: c.peer, seq, signature, signal: s });
+        this.sendFrame(b, { type: "forward", handshake: c.handshake, to: c.peer, seq, signature, signal: s, more: [] });
       }
     }).catch((e) => this.log(`cannot sign a signal: ${e}`));
   }
@@ -1226,13 +1266,37 @@ var OverlayNode = class _OverlayNode {
         const target = this.established(f.to);
         if (!target) return this.sendFrame(c, { type: "forwardFailed", handshake: f.handshake, reason: "notNeighbour" });
         this.stats.relayed++;
-        return this.sendFrame(target, { type: "forwarded", handshake: f.handshake, origin: peer, seq: f.seq, signature: f.signature, signal: f.signal });
+        return this.sendFrame(target, {
+          type: "forwarded",
+          handshake: f.handshake,
+          origin: peer,
+          seq: f.seq,
+          signature: f.signature,
+          signal: f.signal,
+          more: f.more
+        });
       }
       case "forwarded":
-        return this.checkSignal(f.handshake, f.origin, this.id, false, { kind: "bridge", bridge: peer }, c.protocol, f.seq, f.signature, f.signal);
+        return this.checkSignal(f.handshake, f.origin, this.id, false, { kind: "bridge", bridge: peer }, c.protocol, f.seq, f.signature, f.signal, f.more);
       case "forwardFailed": {
         const t = this.byHandshake.get(f.handshake);
         if (t && t.pending && t.via.kind === "bridge" && t.via.bridge === peer) this.failConn(t, f.reason, `the bridge could not relay: ${f.reason}`);
+        else this.stats.droppedSignals++;
+        return;
+      }
+      case "refuse": {
+        const target = this.established(f.to);
+        if (!target || f.to === peer) {
+          this.stats.droppedSignals++;
+          return;
+        }
+        this.stats.relayed++;
+        return this.sendFrame(target, { type: "refused", handshake: f.handshake, origin: peer, reason: f.reason });
+      }
+      case "refused": {
+        const t = this.byHandshake.get(f.handshake);
+        if (t && t.pending && t.role === "initiator" && t.via.kind === "bridge" && t.via.bridge === peer && t.peer === f.origin)
+          this.failConn(t, f.reason, `the peer refused the offer: ${f.reason}`);
         else this.stats.droppedSignals++;
         return;
       }

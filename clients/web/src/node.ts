@@ -12,8 +12,10 @@ import {
   fingerprintFromSdp,
   fromHex,
   helloTranscript,
+  MAX_BUNDLE,
   MAX_SIGNAL_SEQ,
   parseSignal,
+  signalFromValue,
   signalJson,
   signalTranscript,
   toHex,
@@ -263,13 +265,17 @@ export class OverlayNode {
 
   private onServerSignal(env: Envelope): void {
     let signal: Signal;
+    let more: Signal[];
     try {
       signal = parseSignal(JSON.stringify(env.signal));
+      const rest: unknown = env.more ?? [];
+      if (!Array.isArray(rest) || rest.length >= MAX_BUNDLE) throw new Error("bundle");
+      more = rest.map(signalFromValue);
     } catch {
       return this.dropSignal("malformed signal in an envelope");
     }
     const to = env.to ?? null;
-    this.checkSignal(env.handshake, env.from, to, true, { kind: "server" }, env.protocol, env.seq, fromHex(env.signature), signal);
+    this.checkSignal(env.handshake, env.from, to, true, { kind: "server" }, env.protocol, env.seq, fromHex(env.signature), signal, more);
   }
 
   /**
@@ -286,14 +292,16 @@ export class OverlayNode {
     seq: number,
     signature: Uint8Array,
     signal: Signal,
+    more: Signal[] = [],
   ): void {
     this.inbound = this.inbound
       .then(async () => {
         if (origin === this.id) return this.dropSignal("signal claims to come from this node");
-        if (!Number.isInteger(seq) || seq < 0 || seq > MAX_SIGNAL_SEQ) return this.forged("sequence number over 255");
+        if (!Number.isInteger(seq) || seq < 0 || seq + more.length > MAX_SIGNAL_SEQ) return this.forged("sequence number over 255");
         if (to !== this.id && !(to === null && outOfBand)) return this.forged("misaddressed signal");
-        if (!(await verify(origin, signalTranscript(origin, to, h, seq, signal), signature))) return this.forged("bad signature");
-        this.acceptRemoteSignal(h, origin, via, protocol, seq, signal);
+        if (!(await verify(origin, signalTranscript(origin, to, h, seq, signal, more), signature))) return this.forged("bad signature");
+        // One signature for the bundle; its signals act one by one, in order.
+        [signal, ...more].forEach((s, i) => this.acceptRemoteSignal(h, origin, via, protocol, seq + i, s));
       })
       .catch((e) => this.log(`signal handling failed: ${e}`));
   }
@@ -505,7 +513,7 @@ export class OverlayNode {
         } else {
           const b = this.established(c.via.bridge);
           if (!b) return this.failConn(c, "connectionLost", "the bridge is gone");
-          this.sendFrame(b, { type: "forward", handshake: c.handshake, to: c.peer, seq, signature, signal: s });
+          this.sendFrame(b, { type: "forward", handshake: c.handshake, to: c.peer, seq, signature, signal: s, more: [] });
         }
       })
       .catch((e) => this.log(`cannot sign a signal: ${e}`));
@@ -739,13 +747,39 @@ export class OverlayNode {
         const target = this.established(f.to);
         if (!target) return this.sendFrame(c, { type: "forwardFailed", handshake: f.handshake, reason: "notNeighbour" });
         this.stats.relayed++;
-        return this.sendFrame(target, { type: "forwarded", handshake: f.handshake, origin: peer, seq: f.seq, signature: f.signature, signal: f.signal });
+        return this.sendFrame(target, {
+          type: "forwarded",
+          handshake: f.handshake,
+          origin: peer,
+          seq: f.seq,
+          signature: f.signature,
+          signal: f.signal,
+          more: f.more,
+        });
       }
       case "forwarded":
-        return this.checkSignal(f.handshake, f.origin, this.id, false, { kind: "bridge", bridge: peer }, c.protocol, f.seq, f.signature, f.signal);
+        return this.checkSignal(f.handshake, f.origin, this.id, false, { kind: "bridge", bridge: peer }, c.protocol, f.seq, f.signature, f.signal, f.more);
       case "forwardFailed": {
         const t = this.byHandshake.get(f.handshake);
         if (t && t.pending && t.via.kind === "bridge" && t.via.bridge === peer) this.failConn(t, f.reason, `the bridge could not relay: ${f.reason}`);
+        else this.stats.droppedSignals++;
+        return;
+      }
+      case "refuse": {
+        // A destination refused an offer (busy): relay to its origin, one
+        // small frame per frame received, never past the origin's queue.
+        const target = this.established(f.to);
+        if (!target || f.to === peer) {
+          this.stats.droppedSignals++;
+          return;
+        }
+        this.stats.relayed++;
+        return this.sendFrame(target, { type: "refused", handshake: f.handshake, origin: peer, reason: f.reason });
+      }
+      case "refused": {
+        const t = this.byHandshake.get(f.handshake);
+        if (t && t.pending && t.role === "initiator" && t.via.kind === "bridge" && t.via.bridge === peer && t.peer === f.origin)
+          this.failConn(t, f.reason, `the peer refused the offer: ${f.reason}`);
         else this.stats.droppedSignals++;
         return;
       }

@@ -34,6 +34,8 @@ export interface Envelope {
   /** 128 hex digits. */
   signature: string;
   signal: Signal;
+  /** A bundle's next signals (seq + 1, ...), under the same signature. */
+  more?: Signal[];
 }
 
 export class SignalingError extends Error {

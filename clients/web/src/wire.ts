@@ -22,6 +22,8 @@ export const Kind = {
   FORWARD: 9,
   FORWARDED: 10,
   FORWARD_FAILED: 11,
+  REFUSE: 12,
+  REFUSED: 13,
 } as const;
 
 /** Failure codes of CONNECT_DONE and FORWARD_FAILED. */
@@ -63,9 +65,11 @@ export type Frame =
   | { type: "arcRemove"; protocol: string; count: number }
   | { type: "connectTo"; op: U64Hex; protocol: string; to: PeerHex; count: number }
   | { type: "connectDone"; op: U64Hex; failure: FailureName | null }
-  | { type: "forward"; handshake: U64Hex; to: PeerHex; seq: number; signature: Uint8Array; signal: Signal }
-  | { type: "forwarded"; handshake: U64Hex; origin: PeerHex; seq: number; signature: Uint8Array; signal: Signal }
-  | { type: "forwardFailed"; handshake: U64Hex; reason: FailureName };
+  | { type: "forward"; handshake: U64Hex; to: PeerHex; seq: number; signature: Uint8Array; signal: Signal; more: Signal[] }
+  | { type: "forwarded"; handshake: U64Hex; origin: PeerHex; seq: number; signature: Uint8Array; signal: Signal; more: Signal[] }
+  | { type: "forwardFailed"; handshake: U64Hex; reason: FailureName }
+  | { type: "refuse"; handshake: U64Hex; to: PeerHex; reason: FailureName }
+  | { type: "refused"; handshake: U64Hex; origin: PeerHex; reason: FailureName };
 
 export type DecodeErrorKind =
   | "tooLarge"
@@ -216,10 +220,17 @@ export function encode(f: Frame): Uint8Array {
         .bytes(fromHex(f.type === "forward" ? f.to : f.origin))
         .u32(f.seq)
         .bytes(f.signature)
-        .bytes(utf8.encode(signalJson(f.signal)));
+        .bytes(utf8.encode(f.more.length === 0 ? signalJson(f.signal) : `[${[f.signal, ...f.more].map(signalJson).join(",")}]`));
       break;
     case "forwardFailed":
       w.u8(Kind.FORWARD_FAILED).u64hex(f.handshake).u8(Failure[f.reason]);
+      break;
+    case "refuse":
+    case "refused":
+      w.u8(f.type === "refuse" ? Kind.REFUSE : Kind.REFUSED)
+        .u64hex(f.handshake)
+        .bytes(fromHex(f.type === "refuse" ? f.to : f.origin))
+        .u8(Failure[f.reason]);
       break;
   }
   return w.finish();
@@ -272,6 +283,9 @@ class Reader {
   }
 }
 
+/** Most signals one signature covers (WIRE.md, "Bundles"). */
+export const MAX_BUNDLE = 16;
+
 /** Parse a signal's JSON as the Rust side does (serde, tolerant of null mid/index). */
 export function parseSignal(text: string): Signal {
   let v: unknown;
@@ -280,6 +294,29 @@ export function parseSignal(text: string): Signal {
   } catch {
     throw new DecodeError("badSignal", "invalid signal JSON");
   }
+  return signalFromValue(v);
+}
+
+/**
+ * The signals of a FORWARD/FORWARDED frame: one signal's JSON object, or a
+ * bundle's JSON array of 1 to MAX_BUNDLE of them.
+ */
+export function parseSignals(text: string): [Signal, Signal[]] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new DecodeError("badSignal", "invalid signal JSON");
+  }
+  if (!Array.isArray(v)) return [signalFromValue(v), []];
+  if (v.length === 0 || v.length > MAX_BUNDLE) throw new DecodeError("badSignal", "invalid signal JSON");
+  const [first, ...more] = v.map(signalFromValue);
+  if (first === undefined) throw new DecodeError("badSignal", "invalid signal JSON");
+  return [first, more];
+}
+
+/** A signal from its parsed JSON value. */
+export function signalFromValue(v: unknown): Signal {
   const bad = () => new DecodeError("badSignal", "invalid signal JSON");
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw bad();
   const o = v as Record<string, unknown>;
@@ -367,16 +404,24 @@ export function decode(b: Uint8Array, limit: number = MAX_FRAME): Frame {
       } catch {
         throw new DecodeError("badSignal", "invalid signal JSON");
       }
-      const signal = parseSignal(text);
+      const [signal, more] = parseSignals(text);
       return ty === Kind.FORWARD
-        ? { type: "forward", handshake, to: peer, seq, signature, signal }
-        : { type: "forwarded", handshake, origin: peer, seq, signature, signal };
+        ? { type: "forward", handshake, to: peer, seq, signature, signal, more }
+        : { type: "forwarded", handshake, origin: peer, seq, signature, signal, more };
     }
     case Kind.FORWARD_FAILED: {
       const handshake = r.u64hex();
       const reason = failureName(r.u8());
       r.end();
       return { type: "forwardFailed", handshake, reason };
+    }
+    case Kind.REFUSE:
+    case Kind.REFUSED: {
+      const handshake = r.u64hex();
+      const peer = r.peer();
+      const reason = failureName(r.u8());
+      r.end();
+      return ty === Kind.REFUSE ? { type: "refuse", handshake, to: peer, reason } : { type: "refused", handshake, origin: peer, reason };
     }
     default:
       throw new DecodeError("unknownType", `unknown frame type ${ty}`);
@@ -410,9 +455,17 @@ export function helloTranscript(
 /**
  * The bytes a signal's signature covers (WIRE.md v2, "Signed signals"):
  * tag, version, origin, destination (32 zero bytes when unknown), handshake,
- * seq, then the signal's kind and fields in binary (not its JSON).
+ * seq, then the signal's kind and fields in binary (not its JSON). For a
+ * bundle ("Bundles"), the kind and fields of each signal of `more` follow.
  */
-export function signalTranscript(origin: PeerHex, destination: PeerHex | null, handshake: U64Hex, seq: number, s: Signal): Uint8Array {
+export function signalTranscript(
+  origin: PeerHex,
+  destination: PeerHex | null,
+  handshake: U64Hex,
+  seq: number,
+  first: Signal,
+  more: Signal[] = [],
+): Uint8Array {
   const w = new Writer()
     .bytes(utf8.encode("n2n-overlay/signal/v2"))
     .u8(VERSION)
@@ -424,6 +477,7 @@ export function signalTranscript(origin: PeerHex, destination: PeerHex | null, h
     const b = utf8.encode(text);
     w.u32(b.length).bytes(b);
   };
+  for (const s of [first, ...more]) {
   switch (s.type) {
     case "offer":
       w.u8(1);
@@ -448,6 +502,7 @@ export function signalTranscript(origin: PeerHex, destination: PeerHex | null, h
     case "endOfCandidates":
       w.u8(4);
       break;
+  }
   }
   return w.finish();
 }

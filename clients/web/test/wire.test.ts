@@ -76,7 +76,8 @@ test("signed envelopes: same bytes signed, same signature, and they verify", asy
     const e = c.envelope;
     const id = await Identity.fromSeed(fromHex(c.secret));
     assert.equal(id.id, e.from, c.name);
-    const t = signalTranscript(e.from, e.to ?? null, e.handshake, e.seq, e.signal);
+    const more = e.more ?? [];
+    const t = signalTranscript(e.from, e.to ?? null, e.handshake, e.seq, e.signal, more);
     assert.equal(toHex(t), c.transcript, c.name);
     assert.equal(toHex(await id.sign(t)), e.signature, `${c.name}: signature`);
     assert.ok(await verify(e.from, t, fromHex(e.signature)), c.name);
@@ -84,8 +85,14 @@ test("signed envelopes: same bytes signed, same signature, and they verify", asy
     assert.deepEqual(JSON.parse(signalJson(e.signal)), e.signal, c.name);
     // Redirected (another destination) or renumbered: fails.
     assert.ok(!(await verify(e.from, signalTranscript(e.from, e.from, e.handshake, e.seq, e.signal), fromHex(e.signature))));
-    assert.ok(!(await verify(e.from, signalTranscript(e.from, e.to ?? null, e.handshake, e.seq + 1, e.signal), fromHex(e.signature))));
+    assert.ok(!(await verify(e.from, signalTranscript(e.from, e.to ?? null, e.handshake, e.seq + 1, e.signal, more), fromHex(e.signature))));
+    if (more.length > 0) {
+      // A bundle cut short by a relay: fails.
+      const cut = signalTranscript(e.from, e.to ?? null, e.handshake, e.seq, e.signal, more.slice(0, -1));
+      assert.ok(!(await verify(e.from, cut, fromHex(e.signature))), `${c.name}: cut`);
+    }
   }
+  assert.ok(vectors.signals.some((c: { envelope: { more?: unknown[] } }) => (c.envelope.more ?? []).length > 0), "a bundle vector");
 });
 
 test("certificate fingerprints from SDP, as the Rust side reads them", () => {

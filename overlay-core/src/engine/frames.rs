@@ -266,6 +266,51 @@ impl Engine {
                     _ => self.stats.dropped_signals += 1,
                 }
             }
+            Frame::Refuse {
+                handshake,
+                to,
+                reason,
+            } => {
+                // Relay a destination's refusal to the offer's origin: one
+                // small frame per frame received, never past the target's
+                // queue limit.
+                match self.established(&to) {
+                    Some(target) if to != peer && !self.reply_queue_full(target) => {
+                        self.stats.relayed += 1;
+                        self.send_control(
+                            target,
+                            Frame::Refused {
+                                handshake,
+                                origin: peer,
+                                reason,
+                            },
+                        );
+                    }
+                    _ => self.stats.dropped_signals += 1,
+                }
+            }
+            Frame::Refused {
+                handshake,
+                origin,
+                reason,
+            } => {
+                // Only the handshake's bridge relays, and only for the peer
+                // the handshake is with.
+                let target = self.by_handshake.get(&handshake).copied();
+                let ours = target.and_then(|t| self.conns.get(&t)).is_some_and(|c| {
+                    c.via == Via::Bridge(peer)
+                        && c.state.is_pending()
+                        && c.role == crate::transport::Role::Initiator
+                        && c.peer == Some(origin)
+                });
+                match target {
+                    Some(t) if ours => {
+                        tracing::debug!(conn = %t, peer = %origin.short(), %reason, "our offer was refused");
+                        self.fail_conn(now, t, ConnectFailure::Remote(reason), true);
+                    }
+                    _ => self.stats.dropped_signals += 1,
+                }
+            }
         }
     }
 
@@ -304,7 +349,7 @@ impl Engine {
 
     /// Whether control frames queued toward `id` hold more memory than
     /// the reply queue limit.
-    fn reply_queue_full(&self, id: ConnId) -> bool {
+    pub(super) fn reply_queue_full(&self, id: ConnId) -> bool {
         self.conns
             .get(&id)
             .is_some_and(|c| c.outbox.control_memory() > self.config.max_reply_queue)

@@ -18,9 +18,9 @@ use super::Engine;
 use crate::connection::{ConnState, Via};
 use crate::event::{ArcCloseReason, BridgeFailure, ConnectFailure, Direction, Event, Output};
 use crate::id::{verify_with, ConnId, HandshakeId, PeerId, ProtocolId};
-use crate::signal::{Signal, SignalEnvelope, SignedSignal, MAX_SIGNAL_SEQ};
+use crate::signal::{Signal, SignalEnvelope, SignedSignal, MAX_BUNDLE, MAX_SIGNAL_SEQ};
 use crate::transport::{ChannelBinding, Fingerprint, Role, TransportCommand};
-use crate::wire::{hello_transcript, signal_transcript, Frame};
+use crate::wire::{hello_transcript, Frame};
 
 /// Sequence numbers of one origin's signals already taken for a handshake
 /// (0..=[`MAX_SIGNAL_SEQ`]), a 256-bit set.
@@ -96,6 +96,10 @@ impl RecentOffers {
 
 const ZERO_FINGERPRINT: Fingerprint = Fingerprint([0; 32]);
 
+/// Bytes of a `FORWARD` frame around its signals' JSON (header, handshake,
+/// peer, seq, signature), with room to spare.
+const BUNDLE_FRAME_OVERHEAD: usize = 128;
+
 /// A `Hello` that arrived before the transport's open event.
 #[derive(Debug)]
 pub(crate) struct EarlyHello {
@@ -117,32 +121,74 @@ pub(super) enum Accepted {
 }
 
 impl Engine {
-    /// The transport produced a signal for `id`: send it on its way.
+    /// The transport produced a signal for `id`: it waits for the signals
+    /// produced with it (at the same instant) and leaves with them as one
+    /// bundle under one signature ([`Engine::send_bundle`], at the next
+    /// timeout).
     pub(super) fn route_local_signal(&mut self, now: Instant, id: ConnId, signal: Signal) {
-        let Some(c) = self.conns.get(&id) else { return };
+        let frame_room = self.config.max_frame_size.saturating_sub(BUNDLE_FRAME_OVERHEAD);
+        let Some(c) = self.conns.get_mut(&id) else { return };
         if !c.state.is_pending() {
             tracing::trace!(conn = %id, kind = signal.kind(), "late local signal after open: dropped");
             return;
         }
-        let handshake = c.handshake;
-        let seq = c.signals_sent;
-        if seq > MAX_SIGNAL_SEQ {
-            tracing::debug!(conn = %id, kind = signal.kind(), "more than 256 signals in one handshake: dropped");
+        // A bundle stays within one frame (JSON escaping at most sextuples
+        // a string) and within MAX_BUNDLE signals: else what waits leaves first.
+        let cost = |s: &Signal| 6 * s.text_len() + 96;
+        let held: usize = c.unsigned.iter().map(cost).sum();
+        let full = c.unsigned.len() >= MAX_BUNDLE
+            || (!c.unsigned.is_empty() && held + cost(&signal) > frame_room);
+        if full {
+            self.send_bundle(now, id);
+        }
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        c.unsigned.push(signal);
+        if c.unsigned.len() == 1 {
+            self.to_sign.push_back((now, id));
+        }
+    }
+
+    /// Sign the signals `id` holds as one bundle and send it on its way.
+    pub(super) fn send_bundle(&mut self, now: Instant, id: ConnId) {
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        let mut signals = std::mem::take(&mut c.unsigned);
+        if signals.is_empty() {
             return;
         }
-        let (via, peer, protocol) = (c.via, c.peer, c.envelope_protocol);
-        if let Some(c) = self.conns.get_mut(&id) {
-            c.signals_sent += 1;
+        if !c.state.is_pending() {
+            tracing::trace!(conn = %id, n = signals.len(), "late local signals after open: dropped");
+            return;
         }
+        let handshake = c.handshake;
+        let seq = c.signals_sent;
+        let room = (MAX_SIGNAL_SEQ + 1).saturating_sub(seq) as usize;
+        if signals.len() > room {
+            tracing::debug!(conn = %id, dropped = signals.len() - room, "more than 256 signals in one handshake: dropped");
+            signals.truncate(room);
+        }
+        if signals.is_empty() {
+            return;
+        }
+        c.signals_sent += signals.len() as u32;
+        let (via, peer, protocol) = (c.via, c.peer, c.envelope_protocol);
+        let first = signals.remove(0);
         match (via, peer) {
             (Via::OutOfBand, to) => {
-                let env = SignalEnvelope::sign(&self.keypair, to, handshake, protocol, seq, signal);
+                let signed =
+                    SignedSignal::sign_bundle(&self.keypair, to.as_ref(), handshake, seq, first, signals);
+                let env = SignalEnvelope::from_signed(self.local, to, handshake, protocol, signed);
                 self.outputs.push_back(Output::Signal(env));
             }
             (Via::Bridge(bridge), Some(to)) => match self.established(&bridge) {
                 Some(bid) => {
-                    let signal =
-                        SignedSignal::sign(&self.keypair, Some(&to), handshake, seq, signal);
+                    let signal = SignedSignal::sign_bundle(
+                        &self.keypair,
+                        Some(&to),
+                        handshake,
+                        seq,
+                        first,
+                        signals,
+                    );
                     self.send_control(
                         bid,
                         Frame::Forward {
@@ -185,7 +231,7 @@ impl Engine {
             self.stats.dropped_signals += 1;
             return Accepted::Dropped("signal claims to come from this node");
         }
-        if signed.seq > MAX_SIGNAL_SEQ {
+        if signed.last_seq() > MAX_SIGNAL_SEQ || signed.more.len() >= MAX_BUNDLE {
             return self.forged(origin, "sequence number out of range");
         }
         match (destination, via) {
@@ -193,13 +239,39 @@ impl Engine {
             (None, Via::OutOfBand) => {}
             _ => return self.forged(origin, "signal addressed to another peer"),
         }
-        let transcript =
-            signal_transcript(&origin, destination.as_ref(), h, signed.seq, &signed.signal);
+        let transcript = signed.transcript(&origin, destination.as_ref(), h);
         if !self.keys.verify(&origin, &transcript, &signed.signature.0) {
             return self.forged(origin, "bad signature");
         }
-        let seq = signed.seq;
-        let signal = signed.signal;
+        // One signature, checked: the signals act one by one, in order; the
+        // rest of a bundle is dropped with the first signal that is.
+        let mut result = Accepted::Delivered;
+        let SignedSignal {
+            seq, signal, more, ..
+        } = signed;
+        for (seq, signal) in (seq..).zip(std::iter::once(signal).chain(more)) {
+            match self.accept_verified(now, h, origin, via, protocol, seq, signal) {
+                Accepted::Delivered => {}
+                Accepted::Buffered => result = Accepted::Buffered,
+                dropped @ Accepted::Dropped(_) => return dropped,
+            }
+        }
+        result
+    }
+
+    /// One signal of `origin` whose signature checked out: it starts, feeds
+    /// or (glare) abandons a handshake.
+    #[allow(clippy::too_many_arguments)]
+    fn accept_verified(
+        &mut self,
+        now: Instant,
+        h: HandshakeId,
+        origin: PeerId,
+        via: Via,
+        protocol: ProtocolId,
+        seq: u32,
+        signal: Signal,
+    ) -> Accepted {
         if let Some(&id) = self.by_handshake.get(&h) {
             return self.signal_for_known(id, origin, via, seq, signal);
         }
@@ -293,15 +365,17 @@ impl Engine {
                 }
             }
         }
-        if let Via::Bridge(bridge) = via {
-            if self.pending_via(bridge) >= self.config.max_pending_per_neighbour {
-                self.stats.refused_requests += 1;
-                self.stats.dropped_signals += 1;
-                return Accepted::Dropped("too many handshakes relayed by this neighbour");
+        let per_neighbour = match via {
+            Via::Bridge(bridge) => {
+                self.pending_via(bridge) >= self.config.max_pending_per_neighbour
             }
-        }
-        if self.pending_count() >= self.config.max_pending {
+            Via::OutOfBand => false,
+        };
+        if per_neighbour || self.pending_count() >= self.config.max_pending {
             self.stats.dropped_signals += 1;
+            if per_neighbour {
+                self.stats.refused_requests += 1;
+            }
             for w in inherited {
                 self.resolve_request(
                     w,
@@ -309,7 +383,12 @@ impl Engine {
                     Err(ConnectFailure::Remote(BridgeFailure::Busy)),
                 );
             }
-            return Accepted::Dropped("too many handshakes at once");
+            self.refuse_offer(h, origin, via, BridgeFailure::Busy);
+            return Accepted::Dropped(if per_neighbour {
+                "too many handshakes relayed by this neighbour"
+            } else {
+                "too many handshakes at once"
+            });
         }
         self.stats.handshakes_accepted += 1;
         self.recent_offers.insert(origin, h);
@@ -339,6 +418,34 @@ impl Engine {
             }
         }
         Accepted::Delivered
+    }
+
+    /// An authenticated, fresh offer of `origin` was refused for a limit:
+    /// tell it at once (`REFUSE` through the bridge it came by), so that
+    /// its `connect` fails now rather than at its handshake timeout.
+    ///
+    /// Bounded: one small frame per fresh authenticated offer (a replay of
+    /// the same offer is dropped as a replay, with no second reply), only
+    /// toward the neighbour that relayed it, and only while our queue
+    /// toward that neighbour has room (`max_reply_queue`). An out-of-band
+    /// refusal is the application's to carry: `handle_signal` returns it.
+    fn refuse_offer(&mut self, h: HandshakeId, origin: PeerId, via: Via, reason: BridgeFailure) {
+        self.recent_offers.insert(origin, h);
+        let Via::Bridge(bridge) = via else { return };
+        match self.established(&bridge) {
+            Some(bid) if !self.reply_queue_full(bid) => {
+                tracing::debug!(peer = %origin.short(), handshake = %h, %reason, "offer refused: telling its origin");
+                self.send_control(
+                    bid,
+                    Frame::Refuse {
+                        handshake: h,
+                        to: origin,
+                        reason,
+                    },
+                );
+            }
+            _ => {}
+        }
     }
 
     /// A signal whose signature checked out, for a handshake this engine knows.

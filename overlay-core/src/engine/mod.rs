@@ -106,6 +106,9 @@ pub struct Engine {
     ops: BTreeMap<OpId, ops::LocalOp>,
     bridge_waits: BTreeMap<u64, ops::BridgeWait>,
     early: VecDeque<ops::EarlySignal>,
+    /// Connections holding local signals to sign and send as one bundle,
+    /// with the instant the first of them came (in order).
+    to_sign: VecDeque<(Instant, ConnId)>,
     /// Bytes buffered by every connection's reassembler.
     reassembly_memory: usize,
     keys: handshake::KeyCache,
@@ -136,6 +139,7 @@ impl Engine {
             ops: BTreeMap::new(),
             bridge_waits: BTreeMap::new(),
             early: VecDeque::new(),
+            to_sign: VecDeque::new(),
             reassembly_memory: 0,
             keys: handshake::KeyCache::default(),
             recent_offers: handshake::RecentOffers::default(),
@@ -270,7 +274,8 @@ impl Engine {
             .map(|c| c.deadline);
         let waits = self.bridge_waits.values().map(|w| w.deadline);
         let early = self.early.front().map(|e| e.expires);
-        conns.chain(waits).chain(early).min()
+        let bundles = self.to_sign.front().map(|(t, _)| *t);
+        conns.chain(waits).chain(early).chain(bundles).min()
     }
 
     // ----- inputs --------------------------------------------------------
@@ -299,6 +304,11 @@ impl Engine {
 
     /// Handle every deadline at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        while self.to_sign.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, id)) = self.to_sign.pop_front() {
+                self.send_bundle(now, id);
+            }
+        }
         let expired: Vec<ConnId> = self
             .conns
             .values()
@@ -527,6 +537,7 @@ impl Engine {
         }
         self.bridge_waits.clear();
         self.early.clear();
+        self.to_sign.clear();
     }
 
     // ----- internals shared by the submodules ----------------------------
@@ -593,6 +604,7 @@ impl Engine {
             wants: Vec::new(),
             hello_sent: false,
             binding: None,
+            unsigned: Vec::new(),
             signals_sent: 0,
             seen: SeqSet::default(),
             replaces: false,

@@ -49,6 +49,8 @@ impl Item {
 struct Entry {
     at: Duration,
     seq: u64,
+    /// Counted as network activity (see [`Queue::push`]).
+    active: bool,
     item: Item,
 }
 
@@ -87,8 +89,12 @@ impl Queue {
     }
 
     /// Schedule `item` at `at` (not before now).
+    ///
+    /// A timer due at once counts as activity: the engine has work to do
+    /// at this instant (signals waiting to leave as one bundle).
     pub(crate) fn push(&mut self, at: Duration, item: Item) {
-        if item.is_activity() {
+        let active = item.is_activity() || at <= self.now;
+        if active {
             self.active += 1;
         }
         let at = at.max(self.now);
@@ -96,6 +102,7 @@ impl Queue {
         self.heap.push(Entry {
             at,
             seq: self.seq,
+            active,
             item,
         });
     }
@@ -113,7 +120,7 @@ impl Queue {
     /// Take the next entry and move the clock to it.
     pub(crate) fn pop(&mut self) -> Option<(Duration, Item)> {
         let e = self.heap.pop()?;
-        if e.item.is_activity() {
+        if e.active {
             self.active -= 1;
         }
         self.now = self.now.max(e.at);

@@ -15,7 +15,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::event::BridgeFailure;
 use crate::id::{HandshakeId, PeerId, ProtocolId};
-use crate::signal::{Signal, SignatureBytes, SignedSignal};
+use crate::signal::{Signal, SignatureBytes, SignedSignal, MAX_BUNDLE};
 use crate::transport::Fingerprint;
 
 /// The wire version this engine speaks.
@@ -54,6 +54,10 @@ pub mod kind {
     pub const FORWARDED: u8 = 10;
     /// The bridge could not relay.
     pub const FORWARD_FAILED: u8 = 11;
+    /// The destination of an offer refused it (destination -> bridge).
+    pub const REFUSE: u8 = 12;
+    /// A relayed refusal (bridge -> the offer's origin).
+    pub const REFUSED: u8 = 13;
 }
 
 /// One decoded frame.
@@ -150,6 +154,26 @@ pub enum Frame {
         /// Why.
         reason: BridgeFailure,
     },
+    /// The sender (a destination) refused the offer of `handshake` that
+    /// `to` sent it through the receiver (its bridge): relay to `to`.
+    Refuse {
+        /// The handshake.
+        handshake: HandshakeId,
+        /// The offer's origin, a neighbour of the bridge.
+        to: PeerId,
+        /// Why (e.g. [`BridgeFailure::Busy`]).
+        reason: BridgeFailure,
+    },
+    /// `origin` refused our offer of `handshake` (relayed by the sender,
+    /// the handshake's bridge).
+    Refused {
+        /// The handshake.
+        handshake: HandshakeId,
+        /// Who refused.
+        origin: PeerId,
+        /// Why.
+        reason: BridgeFailure,
+    },
 }
 
 /// Why a frame was rejected.
@@ -217,13 +241,43 @@ pub fn signal_transcript(
     seq: u32,
     signal: &Signal,
 ) -> Vec<u8> {
-    let mut t = Vec::with_capacity(21 + 1 + 64 + 12 + 1 + 4 + signal.text_len() + 8);
+    bundle_transcript(origin, destination, handshake, seq, std::iter::once(signal))
+}
+
+/// The bytes the one signature of a bundle covers (`docs/WIRE.md`,
+/// "Bundles"): the transcript of its first signal, with each following
+/// signal's kind and fields appended in order. The first signal carries
+/// `seq`, the next ones `seq + 1`, `seq + 2`, ... Each signal's binary form
+/// says where it ends, so the bytes name exactly one sequence of signals:
+/// a relay can neither cut a bundle nor extend it. A bundle of one signal
+/// has the bytes of [`signal_transcript`].
+pub fn bundle_transcript<'a>(
+    origin: &PeerId,
+    destination: Option<&PeerId>,
+    handshake: HandshakeId,
+    seq: u32,
+    signals: impl IntoIterator<Item = &'a Signal> + Clone,
+) -> Vec<u8> {
+    let text: usize = signals
+        .clone()
+        .into_iter()
+        .map(|s| s.text_len() + 16)
+        .sum();
+    let mut t = Vec::with_capacity(21 + 1 + 64 + 12 + text);
     t.extend_from_slice(SIGNAL_TAG);
     t.push(VERSION);
     t.extend_from_slice(origin.as_bytes());
     t.extend_from_slice(destination.map_or(&[0u8; 32], |d| d.as_bytes()));
     t.extend_from_slice(&handshake.0.to_be_bytes());
     t.extend_from_slice(&seq.to_be_bytes());
+    for signal in signals {
+        put_signal_fields(&mut t, signal);
+    }
+    t
+}
+
+/// One signal's kind and fields, in the binary form signatures cover.
+fn put_signal_fields(t: &mut Vec<u8>, signal: &Signal) {
     let long = |t: &mut Vec<u8>, s: &str| {
         t.extend_from_slice(&(s.len() as u32).to_be_bytes());
         t.extend_from_slice(s.as_bytes());
@@ -231,11 +285,11 @@ pub fn signal_transcript(
     match signal {
         Signal::Offer { sdp } => {
             t.push(1);
-            long(&mut t, sdp);
+            long(t, sdp);
         }
         Signal::Answer { sdp } => {
             t.push(2);
-            long(&mut t, sdp);
+            long(t, sdp);
         }
         Signal::Candidate {
             candidate,
@@ -243,7 +297,7 @@ pub fn signal_transcript(
             sdp_m_line_index,
         } => {
             t.push(3);
-            long(&mut t, candidate);
+            long(t, candidate);
             match sdp_mid {
                 None => t.push(0),
                 Some(mid) => {
@@ -264,7 +318,6 @@ pub fn signal_transcript(
         }
         Signal::EndOfCandidates => t.push(4),
     }
-    t
 }
 
 fn put_protocol(buf: &mut BytesMut, p: &ProtocolId) {
@@ -276,9 +329,14 @@ fn put_protocol(buf: &mut BytesMut, p: &ProtocolId) {
 fn put_signal(buf: &mut BytesMut, s: &SignedSignal) {
     buf.put_u32(s.seq);
     buf.put_slice(&s.signature.0);
-    // Serializing a plain enum of strings cannot fail.
-    let json = serde_json::to_vec(&s.signal).unwrap_or_default();
-    buf.put_slice(&json);
+    // Serializing a plain enum of strings cannot fail. One signal is its
+    // JSON object; a bundle, the JSON array of its signals.
+    let json = if s.more.is_empty() {
+        serde_json::to_vec(&s.signal)
+    } else {
+        serde_json::to_vec(&s.signals().collect::<Vec<_>>())
+    };
+    buf.put_slice(&json.unwrap_or_default());
 }
 
 impl Frame {
@@ -386,6 +444,25 @@ impl Frame {
                 b.put_u64(handshake.0);
                 b.put_u8(reason.code());
             }
+            Frame::Refuse {
+                handshake,
+                to: peer,
+                reason,
+            }
+            | Frame::Refused {
+                handshake,
+                origin: peer,
+                reason,
+            } => {
+                b.put_u8(if matches!(self, Frame::Refuse { .. }) {
+                    kind::REFUSE
+                } else {
+                    kind::REFUSED
+                });
+                b.put_u64(handshake.0);
+                b.put_slice(peer.as_bytes());
+                b.put_u8(reason.code());
+            }
         }
         b.freeze()
     }
@@ -480,12 +557,12 @@ impl Frame {
                 let peer = r.peer()?;
                 let seq = r.u32()?;
                 let signature = SignatureBytes(r.array()?);
-                let signal: Signal =
-                    serde_json::from_slice(&r.rest()).map_err(|_| DecodeError::BadSignal)?;
+                let (signal, more) = decode_signals(&r.rest())?;
                 let signal = SignedSignal {
                     seq,
                     signature,
                     signal,
+                    more,
                 };
                 if ty == kind::FORWARD {
                     Frame::Forward {
@@ -507,6 +584,25 @@ impl Frame {
                 r.end()?;
                 Frame::ForwardFailed { handshake, reason }
             }
+            kind::REFUSE | kind::REFUSED => {
+                let handshake = HandshakeId(r.u64()?);
+                let peer = r.peer()?;
+                let reason = BridgeFailure::from_code(r.u8()?);
+                r.end()?;
+                if ty == kind::REFUSE {
+                    Frame::Refuse {
+                        handshake,
+                        to: peer,
+                        reason,
+                    }
+                } else {
+                    Frame::Refused {
+                        handshake,
+                        origin: peer,
+                        reason,
+                    }
+                }
+            }
             other => return Err(DecodeError::UnknownType(other)),
         };
         Ok(f)
@@ -516,6 +612,23 @@ impl Frame {
 struct Reader<'a> {
     buf: &'a Bytes,
     pos: usize,
+}
+
+/// The JSON of one signal, or of a bundle: an array of 1 to
+/// [`MAX_BUNDLE`] signals.
+fn decode_signals(json: &[u8]) -> Result<(Signal, Vec<Signal>), DecodeError> {
+    if json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let mut all: Vec<Signal> =
+            serde_json::from_slice(json).map_err(|_| DecodeError::BadSignal)?;
+        if all.is_empty() || all.len() > MAX_BUNDLE {
+            return Err(DecodeError::BadSignal);
+        }
+        let first = all.remove(0);
+        Ok((first, all))
+    } else {
+        let one = serde_json::from_slice(json).map_err(|_| DecodeError::BadSignal)?;
+        Ok((one, Vec::new()))
+    }
 }
 
 impl Reader<'_> {
@@ -623,6 +736,7 @@ mod tests {
                     seq: 0,
                     signature: SignatureBytes([5; 64]),
                     signal: Signal::Offer { sdp: "v=0".into() },
+                    more: vec![],
                 },
             },
             Frame::Forwarded {
@@ -632,11 +746,22 @@ mod tests {
                     seq: 7,
                     signature: SignatureBytes([6; 64]),
                     signal: Signal::candidate("candidate:1"),
+                    more: vec![Signal::EndOfCandidates],
                 },
             },
             Frame::ForwardFailed {
                 handshake: HandshakeId(1),
                 reason: BridgeFailure::ConnectionLost,
+            },
+            Frame::Refuse {
+                handshake: HandshakeId(10),
+                to: p,
+                reason: BridgeFailure::Busy,
+            },
+            Frame::Refused {
+                handshake: HandshakeId(11),
+                origin: p,
+                reason: BridgeFailure::Busy,
             },
         ];
         for f in frames {

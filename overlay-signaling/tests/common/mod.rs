@@ -46,6 +46,7 @@ pub fn envelope(from: PeerId, handshake: u64, signal: Signal) -> SignalEnvelope 
         // The server relays envelopes without checking signatures.
         signature: overlay_core::SignatureBytes([0; 64]),
         signal,
+        more: Vec::new(),
     }
 }
 
