@@ -288,14 +288,14 @@ pub fn engine_hostile(data: &[u8]) {
             }
             .encode(),
             Hostile::ConnectTo { op, p, to, count } => Frame::ConnectTo {
-                op: u64::from(op),
+                req: overlay_core::RequestId(u64::from(op)),
                 protocol: pick_protocol(p),
                 to: pick_peer(&sim, &nodes, to),
                 count,
             }
             .encode(),
             Hostile::ConnectDone { op, failure: f } => Frame::ConnectDone {
-                op: u64::from(op),
+                req: overlay_core::RequestId(u64::from(op)),
                 failure: f.map(failure),
             }
             .encode(),
@@ -400,7 +400,9 @@ fn check_bounds(sim: &Sim, b: NodeId, config: &Config) {
             c.arcs.len()
         );
         for (_, a) in &c.arcs {
-            assert!(a.out <= config.max_arcs_per_pair() && a.inn <= config.max_arcs_per_pair());
+            assert!(
+                a.out <= config.max_arcs_per_pair() && a.incoming <= config.max_arcs_per_pair()
+            );
         }
         assert!(
             c.control_memory <= config.max_reply_queue() + 2 * config.max_frame_size() + 128,

@@ -10,7 +10,7 @@ pub struct ArcCounts {
     /// Arcs this peer -> remote (outview multiplicity).
     pub out: u32,
     /// Arcs remote -> this peer (inview multiplicity).
-    pub inn: u32,
+    pub incoming: u32,
     /// How many of the `out` arcs are pinned.
     pub pinned: u32,
 }
@@ -51,7 +51,7 @@ impl ArcTable {
         max_protocols: usize,
     ) -> bool {
         let c = self.get(p);
-        let have = if out { c.out } else { c.inn };
+        let have = if out { c.out } else { c.incoming };
         let fits = u64::from(have) + u64::from(n) <= u64::from(max_arcs);
         fits && (self.has(p) || self.protocols() < max_protocols)
     }
@@ -64,7 +64,7 @@ impl ArcTable {
         if self
             .by_protocol
             .get(p)
-            .is_some_and(|c| c.out == 0 && c.inn == 0)
+            .is_some_and(|c| c.out == 0 && c.incoming == 0)
         {
             self.by_protocol.remove(p);
         }
@@ -80,8 +80,8 @@ impl ArcTable {
     /// Add `n` incoming arcs; the new count.
     pub(crate) fn add_in(&mut self, p: ProtocolId, n: u32) -> u32 {
         let c = self.entry(p);
-        c.inn = c.inn.saturating_add(n);
-        c.inn
+        c.incoming = c.incoming.saturating_add(n);
+        c.incoming
     }
 
     /// Remove one unpinned outgoing arc; the new count, or `None` if none.
@@ -101,9 +101,9 @@ impl ArcTable {
         let Some(c) = self.by_protocol.get_mut(p) else {
             return (0, 0);
         };
-        let removed = n.min(c.inn);
-        c.inn -= removed;
-        let left = c.inn;
+        let removed = n.min(c.incoming);
+        c.incoming -= removed;
+        let left = c.incoming;
         self.prune(p);
         (removed, left)
     }
@@ -130,7 +130,9 @@ impl ArcTable {
 
     /// Whether no arc of any protocol rides this connection.
     pub(crate) fn is_empty(&self) -> bool {
-        self.by_protocol.values().all(|c| c.out == 0 && c.inn == 0)
+        self.by_protocol
+            .values()
+            .all(|c| c.out == 0 && c.incoming == 0)
     }
 
     /// Take every arc out (connection gone).

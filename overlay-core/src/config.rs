@@ -179,6 +179,7 @@ impl Config {
     }
 
     /// **Insecure.** See [`Config::insecure_allow_unbound_connections`].
+    #[must_use]
     pub fn with_insecure_allow_unbound_connections(mut self, allow: bool) -> Self {
         self.insecure_allow_unbound_connections = allow;
         self
@@ -186,6 +187,7 @@ impl Config {
 
     /// Set the pending timeout (at least 1 ms), and the bridge timeout to
     /// it + 5 s.
+    #[must_use]
     pub fn with_pending_timeout(mut self, t: Duration) -> Self {
         self.pending_timeout = t.max(Duration::from_millis(1));
         self.bridge_timeout = self.pending_timeout + Duration::from_secs(5);
@@ -193,12 +195,14 @@ impl Config {
     }
 
     /// Set the bridge timeout (never below the pending timeout).
+    #[must_use]
     pub fn with_bridge_timeout(mut self, t: Duration) -> Self {
         self.bridge_timeout = t.max(self.pending_timeout);
         self
     }
 
     /// Set the dying timeout.
+    #[must_use]
     pub fn with_dying_timeout(mut self, t: Duration) -> Self {
         self.dying_timeout = t;
         self
@@ -206,6 +210,7 @@ impl Config {
 
     /// Set the largest application message (1 byte to 1 GiB); the send
     /// queue limit grows to hold one.
+    #[must_use]
     pub fn with_max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes.clamp(1, MAX_MESSAGE_SIZE);
         self.send_queue_limit = self.send_queue_limit.max(self.max_message_size);
@@ -213,24 +218,28 @@ impl Config {
     }
 
     /// Set the per-connection send queue limit (at least one message).
+    #[must_use]
     pub fn with_send_queue_limit(mut self, bytes: usize) -> Self {
         self.send_queue_limit = bytes.max(self.max_message_size);
         self
     }
 
     /// Set the frame size limit (1 KiB to 64 KiB).
+    #[must_use]
     pub fn with_max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes.clamp(MIN_FRAME_SIZE, MAX_FRAME_SIZE);
         self
     }
 
     /// Set the bad frames tolerated (at least 1).
+    #[must_use]
     pub fn with_max_bad_frames(mut self, n: u32) -> Self {
         self.max_bad_frames = n.max(1);
         self
     }
 
     /// Set the interval after which one bad frame is forgiven (at least 1 ms).
+    #[must_use]
     pub fn with_bad_frame_decay(mut self, t: Duration) -> Self {
         self.bad_frame_decay = t.max(Duration::from_millis(1));
         self
@@ -238,6 +247,7 @@ impl Config {
 
     /// Set the pending handshake table size (at least 1); the per-neighbour
     /// share never exceeds it.
+    #[must_use]
     pub fn with_max_pending(mut self, n: usize) -> Self {
         self.max_pending = n.max(1);
         self.max_pending_per_neighbour = self.max_pending_per_neighbour.min(self.max_pending);
@@ -245,42 +255,49 @@ impl Config {
     }
 
     /// Set the pending handshakes one neighbour may open (1 to `max_pending`).
+    #[must_use]
     pub fn with_max_pending_per_neighbour(mut self, n: usize) -> Self {
         self.max_pending_per_neighbour = n.clamp(1, self.max_pending);
         self
     }
 
     /// Set how many early signals are kept.
+    #[must_use]
     pub fn with_max_early_signals(mut self, n: usize) -> Self {
         self.max_early_signals = n;
         self
     }
 
     /// Set the arcs per protocol, direction and connection (at least 1).
+    #[must_use]
     pub fn with_max_arcs_per_pair(mut self, n: u32) -> Self {
         self.max_arcs_per_pair = n.max(1);
         self
     }
 
     /// Set the protocols per connection (at least 1).
+    #[must_use]
     pub fn with_max_protocols_per_connection(mut self, n: usize) -> Self {
         self.max_protocols_per_connection = n.max(1);
         self
     }
 
     /// Set the requests that may wait on one handshake (at least 1).
+    #[must_use]
     pub fn with_max_coalesced(mut self, n: usize) -> Self {
         self.max_coalesced = n.max(1);
         self
     }
 
     /// Set the node-wide reassembly memory (at least one message).
+    #[must_use]
     pub fn with_max_reassembly_memory(mut self, bytes: usize) -> Self {
         self.max_reassembly_memory = bytes.max(self.max_message_size);
         self
     }
 
     /// Set the reply queue memory per neighbour (at least 4 KiB).
+    #[must_use]
     pub fn with_max_reply_queue(mut self, bytes: usize) -> Self {
         self.max_reply_queue = bytes.max(4096);
         self

@@ -48,7 +48,10 @@ pub(crate) enum Waiter {
     /// An operation of this node's application.
     Local(OpId),
     /// A bridge that sent `ConnectTo` with this request id.
-    Remote { bridge: PeerId, req: u64 },
+    Remote {
+        bridge: PeerId,
+        req: crate::id::RequestId,
+    },
 }
 
 /// Arcs asked for before the connection was established.

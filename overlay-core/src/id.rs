@@ -1,4 +1,5 @@
-//! Identifiers: [`PeerId`], [`ProtocolId`], [`ConnId`], [`HandshakeId`], [`OpId`].
+//! Identifiers: [`PeerId`], [`ProtocolId`], [`ConnId`], [`HandshakeId`], [`OpId`],
+//! [`RequestId`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -301,6 +302,19 @@ impl<'de> Deserialize<'de> for HandshakeId {
 impl fmt::Display for HandshakeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "h{:016x}", self.0)
+    }
+}
+
+/// A `CONNECT_TO` request of a bridge (the wire field `req`): a counter
+/// the bridge picks and the asked peer echoes in its `CONNECT_DONE`. Not
+/// an [`OpId`]: one operation of the bridge's application may send
+/// several requests.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct RequestId(pub u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "req{}", self.0)
     }
 }
 

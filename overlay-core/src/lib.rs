@@ -89,12 +89,12 @@ pub mod wire;
 pub use arcs::ArcCounts;
 pub use config::Config;
 pub use connection::{ConnState, ConnStats, ConnectionInfo, Via};
-pub use engine::{Engine, EngineStats, SignalError};
+pub use engine::{DropReason, Engine, EngineStats, SignalError, TimeoutReason};
 pub use error::{ArcError, ConnectError, SendError};
 pub use event::{
     ArcCloseReason, BridgeFailure, Completion, ConnectFailure, Direction, Event, Output,
 };
-pub use id::{ConnId, HandshakeId, IdParseError, Keypair, OpId, PeerId, ProtocolId};
+pub use id::{ConnId, HandshakeId, IdParseError, Keypair, OpId, PeerId, ProtocolId, RequestId};
 pub use memory::{MemoryNetwork, MemoryTransport};
 pub use node::{
     link_out_of_band, EventStream, Node, NodeConfig, NodeError, NodeStats, OutOfBand, Peers,

@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::*;
 use bytes::Bytes;
+use common::*;
 use overlay_core::sim::{Fault, NodeId, Sim, SimConfig};
 use overlay_core::{BridgeFailure, Config, ConnectFailure, Event};
 
@@ -79,7 +79,10 @@ fn an_offer_refused_for_the_per_neighbour_limit_fails_the_connect_at_once() -> T
     let op = sim.connect(b, p, &[a], &[c])?;
     let done = complete(&mut sim, op)?;
     let took = sim.elapsed() - started;
-    assert_eq!(done.result, Err(ConnectFailure::Remote(BridgeFailure::Busy)));
+    assert_eq!(
+        done.result,
+        Err(ConnectFailure::Remote(BridgeFailure::Busy))
+    );
     assert!(took < Duration::from_secs(1), "took {took:?}");
     assert!(sim.engine(c).stats().refused_requests >= 1);
     let _ = complete(&mut sim, first)?;

@@ -153,7 +153,7 @@ fn connect_to_for_more_arcs_than_the_limit_is_refused() -> TestResult {
     settle(&mut sim)?;
     let out_before = out_count(&sim, b, c, p);
     let frame = Frame::ConnectTo {
-        op: 77,
+        req: overlay_core::RequestId(77),
         protocol: p,
         to: sim.peer(c),
         count: u32::MAX,
@@ -170,7 +170,7 @@ fn connect_to_for_more_arcs_than_the_limit_is_refused() -> TestResult {
     // Toward a stranger too: no handshake is even started.
     let started = sim.engine(b).stats().handshakes_started;
     let frame = Frame::ConnectTo {
-        op: 78,
+        req: overlay_core::RequestId(78),
         protocol: p,
         to: stranger(1),
         count: u32::MAX,
@@ -188,7 +188,7 @@ fn connect_to_a_pending_peer_is_not_coalesced_forever() -> TestResult {
     let flood = 1000u64;
     for op in 0..flood {
         let frame = Frame::ConnectTo {
-            op,
+            req: overlay_core::RequestId(op),
             protocol: p,
             to: target,
             count: 1,
@@ -222,7 +222,7 @@ fn one_neighbour_cannot_fill_the_pending_table() -> TestResult {
     // CONNECT_TO toward random ids...
     for op in 0..(max_pending + 50) {
         let frame = Frame::ConnectTo {
-            op,
+            req: overlay_core::RequestId(op),
             protocol: p,
             to: stranger(1000 + op),
             count: 1,

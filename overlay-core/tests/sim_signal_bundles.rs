@@ -9,9 +9,7 @@ mod common;
 
 use common::*;
 use overlay_core::sim::{NodeId, Sim};
-use overlay_core::{
-    ConnState, HandshakeId, Keypair, Output, Signal, SignalEnvelope, SignedSignal,
-};
+use overlay_core::{ConnState, HandshakeId, Keypair, Output, Signal, SignalEnvelope, SignedSignal};
 
 /// Every signal envelope `node` produced so far, in order.
 fn envelopes(sim: &Sim, node: NodeId) -> Vec<SignalEnvelope> {
@@ -96,7 +94,8 @@ fn a_bundle_cut_or_extended_by_a_relay_is_refused() -> TestResult {
         offer.clone(),
         vec![cand.clone(), Signal::EndOfCandidates],
     );
-    let env = SignalEnvelope::from_signed(x.peer_id(), Some(sim.peer(b)), HandshakeId(5), p, signed);
+    let env =
+        SignalEnvelope::from_signed(x.peer_id(), Some(sim.peer(b)), HandshakeId(5), p, signed);
     assert!(env.verify());
     let mut cut = env.clone();
     cut.more.pop();
@@ -129,7 +128,8 @@ fn a_bundle_cut_or_extended_by_a_relay_is_refused() -> TestResult {
         Signal::EndOfCandidates,
         vec![cand],
     );
-    let again = SignalEnvelope::from_signed(x.peer_id(), Some(sim.peer(b)), HandshakeId(5), p, again);
+    let again =
+        SignalEnvelope::from_signed(x.peer_id(), Some(sim.peer(b)), HandshakeId(5), p, again);
     let replayed = sim.engine(b).stats().replayed_signals;
     let r = sim.act(b, |e, now| e.handle_signal(now, again));
     assert!(r.is_err());

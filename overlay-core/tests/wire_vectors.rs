@@ -15,7 +15,8 @@ use bytes::Bytes;
 use overlay_core::event::BridgeFailure;
 use overlay_core::wire::{hello_transcript, signal_transcript, DecodeError, Frame};
 use overlay_core::{
-    Fingerprint, HandshakeId, Keypair, PeerId, ProtocolId, Signal, SignalEnvelope, SignedSignal,
+    Fingerprint, HandshakeId, Keypair, PeerId, ProtocolId, RequestId, Signal, SignalEnvelope,
+    SignedSignal,
 };
 use serde_json::{json, Value};
 
@@ -101,14 +102,16 @@ fn expected(f: &Frame) -> Value {
             json!({"type": "arcRemove", "protocol": protocol.as_str(), "count": count})
         }
         Frame::ConnectTo {
-            op,
+            req,
             protocol,
             to,
             count,
-        } => json!({"type": "connectTo", "op": format!("{op:016x}"), "protocol": protocol.as_str(),
-            "to": to.to_string(), "count": count}),
-        Frame::ConnectDone { op, failure } => json!({"type": "connectDone",
-            "op": format!("{op:016x}"), "failure": failure.map(failure_name)}),
+        } => {
+            json!({"type": "connectTo", "op": format!("{:016x}", req.0), "protocol": protocol.as_str(),
+            "to": to.to_string(), "count": count})
+        }
+        Frame::ConnectDone { req, failure } => json!({"type": "connectDone",
+            "op": format!("{:016x}", req.0), "failure": failure.map(failure_name)}),
         Frame::Forward {
             handshake,
             to,
@@ -223,7 +226,7 @@ fn frames() -> Vec<(&'static str, Frame)> {
         (
             "connect-to",
             Frame::ConnectTo {
-                op: 0x0123_4567_89ab_cdef,
+                req: RequestId(0x0123_4567_89ab_cdef),
                 protocol: proto("n2n-chat"),
                 to: b,
                 count: 2,
@@ -232,14 +235,14 @@ fn frames() -> Vec<(&'static str, Frame)> {
         (
             "connect-done-ok",
             Frame::ConnectDone {
-                op: u64::MAX,
+                req: RequestId(u64::MAX),
                 failure: None,
             },
         ),
         (
             "connect-done-busy",
             Frame::ConnectDone {
-                op: 7,
+                req: RequestId(7),
                 failure: Some(BridgeFailure::Busy),
             },
         ),
@@ -296,7 +299,10 @@ fn frames() -> Vec<(&'static str, Frame)> {
                     Signal::Offer {
                         sdp: "v=0\r\n".into(),
                     },
-                    vec![Signal::candidate("candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"), Signal::EndOfCandidates],
+                    vec![
+                        Signal::candidate("candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"),
+                        Signal::EndOfCandidates,
+                    ],
                 ),
             },
         ),
@@ -408,7 +414,11 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("forward-signature-cut", forward_no_sig, "truncated"),
         ("type-0", vec![2, 0], "unknownType"),
         ("type-14", vec![2, 14, 0], "unknownType"),
-        ("refuse-truncated", vec![2, 12, 0, 0, 0, 0, 0, 0, 0, 1, 7], "truncated"),
+        (
+            "refuse-truncated",
+            vec![2, 12, 0, 0, 0, 0, 0, 0, 0, 1, 7],
+            "truncated",
+        ),
         ("protocol-empty", vec![2, 2, 0], "badProtocol"),
         ("protocol-space", vec![2, 2, 1, b' '], "badProtocol"),
         (

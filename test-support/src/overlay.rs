@@ -216,7 +216,7 @@ impl RandomOverlay {
         }
         for (i, node) in self.nodes.iter().enumerate() {
             for info in node.connections().await.map_err(|e| e.to_string())? {
-                let carries = info.arcs.iter().any(|(_, c)| c.out + c.inn > 0);
+                let carries = info.arcs.iter().any(|(_, c)| c.out + c.incoming > 0);
                 match info.state {
                     ConnState::Living if !carries => {
                         problems.push(format!("node {i}: a living connection without arcs"))

@@ -5,11 +5,21 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::handshake::Accepted;
 use super::Engine;
 use crate::connection::{ConnState, Via, Waiter};
 use crate::event::{ArcCloseReason, BridgeFailure, ConnectFailure, Direction, Event};
-use crate::id::{ConnId, PeerId, ProtocolId};
+use crate::id::{ConnId, HandshakeId, PeerId, ProtocolId, RequestId};
+use crate::signal::SignedSignal;
+use crate::transport::Role;
 use crate::wire::{Frame, Reassembled};
+
+/// The connection a frame came on, and the neighbour at its other end.
+#[derive(Debug, Clone, Copy)]
+struct Sender {
+    id: ConnId,
+    peer: PeerId,
+}
 
 /// Frames whose handling queues control frames back toward their sender
 /// (a `ConnectDone`, a `ForwardFailed`, our own signals of a relayed
@@ -66,251 +76,312 @@ impl Engine {
             tracing::debug!(conn = %id, peer = %peer.short(), "request refused: our replies to it are not read");
             return;
         }
+        // One method per frame kind (the `Frame` is the dispatch table).
+        let from = Sender { id, peer };
         match frame {
             Frame::Hello { .. } => {}
-            Frame::Data { protocol, payload } => {
-                self.interrupt_reassembly(now, id);
-                self.deliver(id, protocol, peer, payload);
-            }
+            Frame::Data { protocol, payload } => self.on_data(now, from, protocol, payload),
             Frame::DataStart {
                 protocol,
                 total_len,
                 chunk,
-            } => {
-                // Only the message in progress is dropped, not this one.
-                self.interrupt_reassembly(now, id);
-                let r = self.reassemble(id, chunk.len(), |r| r.start(protocol, total_len, &chunk));
-                self.reassembled(now, id, peer, r);
-            }
-            Frame::DataCont { chunk } => {
-                let r = self.reassemble(id, chunk.len(), |r| r.cont(&chunk));
-                self.reassembled(now, id, peer, r);
-            }
-            Frame::ArcAdd { protocol, count } => {
-                if count == 0 {
-                    return self.bad_frame(now, id, "arc add of zero");
-                }
-                let room = self.conns.get(&id).is_some_and(|c| {
-                    c.arcs.room_for(
-                        &protocol,
-                        false,
-                        count,
-                        self.config.max_arcs_per_pair,
-                        self.config.max_protocols_per_connection,
-                    )
-                });
-                if !room {
-                    // Our own side never asks for more: the remote broke the
-                    // limits, and its arc count can no longer be agreed on.
-                    return self.violation(now, id, "arcs beyond the per-pair or protocol limit");
-                }
-                self.revive(id);
-                let Some(c) = self.conns.get_mut(&id) else {
-                    return;
-                };
-                let n = c.arcs.add_in(protocol, count);
-                self.emit(
-                    protocol,
-                    Event::ArcOpened {
-                        peer,
-                        direction: Direction::In,
-                        count: n,
-                    },
-                );
-            }
-            Frame::ArcRemove { protocol, count } => {
-                let Some(c) = self.conns.get_mut(&id) else {
-                    return;
-                };
-                let (removed, left) = c.arcs.remove_in(&protocol, count);
-                if removed > 0 {
-                    // One event per change of count, however many arcs go.
-                    self.emit(
-                        protocol,
-                        Event::ArcClosed {
-                            peer,
-                            direction: Direction::In,
-                            reason: ArcCloseReason::Removed,
-                            count: left,
-                        },
-                    );
-                }
-                if removed < count {
-                    self.bad_frame(now, id, "arc remove beyond the arcs held");
-                }
-                self.maybe_dying(now, id);
-            }
+            } => self.on_data_start(now, from, protocol, total_len, chunk),
+            Frame::DataCont { chunk } => self.on_data_cont(now, from, chunk),
+            Frame::ArcAdd { protocol, count } => self.on_arc_add(now, from, protocol, count),
+            Frame::ArcRemove { protocol, count } => self.on_arc_remove(now, from, protocol, count),
             Frame::ConnectTo {
-                op,
+                req,
                 protocol,
                 to,
                 count,
-            } => {
-                let waiter = Waiter::Remote {
-                    bridge: peer,
-                    req: op,
-                };
-                if count == 0 {
-                    return self.bad_frame(now, id, "connect of zero arcs");
-                }
-                if to == self.local {
-                    self.send_control(
-                        id,
-                        Frame::ConnectDone {
-                            op,
-                            failure: Some(BridgeFailure::SelfConnection),
-                        },
-                    );
-                } else {
-                    self.open_arcs(now, protocol, to, count, waiter, Some(Via::Bridge(peer)));
-                }
-            }
-            Frame::ConnectDone { op, failure } => match self.bridge_waits.get(&op) {
-                Some(w) if w.from == peer => {
-                    if let Some(w) = self.bridge_waits.remove(&op) {
-                        let result = failure.map_or(Ok(()), |f| Err(ConnectFailure::Remote(f)));
-                        self.part_done(w.op, result, None);
-                    }
-                }
-                _ => self.bad_frame(now, id, "connect-done for no request of ours"),
-            },
+            } => self.on_connect_to(now, from, req, protocol, to, count),
+            Frame::ConnectDone { req, failure } => self.on_connect_done(now, from, req, failure),
             Frame::Forward {
                 handshake,
                 to,
                 signal,
-            } => {
-                if to == peer || to == self.local {
-                    self.send_control(
-                        id,
-                        Frame::ForwardFailed {
-                            handshake,
-                            reason: BridgeFailure::SelfConnection,
-                        },
-                    );
-                    return;
-                }
-                match self.established(&to) {
-                    Some(target) if self.reply_queue_full(target) => {
-                        // The target does not drain its queue: relaying more
-                        // would let one neighbour grow our memory without bound.
-                        tracing::debug!(from = %peer.short(), to = %to.short(), "cannot relay: target's queue is full");
-                        self.send_control(
-                            id,
-                            Frame::ForwardFailed {
-                                handshake,
-                                reason: BridgeFailure::Busy,
-                            },
-                        );
-                    }
-                    Some(target) => {
-                        self.stats.relayed += 1;
-                        self.send_control(
-                            target,
-                            Frame::Forwarded {
-                                handshake,
-                                origin: peer,
-                                signal,
-                            },
-                        );
-                    }
-                    None => {
-                        tracing::debug!(from = %peer.short(), to = %to.short(), "cannot relay: not a neighbour");
-                        self.send_control(
-                            id,
-                            Frame::ForwardFailed {
-                                handshake,
-                                reason: BridgeFailure::NotNeighbour,
-                            },
-                        );
-                    }
-                }
-            }
+            } => self.on_forward(from, handshake, to, signal),
             Frame::Forwarded {
                 handshake,
                 origin,
                 signal,
-            } => {
-                let protocol = self.conns.get(&id).map(|c| c.envelope_protocol);
-                if let Some(protocol) = protocol {
-                    let r = self.accept_remote_signal(
-                        now,
-                        handshake,
-                        origin,
-                        Some(self.local),
-                        Via::Bridge(peer),
-                        protocol,
-                        signal,
-                    );
-                    if let super::handshake::Accepted::Dropped(why) = r {
-                        tracing::debug!(from = %origin.short(), bridge = %peer.short(), why, "forwarded signal dropped");
-                    }
-                }
-            }
+            } => self.on_forwarded(now, from, handshake, origin, signal),
             Frame::ForwardFailed { handshake, reason } => {
-                let target = self.by_handshake.get(&handshake).copied();
-                let ours = target
-                    .and_then(|t| self.conns.get(&t))
-                    .is_some_and(|c| c.via == Via::Bridge(peer) && c.state.is_pending());
-                match target {
-                    Some(t) if ours => {
-                        self.fail_conn(
-                            now,
-                            t,
-                            ConnectFailure::BridgeFailed {
-                                bridge: peer,
-                                why: reason,
-                            },
-                            true,
-                        );
-                    }
-                    _ => self.stats.dropped_signals += 1,
-                }
+                self.on_forward_failed(now, from, handshake, reason)
             }
             Frame::Refuse {
                 handshake,
                 to,
                 reason,
-            } => {
-                // Relay a destination's refusal to the offer's origin: one
-                // small frame per frame received, never past the target's
-                // queue limit.
-                match self.established(&to) {
-                    Some(target) if to != peer && !self.reply_queue_full(target) => {
-                        self.stats.relayed += 1;
-                        self.send_control(
-                            target,
-                            Frame::Refused {
-                                handshake,
-                                origin: peer,
-                                reason,
-                            },
-                        );
-                    }
-                    _ => self.stats.dropped_signals += 1,
-                }
-            }
+            } => self.on_refuse(from, handshake, to, reason),
             Frame::Refused {
                 handshake,
                 origin,
                 reason,
-            } => {
-                // Only the handshake's bridge relays, and only for the peer
-                // the handshake is with.
-                let target = self.by_handshake.get(&handshake).copied();
-                let ours = target.and_then(|t| self.conns.get(&t)).is_some_and(|c| {
-                    c.via == Via::Bridge(peer)
-                        && c.state.is_pending()
-                        && c.role == crate::transport::Role::Initiator
-                        && c.peer == Some(origin)
-                });
-                match target {
-                    Some(t) if ours => {
-                        tracing::debug!(conn = %t, peer = %origin.short(), %reason, "our offer was refused");
-                        self.fail_conn(now, t, ConnectFailure::Remote(reason), true);
-                    }
-                    _ => self.stats.dropped_signals += 1,
+            } => self.on_refused(now, from, handshake, origin, reason),
+        }
+    }
+
+    fn on_data(&mut self, now: Instant, from: Sender, protocol: ProtocolId, payload: Bytes) {
+        self.interrupt_reassembly(now, from.id);
+        self.deliver(from.id, protocol, from.peer, payload);
+    }
+
+    fn on_data_start(
+        &mut self,
+        now: Instant,
+        from: Sender,
+        protocol: ProtocolId,
+        total_len: u32,
+        chunk: Bytes,
+    ) {
+        // Only the message in progress is dropped, not this one.
+        self.interrupt_reassembly(now, from.id);
+        let r = self.reassemble(from.id, chunk.len(), |r| {
+            r.start(protocol, total_len, &chunk)
+        });
+        self.reassembled(now, from.id, from.peer, r);
+    }
+
+    fn on_data_cont(&mut self, now: Instant, from: Sender, chunk: Bytes) {
+        let r = self.reassemble(from.id, chunk.len(), |r| r.cont(&chunk));
+        self.reassembled(now, from.id, from.peer, r);
+    }
+
+    fn on_arc_add(&mut self, now: Instant, from: Sender, protocol: ProtocolId, count: u32) {
+        let Sender { id, peer } = from;
+        if count == 0 {
+            return self.bad_frame(now, id, "arc add of zero");
+        }
+        let room = self.conns.get(&id).is_some_and(|c| {
+            c.arcs.room_for(
+                &protocol,
+                false,
+                count,
+                self.config.max_arcs_per_pair,
+                self.config.max_protocols_per_connection,
+            )
+        });
+        if !room {
+            // Our own side never asks for more: the remote broke the
+            // limits, and its arc count can no longer be agreed on.
+            return self.violation(now, id, "arcs beyond the per-pair or protocol limit");
+        }
+        self.revive(id);
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let n = c.arcs.add_in(protocol, count);
+        self.emit(
+            protocol,
+            Event::ArcOpened {
+                peer,
+                direction: Direction::In,
+                count: n,
+            },
+        );
+    }
+
+    fn on_arc_remove(&mut self, now: Instant, from: Sender, protocol: ProtocolId, count: u32) {
+        let Sender { id, peer } = from;
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let (removed, left) = c.arcs.remove_in(&protocol, count);
+        if removed > 0 {
+            // One event per change of count, however many arcs go.
+            self.emit(
+                protocol,
+                Event::ArcClosed {
+                    peer,
+                    direction: Direction::In,
+                    reason: ArcCloseReason::Removed,
+                    count: left,
+                },
+            );
+        }
+        if removed < count {
+            self.bad_frame(now, id, "arc remove beyond the arcs held");
+        }
+        self.maybe_dying(now, id);
+    }
+
+    fn on_connect_to(
+        &mut self,
+        now: Instant,
+        from: Sender,
+        req: RequestId,
+        protocol: ProtocolId,
+        to: PeerId,
+        count: u32,
+    ) {
+        let Sender { id, peer } = from;
+        if count == 0 {
+            return self.bad_frame(now, id, "connect of zero arcs");
+        }
+        if to == self.local {
+            self.send_control(
+                id,
+                Frame::ConnectDone {
+                    req,
+                    failure: Some(BridgeFailure::SelfConnection),
+                },
+            );
+        } else {
+            let waiter = Waiter::Remote { bridge: peer, req };
+            self.open_arcs(now, protocol, to, count, waiter, Some(Via::Bridge(peer)));
+        }
+    }
+
+    fn on_connect_done(
+        &mut self,
+        now: Instant,
+        from: Sender,
+        req: RequestId,
+        failure: Option<BridgeFailure>,
+    ) {
+        match self.bridge_waits.get(&req) {
+            Some(w) if w.from == from.peer => {
+                if let Some(w) = self.remove_bridge_wait(req) {
+                    let result = failure.map_or(Ok(()), |f| Err(ConnectFailure::Remote(f)));
+                    self.part_done(w.op, result, None);
                 }
             }
+            _ => self.bad_frame(now, from.id, "connect-done for no request of ours"),
+        }
+    }
+
+    /// A neighbour asks us (its bridge) to relay a signal to `to`.
+    fn on_forward(
+        &mut self,
+        from: Sender,
+        handshake: HandshakeId,
+        to: PeerId,
+        signal: SignedSignal,
+    ) {
+        let Sender { id, peer } = from;
+        let failed = |reason| Frame::ForwardFailed { handshake, reason };
+        if to == peer || to == self.local {
+            return self.send_control(id, failed(BridgeFailure::SelfConnection));
+        }
+        match self.established(&to) {
+            Some(target) if self.reply_queue_full(target) => {
+                // The target does not drain its queue: relaying more
+                // would let one neighbour grow our memory without bound.
+                tracing::debug!(from = %peer.short(), to = %to.short(), "cannot relay: target's queue is full");
+                self.send_control(id, failed(BridgeFailure::Busy));
+            }
+            Some(target) => {
+                self.stats.relayed += 1;
+                self.send_control(
+                    target,
+                    Frame::Forwarded {
+                        handshake,
+                        origin: peer,
+                        signal,
+                    },
+                );
+            }
+            None => {
+                tracing::debug!(from = %peer.short(), to = %to.short(), "cannot relay: not a neighbour");
+                self.send_control(id, failed(BridgeFailure::NotNeighbour));
+            }
+        }
+    }
+
+    /// A signal of `origin`, relayed by the sender (our bridge).
+    fn on_forwarded(
+        &mut self,
+        now: Instant,
+        from: Sender,
+        handshake: HandshakeId,
+        origin: PeerId,
+        signal: SignedSignal,
+    ) {
+        let Some(protocol) = self.conns.get(&from.id).map(|c| c.envelope_protocol) else {
+            return;
+        };
+        let local = self.local;
+        let via = Via::Bridge(from.peer);
+        let r =
+            self.accept_remote_signal(now, handshake, origin, Some(local), via, protocol, signal);
+        if let Accepted::Dropped(why) = r {
+            tracing::debug!(from = %origin.short(), bridge = %from.peer.short(), %why, "forwarded signal dropped");
+        }
+    }
+
+    /// Our bridge could not relay a signal of `handshake`.
+    fn on_forward_failed(
+        &mut self,
+        now: Instant,
+        from: Sender,
+        handshake: HandshakeId,
+        reason: BridgeFailure,
+    ) {
+        let target = self.by_handshake.get(&handshake).copied();
+        let ours = target
+            .and_then(|t| self.conns.get(&t))
+            .is_some_and(|c| c.via == Via::Bridge(from.peer) && c.state.is_pending());
+        match target {
+            Some(t) if ours => {
+                let why = ConnectFailure::BridgeFailed {
+                    bridge: from.peer,
+                    why: reason,
+                };
+                self.fail_conn(now, t, why, true);
+            }
+            _ => self.stats.dropped_signals += 1,
+        }
+    }
+
+    /// Relay a destination's refusal to the offer's origin: one small frame
+    /// per frame received, never past the target's queue limit.
+    fn on_refuse(
+        &mut self,
+        from: Sender,
+        handshake: HandshakeId,
+        to: PeerId,
+        reason: BridgeFailure,
+    ) {
+        match self.established(&to) {
+            Some(target) if to != from.peer && !self.reply_queue_full(target) => {
+                self.stats.relayed += 1;
+                self.send_control(
+                    target,
+                    Frame::Refused {
+                        handshake,
+                        origin: from.peer,
+                        reason,
+                    },
+                );
+            }
+            _ => self.stats.dropped_signals += 1,
+        }
+    }
+
+    /// `origin` refused our offer. Only the handshake's bridge relays, and
+    /// only for the peer the handshake is with.
+    fn on_refused(
+        &mut self,
+        now: Instant,
+        from: Sender,
+        handshake: HandshakeId,
+        origin: PeerId,
+        reason: BridgeFailure,
+    ) {
+        let target = self.by_handshake.get(&handshake).copied();
+        let ours = target.and_then(|t| self.conns.get(&t)).is_some_and(|c| {
+            c.via == Via::Bridge(from.peer)
+                && c.state.is_pending()
+                && c.role == Role::Initiator
+                && c.peer == Some(origin)
+        });
+        match target {
+            Some(t) if ours => {
+                tracing::debug!(conn = %t, peer = %origin.short(), %reason, "our offer was refused");
+                self.fail_conn(now, t, ConnectFailure::Remote(reason), true);
+            }
+            _ => self.stats.dropped_signals += 1,
         }
     }
 

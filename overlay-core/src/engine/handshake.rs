@@ -8,12 +8,12 @@
 //! starts runs beside it and replaces it only when its `Hello` (bound to
 //! the new DTLS session) checks out.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
 use ed25519_dalek::VerifyingKey;
 
-use super::ops::EarlySignal;
+use super::ops::{DropReason, EarlySignal};
 use super::Engine;
 use crate::connection::{ConnState, Via};
 use crate::event::{ArcCloseReason, BridgeFailure, ConnectFailure, Direction, Event, Output};
@@ -40,29 +40,42 @@ impl SeqSet {
     }
 }
 
-/// Decoded public keys of peers whose signatures this engine checked
-/// (decoding a key is a fair part of a verification). Bounded: cleared
-/// when full.
+/// Decoded public keys of peers whose signatures were checked (decoding
+/// a key, a square root in the field, is a fair part of a verification).
+///
+/// A memo of a pure function (the bytes of a [`PeerId`] decide its key),
+/// shared by the engines of one thread: a process that runs many engines
+/// on one thread (the simulator, a test, a hub of nodes) decodes each
+/// peer's key once instead of once per engine. Only keys that verified a
+/// valid signature are kept, and the memo is bounded: cleared when full.
 #[derive(Default)]
-pub(crate) struct KeyCache(BTreeMap<PeerId, VerifyingKey>);
+pub(crate) struct KeyCache;
 
-const KEY_CACHE_MAX: usize = 4096;
+const KEY_CACHE_MAX: usize = 16_384;
+
+thread_local! {
+    static KEYS: std::cell::RefCell<std::collections::HashMap<PeerId, VerifyingKey>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
 
 impl KeyCache {
     fn verify(&mut self, peer: &PeerId, message: &[u8], signature: &[u8; 64]) -> bool {
-        if let Some(k) = self.0.get(peer) {
-            return verify_with(k, message, signature);
+        let cached = KEYS.with(|k| k.borrow().get(peer).copied());
+        if let Some(k) = cached {
+            return verify_with(&k, message, signature);
         }
         let Some(k) = peer.verifying_key() else {
             return false;
         };
         let ok = verify_with(&k, message, signature);
         if ok {
-            // Only keys that signed something valid are kept.
-            if self.0.len() >= KEY_CACHE_MAX {
-                self.0.clear();
-            }
-            self.0.insert(*peer, k);
+            KEYS.with(|keys| {
+                let mut keys = keys.borrow_mut();
+                if keys.len() >= KEY_CACHE_MAX {
+                    keys.clear();
+                }
+                keys.insert(*peer, k);
+            });
         }
         ok
     }
@@ -117,7 +130,7 @@ pub(super) enum Accepted {
     /// Kept until its handshake's offer arrives.
     Buffered,
     /// Dropped (counted); the reason.
-    Dropped(&'static str),
+    Dropped(DropReason),
 }
 
 impl Engine {
@@ -126,8 +139,13 @@ impl Engine {
     /// bundle under one signature ([`Engine::send_bundle`], at the next
     /// timeout).
     pub(super) fn route_local_signal(&mut self, now: Instant, id: ConnId, signal: Signal) {
-        let frame_room = self.config.max_frame_size.saturating_sub(BUNDLE_FRAME_OVERHEAD);
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let frame_room = self
+            .config
+            .max_frame_size
+            .saturating_sub(BUNDLE_FRAME_OVERHEAD);
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         if !c.state.is_pending() {
             tracing::trace!(conn = %id, kind = signal.kind(), "late local signal after open: dropped");
             return;
@@ -141,7 +159,9 @@ impl Engine {
         if full {
             self.send_bundle(now, id);
         }
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         c.unsigned.push(signal);
         if c.unsigned.len() == 1 {
             self.to_sign.push_back((now, id));
@@ -150,7 +170,9 @@ impl Engine {
 
     /// Sign the signals `id` holds as one bundle and send it on its way.
     pub(super) fn send_bundle(&mut self, now: Instant, id: ConnId) {
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         let mut signals = std::mem::take(&mut c.unsigned);
         if signals.is_empty() {
             return;
@@ -174,8 +196,14 @@ impl Engine {
         let first = signals.remove(0);
         match (via, peer) {
             (Via::OutOfBand, to) => {
-                let signed =
-                    SignedSignal::sign_bundle(&self.keypair, to.as_ref(), handshake, seq, first, signals);
+                let signed = SignedSignal::sign_bundle(
+                    &self.keypair,
+                    to.as_ref(),
+                    handshake,
+                    seq,
+                    first,
+                    signals,
+                );
                 let env = SignalEnvelope::from_signed(self.local, to, handshake, protocol, signed);
                 self.outputs.push_back(Output::Signal(env));
             }
@@ -229,19 +257,19 @@ impl Engine {
     ) -> Accepted {
         if origin == self.local {
             self.stats.dropped_signals += 1;
-            return Accepted::Dropped("signal claims to come from this node");
+            return Accepted::Dropped(DropReason::FromSelf);
         }
         if signed.last_seq() > MAX_SIGNAL_SEQ || signed.more.len() >= MAX_BUNDLE {
-            return self.forged(origin, "sequence number out of range");
+            return self.forged(origin, DropReason::SequenceOutOfRange);
         }
         match (destination, via) {
             (Some(d), _) if d == self.local => {}
             (None, Via::OutOfBand) => {}
-            _ => return self.forged(origin, "signal addressed to another peer"),
+            _ => return self.forged(origin, DropReason::Misaddressed),
         }
         let transcript = signed.transcript(&origin, destination.as_ref(), h);
         if !self.keys.verify(&origin, &transcript, &signed.signature.0) {
-            return self.forged(origin, "bad signature");
+            return self.forged(origin, DropReason::BadSignature);
         }
         // One signature, checked: the signals act one by one, in order; the
         // rest of a bundle is dropped with the first signal that is.
@@ -279,7 +307,7 @@ impl Engine {
             self.stats.replayed_signals += 1;
             self.stats.dropped_signals += 1;
             tracing::debug!(peer = %origin.short(), handshake = %h, "signal of a handshake already over: replay dropped");
-            return Accepted::Dropped("replayed signal of an earlier handshake");
+            return Accepted::Dropped(DropReason::ReplayedHandshake);
         }
         if !matches!(signal, Signal::Offer { .. }) {
             // One source (a bridge neighbour, or an out-of-band origin) may
@@ -298,7 +326,7 @@ impl Engine {
             if held >= share {
                 self.stats.dropped_signals += 1;
                 self.stats.refused_requests += 1;
-                return Accepted::Dropped("too many early signals from this source");
+                return Accepted::Dropped(DropReason::EarlySignalShare);
             }
             if self.early.len() >= self.config.max_early_signals {
                 self.early.pop_front();
@@ -323,7 +351,7 @@ impl Engine {
         let mut beside = false;
         if let Some(&existing) = self.by_peer.get(&origin) {
             let Some(c) = self.conns.get(&existing) else {
-                return Accepted::Dropped("stale table entry");
+                return Accepted::Dropped(DropReason::Stale);
             };
             match (c.state, c.role) {
                 (s, Role::Initiator) if s.is_pending() => {
@@ -332,7 +360,7 @@ impl Engine {
                     if self.local < origin {
                         self.stats.dropped_signals += 1;
                         tracing::debug!(peer = %origin.short(), "glare: our handshake wins, their offer dropped");
-                        return Accepted::Dropped("glare: our own handshake wins");
+                        return Accepted::Dropped(DropReason::GlareOursWins);
                     }
                     tracing::debug!(peer = %origin.short(), "glare: their handshake wins, ours abandoned");
                     if let Some(old) = self.drop_conn(existing, true) {
@@ -385,9 +413,9 @@ impl Engine {
             }
             self.refuse_offer(h, origin, via, BridgeFailure::Busy);
             return Accepted::Dropped(if per_neighbour {
-                "too many handshakes relayed by this neighbour"
+                DropReason::BusyNeighbour
             } else {
-                "too many handshakes at once"
+                DropReason::Busy
             });
         }
         self.stats.handshakes_accepted += 1;
@@ -449,10 +477,10 @@ impl Engine {
     }
 
     /// A signal whose signature checked out, for a handshake this engine knows.
-    fn forged(&mut self, origin: PeerId, why: &'static str) -> Accepted {
+    fn forged(&mut self, origin: PeerId, why: DropReason) -> Accepted {
         self.stats.forged_signals += 1;
         self.stats.dropped_signals += 1;
-        tracing::warn!(claimed = %origin.short(), why, "forged or misaddressed signal dropped");
+        tracing::warn!(claimed = %origin.short(), %why, "forged or misaddressed signal dropped");
         Accepted::Dropped(why)
     }
 
@@ -465,39 +493,39 @@ impl Engine {
         signal: Signal,
     ) -> Accepted {
         let Some(c) = self.conns.get(&id) else {
-            return Accepted::Dropped("stale table entry");
+            return Accepted::Dropped(DropReason::Stale);
         };
         if c.via != via {
             self.stats.dropped_signals += 1;
-            return Accepted::Dropped("signal came by another path than its handshake");
+            return Accepted::Dropped(DropReason::WrongPath);
         }
         if !c.state.is_pending() {
             // Late trickle after open (or a replay): harmless.
-            return Accepted::Dropped("connection already open");
+            return Accepted::Dropped(DropReason::AlreadyOpen);
         }
         if c.peer.is_some_and(|p| p != origin) {
             self.stats.dropped_signals += 1;
-            return Accepted::Dropped("signal from a peer that is not in this handshake");
+            return Accepted::Dropped(DropReason::NotInHandshake);
         }
         if c.role == Role::Initiator && c.peer.is_none() && matches!(signal, Signal::Offer { .. }) {
             self.stats.dropped_signals += 1;
-            return Accepted::Dropped("an offer for our own handshake");
+            return Accepted::Dropped(DropReason::OfferForOwnHandshake);
         }
         let fresh = self.conns.get_mut(&id).is_some_and(|c| c.seen.insert(seq));
         if !fresh {
             self.stats.replayed_signals += 1;
             self.stats.dropped_signals += 1;
             tracing::debug!(conn = %id, seq, "signal already taken: replay dropped");
-            return Accepted::Dropped("replayed signal");
+            return Accepted::Dropped(DropReason::Replayed);
         }
         let Some(c) = self.conns.get(&id) else {
-            return Accepted::Dropped("stale table entry");
+            return Accepted::Dropped(DropReason::Stale);
         };
         match c.peer {
             Some(p) if p == origin => {}
             Some(_) => {
                 self.stats.dropped_signals += 1;
-                return Accepted::Dropped("signal from a peer that is not in this handshake");
+                return Accepted::Dropped(DropReason::NotInHandshake);
             }
             None => {
                 // Out-of-band initiator learns who answered.
@@ -536,7 +564,7 @@ impl Engine {
                                 self.pump(other);
                             }
                             self.stats.dropped_signals += 1;
-                            return Accepted::Dropped("glare: their handshake wins");
+                            return Accepted::Dropped(DropReason::GlareTheirsWins);
                         }
                         tracing::debug!(peer = %origin.short(), "glare: our handshake wins, theirs abandoned");
                     }
@@ -715,6 +743,10 @@ impl Engine {
             return;
         };
         c.state = ConnState::Living;
+        self.timers.clear(super::timers::TimerKey::Conn(id));
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         let wants = std::mem::take(&mut c.wants);
         let via = c.via;
         let mut opened = Vec::new();

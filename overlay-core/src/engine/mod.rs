@@ -14,6 +14,7 @@
 mod frames;
 mod handshake;
 mod ops;
+mod timers;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
@@ -27,13 +28,15 @@ use crate::config::Config;
 use crate::connection::{ArcRequest, Conn, ConnState, ConnStats, ConnectionInfo, Via, Waiter};
 use crate::error::{ArcError, SendError};
 use crate::event::{ArcCloseReason, ConnectFailure, Direction, Event, Output};
-use crate::id::{ConnId, HandshakeId, Keypair, OpId, PeerId, ProtocolId};
+use crate::id::{ConnId, HandshakeId, Keypair, OpId, PeerId, ProtocolId, RequestId};
 use crate::outbox::Outbox;
 use crate::transport::{CloseReason, Role, TransportCommand, TransportEvent};
-use crate::wire::{Frame, Reassembler};
+use crate::wire::{Frame, MessageFrames, Reassembler};
 
 pub(crate) use handshake::{EarlyHello, SeqSet};
-pub use ops::SignalError;
+pub use ops::{DropReason, SignalError};
+pub use timers::TimeoutReason;
+use timers::{Deadlines, TimerKey};
 
 /// Counters of a whole engine.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -104,7 +107,11 @@ pub struct Engine {
     next_op: u64,
     next_req: u64,
     ops: BTreeMap<OpId, ops::LocalOp>,
-    bridge_waits: BTreeMap<u64, ops::BridgeWait>,
+    bridge_waits: BTreeMap<RequestId, ops::BridgeWait>,
+    /// Deadlines of pending and dying connections and of bridge waits.
+    timers: Deadlines,
+    /// What the last [`Engine::handle_timeout`] fired first.
+    last_timeout_reason: Option<TimeoutReason>,
     early: VecDeque<ops::EarlySignal>,
     /// Connections holding local signals to sign and send as one bundle,
     /// with the instant the first of them came (in order).
@@ -116,6 +123,20 @@ pub struct Engine {
     commands: VecDeque<TransportCommand>,
     outputs: VecDeque<Output>,
     stats: EngineStats,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("local", &self.local)
+            .field("connections", &self.conns.len())
+            .field("operations", &self.ops.len())
+            .field("bridge_waits", &self.bridge_waits.len())
+            .field("early_signals", &self.early.len())
+            .field("next_timeout", &self.poll_timeout_reason())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Engine {
@@ -138,6 +159,8 @@ impl Engine {
             next_req: 1,
             ops: BTreeMap::new(),
             bridge_waits: BTreeMap::new(),
+            timers: Deadlines::default(),
+            last_timeout_reason: None,
             early: VecDeque::new(),
             to_sign: VecDeque::new(),
             reassembly_memory: 0,
@@ -181,7 +204,11 @@ impl Engine {
         for c in self.conns.values().filter(|c| c.state.is_established()) {
             let Some(peer) = c.peer else { continue };
             let a = c.arcs_of(protocol);
-            let n = if dir == Direction::Out { a.out } else { a.inn };
+            let n = if dir == Direction::Out {
+                a.out
+            } else {
+                a.incoming
+            };
             if n > 0 {
                 v.insert(peer, n);
             }
@@ -265,17 +292,45 @@ impl Engine {
         self.outputs.pop_front()
     }
 
-    /// When [`Engine::handle_timeout`] must be called next.
+    /// When [`Engine::handle_timeout`] must be called next. O(log n):
+    /// deadlines are kept sorted.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let conns = self
-            .conns
-            .values()
-            .filter(|c| c.state != ConnState::Living)
-            .map(|c| c.deadline);
-        let waits = self.bridge_waits.values().map(|w| w.deadline);
-        let early = self.early.front().map(|e| e.expires);
-        let bundles = self.to_sign.front().map(|(t, _)| *t);
-        conns.chain(waits).chain(early).chain(bundles).min()
+        self.poll_timeout_reason().map(|(t, _)| t)
+    }
+
+    /// The next deadline and why (the earliest of the timers; on a tie,
+    /// the first in [`TimeoutReason`]'s order).
+    #[must_use]
+    pub fn poll_timeout_reason(&self) -> Option<(Instant, TimeoutReason)> {
+        let bundles = self
+            .to_sign
+            .front()
+            .map(|(t, _)| (*t, TimeoutReason::SignalBundle));
+        let timers = self.timers.first().map(|(t, key)| {
+            let reason = match key {
+                TimerKey::Conn(id) => match self.conns.get(&id).map(|c| c.state) {
+                    Some(ConnState::Dying) => TimeoutReason::DyingTimeout,
+                    _ => TimeoutReason::PendingTimeout,
+                },
+                TimerKey::BridgeWait(_) => TimeoutReason::BridgeWait,
+            };
+            (t, reason)
+        });
+        let early = self
+            .early
+            .front()
+            .map(|e| (e.expires, TimeoutReason::EarlySignals));
+        [bundles, timers, early]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(t, r)| (*t, *r))
+    }
+
+    /// What the last [`Engine::handle_timeout`] handled first (`None` if
+    /// nothing was due): why the node woke up.
+    pub fn last_timeout_reason(&self) -> Option<TimeoutReason> {
+        self.last_timeout_reason
     }
 
     // ----- inputs --------------------------------------------------------
@@ -302,20 +357,42 @@ impl Engine {
         }
     }
 
-    /// Handle every deadline at or before `now`.
+    /// Handle every deadline at or before `now`. Touches only the timers
+    /// that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_timeout_reason = self
+            .poll_timeout_reason()
+            .filter(|(t, _)| *t <= now)
+            .map(|(_, r)| r);
+        if let Some(reason) = self.last_timeout_reason {
+            tracing::trace!(?reason, "timer fired");
+        }
         while self.to_sign.front().is_some_and(|(t, _)| *t <= now) {
             if let Some((_, id)) = self.to_sign.pop_front() {
                 self.send_bundle(now, id);
             }
         }
-        let expired: Vec<ConnId> = self
-            .conns
-            .values()
-            .filter(|c| c.state != ConnState::Living && c.deadline <= now)
-            .map(|c| c.id)
-            .collect();
+        // Connections first (in id order), then bridge waits, as due now.
+        let due = self.timers.due(now);
+        let mut expired: Vec<ConnId> = Vec::new();
+        let mut waits: Vec<RequestId> = Vec::new();
+        for key in due {
+            match key {
+                TimerKey::Conn(id) => expired.push(id),
+                TimerKey::BridgeWait(req) => waits.push(req),
+            }
+        }
+        expired.sort_unstable();
+        waits.sort_unstable();
         for id in expired {
+            // Still due (handling another may have moved or dropped it)?
+            if !self
+                .timers
+                .get(TimerKey::Conn(id))
+                .is_some_and(|t| t <= now)
+            {
+                continue;
+            }
             let Some(state) = self.conns.get(&id).map(|c| c.state) else {
                 continue;
             };
@@ -329,15 +406,15 @@ impl Engine {
                 self.fail_conn(now, id, ConnectFailure::Timeout, true);
             }
         }
-        let waits: Vec<u64> = self
-            .bridge_waits
-            .iter()
-            .filter(|(_, w)| w.deadline <= now)
-            .map(|(r, _)| *r)
-            .collect();
         for req in waits {
-            if let Some(w) = self.bridge_waits.remove(&req) {
-                self.part_done(w.op, Err(ConnectFailure::Timeout), None);
+            if self
+                .bridge_waits
+                .get(&req)
+                .is_some_and(|w| w.deadline <= now)
+            {
+                if let Some(w) = self.remove_bridge_wait(req) {
+                    self.part_done(w.op, Err(ConnectFailure::Timeout), None);
+                }
             }
         }
         while self.early.front().is_some_and(|e| e.expires <= now) {
@@ -377,39 +454,15 @@ impl Engine {
             return Err(SendError::NotNeighbour { peer, protocol });
         };
         let a = c.arcs_of(&protocol);
-        if a.out == 0 && a.inn == 0 {
+        if a.out == 0 && a.incoming == 0 {
             return Err(SendError::NotNeighbour { peer, protocol });
         }
         if c.outbox.app_bytes() > 0 && c.outbox.app_bytes() + payload.len() > limit {
             c.outbox.blocked = true;
             return Err(SendError::Full(peer));
         }
-        if Frame::data_overhead(&protocol) + payload.len() <= max_frame {
-            c.outbox
-                .push_app(Frame::Data { protocol, payload }.encode());
-        } else {
-            let first = max_frame - Frame::data_start_overhead(&protocol);
-            let rest = max_frame - crate::wire::HEADER_LEN;
-            let total_len = payload.len() as u32;
-            c.outbox.push_app(
-                Frame::DataStart {
-                    protocol,
-                    total_len,
-                    chunk: payload.slice(..first),
-                }
-                .encode(),
-            );
-            let mut off = first;
-            while off < payload.len() {
-                let end = (off + rest).min(payload.len());
-                c.outbox.push_app(
-                    Frame::DataCont {
-                        chunk: payload.slice(off..end),
-                    }
-                    .encode(),
-                );
-                off = end;
-            }
+        for frame in MessageFrames::new(protocol, payload, max_frame) {
+            c.outbox.push_app(frame);
         }
         self.stats.messages_sent += 1;
         self.pump(id);
@@ -536,11 +589,18 @@ impl Engine {
                 }));
         }
         self.bridge_waits.clear();
+        self.timers.clear_all();
         self.early.clear();
         self.to_sign.clear();
     }
 
     // ----- internals shared by the submodules ----------------------------
+
+    /// Forget a bridge wait and its deadline.
+    fn remove_bridge_wait(&mut self, req: RequestId) -> Option<ops::BridgeWait> {
+        self.timers.clear(TimerKey::BridgeWait(req));
+        self.bridge_waits.remove(&req)
+    }
 
     fn emit(&mut self, protocol: ProtocolId, event: Event) {
         self.outputs.push_back(Output::Event { protocol, event });
@@ -615,6 +675,8 @@ impl Engine {
             bad_score: 0,
             bad_since: now,
         };
+        self.timers
+            .set(TimerKey::Conn(id), now + self.config.pending_timeout);
         self.conns.insert(id, Box::new(conn));
         if let Some(p) = peer {
             self.by_peer.insert(p, id);
@@ -693,6 +755,7 @@ impl Engine {
     /// Remove a connection from every table; close its transport if asked.
     fn drop_conn(&mut self, id: ConnId, close_transport: bool) -> Option<Conn> {
         let c = *self.conns.remove(&id)?;
+        self.timers.clear(TimerKey::Conn(id));
         self.reassembly_memory = self
             .reassembly_memory
             .saturating_sub(c.reassembler.buffered());
@@ -734,7 +797,7 @@ impl Engine {
         let Some(peer) = c.peer else { return };
         let arcs = c.arcs.drain();
         for (protocol, a) in arcs {
-            for (dir, n) in [(Direction::Out, a.out), (Direction::In, a.inn)] {
+            for (dir, n) in [(Direction::Out, a.out), (Direction::In, a.incoming)] {
                 // One event per change of count, however many arcs go.
                 if n > 0 {
                     self.emit(
@@ -759,6 +822,7 @@ impl Engine {
                 tracing::debug!(conn = %id, "no arc left: dying");
                 c.state = ConnState::Dying;
                 c.deadline = now + dying;
+                self.timers.set(TimerKey::Conn(id), now + dying);
             }
         }
     }
@@ -769,6 +833,7 @@ impl Engine {
             if c.state == ConnState::Dying {
                 tracing::debug!(conn = %id, "revived from dying");
                 c.state = ConnState::Living;
+                self.timers.clear(TimerKey::Conn(id));
                 self.stats.revived += 1;
             }
         }
@@ -907,7 +972,7 @@ impl Engine {
                 }
                 if let Some(id) = self.established(&bridge) {
                     let failure = result.as_ref().err().map(crate::event::BridgeFailure::from);
-                    self.send_control(id, Frame::ConnectDone { op: req, failure });
+                    self.send_control(id, Frame::ConnectDone { req, failure });
                 }
             }
         }
@@ -954,14 +1019,14 @@ impl Engine {
             };
             self.fail_conn(now, id, why, true);
         }
-        let waits: Vec<u64> = self
+        let waits: Vec<RequestId> = self
             .bridge_waits
             .iter()
             .filter(|(_, w)| w.from == peer)
             .map(|(r, _)| *r)
             .collect();
         for req in waits {
-            if let Some(w) = self.bridge_waits.remove(&req) {
+            if let Some(w) = self.remove_bridge_wait(req) {
                 self.part_done(w.op, Err(ConnectFailure::ConnectionLost), None);
             }
         }

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::handshake::Accepted;
+use super::timers::TimerKey;
 use super::Engine;
 use crate::connection::{ArcRequest, Via, Waiter};
 use crate::error::ConnectError;
 use crate::event::{Completion, ConnectFailure, Output};
-use crate::id::{HandshakeId, OpId, PeerId, ProtocolId};
-use crate::signal::{Signal, SignalEnvelope};
+use crate::id::{HandshakeId, OpId, PeerId, ProtocolId, RequestId};
+use crate::signal::{Signal, SignalEnvelope, SignedSignal};
 use crate::transport::Role;
 use crate::wire::Frame;
 
@@ -51,7 +52,63 @@ pub enum SignalError {
     /// Refused: the reason (wrong peer for the handshake, glare, too many
     /// handshakes...). Logged and counted.
     #[error("signal dropped: {0}")]
-    Dropped(&'static str),
+    Dropped(DropReason),
+}
+
+/// Why a signal was dropped (each is logged and counted; see
+/// `docs/WIRE.md`, "What the receiver checks, in order").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The signal claims to come from this node.
+    #[error("the signal claims to come from this node")]
+    FromSelf,
+    /// A sequence number past 255, or a bundle longer than 16 signals.
+    #[error("sequence number out of range (or bundle too long)")]
+    SequenceOutOfRange,
+    /// Signed for another destination.
+    #[error("signal addressed to another peer")]
+    Misaddressed,
+    /// The origin's signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// A sequence number already taken in this handshake.
+    #[error("replayed signal")]
+    Replayed,
+    /// A signal of a handshake already over.
+    #[error("replayed signal of an earlier handshake")]
+    ReplayedHandshake,
+    /// This source holds its share of the early-signal buffer already.
+    #[error("too many early signals from this source")]
+    EarlySignalShare,
+    /// Glare: this node's own handshake with the origin wins.
+    #[error("glare: our own handshake wins")]
+    GlareOursWins,
+    /// Glare: the origin's handshake wins; ours was abandoned.
+    #[error("glare: their handshake wins")]
+    GlareTheirsWins,
+    /// Too many handshakes relayed by this neighbour are pending (the
+    /// origin was told: `REFUSE`).
+    #[error("too many handshakes relayed by this neighbour")]
+    BusyNeighbour,
+    /// Too many handshakes are pending (the origin was told, if bridged).
+    #[error("too many handshakes at once")]
+    Busy,
+    /// The signal came by another path than its handshake.
+    #[error("signal came by another path than its handshake")]
+    WrongPath,
+    /// The signal's origin is not the peer of its handshake.
+    #[error("signal from a peer that is not in this handshake")]
+    NotInHandshake,
+    /// An offer for a handshake this node started.
+    #[error("an offer for our own handshake")]
+    OfferForOwnHandshake,
+    /// The handshake's connection is open already (late trickle).
+    #[error("connection already open")]
+    AlreadyOpen,
+    /// The handshake's table entry is gone.
+    #[error("stale table entry")]
+    Stale,
 }
 
 impl Engine {
@@ -110,20 +167,22 @@ impl Engine {
             if f == me {
                 self.open_arcs(now, protocol, t, count, Waiter::Local(op), None);
             } else if let Some(fid) = self.established(&f) {
-                let req = self.next_req;
+                let req = RequestId(self.next_req);
                 self.next_req += 1;
+                let deadline = now + self.config.bridge_timeout;
                 self.bridge_waits.insert(
                     req,
                     BridgeWait {
                         op,
                         from: f,
-                        deadline: now + self.config.bridge_timeout,
+                        deadline,
                     },
                 );
+                self.timers.set(TimerKey::BridgeWait(req), deadline);
                 self.send_control(
                     fid,
                     Frame::ConnectTo {
-                        op: req,
+                        req,
                         protocol,
                         to: t,
                         count,
@@ -179,16 +238,24 @@ impl Engine {
             self.stats.dropped_signals += 1;
             return Err(SignalError::FromSelf);
         }
-        let signed = envelope.signed();
-        let r = self.accept_remote_signal(
-            now,
-            envelope.handshake,
-            envelope.from,
-            envelope.to,
-            Via::OutOfBand,
-            envelope.protocol,
-            signed,
-        );
+        let SignalEnvelope {
+            handshake,
+            from,
+            to,
+            protocol,
+            seq,
+            signature,
+            signal,
+            more,
+        } = envelope;
+        let signed = SignedSignal {
+            seq,
+            signature,
+            signal,
+            more,
+        };
+        let r =
+            self.accept_remote_signal(now, handshake, from, to, Via::OutOfBand, protocol, signed);
         match r {
             Accepted::Delivered | Accepted::Buffered => Ok(()),
             Accepted::Dropped(why) => Err(SignalError::Dropped(why)),

@@ -370,7 +370,7 @@ fn local_checks(
             });
         }
         for (_, a) in &c.arcs {
-            let most = a.out.max(a.inn);
+            let most = a.out.max(a.incoming);
             if most > config.max_arcs_per_pair() {
                 v.push(Violation::OverLimit {
                     node,
@@ -452,7 +452,7 @@ pub(crate) fn check_snapshot(snap: &Snapshot) -> Result<Report, InvariantError> 
         }
         let mut table = BTreeMap::new();
         for c in &n.conns {
-            let arcs: u32 = c.arcs.iter().map(|(_, a)| a.out + a.inn).sum();
+            let arcs: u32 = c.arcs.iter().map(|(_, a)| a.out + a.incoming).sum();
             match c.state {
                 ConnState::Handshaking | ConnState::Opened => {
                     report.pending += 1;
@@ -543,7 +543,7 @@ pub(crate) fn check_snapshot(snap: &Snapshot) -> Result<Report, InvariantError> 
                     .arcs
                     .iter()
                     .find(|(q, _)| *q == p)
-                    .map_or(0, |(_, a)| a.inn);
+                    .map_or(0, |(_, a)| a.incoming);
                 report.arcs += u64::from(out);
                 if out != inn {
                     v.push(Violation::ArcMismatch {

@@ -8,13 +8,15 @@
 //! [`DecodeError`].
 
 mod reassembly;
+mod split;
 
 pub use reassembly::{Reassembled, Reassembler, ReassemblyError};
+pub use split::MessageFrames;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::event::BridgeFailure;
-use crate::id::{HandshakeId, PeerId, ProtocolId};
+use crate::id::{HandshakeId, PeerId, ProtocolId, RequestId};
 use crate::signal::{Signal, SignatureBytes, SignedSignal, MAX_BUNDLE};
 use crate::transport::Fingerprint;
 
@@ -114,7 +116,7 @@ pub enum Frame {
     /// The sender (a bridge) asks the receiver to open `count` arcs to `to`.
     ConnectTo {
         /// The bridge's id for this request, echoed in `ConnectDone`.
-        op: u64,
+        req: RequestId,
         /// The arcs' protocol.
         protocol: ProtocolId,
         /// Where to.
@@ -125,7 +127,7 @@ pub enum Frame {
     /// Outcome of a `ConnectTo`.
     ConnectDone {
         /// The request.
-        op: u64,
+        req: RequestId,
         /// `None` when the arcs are open.
         failure: Option<BridgeFailure>,
     },
@@ -258,11 +260,7 @@ pub fn bundle_transcript<'a>(
     seq: u32,
     signals: impl IntoIterator<Item = &'a Signal> + Clone,
 ) -> Vec<u8> {
-    let text: usize = signals
-        .clone()
-        .into_iter()
-        .map(|s| s.text_len() + 16)
-        .sum();
+    let text: usize = signals.clone().into_iter().map(|s| s.text_len() + 16).sum();
     let mut t = Vec::with_capacity(21 + 1 + 64 + 12 + text);
     t.extend_from_slice(SIGNAL_TAG);
     t.push(VERSION);
@@ -403,20 +401,20 @@ impl Frame {
                 b.put_u32(*count);
             }
             Frame::ConnectTo {
-                op,
+                req,
                 protocol,
                 to,
                 count,
             } => {
                 b.put_u8(kind::CONNECT_TO);
-                b.put_u64(*op);
+                b.put_u64(req.0);
                 put_protocol(&mut b, protocol);
                 b.put_slice(to.as_bytes());
                 b.put_u32(*count);
             }
-            Frame::ConnectDone { op, failure } => {
+            Frame::ConnectDone { req, failure } => {
                 b.put_u8(kind::CONNECT_DONE);
-                b.put_u64(*op);
+                b.put_u64(req.0);
                 b.put_u8(failure.map_or(0, BridgeFailure::code));
             }
             Frame::Forward {
@@ -531,24 +529,24 @@ impl Frame {
                 }
             }
             kind::CONNECT_TO => {
-                let op = r.u64()?;
+                let req = RequestId(r.u64()?);
                 let protocol = r.protocol()?;
                 let to = r.peer()?;
                 let count = r.u32()?;
                 r.end()?;
                 Frame::ConnectTo {
-                    op,
+                    req,
                     protocol,
                     to,
                     count,
                 }
             }
             kind::CONNECT_DONE => {
-                let op = r.u64()?;
+                let req = RequestId(r.u64()?);
                 let code = r.u8()?;
                 r.end()?;
                 Frame::ConnectDone {
-                    op,
+                    req,
                     failure: (code != 0).then(|| BridgeFailure::from_code(code)),
                 }
             }
@@ -716,17 +714,17 @@ mod tests {
                 count: 1,
             },
             Frame::ConnectTo {
-                op: 5,
+                req: RequestId(5),
                 protocol: pid("x"),
                 to: p,
                 count: 2,
             },
             Frame::ConnectDone {
-                op: 5,
+                req: RequestId(5),
                 failure: None,
             },
             Frame::ConnectDone {
-                op: 6,
+                req: RequestId(6),
                 failure: Some(BridgeFailure::NotNeighbour),
             },
             Frame::Forward {
