@@ -122,6 +122,29 @@ pub(crate) struct EarlyHello {
     arcs: Vec<(ProtocolId, u32)>,
 }
 
+/// Who wins when two peers dial each other at once (glare).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Glare {
+    /// This node's handshake goes on; the remote's offer is dropped.
+    OursWins,
+    /// The remote's handshake goes on; ours is abandoned and the arcs it
+    /// asked for ride the remote's.
+    TheirsWins,
+}
+
+/// The glare rule, the one decision both sides take alike: the handshake
+/// of the lower peer id (bytewise) wins (`docs/WIRE.md`, "Bridged
+/// signaling"). Used whichever way the crossing is seen: an offer arriving
+/// while our own is out ([`Engine::accept_remote_signal`]), or an answer
+/// to our out-of-band offer from a peer whose offer we took meanwhile.
+pub(super) fn glare(local: &PeerId, remote: &PeerId) -> Glare {
+    if local < remote {
+        Glare::OursWins
+    } else {
+        Glare::TheirsWins
+    }
+}
+
 /// What became of a signal for a handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Accepted {
@@ -357,7 +380,7 @@ impl Engine {
                 (s, Role::Initiator) if s.is_pending() => {
                     // Glare: both dial each other. The lower id's handshake wins.
                     self.stats.glare_resolved += 1;
-                    if self.local < origin {
+                    if glare(&self.local, &origin) == Glare::OursWins {
                         self.stats.dropped_signals += 1;
                         tracing::debug!(peer = %origin.short(), "glare: our handshake wins, their offer dropped");
                         return Accepted::Dropped(DropReason::GlareOursWins);
@@ -534,16 +557,16 @@ impl Engine {
                         .conns
                         .get(&other)
                         .is_some_and(|o| o.state.is_established());
-                    let glare = self
+                    let crossing = self
                         .conns
                         .get(&other)
                         .filter(|o| o.state.is_pending() && o.role == Role::Acceptor)
                         .map(|o| o.hello_sent);
-                    if let Some(their_hello_sent) = glare {
+                    if let Some(their_hello_sent) = crossing {
                         // Glare: we accepted the origin's offer while ours was
                         // out. The lower id's handshake wins, on both sides.
                         self.stats.glare_resolved += 1;
-                        if self.local > origin {
+                        if glare(&self.local, &origin) == Glare::TheirsWins {
                             tracing::debug!(peer = %origin.short(), "glare: their handshake wins, ours abandoned");
                             if let Some(mine) = self.drop_conn(id, true) {
                                 if let Some(o) = self.conns.get_mut(&other) {
@@ -825,5 +848,35 @@ impl Engine {
             }
         }
         self.by_peer.insert(peer, id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glare_has_exactly_one_winner_seen_from_either_side() {
+        let ids: Vec<PeerId> = [[1u8; 32], [2; 32], [0xff; 32], [0x80; 32]]
+            .into_iter()
+            .map(PeerId::from_bytes)
+            .collect();
+        for a in &ids {
+            for b in ids.iter().filter(|b| *b != a) {
+                let (at_a, at_b) = (glare(a, b), glare(b, a));
+                assert_ne!(at_a, at_b, "{a:?} vs {b:?}");
+                // The lower id's handshake wins.
+                assert_eq!(at_a == Glare::OursWins, a < b);
+            }
+        }
+    }
+
+    #[test]
+    fn sequence_numbers_are_taken_once_and_bounded() {
+        let mut s = SeqSet::default();
+        assert!(s.insert(0));
+        assert!(!s.insert(0));
+        assert!(s.insert(255));
+        assert!(!s.insert(256));
     }
 }
