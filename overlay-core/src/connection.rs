@@ -120,6 +120,45 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// A new handshaking connection whose pending timeout is `deadline`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: ConnId,
+        peer: Option<PeerId>,
+        handshake: HandshakeId,
+        role: Role,
+        via: Via,
+        envelope_protocol: ProtocolId,
+        now: Instant,
+        deadline: Instant,
+        max_message_size: usize,
+    ) -> Conn {
+        Conn {
+            id,
+            peer,
+            handshake,
+            role,
+            via,
+            state: ConnState::Handshaking,
+            envelope_protocol,
+            deadline,
+            arcs: ArcTable::default(),
+            wants: Vec::new(),
+            hello_sent: false,
+            binding: None,
+            unsigned: Vec::new(),
+            signals_sent: 0,
+            seen: crate::engine::SeqSet::default(),
+            replaces: false,
+            early_hello: None,
+            outbox: Outbox::default(),
+            reassembler: Reassembler::new(max_message_size),
+            stats: ConnStats::default(),
+            bad_score: 0,
+            bad_since: now,
+        }
+    }
+
     pub(crate) fn arcs_of(&self, p: &ProtocolId) -> ArcCounts {
         self.arcs.get(p)
     }

@@ -318,7 +318,7 @@ impl Engine {
         handshake: HandshakeId,
         reason: BridgeFailure,
     ) {
-        let target = self.by_handshake.get(&handshake).copied();
+        let target = self.conns.by_handshake(&handshake);
         let ours = target
             .and_then(|t| self.conns.get(&t))
             .is_some_and(|c| c.via == Via::Bridge(from.peer) && c.state.is_pending());
@@ -369,7 +369,7 @@ impl Engine {
         origin: PeerId,
         reason: BridgeFailure,
     ) {
-        let target = self.by_handshake.get(&handshake).copied();
+        let target = self.conns.by_handshake(&handshake);
         let ours = target.and_then(|t| self.conns.get(&t)).is_some_and(|c| {
             c.via == Via::Bridge(from.peer)
                 && c.state.is_pending()

@@ -323,7 +323,7 @@ impl Engine {
         seq: u32,
         signal: Signal,
     ) -> Accepted {
-        if let Some(&id) = self.by_handshake.get(&h) {
+        if let Some(id) = self.conns.by_handshake(&h) {
             return self.signal_for_known(id, origin, via, seq, signal);
         }
         if self.recent_offers.contains(&origin, h) {
@@ -372,7 +372,7 @@ impl Engine {
         // An established connection with `origin` stays until the new one
         // proves itself (its Hello checks out): then it is replaced.
         let mut beside = false;
-        if let Some(&existing) = self.by_peer.get(&origin) {
+        if let Some(existing) = self.conns.by_peer(&origin) {
             let Some(c) = self.conns.get(&existing) else {
                 return Accepted::Dropped(DropReason::Stale);
             };
@@ -443,7 +443,7 @@ impl Engine {
         }
         self.stats.handshakes_accepted += 1;
         self.recent_offers.insert(origin, h);
-        let living = self.by_peer.get(&origin).copied();
+        let living = self.conns.by_peer(&origin);
         let id = self.new_conn(now, Some(origin), h, Role::Acceptor, via, protocol);
         if let Some(c) = self.conns.get_mut(&id) {
             c.wants = inherited;
@@ -452,7 +452,7 @@ impl Engine {
         }
         if let (true, Some(living)) = (beside, living) {
             // The table keeps naming the established connection.
-            self.by_peer.insert(origin, living);
+            self.conns.bind_peer(origin, living);
         }
         tracing::debug!(peer = %origin.short(), handshake = %h, ?via, "handshake accepted");
         self.commands
@@ -552,7 +552,7 @@ impl Engine {
             }
             None => {
                 // Out-of-band initiator learns who answered.
-                if let Some(&other) = self.by_peer.get(&origin) {
+                if let Some(other) = self.conns.by_peer(&origin) {
                     let established = self
                         .conns
                         .get(&other)
@@ -611,7 +611,7 @@ impl Engine {
                 if let Some(c) = self.conns.get_mut(&id) {
                     c.peer = Some(origin);
                 }
-                self.by_peer.insert(origin, id);
+                self.conns.bind_peer(origin, id);
             }
         }
         self.commands
@@ -817,7 +817,7 @@ impl Engine {
         if let Some(c) = self.conns.get_mut(&id) {
             c.replaces = false;
         }
-        if let Some(&old) = self.by_peer.get(&peer) {
+        if let Some(old) = self.conns.by_peer(&peer) {
             if old != id {
                 let established = self
                     .conns
@@ -847,7 +847,7 @@ impl Engine {
                 }
             }
         }
-        self.by_peer.insert(peer, id);
+        self.conns.bind_peer(peer, id);
     }
 }
 

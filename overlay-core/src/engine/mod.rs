@@ -14,6 +14,7 @@
 mod frames;
 mod handshake;
 mod ops;
+mod table;
 mod timers;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -23,18 +24,17 @@ use bytes::Bytes;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::arcs::ArcTable;
 use crate::config::Config;
 use crate::connection::{ArcRequest, Conn, ConnState, ConnStats, ConnectionInfo, Via, Waiter};
 use crate::error::{ArcError, SendError};
 use crate::event::{ArcCloseReason, ConnectFailure, Direction, Event, Output};
 use crate::id::{ConnId, HandshakeId, Keypair, OpId, PeerId, ProtocolId, RequestId};
-use crate::outbox::Outbox;
 use crate::transport::{CloseReason, Role, TransportCommand, TransportEvent};
-use crate::wire::{Frame, MessageFrames, Reassembler};
+use crate::wire::{Frame, MessageFrames};
 
 pub(crate) use handshake::{EarlyHello, SeqSet};
 pub use ops::{DropReason, SignalError};
+use table::ConnTable;
 pub use timers::TimeoutReason;
 use timers::{Deadlines, TimerKey};
 
@@ -100,9 +100,7 @@ pub struct Engine {
     local: PeerId,
     rng: ChaCha8Rng,
     window: usize,
-    conns: BTreeMap<ConnId, Box<Conn>>,
-    by_peer: BTreeMap<PeerId, ConnId>,
-    by_handshake: BTreeMap<HandshakeId, ConnId>,
+    conns: ConnTable,
     next_conn: u64,
     next_op: u64,
     next_req: u64,
@@ -151,9 +149,7 @@ impl Engine {
             local,
             rng: ChaCha8Rng::seed_from_u64(seed),
             window: send_window.max(1),
-            conns: BTreeMap::new(),
-            by_peer: BTreeMap::new(),
-            by_handshake: BTreeMap::new(),
+            conns: ConnTable::default(),
             next_conn: 1,
             next_op: 1,
             next_req: 1,
@@ -251,9 +247,9 @@ impl Engine {
 
     /// The state of the connection to `peer`, if any.
     pub fn connection_state(&self, peer: &PeerId) -> Option<ConnState> {
-        self.by_peer
-            .get(peer)
-            .and_then(|id| self.conns.get(id))
+        self.conns
+            .by_peer(peer)
+            .and_then(|id| self.conns.get(&id))
             .map(|c| c.state)
     }
 
@@ -608,9 +604,9 @@ impl Engine {
 
     /// The established connection to `peer`.
     fn established(&self, peer: &PeerId) -> Option<ConnId> {
-        let id = self.by_peer.get(peer)?;
+        let id = self.conns.by_peer(peer)?;
         self.conns
-            .get(id)
+            .get(&id)
             .filter(|c| c.state.is_established())
             .map(|c| c.id)
     }
@@ -651,37 +647,20 @@ impl Engine {
     ) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
-        let conn = Conn {
+        let conn = Conn::new(
             id,
             peer,
             handshake,
             role,
             via,
-            state: ConnState::Handshaking,
             envelope_protocol,
-            deadline: now + self.config.pending_timeout,
-            arcs: ArcTable::default(),
-            wants: Vec::new(),
-            hello_sent: false,
-            binding: None,
-            unsigned: Vec::new(),
-            signals_sent: 0,
-            seen: SeqSet::default(),
-            replaces: false,
-            early_hello: None,
-            outbox: Outbox::default(),
-            reassembler: Reassembler::new(self.config.max_message_size),
-            stats: ConnStats::default(),
-            bad_score: 0,
-            bad_since: now,
-        };
+            now,
+            now + self.config.pending_timeout,
+            self.config.max_message_size,
+        );
         self.timers
             .set(TimerKey::Conn(id), now + self.config.pending_timeout);
-        self.conns.insert(id, Box::new(conn));
-        if let Some(p) = peer {
-            self.by_peer.insert(p, id);
-        }
-        self.by_handshake.insert(handshake, id);
+        self.conns.insert(conn);
         self.commands
             .push_back(TransportCommand::Open { conn: id, role });
         id
@@ -690,7 +669,7 @@ impl Engine {
     fn random_handshake(&mut self) -> HandshakeId {
         loop {
             let h = HandshakeId(self.rng.next_u64());
-            if !self.by_handshake.contains_key(&h) {
+            if self.conns.by_handshake(&h).is_none() {
                 return h;
             }
         }
@@ -754,19 +733,11 @@ impl Engine {
 
     /// Remove a connection from every table; close its transport if asked.
     fn drop_conn(&mut self, id: ConnId, close_transport: bool) -> Option<Conn> {
-        let c = *self.conns.remove(&id)?;
+        let c = self.conns.remove(&id)?;
         self.timers.clear(TimerKey::Conn(id));
         self.reassembly_memory = self
             .reassembly_memory
             .saturating_sub(c.reassembler.buffered());
-        if let Some(p) = c.peer {
-            if self.by_peer.get(&p) == Some(&id) {
-                self.by_peer.remove(&p);
-            }
-        }
-        if self.by_handshake.get(&c.handshake) == Some(&id) {
-            self.by_handshake.remove(&c.handshake);
-        }
         if c.via == Via::OutOfBand && c.state.is_pending() {
             self.outputs.push_back(Output::HandshakeEnded {
                 handshake: c.handshake,
@@ -855,7 +826,7 @@ impl Engine {
             count,
             waiter,
         };
-        if let Some(&id) = self.by_peer.get(&peer) {
+        if let Some(id) = self.conns.by_peer(&peer) {
             let state = self.conns.get(&id).map(|c| c.state);
             match state {
                 Some(s) if s.is_established() => {

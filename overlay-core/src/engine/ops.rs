@@ -150,7 +150,7 @@ impl Engine {
         let me = self.local;
         for (f, t) in pairs.keys() {
             if *f == me {
-                let known = self.by_peer.contains_key(t);
+                let known = self.conns.by_peer(t).is_some();
                 if !known {
                     return Err(ConnectError::NotNeighbour(*t));
                 }
