@@ -160,7 +160,7 @@ impl Engine {
             early: VecDeque::new(),
             to_sign: VecDeque::new(),
             reassembly_memory: 0,
-            keys: handshake::KeyCache::default(),
+            keys: handshake::KeyCache,
             recent_offers: handshake::RecentOffers::default(),
             commands: VecDeque::new(),
             outputs: VecDeque::new(),
@@ -382,11 +382,7 @@ impl Engine {
         waits.sort_unstable();
         for id in expired {
             // Still due (handling another may have moved or dropped it)?
-            if !self
-                .timers
-                .get(TimerKey::Conn(id))
-                .is_some_and(|t| t <= now)
-            {
+            if self.timers.get(TimerKey::Conn(id)).is_none_or(|t| t > now) {
                 continue;
             }
             let Some(state) = self.conns.get(&id).map(|c| c.state) else {
