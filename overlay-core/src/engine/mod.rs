@@ -58,7 +58,7 @@ pub struct EngineStats {
     pub glare_resolved: u64,
     /// Arc requests that joined a handshake already in progress.
     pub coalesced: u64,
-    /// Signals relayed for neighbours (as a bridge).
+    /// Signals (bundles) and refusals relayed for neighbours (as a bridge).
     pub relayed: u64,
     /// Malformed or unexpected frames dropped (all connections).
     pub bad_frames: u64,
