@@ -762,10 +762,10 @@ impl Engine {
         if replaces {
             self.replace_with(id, sender);
         }
-        let Some(c) = self.conns.get_mut(&id) else {
+        if !self.conns.contains_key(&id) {
             return;
-        };
-        c.state = ConnState::Living;
+        }
+        self.conns.set_state(&id, ConnState::Living);
         self.timers.clear(super::timers::TimerKey::Conn(id));
         let Some(c) = self.conns.get_mut(&id) else {
             return;

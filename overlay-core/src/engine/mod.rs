@@ -672,16 +672,13 @@ impl Engine {
     }
 
     fn pending_count(&self) -> usize {
-        self.conns.values().filter(|c| c.state.is_pending()).count()
+        self.conns.pending()
     }
 
     /// Pending handshakes opened on behalf of neighbour `bridge` (its
     /// `ConnectTo` requests and the offers it relayed).
     fn pending_via(&self, bridge: PeerId) -> usize {
-        self.conns
-            .values()
-            .filter(|c| c.state.is_pending() && c.via == Via::Bridge(bridge))
-            .count()
+        self.conns.pending_via(&bridge)
     }
 
     /// Whether `count` more outgoing arcs of `protocol` fit on `id`.

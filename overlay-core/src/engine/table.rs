@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::connection::Conn;
+use crate::connection::{Conn, ConnState, Via};
 use crate::id::{ConnId, HandshakeId, PeerId};
 
 /// Connections by id; which one stands for each peer and each handshake.
@@ -16,17 +16,28 @@ use crate::id::{ConnId, HandshakeId, PeerId};
 /// - [`ConnTable::bind_peer`] makes a connection stand for a peer (a
 ///   handshake running beside an established connection is not indexed
 ///   by peer until it replaces it).
+///
+/// It also counts pending connections, in all and per bridge neighbour
+/// (the limits `max_pending` and `max_pending_per_neighbour` are checked
+/// per offer: a hub must not scan 10,000 connections for each). A change
+/// of state that leaves or enters the pending states goes through
+/// [`ConnTable::set_state`].
 #[derive(Default)]
 pub(crate) struct ConnTable {
     conns: BTreeMap<ConnId, Box<Conn>>,
     by_peer: BTreeMap<PeerId, ConnId>,
     by_handshake: BTreeMap<HandshakeId, ConnId>,
+    pending: usize,
+    pending_via: BTreeMap<PeerId, usize>,
 }
 
 impl ConnTable {
     /// Add `conn`: it stands for its handshake, and for its peer if known.
     pub(crate) fn insert(&mut self, conn: Conn) {
         let id = conn.id;
+        if conn.state.is_pending() {
+            self.count_pending(conn.via, true);
+        }
         if let Some(p) = conn.peer {
             self.by_peer.insert(p, id);
         }
@@ -37,6 +48,9 @@ impl ConnTable {
     /// Take `id` out, with the index entries that name it.
     pub(crate) fn remove(&mut self, id: &ConnId) -> Option<Conn> {
         let c = *self.conns.remove(id)?;
+        if c.state.is_pending() {
+            self.count_pending(c.via, false);
+        }
         if let Some(p) = c.peer {
             if self.by_peer.get(&p) == Some(id) {
                 self.by_peer.remove(&p);
@@ -46,6 +60,58 @@ impl ConnTable {
             self.by_handshake.remove(&c.handshake);
         }
         Some(c)
+    }
+
+    /// Set `id`'s state, keeping the pending counts.
+    pub(crate) fn set_state(&mut self, id: &ConnId, state: ConnState) {
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        let (was, via) = (c.state.is_pending(), c.via);
+        c.state = state;
+        if was != state.is_pending() {
+            self.count_pending(via, state.is_pending());
+        }
+    }
+
+    fn count_pending(&mut self, via: Via, more: bool) {
+        if more {
+            self.pending += 1;
+        } else {
+            self.pending = self.pending.saturating_sub(1);
+        }
+        if let Via::Bridge(b) = via {
+            let n = self.pending_via.entry(b).or_default();
+            if more {
+                *n += 1;
+            } else {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.pending_via.remove(&b);
+                }
+            }
+        }
+    }
+
+    /// Pending connections (handshaking or opened), O(1).
+    pub(crate) fn pending(&self) -> usize {
+        debug_assert_eq!(
+            self.pending,
+            self.values().filter(|c| c.state.is_pending()).count()
+        );
+        self.pending
+    }
+
+    /// Pending connections opened on behalf of bridge neighbour `bridge`.
+    pub(crate) fn pending_via(&self, bridge: &PeerId) -> usize {
+        let n = self.pending_via.get(bridge).copied().unwrap_or(0);
+        debug_assert_eq!(
+            n,
+            self.values()
+                .filter(|c| c.state.is_pending() && c.via == Via::Bridge(*bridge))
+                .count()
+        );
+        n
     }
 
     /// From now on `id` stands for `peer`.
@@ -97,7 +163,6 @@ impl ConnTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connection::Via;
     use crate::id::ProtocolId;
     use crate::transport::Role;
     use std::time::Instant;
@@ -164,5 +229,25 @@ mod tests {
             t.values().map(|c| c.id).collect::<Vec<_>>(),
             vec![ConnId(5)]
         );
+    }
+
+    #[test]
+    fn pending_counts_follow_states_and_removals() {
+        let b = PeerId::from_bytes([9; 32]);
+        let mut t = ConnTable::default();
+        let mut bridged = conn(1, Some(1), 10);
+        bridged.via = Via::Bridge(b);
+        t.insert(bridged);
+        t.insert(conn(2, Some(2), 20));
+        assert_eq!((t.pending(), t.pending_via(&b)), (2, 1));
+        t.set_state(&ConnId(1), ConnState::Opened);
+        assert_eq!((t.pending(), t.pending_via(&b)), (2, 1));
+        t.set_state(&ConnId(1), ConnState::Living);
+        assert_eq!((t.pending(), t.pending_via(&b)), (1, 0));
+        t.set_state(&ConnId(1), ConnState::Dying);
+        assert_eq!(t.pending(), 1);
+        t.remove(&ConnId(1));
+        t.remove(&ConnId(2));
+        assert_eq!((t.pending(), t.pending_via(&b)), (0, 0));
     }
 }
