@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use n2n_overlay::signaling::{ObserveRooms, ServerConfig, ServerTls, SignalingServer};
 
+use crate::error::CliError;
+
 /// Options of `n2n signal`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct SignalArgs {
@@ -48,7 +50,7 @@ pub(crate) struct SignalArgs {
 }
 
 /// Bind, print `listening on ws://ADDR/` (`wss://` with TLS), serve until Ctrl-C.
-pub(crate) async fn run(args: SignalArgs) -> Result<(), String> {
+pub(crate) async fn run(args: SignalArgs) -> Result<(), CliError> {
     let mut config = ServerConfig::new(args.listen);
     config.max_peers_per_room = args.max_peers_per_room;
     config.messages_per_second = args.rate;
@@ -57,7 +59,7 @@ pub(crate) async fn run(args: SignalArgs) -> Result<(), String> {
     config.max_connections_per_address = args.max_connections_per_address;
     config.max_members_per_address = args.max_members_per_address;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        config.tls = Some(ServerTls::from_pem_files(cert, key).map_err(|e| e.to_string())?);
+        config.tls = Some(ServerTls::from_pem_files(cert, key)?);
     }
     config.web.serve_page = !args.no_page;
     config.web.observe = if args.observe_all {
@@ -68,9 +70,7 @@ pub(crate) async fn run(args: SignalArgs) -> Result<(), String> {
         ObserveRooms::Named(args.observe_room.clone())
     };
     let config_observe = config.web.observe.clone();
-    let server = SignalingServer::bind(config)
-        .await
-        .map_err(|e| e.to_string())?;
+    let server = SignalingServer::bind(config).await?;
     println!("listening on {}", server.url());
     if !args.no_page && args.tls_cert.is_none() {
         println!(
@@ -83,9 +83,7 @@ pub(crate) async fn run(args: SignalArgs) -> Result<(), String> {
             }
         );
     }
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        return Err(format!("cannot wait for Ctrl-C: {e}"));
-    }
+    tokio::signal::ctrl_c().await.map_err(CliError::CtrlC)?;
     server.shutdown().await;
     println!("stopped");
     Ok(())
