@@ -79,6 +79,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// The defaults, listening on `listen`.
+    #[must_use]
     pub fn new(listen: SocketAddr) -> Self {
         ServerConfig {
             listen,
