@@ -26,15 +26,28 @@ fn messages(stdout: &str) -> Option<(u64, u64, u64)> {
     }
 }
 
-/// `n2n demo --backend BACKEND --peers PEERS --out DIR`: it exits 0, says
-/// what ran, and delivered every message; its stdout.
+/// `n2n ARGS`: it exits 0 and delivered every message it sent; its stdout.
+fn run_delivering_everything(args: &[&str]) -> TestResult<String> {
+    let (status, out, err) = run(args)?;
+    assert!(
+        status.success(),
+        "exit {status}\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    let (sent, delivered, lost) =
+        messages(&out).ok_or_else(|| format!("no messages line:\n{out}"))?;
+    assert!(sent > 0 && sent == delivered && lost == 0, "{out}");
+    Ok(out)
+}
+
+/// `n2n demo --backend BACKEND --peers PEERS --out DIR`: as
+/// [`run_delivering_everything`], and its first line says what ran.
 fn demo_delivers_everything(
     backend: &str,
     peers: usize,
     dir: &std::path::Path,
 ) -> TestResult<String> {
     let peers = peers.to_string();
-    let args = [
+    let out = run_delivering_everything(&[
         "demo",
         "--backend",
         backend,
@@ -42,19 +55,11 @@ fn demo_delivers_everything(
         &peers,
         "--out",
         dir.to_str().ok_or("path")?,
-    ];
-    let (status, out, err) = run(&args)?;
-    assert!(
-        status.success(),
-        "exit {status}\nstdout:\n{out}\nstderr:\n{err}"
-    );
+    ])?;
     assert!(
         out.starts_with(&format!("n2n demo: {peers} peers on {backend}")),
         "{out}"
     );
-    let (sent, delivered, lost) =
-        messages(&out).ok_or_else(|| format!("no messages line:\n{out}"))?;
-    assert!(sent > 0 && sent == delivered && lost == 0, "{out}");
     Ok(out)
 }
 
@@ -90,16 +95,9 @@ fn sim_prints_the_same_summary() -> TestResult {
         "--out",
         dir.to_str().ok_or("path")?,
     ];
-    let (status, out, err) = run(&args)?;
-    assert!(
-        status.success(),
-        "exit {status}\nstdout:\n{out}\nstderr:\n{err}"
-    );
+    let out = run_delivering_everything(&args)?;
     assert!(out.contains("(39 through the signaling server, "), "{out}");
     assert!(out.contains("invariants hold"), "{out}");
-    let (sent, delivered, lost) =
-        messages(&out).ok_or_else(|| format!("no messages line:\n{out}"))?;
-    assert!(sent > 0 && sent == delivered && lost == 0, "{out}");
     // Same seed, same run.
     let (_, again, _) = run(&args)?;
     let table = |s: &str| {

@@ -160,22 +160,15 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
 }
 
 /// The embedded signaling server, with limits for one address's many peers
-/// (and with `--web`, room for browser tabs and the room graph).
+/// and room for 64 more (browser tabs with `--web`, which also turns on the
+/// room graph).
 async fn start_server(args: &DemoArgs) -> Result<SignalingServer, CliError> {
-    let mut config = ServerConfig::default();
-    // Every newcomer's handshake crosses the server; one member may be the
-    // contact of many newcomers in a row.
-    config.messages_per_second = 10_000;
-    config.burst = 10_000;
-    config.max_peers_per_room = args.peers.max(2);
-    // All the peers run here, on one address.
-    config.max_members_per_address = args.peers.max(2);
-    config.max_connections_per_address = args.peers.max(2);
+    // All the peers run here, on one address; every newcomer's handshake
+    // crosses the server, and one member may be the contact of many
+    // newcomers in a row.
+    let mut config = ServerConfig::for_local_clients(args.peers + 64);
     if args.web {
         config.listen = args.listen;
-        config.max_peers_per_room += 64;
-        config.max_members_per_address += 64;
-        config.max_connections_per_address += 64;
         config.web.observe = ObserveRooms::Named(vec![ROOM.to_owned()]);
     }
     Ok(SignalingServer::bind(config).await?)

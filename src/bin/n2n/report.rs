@@ -144,6 +144,16 @@ impl Summary {
         arcs
     }
 
+    /// Connections set up (through the signaling server, through a bridge).
+    fn links(&self) -> (usize, usize) {
+        let server = self
+            .connections
+            .iter()
+            .filter(|c| c.2 == Link::Server)
+            .count();
+        (server, self.connections.len() - server)
+    }
+
     pub(crate) fn lost(&self) -> u64 {
         self.sent.saturating_sub(self.delivered)
     }
@@ -208,12 +218,7 @@ impl Summary {
             );
         }
         let _ = writeln!(out);
-        let server = self
-            .connections
-            .iter()
-            .filter(|c| c.2 == Link::Server)
-            .count();
-        let bridged = self.connections.len() - server;
+        let (server, bridged) = self.links();
         let arcs: u32 = self
             .peers
             .iter()
@@ -341,12 +346,7 @@ impl Summary {
             w / 2.0,
             escape(&self.title)
         );
-        let server = self
-            .connections
-            .iter()
-            .filter(|c| c.2 == Link::Server)
-            .count();
-        let bridged = self.connections.len() - server;
+        let (server, bridged) = self.links();
         let arcs = self.arcs();
         let _ = writeln!(
             out,
