@@ -3,7 +3,6 @@
 //! (`error: ...`) and exits with code 1.
 
 use std::io;
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use n2n_overlay::join::JoinError;
@@ -39,6 +38,7 @@ pub(crate) enum CliError {
     )]
     MemoryAcrossProcesses,
     /// `n2n bench` in a build without the `bench` feature.
+    #[cfg(not(feature = "bench"))]
     #[error(
         "this n2n was built without benchmarks: run `cargo run --release --features bench -- bench`"
     )]
@@ -71,6 +71,7 @@ pub(crate) enum CliError {
     )]
     TurnCredentialsMissing,
     /// A node's WebRTC transport could not start.
+    #[cfg(any(feature = "str0m", feature = "webrtc-rs"))]
     #[error(
         "cannot start the {backend} transport on {bind}: {source}; check --bind, --stun and --turn"
     )]
@@ -78,7 +79,7 @@ pub(crate) enum CliError {
         /// The backend's name.
         backend: &'static str,
         /// The address its socket was to bind.
-        bind: IpAddr,
+        bind: std::net::IpAddr,
         /// The backend's error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
