@@ -217,7 +217,7 @@ impl Demo {
         })
     }
 
-    /// 1. Join through the server, one newcomer at a time.
+    /// Phase 1: join through the server, one newcomer at a time.
     async fn join(&mut self, url: &str, summary: &mut Summary) -> Result<(), CliError> {
         let t = Instant::now();
         let pb = bar(self.peers.len(), "joining through the signaling server");
@@ -246,7 +246,7 @@ impl Demo {
         Ok(())
     }
 
-    /// 2. Grow by bridges only: each newcomer's contact bridges it to up to
+    /// Phase 2: grow by bridges only: each newcomer's contact bridges it to up to
     /// `bridges` of the contact's other neighbours.
     async fn bridge(&self, bridges: usize, seed: Option<u64>, summary: &mut Summary) {
         let t = Instant::now();
@@ -287,7 +287,7 @@ impl Demo {
         );
     }
 
-    /// 3. `messages` messages over every arc; then wait for delivery: until
+    /// Phase 3: `messages` messages over every arc; then wait for delivery: until
     /// all arrived, or nothing new for 10 s.
     async fn exchange_messages(
         &self,
@@ -351,7 +351,7 @@ impl Demo {
         Ok(())
     }
 
-    /// 4. Each peer's row and connections into the summary.
+    /// Phase 4: each peer's row and connections into the summary.
     async fn summarize(&self, summary: &mut Summary) -> Result<(), CliError> {
         for (i, p) in self.peers.iter().enumerate() {
             let conns = p.node.connections().await?;

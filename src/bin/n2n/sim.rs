@@ -144,7 +144,7 @@ impl SimRun {
             .collect()
     }
 
-    /// 1. Join through the simulated signaling server, one at a time, each
+    /// Phase 1: join through the simulated signaling server, one at a time, each
     /// through a random earlier peer.
     fn join(&mut self, summary: &mut Summary) {
         for i in 1..self.nodes.len() {
@@ -169,7 +169,7 @@ impl SimRun {
         );
     }
 
-    /// 2. Bridges only: each newcomer's contact bridges it to up to
+    /// Phase 2: bridges only: each newcomer's contact bridges it to up to
     /// `bridges` of the contact's other neighbours.
     fn bridge(&mut self, bridges: usize, summary: &mut Summary) {
         for i in 1..self.nodes.len() {
@@ -208,7 +208,7 @@ impl SimRun {
         );
     }
 
-    /// 3. `messages` messages over every arc, then run until quiet.
+    /// Phase 3: `messages` messages over every arc, then run until quiet.
     fn exchange_messages(&mut self, messages: u32, summary: &mut Summary) {
         let before = self.sim.stats().messages_delivered;
         for &n in &self.nodes {
@@ -239,7 +239,7 @@ impl SimRun {
         summary.delivered = self.sim.stats().messages_delivered - before;
     }
 
-    /// 4. Each peer's row and connections into the summary.
+    /// Phase 4: each peer's row and connections into the summary.
     fn summarize(&self, summary: &mut Summary) {
         let index: BTreeMap<PeerId, usize> = self
             .nodes
