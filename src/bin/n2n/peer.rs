@@ -89,22 +89,7 @@ pub(crate) async fn run(args: PeerArgs) -> Result<(), CliError> {
     let mut room = joined.room;
     tokio::spawn(async move {
         while let Some(event) = room.next_event().await {
-            match event {
-                RoomEvent::Accepted { peer, took } => println!(
-                    "newcomer {peer} joined through us in {:.1} ms",
-                    took.as_secs_f64() * 1000.0
-                ),
-                RoomEvent::AcceptFailed { peer, reason } => {
-                    println!("newcomer {peer} failed to join: {reason}")
-                }
-                RoomEvent::RelayFailed { to, error } => {
-                    println!("signaling relay to {to} failed: {error}")
-                }
-                RoomEvent::ServerLost(e) => {
-                    println!("signaling server lost ({e}); the overlay goes on through bridges")
-                }
-                other => println!("room event {other:?}"),
-            }
+            print_room_event(&event);
         }
     });
     tokio::spawn(async move {
@@ -135,6 +120,27 @@ pub(crate) async fn run(args: PeerArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// One line for what the room's serving task reports.
+fn print_room_event(event: &RoomEvent) {
+    match event {
+        RoomEvent::Accepted { peer, took } => println!(
+            "newcomer {peer} joined through us in {:.1} ms",
+            took.as_secs_f64() * 1000.0
+        ),
+        RoomEvent::AcceptFailed { peer, reason } => {
+            println!("newcomer {peer} failed to join: {reason}")
+        }
+        RoomEvent::RelayFailed { to, error } => {
+            println!("signaling relay to {to} failed: {error}")
+        }
+        RoomEvent::ServerLost(e) => {
+            println!("signaling server lost ({e}); the overlay goes on through bridges")
+        }
+        other => println!("room event {other:?}"),
+    }
+}
+
+/// One line for an event of the overlay protocol.
 fn print_event(event: &Event) {
     let dir = |d: &Direction| if *d == Direction::Out { "out" } else { "in" };
     match event {
