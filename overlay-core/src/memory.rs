@@ -29,6 +29,7 @@
 //! can play a relay with certificates of its own).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -68,7 +69,7 @@ enum Delivery {
 }
 
 /// A set of in-memory endpoints that can reach each other. Cloning shares it.
-#[derive(Clone, Default, Debug)]
+#[derive(Clone, Default)]
 pub struct MemoryNetwork {
     endpoints: Arc<Mutex<BTreeMap<Endpoint, mpsc::UnboundedSender<Delivery>>>>,
     next: Arc<AtomicU64>,
@@ -76,11 +77,13 @@ pub struct MemoryNetwork {
 
 impl MemoryNetwork {
     /// An empty network.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// A new transport attached to this network.
+    #[must_use]
     pub fn transport(&self) -> MemoryTransport {
         let endpoint = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -98,11 +101,13 @@ impl MemoryNetwork {
     }
 
     /// Endpoints attached now.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.endpoints.lock().map(|e| e.len()).unwrap_or(0)
     }
 
     /// Whether no endpoint is attached.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -135,7 +140,6 @@ struct MemConn {
 }
 
 /// An endpoint of a [`MemoryNetwork`]. See the [module docs](self).
-#[derive(Debug)]
 pub struct MemoryTransport {
     endpoint: Endpoint,
     certificate: Fingerprint,
@@ -143,6 +147,27 @@ pub struct MemoryTransport {
     inbox: mpsc::UnboundedReceiver<Delivery>,
     conns: BTreeMap<ConnId, MemConn>,
     ready: VecDeque<TransportEvent>,
+}
+
+impl fmt::Debug for MemoryNetwork {
+    /// `MemoryNetwork { endpoints: N }`: how many transports are attached.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryNetwork")
+            .field("endpoints", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for MemoryTransport {
+    /// Its endpoint number, certificate, and connections (open or not).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryTransport")
+            .field("endpoint", &self.endpoint)
+            .field("certificate", &self.certificate)
+            .field("connections", &self.conns.len())
+            .field("open", &self.conns.values().filter(|c| c.open).count())
+            .finish_non_exhaustive()
+    }
 }
 
 fn sdp(endpoint: Endpoint, conn: ConnId, cert: &Fingerprint) -> String {
@@ -168,6 +193,7 @@ fn parse_sdp(s: &str) -> Result<(Endpoint, ConnId, Fingerprint), MemoryError> {
 
 impl MemoryTransport {
     /// This transport's certificate fingerprint (what its SDPs announce).
+    #[must_use]
     pub fn certificate(&self) -> Fingerprint {
         self.certificate
     }
@@ -356,5 +382,23 @@ impl Drop for MemoryTransport {
                 self.net.deliver(ep, Delivery::Closed { to: rconn, reason });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryNetwork;
+
+    #[test]
+    fn debug_says_how_many_endpoints_and_connections() {
+        let net = MemoryNetwork::new();
+        let (a, _b) = (net.transport(), net.transport());
+        assert_eq!(format!("{net:?}"), "MemoryNetwork { endpoints: 2, .. }");
+        let shown = format!("{a:?}");
+        assert!(
+            shown.starts_with("MemoryTransport { endpoint: 1, certificate: ")
+                && shown.ends_with("connections: 0, open: 0, .. }"),
+            "{shown}"
+        );
     }
 }

@@ -14,9 +14,11 @@
 //! - [`pair`]: two transports driven against each other, signals carried in
 //!   memory; the triangle scenario on three nodes.
 //! - [`probe`]: resident memory, threads and open sockets of this process.
+//! - [`identity`]: the verdict on the relay-in-the-middle attack.
 
 use std::time::{Duration, Instant};
 
+pub mod identity;
 pub mod interop;
 pub mod netns;
 pub mod overlay;

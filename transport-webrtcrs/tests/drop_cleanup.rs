@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Pair, Side};
+use n2n_test_support::pair::assert_closed_by_remote;
 use overlay_core::{CloseReason, TransportEvent};
 use rtc_common::RtcConfig;
 use transport_webrtcrs::{Options, WebRtcTransport};
@@ -31,16 +32,7 @@ async fn dropping_the_transport_closes_and_frees_everything() {
     )
     .await
     .expect("B sees the close");
-    assert!(
-        matches!(
-            event,
-            TransportEvent::Closed {
-                reason: CloseReason::Remote,
-                ..
-            }
-        ),
-        "got {event:?}"
-    );
+    assert_closed_by_remote(&event);
     common::eventually("the dropped transport's tasks end", || {
         probe_a.live_tasks() == 0
     })
