@@ -197,6 +197,18 @@ impl NodeRtcConfig {
         self.base.clone().build(now)
     }
 
+    /// Probe the selected ICE pair every `interval` (str0m's
+    /// `max_stun_rto`; 3 s by default in str0m, 1 s in
+    /// [`rtc_common::RtcConfig::keepalive_interval`]): the keep-alive traffic
+    /// that lets a silent remote be noticed within
+    /// [`rtc_common::RtcConfig::silence_timeout`]. Each end sends one STUN
+    /// binding request per interval and answers the other's.
+    #[must_use]
+    pub fn with_keepalive_interval(mut self, interval: std::time::Duration) -> Self {
+        self.base.set_max_stun_rto(interval);
+        self
+    }
+
     /// The prepared str0m configuration.
     pub fn rtc_config(&self) -> &RtcConfig {
         &self.base

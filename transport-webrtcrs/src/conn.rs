@@ -176,6 +176,8 @@ pub(crate) struct ConnShared {
     opened: AtomicBool,
     /// Why the connection task ended the connection, if it did.
     reason: std::sync::Mutex<Option<CloseReason>>,
+    /// The transport was dropped: stop without closing (a crash).
+    crashed: AtomicBool,
 }
 
 impl ConnShared {
@@ -185,6 +187,14 @@ impl ConnShared {
 
     pub(crate) fn set_open(&self) {
         self.opened.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn set_crashed(&self) {
+        self.crashed.store(true, Ordering::Release);
+    }
+
+    fn is_crashed(&self) -> bool {
+        self.crashed.load(Ordering::Acquire)
     }
 
     fn set_reason(&self, reason: CloseReason) {
@@ -281,9 +291,13 @@ pub(crate) async fn run(start: ConnStart) {
             .send((c.conn, c.generation, TaskOut::Event(closed(c.conn, reason))))
             .await;
     }
-    // Tell the remote right away (SCTP ABORT) and stop the driver; the data
-    // channel's event stream ends and its pending sends fail.
-    if let Err(err) = c.pc.close().await {
+    if c.state.is_crashed() {
+        // The transport was dropped: stop the driver without a word to the
+        // remote (its sockets close with it), as a crashed process would.
+        c.wake.abort_driver();
+    } else if let Err(err) = c.pc.close().await {
+        // Tell the remote right away (SCTP ABORT) and stop the driver; the
+        // data channel's event stream ends and its pending sends fail.
         tracing::debug!(conn = %c.conn, %err, "close");
     }
     counters.paths.remove(c.conn);
@@ -348,10 +362,12 @@ async fn build(
         .build();
     let setting_engine = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        // A silent remote: "disconnected" after half the silence timeout,
+        // "failed" (reported TimedOut) after all of it.
         .with_ice_timeouts(
-            Some(settings.ice_disconnected_timeout),
-            Some(settings.ice_failed_timeout),
-            Some(settings.ice_keepalive_interval),
+            Some(rtc.silence_timeout / 2),
+            Some(rtc.silence_timeout - rtc.silence_timeout / 2),
+            Some(rtc.keepalive_interval),
         )
         // A remote's check often arrives before its trickled candidate: the
         // pair is then peer-reflexive, which the library would wait 1 s to

@@ -43,9 +43,9 @@
 //!
 //! Close detection: the remote's close arrives as an SCTP ABORT and is
 //! reported as [`CloseReason::Remote`] at once; a remote that goes silent is
-//! reported [`CloseReason::TimedOut`] by ICE consent after
-//! [`Options::ice_disconnected_timeout`] + [`Options::ice_failed_timeout`]
-//! (3 s + 4 s by default); a connection not open after
+//! reported [`CloseReason::TimedOut`] once ICE has heard nothing from it
+//! for [`RtcConfig::silence_timeout`] (4 s by default; keep-alives every
+//! [`RtcConfig::keepalive_interval`]); a connection not open after
 //! [`RtcConfig::handshake_timeout`] is reported failed.
 //!
 //! Flow control: each connection's data channel gets a send-buffer limit
@@ -181,12 +181,6 @@ pub struct Options {
     /// (`PeerConnectionBuilder::with_data_channel_send_buffer_limit`).
     /// 1 MiB by default: unbounded sends ran at 3.8 MB/s here, 1 MiB at ~100 MB/s.
     pub send_buffer_limit: usize,
-    /// ICE: no traffic this long makes the connection "disconnected" (3 s).
-    pub ice_disconnected_timeout: Duration,
-    /// ICE: this long disconnected makes it "failed", reported as closed (4 s).
-    pub ice_failed_timeout: Duration,
-    /// ICE keepalive interval on an idle connection (1 s).
-    pub ice_keepalive_interval: Duration,
     /// Work around the driver's 600 ms setup stall (see the crate docs).
     /// `true` by default; `false` only to measure the stall.
     pub fix_setup_stall: bool,
@@ -214,9 +208,6 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             send_buffer_limit: 1024 * 1024,
-            ice_disconnected_timeout: Duration::from_secs(3),
-            ice_failed_timeout: Duration::from_secs(4),
-            ice_keepalive_interval: Duration::from_secs(1),
             fix_setup_stall: true,
             send_window: 256 * 1024,
             prflx_acceptance_min_wait: Duration::ZERO,
@@ -232,12 +223,6 @@ impl Options {
         self
     }
 
-    /// Set the ICE disconnected and failed timeouts.
-    pub fn with_ice_timeouts(mut self, disconnected: Duration, failed: Duration) -> Self {
-        self.ice_disconnected_timeout = disconnected;
-        self.ice_failed_timeout = failed;
-        self
-    }
 }
 
 /// Everything a connection task needs to know.
@@ -245,9 +230,6 @@ impl Options {
 pub(crate) struct Settings {
     pub(crate) rtc: RtcConfig,
     pub(crate) send_buffer_limit: usize,
-    pub(crate) ice_disconnected_timeout: Duration,
-    pub(crate) ice_failed_timeout: Duration,
-    pub(crate) ice_keepalive_interval: Duration,
     pub(crate) fix_stall: bool,
     pub(crate) prflx_acceptance_min_wait: Duration,
     pub(crate) ice_check_interval: Duration,
@@ -293,6 +275,17 @@ pub enum Error {
         kind: &'static str,
         /// The parser's complaint.
         why: String,
+    },
+    /// A frame the transport contract refuses: empty, or larger than
+    /// [`overlay_core::config::MAX_FRAME_SIZE`] (webrtc-rs stops sending on a
+    /// connection after a message over 64 KiB). Refused before it reaches
+    /// the library; the connection is closed (the remote is told at once).
+    #[error("connection {conn}: cannot send a frame of {len} bytes: frames are 1 to 65536 bytes (the engine splits larger messages)")]
+    FrameSize {
+        /// The connection.
+        conn: ConnId,
+        /// The frame's length.
+        len: usize,
     },
     /// A candidate line that does not parse.
     #[error("connection {conn}: bad candidate {line:?}: {why}")]
@@ -406,9 +399,6 @@ impl WebRtcTransport {
             settings: Arc::new(Settings {
                 rtc: config,
                 send_buffer_limit: options.send_buffer_limit,
-                ice_disconnected_timeout: options.ice_disconnected_timeout,
-                ice_failed_timeout: options.ice_failed_timeout,
-                ice_keepalive_interval: options.ice_keepalive_interval,
                 fix_stall: options.fix_setup_stall,
                 prflx_acceptance_min_wait: options.prflx_acceptance_min_wait,
                 ice_check_interval: options.ice_check_interval.max(Duration::from_millis(5)),
@@ -634,9 +624,19 @@ impl Transport for WebRtcTransport {
                 result
             }
             TransportCommand::Send { conn, frame } => {
-                if let Some(handle) = self.conns.get(&conn) {
-                    let _ = handle.frames.send(frame);
+                let Some(handle) = self.conns.get(&conn) else {
+                    return Ok(());
+                };
+                if frame.is_empty() || frame.len() > overlay_core::config::MAX_FRAME_SIZE {
+                    // Dropping the handle ends the connection task, which
+                    // closes the connection (the remote sees it at once).
+                    self.conns.remove(&conn);
+                    return Err(Error::FrameSize {
+                        conn,
+                        len: frame.len(),
+                    });
                 }
+                let _ = handle.frames.send(frame);
                 Ok(())
             }
             TransportCommand::Close { conn } => {
@@ -713,6 +713,21 @@ impl Transport for WebRtcTransport {
 
     fn send_window(&self) -> usize {
         self.send_window
+    }
+
+    fn connection_count(&self) -> Option<usize> {
+        Some(self.conns.len())
+    }
+}
+
+impl Drop for WebRtcTransport {
+    /// Dropping the transport is a crash (the transport contract): each
+    /// connection's driver is stopped without a word to the remote, which
+    /// reports its connection timed out. `Close` is the graceful way.
+    fn drop(&mut self) {
+        for handle in self.conns.values() {
+            handle.shared.set_crashed();
+        }
     }
 }
 
