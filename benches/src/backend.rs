@@ -39,7 +39,7 @@ macro_rules! with_factory {
             }
             Backend::WebRtcRs => {
                 let mut $make =
-                    || async { Ok::<_, BenchError>(WebRtcTransport::new(RtcConfig::loopback())?) };
+                    || async { Ok::<_, BenchError>(WebRtcTransport::bind(&RtcConfig::loopback())?) };
                 $body
             }
         }

@@ -107,6 +107,8 @@ pub(crate) struct Conn {
     deadline: Instant,
     /// When a datagram of this connection last arrived (or it opened).
     last_heard: Instant,
+    /// The selected pair's last ICE round-trip time (str0m's peer stats).
+    rtt: Option<Duration>,
     /// An open connection that hears nothing this long is reported
     /// [`CloseReason::TimedOut`] ([`RtcConfig::silence_timeout`](rtc_common::RtcConfig)).
     silence_timeout: Duration,
@@ -167,6 +169,7 @@ impl Conn {
             next_timeout: now,
             deadline,
             last_heard: now,
+            rtt: None,
             silence_timeout: rtc_common::RtcConfig::default().silence_timeout,
             claim: None,
             claim_source: None,
@@ -189,6 +192,12 @@ impl Conn {
 
     pub(crate) fn id(&self) -> ConnId {
         self.id
+    }
+
+    /// The selected candidate pair's round-trip time, as ICE last measured
+    /// it (refreshed every 2 s once the connection is open).
+    pub(crate) fn rtt(&self) -> Option<Duration> {
+        self.rtt
     }
 
     /// When this connection must be given a timeout, beside str0m's own:
@@ -520,6 +529,14 @@ impl Conn {
                 return Err(CloseReason::Remote)
             }
             Event::Closed => return Err(CloseReason::Remote),
+            Event::PeerStats(stats) => {
+                if let Some(rtt) = stats
+                    .selected_candidate_pair
+                    .and_then(|p| p.current_round_trip_time)
+                {
+                    self.rtt = Some(rtt);
+                }
+            }
             Event::IceConnectionStateChange(state) => {
                 tracing::debug!(conn = %self.id, ?state, "ICE state");
                 if state == IceConnectionState::Disconnected && self.opened {

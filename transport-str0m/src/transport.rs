@@ -610,6 +610,10 @@ impl Transport for Str0mTransport {
     fn connection_count(&self) -> Option<usize> {
         Some(self.conns.len())
     }
+
+    fn rtt(&self, conn: ConnId) -> Option<std::time::Duration> {
+        self.conns.get(&conn).and_then(Conn::rtt)
+    }
 }
 
 /// Errors a UDP socket reports for one datagram (ICMP feedback on Linux

@@ -21,10 +21,11 @@ use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
     RTCIceCandidateInit, RTCIceCandidateType, RTCIceGatheringState, RTCIceServer,
     RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
+    StatsSelector,
 };
 
 use crate::runtime::{DriverWake, NudgeRuntime};
-use crate::Settings;
+use crate::config::Settings;
 
 /// Label of the one data channel of a connection.
 pub(crate) const CHANNEL_LABEL: &str = "n2n";
@@ -34,6 +35,10 @@ pub(crate) const CHANNEL_LABEL: &str = "n2n";
 /// connection raises a handful of such events (its own candidates, a few
 /// state changes, one data channel).
 const HANDLER_CHANNEL: usize = 256;
+
+/// How often an open connection reads its round-trip time from the
+/// library's statistics (the ICE keep-alive exchanges measure it).
+const RTT_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Most frames a pump hands to the library before it reports them sent.
 const WRITE_BATCH: usize = 64;
@@ -178,6 +183,9 @@ pub(crate) struct ConnShared {
     reason: std::sync::Mutex<Option<CloseReason>>,
     /// The transport was dropped: stop without closing (a crash).
     crashed: AtomicBool,
+    /// The selected pair's last ICE round-trip time, microseconds; 0 until
+    /// measured.
+    rtt_micros: AtomicU64,
 }
 
 impl ConnShared {
@@ -187,6 +195,14 @@ impl ConnShared {
 
     pub(crate) fn set_open(&self) {
         self.opened.store(true, Ordering::Release);
+    }
+
+    /// The selected pair's round-trip time, once measured.
+    pub(crate) fn rtt(&self) -> Option<Duration> {
+        match self.rtt_micros.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
     }
 
     pub(crate) fn set_crashed(&self) {
@@ -466,8 +482,11 @@ impl Conn {
         let setup_deadline = tokio::time::sleep(setup_timeout);
         tokio::pin!(setup_deadline);
         let mut setup_pending = true;
+        let mut rtt_tick = tokio::time::interval(RTT_INTERVAL);
+        rtt_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = rtt_tick.tick(), if self.state.is_open() => self.measure_rtt().await,
                 signal = signals.recv() => {
                     let Some(signal) = signal else { return Exit::Local };
                     if let Err(reason) = self.apply(signal).await {
@@ -507,6 +526,23 @@ impl Conn {
                     setup_pending = false;
                 }
             }
+        }
+    }
+
+    /// Read the nominated pair's round-trip time from the library's stats.
+    async fn measure_rtt(&self) {
+        let report = self
+            .pc
+            .get_stats(std::time::Instant::now(), StatsSelector::None)
+            .await;
+        let rtt = report
+            .candidate_pairs()
+            .filter(|p| p.nominated && p.current_round_trip_time > 0.0)
+            .map(|p| p.current_round_trip_time)
+            .next();
+        if let Some(secs) = rtt {
+            let us = (secs * 1e6).clamp(1.0, u64::MAX as f64) as u64;
+            self.state.rtt_micros.store(us, Ordering::Relaxed);
         }
     }
 

@@ -20,8 +20,8 @@ const NOTICE_BOUND: Duration = Duration::from_secs(10);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_transport_is_a_crash_and_frees_everything() {
     common::init_tracing();
-    let a = WebRtcTransport::new(RtcConfig::loopback()).expect("transport a");
-    let b = WebRtcTransport::new(RtcConfig::loopback()).expect("transport b");
+    let a = WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport a");
+    let b = WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport b");
     let probe_a = a.task_probe();
     let mut pair = Pair::new(a, b);
     pair.open(Side::B).await;
@@ -73,11 +73,11 @@ fn a_silent_remote_is_reported_timed_out() {
         .expect("runtime b");
     let a = {
         let _guard = rt_a.enter();
-        WebRtcTransport::new(RtcConfig::loopback()).expect("transport a")
+        WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport a")
     };
     let b = {
         let _guard = rt_b.enter();
-        WebRtcTransport::new(RtcConfig::loopback()).expect("transport b")
+        WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport b")
     };
     let (a, b) = rt_a.block_on(async {
         let mut pair = Pair::new(a, b);

@@ -206,7 +206,7 @@ impl Backend {
             }
             #[cfg(feature = "webrtc-rs")]
             BackendKind::WebrtcRs => {
-                let t = n2n_overlay::webrtc_rs::WebRtcTransport::new(self.rtc.clone()).map_err(
+                let t = n2n_overlay::webrtc_rs::WebRtcTransport::bind(&self.rtc).map_err(
                     |e| format!("cannot start the webrtc-rs transport: {e}; check --bind"),
                 )?;
                 let paths = t.paths();
