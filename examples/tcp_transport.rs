@@ -304,7 +304,9 @@ async fn read_records(
         let kind = match read.read_u8().await {
             Ok(kind) => kind,
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                break CloseReason::Failed("the stream ended without a close: the remote is gone".into())
+                break CloseReason::Failed(
+                    "the stream ended without a close: the remote is gone".into(),
+                )
             }
             Err(e) => break CloseReason::Failed(e.to_string()),
         };

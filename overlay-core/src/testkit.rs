@@ -683,13 +683,17 @@ impl<T: Transport> Duo<T> {
         cmd: crate::transport::TransportCommand,
     ) -> Result<Result<(), String>, String> {
         let t = self.transport(side)?;
-        Ok(t.handle_command(Instant::now(), cmd).map_err(|e| e.to_string()))
+        Ok(t.handle_command(Instant::now(), cmd)
+            .map_err(|e| e.to_string()))
     }
 
     fn send(&mut self, side: Side, frame: Bytes) -> CaseResult {
         let conn = self.conn;
-        self.command(side, crate::transport::TransportCommand::Send { conn, frame })?
-            .map_err(|e| format!("{side:?} refused to send a frame: {e}"))
+        self.command(
+            side,
+            crate::transport::TransportCommand::Send { conn, frame },
+        )?
+        .map_err(|e| format!("{side:?} refused to send a frame: {e}"))
     }
 
     fn count(&self, side: Side) -> Option<usize> {
@@ -794,7 +798,10 @@ impl<T: Transport> Duo<T> {
         Ok(())
     }
 
-    fn poll_sides(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<(Side, crate::transport::TransportEvent)> {
+    fn poll_sides(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<(Side, crate::transport::TransportEvent)> {
         use std::task::Poll;
         self.flip = !self.flip;
         let order = if self.flip {
@@ -821,15 +828,16 @@ impl<T: Transport> Duo<T> {
             self.release_held()?;
             let tick = (tokio::time::Instant::now() + Duration::from_millis(20)).min(deadline);
             let got =
-                tokio::time::timeout_at(tick, std::future::poll_fn(|cx| self.poll_sides(cx)))
-                    .await;
+                tokio::time::timeout_at(tick, std::future::poll_fn(|cx| self.poll_sides(cx))).await;
             let (side, event) = match got {
                 Ok(x) => x,
                 Err(_) if tokio::time::Instant::now() >= deadline => return Ok(false),
                 Err(_) => continue,
             };
             if event.conn() != self.conn {
-                return Err(format!("{side:?} emitted {event:?} for an unknown connection"));
+                return Err(format!(
+                    "{side:?} emitted {event:?} for an unknown connection"
+                ));
             }
             if self.closed[side.index()].is_some() {
                 return Err(format!(
@@ -859,7 +867,9 @@ impl<T: Transport> Duo<T> {
                 return Ok(f);
             }
             if let Some(r) = &self.closed[side.index()] {
-                return Err(format!("{side:?} reported the connection closed ({r}) while waiting for a frame"));
+                return Err(format!(
+                    "{side:?} reported the connection closed ({r}) while waiting for a frame"
+                ));
             }
             if !self.step(EVENT_GUARD).await? {
                 return Err(format!("{side:?} received no frame within {EVENT_GUARD:?}"));
@@ -874,7 +884,11 @@ impl<T: Transport> Duo<T> {
                 "{side:?} received a frame of {} bytes, expected {} bytes{}",
                 got.len(),
                 want.len(),
-                if got.len() == want.len() { " (contents differ)" } else { "" }
+                if got.len() == want.len() {
+                    " (contents differ)"
+                } else {
+                    ""
+                }
             ));
         }
         Ok(())
@@ -909,12 +923,19 @@ impl<T: Transport> Duo<T> {
 
     /// Nothing more from `side` for a short while (after its local close).
     async fn quiet(&mut self, side: Side, what: &str) -> CaseResult {
-        let before = (self.inbox[side.index()].len(), self.closed[side.index()].clone());
+        let before = (
+            self.inbox[side.index()].len(),
+            self.closed[side.index()].clone(),
+        );
         let until = Instant::now() + Duration::from_millis(300);
         while Instant::now() < until {
             self.step(Duration::from_millis(50)).await?;
         }
-        if (self.inbox[side.index()].len(), self.closed[side.index()].clone()) != before {
+        if (
+            self.inbox[side.index()].len(),
+            self.closed[side.index()].clone(),
+        ) != before
+        {
             return Err(format!("{side:?} emitted events {what}"));
         }
         Ok(())
@@ -1010,7 +1031,10 @@ pub async fn oversized_frame<T: Transport, F: Future<Output = T>>(
         d.expect_frame(Side::B, &pattern(100, 5)).await?;
         let conn = d.conn;
         let frame = pattern(max + 1, 6);
-        match d.command(Side::A, crate::transport::TransportCommand::Send { conn, frame })? {
+        match d.command(
+            Side::A,
+            crate::transport::TransportCommand::Send { conn, frame },
+        )? {
             Err(_) => {}
             Ok(()) => {
                 return Err(format!(
@@ -1134,7 +1158,10 @@ pub async fn signals_out_of_order<T: Transport, F: Future<Output = T>>(
                 // the other side must learn it (not hang).
                 let failed = d.refused[0].0;
                 d.closed(failed.other()).await.map_err(|e| {
-                    format!("{failed:?} refused a duplicate signal ({}), then: {e}", d.refused[0].1)
+                    format!(
+                        "{failed:?} refused a duplicate signal ({}), then: {e}",
+                        d.refused[0].1
+                    )
                 })?;
                 d.quiet(failed, "after refusing a signal").await?;
                 d.expect_freed("after a refused duplicate").await
@@ -1164,7 +1191,9 @@ pub async fn resources_freed<T: Transport, F: Future<Output = T>>(
             d.open().await?;
             let counts = [d.count(Side::A), d.count(Side::B)];
             if counts.iter().any(|c| c.is_some_and(|n| n != 1)) {
-                return Err(format!("one open connection, but the transports count {counts:?}"));
+                return Err(format!(
+                    "one open connection, but the transports count {counts:?}"
+                ));
             }
             d.send(Side::B, pattern(2000, round))?;
             d.expect_frame(Side::A, &pattern(2000, round)).await?;

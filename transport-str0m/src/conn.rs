@@ -147,9 +147,7 @@ impl Conn {
         if role == Role::Initiator {
             let mut api = rtc.sdp_api();
             channel = Some(api.add_channel(CHANNEL_LABEL.to_owned()));
-            let (offer, pending) = api
-                .apply()
-                .ok_or(Str0mError::NoOffer)?;
+            let (offer, pending) = api.apply().ok_or(Str0mError::NoOffer)?;
             let sdp = offer.to_sdp_string();
             mid = sdp_mid(&sdp);
             sink.events.push_back(TransportEvent::Signal {
@@ -242,14 +240,10 @@ impl Conn {
                         state: self.phase.name(),
                     });
                 }
-                let offer =
-                    SdpOffer::from_sdp_string(sdp)?;
+                let offer = SdpOffer::from_sdp_string(sdp)?;
                 self.remember_sdp_candidates(sdp);
                 self.mid = sdp_mid(sdp);
-                let answer = self
-                    .rtc
-                    .sdp_api()
-                    .accept_offer(offer)?;
+                let answer = self.rtc.sdp_api().accept_offer(offer)?;
                 sink.events.push_back(TransportEvent::Signal {
                     conn: self.id,
                     signal: Signal::Answer {
@@ -267,8 +261,7 @@ impl Conn {
                         state: self.phase.name(),
                     });
                 };
-                let answer =
-                    SdpAnswer::from_sdp_string(sdp)?;
+                let answer = SdpAnswer::from_sdp_string(sdp)?;
                 self.remember_sdp_candidates(sdp);
                 let Phase::AwaitAnswer(pending) =
                     std::mem::replace(&mut self.phase, Phase::Negotiated)
@@ -278,9 +271,7 @@ impl Conn {
                         state: "negotiated",
                     });
                 };
-                self.rtc
-                    .sdp_api()
-                    .accept_answer(pending, answer)?;
+                self.rtc.sdp_api().accept_answer(pending, answer)?;
                 self.apply_early();
             }
             RemoteSignal::Candidate(line) => {

@@ -265,8 +265,10 @@ impl Str0mTransport {
         let (_, mut sink) = self.sink();
         let opened = Conn::open(conn, role, rtc, &candidates, now, deadline, &mut sink);
         self.candidates = candidates;
-        self.conns
-            .insert(conn, opened?.with_silence_timeout(self.config.silence_timeout));
+        self.conns.insert(
+            conn,
+            opened?.with_silence_timeout(self.config.silence_timeout),
+        );
         self.kick(now, conn);
         Ok(())
     }

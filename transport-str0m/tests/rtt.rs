@@ -25,7 +25,10 @@ async fn open_connections_report_their_rtt() -> TestResult {
     for i in 0..2 {
         let rtt = net.nodes[i].rtt(c).unwrap_or_default();
         println!("node {i}: rtt {rtt:?}");
-        assert!(rtt > Duration::ZERO && rtt < Duration::from_secs(1), "{rtt:?}");
+        assert!(
+            rtt > Duration::ZERO && rtt < Duration::from_secs(1),
+            "{rtt:?}"
+        );
     }
     assert_eq!(net.nodes[0].rtt(ConnId(99)), None, "unknown connection");
     Ok(())

@@ -56,7 +56,6 @@ impl Options {
         self.fix_setup_stall = on;
         self
     }
-
 }
 
 /// Everything a connection task needs to know.

@@ -24,8 +24,8 @@ use webrtc::peer_connection::{
     StatsSelector,
 };
 
-use crate::runtime::{DriverWake, NudgeRuntime};
 use crate::config::Settings;
+use crate::runtime::{DriverWake, NudgeRuntime};
 
 /// Label of the one data channel of a connection.
 pub(crate) const CHANNEL_LABEL: &str = "n2n";

@@ -20,7 +20,9 @@ use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::RTCSessionDescription;
 
 use crate::config::{Options, Settings};
-use crate::conn::{self, ChannelItem, ConnShared, ConnStart, Counters, RemoteInput, Tagged, TaskOut};
+use crate::conn::{
+    self, ChannelItem, ConnShared, ConnStart, Counters, RemoteInput, Tagged, TaskOut,
+};
 use crate::error::{BindError, Error};
 use crate::Stats;
 

@@ -28,7 +28,10 @@ async fn open_connections_report_their_rtt() {
     for (side, rtt) in [("A", pair.a.rtt(conn)), ("B", pair.b.rtt(conn))] {
         let rtt = rtt.unwrap_or_default();
         println!("{side}: rtt {rtt:?}");
-        assert!(rtt > Duration::ZERO && rtt < Duration::from_secs(1), "{rtt:?}");
+        assert!(
+            rtt > Duration::ZERO && rtt < Duration::from_secs(1),
+            "{rtt:?}"
+        );
     }
     assert_eq!(pair.a.rtt(ConnId(99)), None, "unknown connection");
 }
