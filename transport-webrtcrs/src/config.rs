@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+#[cfg(doc)]
+use overlay_core::Transport;
 use rtc_common::RtcConfig;
 
 /// Settings of this backend beyond the shared [`RtcConfig`].

@@ -149,6 +149,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// Names the docs above link to.
+#[cfg(doc)]
+use overlay_core::{CloseReason, Transport, TransportEvent};
+
 mod config;
 mod conn;
 mod error;
