@@ -206,9 +206,9 @@ impl Backend {
             }
             #[cfg(feature = "webrtc-rs")]
             BackendKind::WebrtcRs => {
-                let t = n2n_overlay::webrtc_rs::WebRtcTransport::bind(&self.rtc).map_err(
-                    |e| format!("cannot start the webrtc-rs transport: {e}; check --bind"),
-                )?;
+                let t = n2n_overlay::webrtc_rs::WebRtcTransport::bind(&self.rtc).map_err(|e| {
+                    format!("cannot start the webrtc-rs transport: {e}; check --bind")
+                })?;
                 let paths = t.paths();
                 Ok((Node::spawn(t, keypair, config), paths))
             }
