@@ -23,10 +23,22 @@
 //!
 //! The library's callbacks (run on its driver task) hold only a `Weak` to
 //! the connection task's state and `try_send` into a bounded channel: they
-//! never block the driver and keep nothing alive. `Close`, or dropping the
-//! transport, drops the task's inputs and the connection's pump and event
-//! stream; the task then closes the `PeerConnection` (the remote sees an
-//! SCTP ABORT at once), waits for the driver to stop and ends.
+//! never block the driver and keep nothing alive. `Close` (or a command
+//! refused with an [`Error`], which ends its connection) drops the task's
+//! inputs and the connection's pump and event stream; the task then closes
+//! the `PeerConnection` (the remote sees an SCTP ABORT at once), waits for
+//! the driver to stop and ends. Dropping the transport is a crash (the
+//! transport contract): each task stops its driver (aborted, through the
+//! custom runtime) without closing, so the remote reports the connection
+//! timed out; nothing keeps running either way.
+//!
+//! Frames are 1 to 64 KiB ([`overlay_core::config::MAX_FRAME_SIZE`]):
+//! webrtc-rs stops all sending on a connection after a message over
+//! 64 KiB, with no close event and no credit back, so a larger (or empty)
+//! frame is refused with [`Error::FrameSize`] before it reaches the
+//! library, and its connection closed. [`Transport::rtt`] is the nominated
+//! ICE pair's round-trip time from the library's statistics, read every
+//! 2 s.
 //!
 //! Sockets: webrtc-rs binds one UDP socket per connection (on
 //! [`RtcConfig::bind_ip`]; `0.0.0.0` means every interface but loopback,
