@@ -129,6 +129,10 @@ pub enum MemoryError {
     /// The signal does not fit the connection's role or state.
     #[error("unexpected {0} signal for this connection")]
     Unexpected(&'static str),
+    /// A frame this transport does not carry: empty, or larger than
+    /// [`crate::config::MAX_FRAME_SIZE`] (the transport contract).
+    #[error("cannot send a frame of {0} bytes: frames are 1 to 65536 bytes")]
+    FrameSize(usize),
 }
 
 #[derive(Debug)]
@@ -221,7 +225,36 @@ impl MemoryTransport {
 impl Transport for MemoryTransport {
     type Error = MemoryError;
 
-    fn handle_command(&mut self, _now: Instant, cmd: TransportCommand) -> Result<(), MemoryError> {
+    fn handle_command(&mut self, now: Instant, cmd: TransportCommand) -> Result<(), MemoryError> {
+        let conn = cmd.conn();
+        let result = self.command(now, cmd);
+        if result.is_err() {
+            // An error ends the connection (the transport contract): free
+            // it and tell the remote at once.
+            if let Some(MemConn {
+                remote: Some((ep, rconn)),
+                ..
+            }) = self.conns.remove(&conn)
+            {
+                let reason = CloseReason::Failed("the remote refused a command".into());
+                self.net.deliver(ep, Delivery::Closed { to: rconn, reason });
+            }
+            self.ready.retain(|e| e.conn() != conn);
+        }
+        result
+    }
+
+    fn connection_count(&self) -> Option<usize> {
+        Some(self.conns.len())
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
+        self.poll(cx)
+    }
+}
+
+impl MemoryTransport {
+    fn command(&mut self, _now: Instant, cmd: TransportCommand) -> Result<(), MemoryError> {
         match cmd {
             TransportCommand::Open { conn, role } => {
                 self.conns.insert(
@@ -295,6 +328,9 @@ impl Transport for MemoryTransport {
                 let Some(c) = self.conns.get(&conn) else {
                     return Ok(());
                 };
+                if frame.is_empty() || frame.len() > crate::config::MAX_FRAME_SIZE {
+                    return Err(MemoryError::FrameSize(frame.len()));
+                }
                 let (Some((ep, rconn)), true) = (c.remote, c.open) else {
                     return Err(MemoryError::Unexpected("send before open"));
                 };
@@ -321,7 +357,7 @@ impl Transport for MemoryTransport {
         Ok(())
     }
 
-    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
         loop {
             if let Some(ev) = self.ready.pop_front() {
                 return Poll::Ready(ev);

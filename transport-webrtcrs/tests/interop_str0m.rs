@@ -15,7 +15,7 @@ use transport_webrtcrs::WebRtcTransport;
 /// A = webrtc-rs, B = str0m.
 async fn scenario(initiator: Side, closer: Side) {
     common::init_tracing();
-    let a = WebRtcTransport::new(RtcConfig::loopback()).expect("webrtc-rs transport");
+    let a = WebRtcTransport::bind(&RtcConfig::loopback()).expect("webrtc-rs transport");
     let b = Str0mTransport::bind(&RtcConfig::loopback()).expect("str0m transport");
     let mut pair = Pair::new(a, b);
     pair.open(initiator).await;

@@ -10,8 +10,8 @@ use transport_webrtcrs::WebRtcTransport;
 const FRAMES: u32 = 300;
 
 async fn exchange(initiator: Side) {
-    let a = WebRtcTransport::new(RtcConfig::loopback()).expect("transport a");
-    let b = WebRtcTransport::new(RtcConfig::loopback()).expect("transport b");
+    let a = WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport a");
+    let b = WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport b");
     let mut pair = Pair::new(a, b);
     pair.open(initiator).await;
 

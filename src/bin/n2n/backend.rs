@@ -192,7 +192,7 @@ impl Backend {
             }
             #[cfg(feature = "webrtc-rs")]
             BackendKind::WebrtcRs => {
-                let t = n2n_overlay::webrtc_rs::WebRtcTransport::new(self.rtc.clone())
+                let t = n2n_overlay::webrtc_rs::WebRtcTransport::bind(&self.rtc)
                     .map_err(|e| self.transport_error(e))?;
                 let paths = t.paths();
                 Ok((Node::spawn(t, keypair, config), paths))
