@@ -20,7 +20,12 @@
 //!   that record arrives. Without the answer nothing opens, so a handshake
 //!   whose answer is lost times out, as the overlay expects;
 //! - frames go as records (a kind byte, a length, the bytes); a frame
-//!   counts as sent (`Sent`) once written to the socket.
+//!   counts as sent (`Sent`) once written to the socket;
+//! - `Close` (and a command the transport refuses, which ends its
+//!   connection) writes a `CLOSE` record after the queued frames: the
+//!   remote reports a graceful close. A stream that ends without one (the
+//!   transport was dropped, the process crashed) is reported as a failure,
+//!   as the transport contract asks.
 //!
 //! Channel binding: the overlay's `HELLO` signs both ends' DTLS
 //! certificate fingerprints, so that a relay in the middle is caught
@@ -59,6 +64,7 @@ use tokio::task::JoinHandle;
 /// Record kinds on a stream.
 const OPEN: u8 = 0;
 const FRAME: u8 = 1;
+const CLOSE: u8 = 2;
 /// Largest frame accepted from a remote (the overlay's frames are smaller).
 const MAX_FRAME: usize = 1024 * 1024;
 /// How long a dialled stream may take to connect or to name its connection.
@@ -76,6 +82,9 @@ pub enum TcpError {
     /// `Open` for a connection that exists.
     #[error("connection {0:?} is already open")]
     Duplicate(ConnId),
+    /// A frame the transport contract refuses (empty, or over 64 KiB).
+    #[error("cannot send a frame of {0} bytes: frames are 1 to 65536 bytes")]
+    FrameSize(usize),
 }
 
 /// What the I/O tasks tell the transport.
@@ -294,7 +303,11 @@ async fn read_records(
     let reason = loop {
         let kind = match read.read_u8().await {
             Ok(kind) => kind,
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break CloseReason::Remote,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                break CloseReason::Failed(
+                    "the stream ended without a close: the remote is gone".into(),
+                )
+            }
             Err(e) => break CloseReason::Failed(e.to_string()),
         };
         let event = match kind {
@@ -320,6 +333,7 @@ async fn read_records(
                     frame: frame.into(),
                 }
             }
+            CLOSE => break CloseReason::Remote,
             other => break CloseReason::Failed(format!("unexpected record {other}")),
         };
         if events.send(Internal::Event { generation, event }).is_err() {
@@ -353,6 +367,11 @@ async fn write_records(
         }
     }
     while let Some(frame) = queue.recv().await {
+        if frame.is_empty() {
+            // The transport closed the connection (frames are never empty).
+            let _ = write.write_u8(CLOSE).await;
+            return;
+        }
         let mut record = Vec::with_capacity(5 + frame.len());
         record.push(FRAME);
         // Frames are at most the engine's frame limit, far below 4 GiB.
@@ -386,10 +405,45 @@ fn parse_offer(sdp: &str) -> Result<(SocketAddr, u64), TcpError> {
     Ok((addr, token))
 }
 
+impl TcpTransport {
+    /// Close `conn` toward the remote: a `CLOSE` record after its queued
+    /// frames (the writer finishes on its own), nothing more reported here.
+    fn close(&mut self, conn: ConnId) {
+        let Some(mut c) = self.conns.remove(&conn) else {
+            return;
+        };
+        if let State::Running { frames, tasks } = std::mem::replace(&mut c.state, State::Dialling) {
+            let _ = frames.send(Bytes::new());
+            tasks[0].abort();
+        }
+    }
+}
+
 impl Transport for TcpTransport {
     type Error = TcpError;
 
-    fn handle_command(&mut self, _now: Instant, cmd: TransportCommand) -> Result<(), TcpError> {
+    fn handle_command(&mut self, now: Instant, cmd: TransportCommand) -> Result<(), TcpError> {
+        let conn = cmd.conn();
+        let result = self.command(now, cmd);
+        if result.is_err() {
+            // An error ends the connection; the remote is told at once.
+            self.close(conn);
+            self.ready.retain(|e| e.conn() != conn);
+        }
+        result
+    }
+
+    fn connection_count(&self) -> Option<usize> {
+        Some(self.conns.len())
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
+        self.poll(cx)
+    }
+}
+
+impl TcpTransport {
+    fn command(&mut self, _now: Instant, cmd: TransportCommand) -> Result<(), TcpError> {
         match cmd {
             TransportCommand::Open { conn, role } => {
                 if self.conns.contains_key(&conn) {
@@ -448,12 +502,18 @@ impl Transport for TcpTransport {
                             self.open_initiator(conn);
                         }
                     }
+                    // The same description delivered twice: once is enough.
+                    (Signal::Offer { .. }, State::Dialling)
+                    | (Signal::Answer { .. }, State::Offered { answered: true, .. }) => {}
                     // No ICE here: candidates mean nothing to TCP.
                     (Signal::Candidate { .. } | Signal::EndOfCandidates, _) => {}
                     (signal, _) => return Err(TcpError::Unexpected(signal.kind())),
                 }
             }
             TransportCommand::Send { conn, frame } => {
+                if frame.is_empty() || frame.len() > n2n_overlay::config::MAX_FRAME_SIZE {
+                    return Err(TcpError::FrameSize(frame.len()));
+                }
                 if let Some(Conn {
                     state: State::Running { frames, .. },
                     ..
@@ -463,9 +523,7 @@ impl Transport for TcpTransport {
                     let _ = frames.send(frame);
                 }
             }
-            TransportCommand::Close { conn } => {
-                self.conns.remove(&conn);
-            }
+            TransportCommand::Close { conn } => self.close(conn),
             // The enum is `#[non_exhaustive]`: a command added later is
             // ignored until this transport learns it.
             _ => {}
@@ -473,7 +531,7 @@ impl Transport for TcpTransport {
         Ok(())
     }
 
-    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
         loop {
             if let Some(event) = self.ready.pop_front() {
                 return Poll::Ready(event);

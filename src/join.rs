@@ -99,6 +99,7 @@ pub struct JoinOptions {
 
 impl JoinOptions {
     /// Join `room` on the server at `url`, with a random contact.
+    #[must_use]
     pub fn new(url: impl Into<String>, room: impl Into<String>) -> Self {
         JoinOptions {
             url: url.into(),
@@ -113,12 +114,14 @@ impl JoinOptions {
     }
 
     /// Give each contact `timeout` to open the connection.
+    #[must_use]
     pub fn with_contact_timeout(mut self, timeout: Duration) -> Self {
         self.contact_timeout = timeout;
         self
     }
 
     /// Whether to join the room again when the server connection ends.
+    #[must_use]
     pub fn with_reconnect(mut self, reconnect: bool) -> Self {
         self.reconnect = reconnect;
         self
@@ -203,6 +206,7 @@ pub enum RoomEvent {
 /// Membership of a room: the serving task and its events. Dropping it
 /// stops serving and leaves the room (the node's connections stay).
 #[derive(Debug)]
+#[must_use = "dropping the Room leaves it: the node stops serving newcomers"]
 pub struct Room {
     /// The current connection's sender (replaced on each rejoin).
     sender: Arc<Mutex<SignalingSender>>,
@@ -219,11 +223,13 @@ impl Room {
 
     /// A handle that talks to the server through this membership's
     /// current connection.
+    #[must_use]
     pub fn sender(&self) -> SignalingSender {
         current(&self.sender)
     }
 
     /// Whether the serving task still runs (the server connection is up).
+    #[must_use]
     pub fn is_serving(&self) -> bool {
         !self.task.is_finished()
     }

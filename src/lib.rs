@@ -56,8 +56,11 @@
 //! # Layout
 //! - `src/lib.rs`: the re-exports; `src/join.rs`: joining through a
 //!   signaling server.
-//! - `src/bin/n2n/`: the command (`demo.rs`, `peer.rs`, `sim.rs`,
-//!   `report.rs` for the summary, DOT and SVG).
+//! - `src/bin/n2n/`: the command, one file per subcommand (`demo.rs`,
+//!   `sim.rs`, `peer.rs`, `signal.rs`, `spray.rs`); `scenario.rs`: what the
+//!   demo and the simulation share (their four phases, the verdict);
+//!   `report.rs`: the summary, DOT and SVG; `error.rs`: the command's one
+//!   error type.
 //! - `examples/`: a terminal chat over the signaling server (`chat`), a
 //!   transport over TCP that passes the conformance suite
 //!   (`tcp_transport`), a Spray-style shuffle protocol (`spray`).

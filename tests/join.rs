@@ -173,13 +173,7 @@ async fn members_rejoin_after_a_server_restart() -> TestResult {
 /// after 30 s.)
 #[tokio::test]
 async fn silent_members_do_not_stall_a_newcomer() -> TestResult {
-    let mut config = ServerConfig::default();
-    config.max_peers_per_room = 2000;
-    config.max_members_per_address = 2000;
-    config.max_connections_per_address = 2000;
-    config.messages_per_second = 10_000;
-    config.burst = 10_000;
-    let server = SignalingServer::bind(config).await?;
+    let server = SignalingServer::bind(ServerConfig::for_local_clients(2000)).await?;
     let net = MemoryNetwork::new();
     let peers = nodes(&net, 3).await?;
     let _first = join_room(&peers[0].1, JoinOptions::new(server.url(), "r")).await?;

@@ -26,23 +26,52 @@ fn messages(stdout: &str) -> Option<(u64, u64, u64)> {
     }
 }
 
-#[test]
-fn demo_on_the_default_backend_runs_and_exits_0() -> TestResult {
-    let dir = out_dir("demo")?;
-    let (status, out, err) = run(&["demo", "--peers", "6", "--out", dir.to_str().ok_or("path")?])?;
+/// `n2n ARGS`: it exits 0 and delivered every message it sent; its stdout.
+fn run_delivering_everything(args: &[&str]) -> TestResult<String> {
+    let (status, out, err) = run(args)?;
     assert!(
         status.success(),
         "exit {status}\nstdout:\n{out}\nstderr:\n{err}"
     );
-    assert!(out.starts_with("n2n demo: 6 peers on str0m"), "{out}");
+    let (sent, delivered, lost) =
+        messages(&out).ok_or_else(|| format!("no messages line:\n{out}"))?;
+    assert!(sent > 0 && sent == delivered && lost == 0, "{out}");
+    Ok(out)
+}
+
+/// `n2n demo --backend BACKEND --peers PEERS --out DIR`: as
+/// [`run_delivering_everything`], and its first line says what ran.
+fn demo_delivers_everything(
+    backend: &str,
+    peers: usize,
+    dir: &std::path::Path,
+) -> TestResult<String> {
+    let peers = peers.to_string();
+    let out = run_delivering_everything(&[
+        "demo",
+        "--backend",
+        backend,
+        "--peers",
+        &peers,
+        "--out",
+        dir.to_str().ok_or("path")?,
+    ])?;
+    assert!(
+        out.starts_with(&format!("n2n demo: {peers} peers on {backend}")),
+        "{out}"
+    );
+    Ok(out)
+}
+
+#[test]
+fn demo_on_the_default_backend_runs_and_exits_0() -> TestResult {
+    let dir = out_dir("demo")?;
+    let out = demo_delivers_everything("str0m", 6, &dir)?;
     // Five newcomers joined through the server; the rest came from bridges.
     assert!(
         out.contains("connections: ") && out.contains("(5 through the signaling server, "),
         "{out}"
     );
-    let (sent, delivered, lost) =
-        messages(&out).ok_or_else(|| format!("no messages line:\n{out}"))?;
-    assert!(sent > 0 && sent == delivered && lost == 0, "{out}");
     let svg = std::fs::read_to_string(dir.join("topology.svg"))?;
     assert!(
         svg.starts_with("<svg") && svg.matches("<title>peer ").count() == 6,
@@ -57,7 +86,7 @@ fn demo_on_the_default_backend_runs_and_exits_0() -> TestResult {
 #[test]
 fn sim_prints_the_same_summary() -> TestResult {
     let dir = out_dir("sim")?;
-    let (status, out, err) = run(&[
+    let args = [
         "sim",
         "--peers",
         "40",
@@ -65,26 +94,12 @@ fn sim_prints_the_same_summary() -> TestResult {
         "3",
         "--out",
         dir.to_str().ok_or("path")?,
-    ])?;
-    assert!(
-        status.success(),
-        "exit {status}\nstdout:\n{out}\nstderr:\n{err}"
-    );
+    ];
+    let out = run_delivering_everything(&args)?;
     assert!(out.contains("(39 through the signaling server, "), "{out}");
     assert!(out.contains("invariants hold"), "{out}");
-    let (sent, delivered, lost) =
-        messages(&out).ok_or_else(|| format!("no messages line:\n{out}"))?;
-    assert!(sent > 0 && sent == delivered && lost == 0, "{out}");
     // Same seed, same run.
-    let (_, again, _) = run(&[
-        "sim",
-        "--peers",
-        "40",
-        "--seed",
-        "3",
-        "--out",
-        dir.to_str().ok_or("path")?,
-    ])?;
+    let (_, again, _) = run(&args)?;
     let table = |s: &str| {
         s.lines()
             .filter(|l| !l.starts_with("simulated in"))
@@ -138,23 +153,7 @@ fn port_in_use_is_one_line_with_what_to_do() -> TestResult {
 #[test]
 fn demo_on_webrtc_rs_runs_and_exits_0() -> TestResult {
     let dir = out_dir("demo-webrtc-rs")?;
-    let (status, out, err) = run(&[
-        "demo",
-        "--backend",
-        "webrtc-rs",
-        "--peers",
-        "5",
-        "--out",
-        dir.to_str().ok_or("path")?,
-    ])?;
-    assert!(
-        status.success(),
-        "exit {status}\nstdout:\n{out}\nstderr:\n{err}"
-    );
-    assert!(out.starts_with("n2n demo: 5 peers on webrtc-rs"), "{out}");
-    let (sent, delivered, lost) =
-        messages(&out).ok_or_else(|| format!("no messages line:\n{out}"))?;
-    assert!(sent > 0 && sent == delivered && lost == 0, "{out}");
+    demo_delivers_everything("webrtc-rs", 5, &dir)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -38,8 +38,9 @@ macro_rules! with_factory {
                 $body
             }
             Backend::WebRtcRs => {
-                let mut $make =
-                    || async { Ok::<_, BenchError>(WebRtcTransport::new(RtcConfig::loopback())?) };
+                let mut $make = || async {
+                    Ok::<_, BenchError>(WebRtcTransport::bind(&RtcConfig::loopback())?)
+                };
                 $body
             }
         }

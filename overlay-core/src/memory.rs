@@ -29,6 +29,7 @@
 //! can play a relay with certificates of its own).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -68,7 +69,7 @@ enum Delivery {
 }
 
 /// A set of in-memory endpoints that can reach each other. Cloning shares it.
-#[derive(Clone, Default, Debug)]
+#[derive(Clone, Default)]
 pub struct MemoryNetwork {
     endpoints: Arc<Mutex<BTreeMap<Endpoint, mpsc::UnboundedSender<Delivery>>>>,
     next: Arc<AtomicU64>,
@@ -76,11 +77,13 @@ pub struct MemoryNetwork {
 
 impl MemoryNetwork {
     /// An empty network.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// A new transport attached to this network.
+    #[must_use]
     pub fn transport(&self) -> MemoryTransport {
         let endpoint = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -98,11 +101,13 @@ impl MemoryNetwork {
     }
 
     /// Endpoints attached now.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.endpoints.lock().map(|e| e.len()).unwrap_or(0)
     }
 
     /// Whether no endpoint is attached.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -124,6 +129,10 @@ pub enum MemoryError {
     /// The signal does not fit the connection's role or state.
     #[error("unexpected {0} signal for this connection")]
     Unexpected(&'static str),
+    /// A frame this transport does not carry: empty, or larger than
+    /// [`crate::config::MAX_FRAME_SIZE`] (the transport contract).
+    #[error("cannot send a frame of {0} bytes: frames are 1 to 65536 bytes")]
+    FrameSize(usize),
 }
 
 #[derive(Debug)]
@@ -135,7 +144,6 @@ struct MemConn {
 }
 
 /// An endpoint of a [`MemoryNetwork`]. See the [module docs](self).
-#[derive(Debug)]
 pub struct MemoryTransport {
     endpoint: Endpoint,
     certificate: Fingerprint,
@@ -143,6 +151,27 @@ pub struct MemoryTransport {
     inbox: mpsc::UnboundedReceiver<Delivery>,
     conns: BTreeMap<ConnId, MemConn>,
     ready: VecDeque<TransportEvent>,
+}
+
+impl fmt::Debug for MemoryNetwork {
+    /// `MemoryNetwork { endpoints: N }`: how many transports are attached.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryNetwork")
+            .field("endpoints", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for MemoryTransport {
+    /// Its endpoint number, certificate, and connections (open or not).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryTransport")
+            .field("endpoint", &self.endpoint)
+            .field("certificate", &self.certificate)
+            .field("connections", &self.conns.len())
+            .field("open", &self.conns.values().filter(|c| c.open).count())
+            .finish_non_exhaustive()
+    }
 }
 
 fn sdp(endpoint: Endpoint, conn: ConnId, cert: &Fingerprint) -> String {
@@ -168,6 +197,7 @@ fn parse_sdp(s: &str) -> Result<(Endpoint, ConnId, Fingerprint), MemoryError> {
 
 impl MemoryTransport {
     /// This transport's certificate fingerprint (what its SDPs announce).
+    #[must_use]
     pub fn certificate(&self) -> Fingerprint {
         self.certificate
     }
@@ -195,7 +225,36 @@ impl MemoryTransport {
 impl Transport for MemoryTransport {
     type Error = MemoryError;
 
-    fn handle_command(&mut self, _now: Instant, cmd: TransportCommand) -> Result<(), MemoryError> {
+    fn handle_command(&mut self, now: Instant, cmd: TransportCommand) -> Result<(), MemoryError> {
+        let conn = cmd.conn();
+        let result = self.command(now, cmd);
+        if result.is_err() {
+            // An error ends the connection (the transport contract): free
+            // it and tell the remote at once.
+            if let Some(MemConn {
+                remote: Some((ep, rconn)),
+                ..
+            }) = self.conns.remove(&conn)
+            {
+                let reason = CloseReason::Failed("the remote refused a command".into());
+                self.net.deliver(ep, Delivery::Closed { to: rconn, reason });
+            }
+            self.ready.retain(|e| e.conn() != conn);
+        }
+        result
+    }
+
+    fn connection_count(&self) -> Option<usize> {
+        Some(self.conns.len())
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
+        self.poll(cx)
+    }
+}
+
+impl MemoryTransport {
+    fn command(&mut self, _now: Instant, cmd: TransportCommand) -> Result<(), MemoryError> {
         match cmd {
             TransportCommand::Open { conn, role } => {
                 self.conns.insert(
@@ -269,6 +328,9 @@ impl Transport for MemoryTransport {
                 let Some(c) = self.conns.get(&conn) else {
                     return Ok(());
                 };
+                if frame.is_empty() || frame.len() > crate::config::MAX_FRAME_SIZE {
+                    return Err(MemoryError::FrameSize(frame.len()));
+                }
                 let (Some((ep, rconn)), true) = (c.remote, c.open) else {
                     return Err(MemoryError::Unexpected("send before open"));
                 };
@@ -295,7 +357,7 @@ impl Transport for MemoryTransport {
         Ok(())
     }
 
-    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
         loop {
             if let Some(ev) = self.ready.pop_front() {
                 return Poll::Ready(ev);
@@ -356,5 +418,23 @@ impl Drop for MemoryTransport {
                 self.net.deliver(ep, Delivery::Closed { to: rconn, reason });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryNetwork;
+
+    #[test]
+    fn debug_says_how_many_endpoints_and_connections() {
+        let net = MemoryNetwork::new();
+        let (a, _b) = (net.transport(), net.transport());
+        assert_eq!(format!("{net:?}"), "MemoryNetwork { endpoints: 2, .. }");
+        let shown = format!("{a:?}");
+        assert!(
+            shown.starts_with("MemoryTransport { endpoint: 1, certificate: ")
+                && shown.ends_with("connections: 0, open: 0, .. }"),
+            "{shown}"
+        );
     }
 }

@@ -29,17 +29,44 @@
 //!    [`TransportEvent::Sent`]; report each frame once it has left your own
 //!    queue (handed to the wire or the library). The engine never exceeds the
 //!    window, so a transport never drops a frame for lack of room.
+//!    **Frame sizes.** Every frame of 1 to [`MAX_FRAME_SIZE`] bytes
+//!    (64 KiB, what every WebRTC stack carries) must be carried. A frame
+//!    the transport cannot carry is refused with `Err` before anything of
+//!    it is queued (see *Errors* below), never lost silently: an **empty**
+//!    frame (the engine never sends one; str0m 0.25 cannot send one
+//!    without wedging its data channel) and one **larger than
+//!    [`MAX_FRAME_SIZE`]** (webrtc-rs stops sending after one, str0m fails
+//!    the connection) are refused by every transport of this workspace.
+//!    A transport that receives an empty frame from a foreign stack hands it
+//!    on as an empty [`TransportEvent::Frame`] (the engine counts it as a
+//!    bad frame).
 //! 5. When the connection ends for any reason other than a local `Close`
 //!    (remote close, failure, ICE timeout, dead socket, a handshake that
 //!    cannot complete), emit [`TransportEvent::Closed`] once, with a reason,
-//!    within seconds. After `Close { conn }`, free everything the connection
-//!    holds and emit nothing more for it.
+//!    within seconds: [`CloseReason::Remote`] only when the remote closed
+//!    on purpose, [`CloseReason::TimedOut`] when it went silent (a crash),
+//!    [`CloseReason::Failed`] for a local or protocol failure. After
+//!    `Close { conn }`, free everything the connection holds, tell the
+//!    remote (it sees [`CloseReason::Remote`] at once, not after a timeout)
+//!    and emit nothing more for it.
+//! 6. **Dropping the transport is a crash**, as a killed process is: no
+//!    goodbye is sent, and each remote reports [`CloseReason::TimedOut`]
+//!    (or [`CloseReason::Failed`]), never a graceful close. A node that
+//!    shuts down closes its connections with `Close` first. Reference
+//!    transports detect a silent remote within 5 s by default.
+//! 7. Resources are bounded by the open connections: once a connection is
+//!    closed (either way), [`Transport::connection_count`] no longer counts
+//!    it.
 //!
+//! # Errors
 //! A command for a connection the transport does not know is not an error
 //! worth an `Err`: ignore it (the engine may race a close).
 //! `handle_command` returns `Err` only for the connection named by the
-//! command (a malformed remote SDP, say); the driver then reports that
-//! connection closed with [`CloseReason::Failed`].
+//! command (a malformed remote SDP, an unexpected signal, a frame it cannot
+//! carry). An `Err` **ends that connection**: the transport frees it, tells
+//! the remote at once (as for `Close`: the remote must not wait for a
+//! timeout) and emits nothing more for it; the driver reports it closed
+//! with [`CloseReason::Failed`] (the engine sends no `Close` after that).
 //!
 //! The in-memory transport ([`crate::memory`]) is the reference
 //! implementation; the conformance suite (`testkit` feature) is what every
@@ -51,6 +78,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+pub use crate::config::MAX_FRAME_SIZE;
 use crate::id::ConnId;
 use crate::signal::Signal;
 
@@ -294,6 +322,13 @@ pub trait Transport: Send + 'static {
     fn rtt(&self, _conn: ConnId) -> Option<Duration> {
         None
     }
+
+    /// Connections the transport holds now (handshaking and open), if it
+    /// counts them. The conformance suite checks that it drops back to zero
+    /// once every connection is closed (resources freed).
+    fn connection_count(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for Box<T> {
@@ -309,6 +344,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
     fn rtt(&self, conn: ConnId) -> Option<Duration> {
         (**self).rtt(conn)
+    }
+    fn connection_count(&self) -> Option<usize> {
+        (**self).connection_count()
     }
 }
 

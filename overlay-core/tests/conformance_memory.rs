@@ -11,6 +11,6 @@ async fn memory_transport_passes_the_conformance_suite() -> Result<(), testkit::
     })
     .await?;
     println!("{report}");
-    assert_eq!(report.cases.len(), 8);
+    assert_eq!(report.cases.len(), 14);
     Ok(())
 }

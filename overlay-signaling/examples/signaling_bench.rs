@@ -61,15 +61,8 @@ async fn main() -> Result<(), Error> {
     let url = match args.get(2) {
         Some(url) => url.clone(),
         None => {
-            let mut config = ServerConfig::default();
-            config.messages_per_second = 1_000_000;
-            config.burst = 1_000_000;
-            config.max_peers_per_room = 100_000;
             // Every client runs here, on one address.
-            config.max_connections_per_address = 1_000_000;
-            config.max_rooms = 1_000_000;
-            config.max_rooms_per_address = 1_000_000;
-            let server = SignalingServer::bind(config).await?;
+            let server = SignalingServer::bind(ServerConfig::for_local_clients(1_000_000)).await?;
             let url = server.url();
             embedded = Some(server);
             url

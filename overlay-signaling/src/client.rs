@@ -130,6 +130,7 @@ pub enum ClientError {
 
 impl ClientError {
     /// The error for an `error` frame from the server.
+    #[must_use]
     pub fn from_server(code: ErrorCode, message: String) -> Self {
         match code {
             ErrorCode::RoomFull => ClientError::RoomFull(message),
@@ -150,6 +151,7 @@ impl ClientError {
     }
 
     /// The server's error code, when the error is a server's error reply.
+    #[must_use]
     pub fn code(&self) -> Option<ErrorCode> {
         Some(match self {
             ClientError::RoomFull(_) => ErrorCode::RoomFull,
@@ -212,6 +214,7 @@ impl ClientConfig {
     }
 
     /// Let other members ask for us by name (see [`ClientConfig::allow_named`]).
+    #[must_use]
     pub fn allowing_named(mut self, allow: bool) -> Self {
         self.allow_named = allow;
         self
@@ -460,22 +463,26 @@ impl SignalingClient {
     }
 
     /// Our peer id.
+    #[must_use]
     pub fn peer_id(&self) -> PeerId {
         self.peer
     }
 
     /// The room we joined.
+    #[must_use]
     pub fn room(&self) -> &str {
         &self.room
     }
 
     /// How many other members the room had when we joined (0: we are the
     /// first; we wait for newcomers).
+    #[must_use]
     pub fn members_at_join(&self) -> usize {
         self.members_at_join
     }
 
     /// A cloneable sending handle.
+    #[must_use]
     pub fn sender(&self) -> SignalingSender {
         self.sender.clone()
     }

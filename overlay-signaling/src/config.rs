@@ -79,10 +79,41 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// The defaults, listening on `listen`.
+    #[must_use]
     pub fn new(listen: SocketAddr) -> Self {
         ServerConfig {
             listen,
             ..ServerConfig::default()
+        }
+    }
+}
+
+impl ServerConfig {
+    /// A server for `clients` clients that all run on this machine, as in
+    /// tests, demos and benchmarks: the room size, the connection and room
+    /// counts and every limit per client address fit `clients` (or keep
+    /// their default where that is larger), and the rate limit is out of
+    /// the way (a million messages per second). Not for a server others
+    /// reach over a network.
+    ///
+    /// ```
+    /// let config = overlay_signaling::ServerConfig::for_local_clients(5000);
+    /// assert_eq!(config.max_members_per_address, 5000);
+    /// assert_eq!(config.max_connections, 8192); // the default is larger
+    /// ```
+    #[must_use]
+    pub fn for_local_clients(clients: usize) -> Self {
+        let d = ServerConfig::default();
+        ServerConfig {
+            messages_per_second: 1_000_000,
+            burst: 1_000_000,
+            max_peers_per_room: clients.max(d.max_peers_per_room),
+            max_rooms: clients.max(d.max_rooms),
+            max_connections: clients.max(d.max_connections),
+            max_connections_per_address: clients.max(d.max_connections_per_address),
+            max_rooms_per_address: clients.max(d.max_rooms_per_address),
+            max_members_per_address: clients.max(d.max_members_per_address),
+            ..d
         }
     }
 }

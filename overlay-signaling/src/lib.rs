@@ -93,6 +93,8 @@
 //! - `client.rs`: [`SignalingClient`].
 //! - `tls.rs`: [`ServerTls`] (`wss://`) and the client's trusted roots, on
 //!   rustls with the aws-lc-rs provider.
+//! - `args.rs`: `ServerArgs`, the server's command-line flags (feature
+//!   `cli`), shared by the standalone server and `n2n signal`.
 //! - `bin/overlay-signaling.rs`: the standalone server (feature `cli`, on by
 //!   default; without it the crate has no clap or log-subscriber dependency).
 //! - `examples/signaling_bench.rs`: join latency and relay round trip under
@@ -100,6 +102,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "cli")]
+mod args;
 mod bucket;
 mod client;
 mod config;
@@ -109,6 +113,8 @@ mod tls;
 mod web;
 pub mod wire;
 
+#[cfg(feature = "cli")]
+pub use args::ServerArgs;
 pub use client::{ClientConfig, ClientError, Contact, Incoming, SignalingClient, SignalingSender};
 pub use config::ServerConfig;
 pub use server::{ServerError, ServerStats, SignalingServer};

@@ -126,6 +126,7 @@ impl Shared {
 
 /// A running signaling server. Dropping it stops it too, without waiting;
 /// [`SignalingServer::shutdown`] closes every connection cleanly first.
+#[must_use = "dropping the server stops it"]
 pub struct SignalingServer {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
@@ -193,12 +194,14 @@ impl SignalingServer {
 
     /// The address the server listens on (with the real port when bound to
     /// port 0).
+    #[must_use]
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 
     /// The URL clients connect to: `ws://ADDR/`, or `wss://ADDR/` with
     /// [`ServerConfig::tls`].
+    #[must_use]
     pub fn url(&self) -> String {
         let scheme = if self.shared.config.tls.is_some() {
             "wss"
@@ -209,6 +212,7 @@ impl SignalingServer {
     }
 
     /// Current state and counters.
+    #[must_use]
     pub fn stats(&self) -> ServerStats {
         let (rooms, peers) = {
             let hub = self.shared.hub();

@@ -22,6 +22,7 @@ pub const JOIN_PROOF_TAG: &[u8; 29] = b"n2n-overlay signaling join v2";
 /// The bytes a client signs to join: [`JOIN_PROOF_TAG`] (29 bytes), the
 /// server's nonce (32 bytes), the peer id (32 bytes), the room name's
 /// length in bytes (1 byte, 1 to 64) and the room name (UTF-8).
+#[must_use]
 pub fn join_proof_message(nonce: &Nonce, room: &str, peer: &PeerId) -> Vec<u8> {
     let room = room.as_bytes();
     let mut out = Vec::with_capacity(JOIN_PROOF_TAG.len() + 32 + 32 + 1 + room.len());
@@ -35,6 +36,7 @@ pub fn join_proof_message(nonce: &Nonce, room: &str, peer: &PeerId) -> Vec<u8> {
 }
 
 /// Sign a join of `room` with `keypair`, for the server's `nonce`.
+#[must_use]
 pub fn sign_join(keypair: &Keypair, nonce: &Nonce, room: &str) -> JoinSignature {
     JoinSignature(keypair.sign(&join_proof_message(nonce, room, &keypair.peer_id())))
 }
@@ -42,6 +44,7 @@ pub fn sign_join(keypair: &Keypair, nonce: &Nonce, room: &str) -> JoinSignature 
 /// Whether `signature` proves that the owner of `peer`'s key asked to join
 /// `room` on the connection that got `nonce` (strict Ed25519 verification:
 /// small-order keys and non-canonical signatures are refused).
+#[must_use = "a join whose signature is not checked proves nothing"]
 pub fn verify_join(nonce: &Nonce, room: &str, peer: &PeerId, signature: &JoinSignature) -> bool {
     let Some(key) = peer.verifying_key() else {
         return false;
@@ -78,6 +81,7 @@ pub struct Nonce(pub [u8; 32]);
 
 impl Nonce {
     /// A fresh nonce from the operating system's randomness.
+    #[must_use]
     pub fn random() -> Self {
         Nonce(rand::random())
     }
@@ -169,6 +173,7 @@ pub enum ClientMessage {
 
 impl ClientMessage {
     /// The frame's `type` string.
+    #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
             ClientMessage::Join { .. } => "join",
@@ -254,6 +259,7 @@ pub struct ServerFrame {
 
 impl ServerFrame {
     /// A frame of the current version.
+    #[must_use]
     pub fn new(id: Option<u64>, msg: ServerMessage) -> Self {
         ServerFrame {
             v: VERSION,
@@ -263,6 +269,7 @@ impl ServerFrame {
     }
 
     /// An error frame.
+    #[must_use]
     pub fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> Self {
         ServerFrame::new(
             id,
@@ -274,6 +281,7 @@ impl ServerFrame {
     }
 
     /// The frame as JSON text.
+    #[must_use]
     pub fn to_json(&self) -> String {
         // A ServerFrame holds only strings, integers and ids, which always
         // serialize; the fallback is never taken.
@@ -349,6 +357,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// The code as it appears on the wire.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadJson => "bad_json",
@@ -406,6 +415,7 @@ impl Rejection {
     }
 
     /// The error frame to send back.
+    #[must_use]
     pub fn into_frame(self) -> ServerFrame {
         ServerFrame::error(self.id, self.code, self.message)
     }

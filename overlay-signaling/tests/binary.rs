@@ -10,14 +10,14 @@ use common::{envelope, join, key, peer, TestResult, PATIENCE};
 use overlay_core::Signal;
 use overlay_signaling::{ClientConfig, ClientError, Contact, Incoming, SignalingClient};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_overlay-signaling");
 
-#[tokio::test]
-async fn standalone_server_serves_and_stops_cleanly() -> TestResult {
+/// Start the binary with `args`; the URL its first line says it listens on.
+async fn start(args: &[&str]) -> Result<(Child, String), Box<dyn std::error::Error>> {
     let mut server = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -28,7 +28,15 @@ async fn standalone_server_serves_and_stops_cleanly() -> TestResult {
     let url = line
         .trim()
         .strip_prefix("signaling server listening on ")
-        .ok_or(format!("unexpected first line {line:?}"))?;
+        .ok_or(format!("unexpected first line {line:?}"))?
+        .to_owned();
+    Ok((server, url))
+}
+
+#[tokio::test]
+async fn standalone_server_serves_and_stops_cleanly() -> TestResult {
+    let (mut server, url) = start(&["--listen", "127.0.0.1:0"]).await?;
+    let url = url.as_str();
     let addr = url
         .trim_start_matches("ws://")
         .trim_end_matches('/')
@@ -106,23 +114,19 @@ async fn standalone_server_serves_wss() -> TestResult {
         "{stderr}"
     );
 
-    let mut server = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--tls-cert"])
-        .arg(&cert_file)
-        .arg("--tls-key")
-        .arg(&key_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = server.stdout.take().ok_or("no stdout")?;
-    let mut line = String::new();
-    tokio::time::timeout(PATIENCE, BufReader::new(stdout).read_line(&mut line)).await??;
-    let url = line
-        .trim()
-        .strip_prefix("signaling server listening on ")
-        .ok_or(format!("unexpected first line {line:?}"))?
-        .to_owned();
+    let (cert_arg, key_arg) = (
+        cert_file.to_str().ok_or("path")?,
+        key_file.to_str().ok_or("path")?,
+    );
+    let (mut server, url) = start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert_arg,
+        "--tls-key",
+        key_arg,
+    ])
+    .await?;
     assert!(url.starts_with("wss://127.0.0.1:"), "{url}");
     // A self-signed certificate: the client adds it as a root.
     let config = ClientConfig::default().with_root_certificate_pem(cert.pem().as_bytes())?;

@@ -52,7 +52,7 @@ fn cpu_time() -> Duration {
 fn spawn(mix: bool, i: usize) -> Result<(Node, &'static str), String> {
     let rtc = RtcConfig::loopback();
     if mix && i % 2 == 1 {
-        let t = transport_webrtcrs::WebRtcTransport::new(rtc).map_err(|e| e.to_string())?;
+        let t = transport_webrtcrs::WebRtcTransport::bind(&rtc).map_err(|e| e.to_string())?;
         Ok((
             Node::spawn(t, Keypair::generate(), NodeConfig::default()),
             "webrtc-rs",

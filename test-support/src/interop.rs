@@ -15,9 +15,10 @@
 //! CI never sets it.
 
 use std::fs::OpenOptions;
+use std::future::Future;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -25,8 +26,8 @@ use bytes::Bytes;
 use overlay_core::{
     ConnId, Role, Signal, Transport, TransportCommand as Cmd, TransportEvent as Ev,
 };
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
 use crate::netns;
 use crate::TestResult;
@@ -137,6 +138,21 @@ where
     T: Transport,
     F: FnOnce() -> Result<T, Box<dyn std::error::Error>>,
 {
+    run_in_netns(
+        test,
+        async move { echo_scenario(make()?, name, role).await },
+    )
+}
+
+/// A libwebrtc interop test `test` (its name in this test binary) whose
+/// body is `scenario`: skipped when [`SKIP`] is set; outside the
+/// namespace, install the npm packages and re-execute `test` inside
+/// `unshare -n`; inside, run `scenario` on a two-thread tokio runtime
+/// (outside, `scenario` is dropped unpolled).
+///
+/// # Errors
+/// Whatever fails, with the reason; see the [module docs](self).
+pub fn run_in_netns(test: &str, scenario: impl Future<Output = TestResult>) -> TestResult {
     if std::env::var_os(SKIP).is_some() {
         println!("{test}: skipped ({SKIP} is set)");
         return Ok(());
@@ -150,7 +166,142 @@ where
         .worker_threads(2)
         .enable_all()
         .build()?
-        .block_on(async move { echo_scenario(make()?, name, role).await })
+        .block_on(scenario)
+}
+
+/// What `interop/peer.js` printed on one stdout line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsLine {
+    /// A signal for our side, exactly as libwebrtc gave it.
+    Signal(Signal),
+    /// `{"event":"open"}`: its data channel opened.
+    Open,
+    /// `{"event":"closed"}`: its data channel closed.
+    Closed,
+    /// Another event (by name).
+    Event(String),
+}
+
+/// `interop/peer.js` as a child process: our signals go to its stdin, its
+/// signals and events come from its stdout, one JSON object a line.
+/// Killed when dropped.
+#[derive(Debug)]
+pub struct JsPeer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Lines<BufReader<ChildStdout>>,
+    stderr: Option<ChildStderr>,
+}
+
+impl JsPeer {
+    /// Start the libwebrtc peer facing our `role` (it answers our offer
+    /// when we initiate). With `capture_stderr`, its stderr is kept for
+    /// [`JsPeer::finish`]; otherwise it goes to the test's.
+    ///
+    /// # Errors
+    /// When `node` cannot be started.
+    pub fn spawn(role: Role, capture_stderr: bool) -> Result<Self, Box<dyn std::error::Error>> {
+        let js_role = if role == Role::Initiator {
+            "answer"
+        } else {
+            "offer"
+        };
+        let mut child = Command::new("node")
+            .arg(interop_dir().join("peer.js"))
+            .arg(js_role)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(if capture_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start node ({e}); set {SKIP}=1 to skip deliberately"))?;
+        let stdin = child.stdin.take();
+        let lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+        let stderr = child.stderr.take();
+        Ok(JsPeer {
+            child,
+            stdin,
+            lines,
+            stderr,
+        })
+    }
+
+    /// Give it one of our signals.
+    ///
+    /// # Errors
+    /// When its stdin is closed.
+    pub async fn send(&mut self, signal: &Signal) -> TestResult {
+        let line = serde_json::to_string(signal)?;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or("the libwebrtc peer's stdin is closed")?;
+        stdin.write_all(format!("{line}\n").as_bytes()).await?;
+        Ok(())
+    }
+
+    /// Its next line.
+    ///
+    /// # Errors
+    /// When it exited, reported an error, or printed something that is
+    /// neither a signal nor an event.
+    pub async fn next(&mut self) -> Result<JsLine, Box<dyn std::error::Error>> {
+        let line = self
+            .lines
+            .next_line()
+            .await?
+            .ok_or("the libwebrtc peer exited early")?;
+        let v: serde_json::Value = serde_json::from_str(&line)?;
+        Ok(match v.get("event").and_then(|e| e.as_str()) {
+            Some("open") => JsLine::Open,
+            Some("closed") => JsLine::Closed,
+            Some("error") => return Err(format!("libwebrtc peer: {}", v["message"]).into()),
+            Some(other) => JsLine::Event(other.to_owned()),
+            // Exactly what libwebrtc gave, through the tolerant reader.
+            None => JsLine::Signal(serde_json::from_value(v)?),
+        })
+    }
+
+    /// Wait up to `within` for its channel to close; whether it did.
+    pub async fn closed_within(&mut self, within: Duration) -> bool {
+        tokio::time::timeout(within, async {
+            while let Ok(Some(line)) = self.lines.next_line().await {
+                if line.contains("\"closed\"") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Close its stdin and wait up to `within` for it to exit: its exit
+    /// status (`None` if it did not exit in time) and what it wrote on
+    /// stderr (empty unless captured).
+    ///
+    /// # Errors
+    /// When waiting for it fails.
+    pub async fn finish(
+        mut self,
+        within: Duration,
+    ) -> Result<(Option<ExitStatus>, String), Box<dyn std::error::Error>> {
+        self.stdin = None;
+        let status = match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(status) => Some(status?),
+            Err(_) => None,
+        };
+        let mut errors = String::new();
+        if let Some(mut stderr) = self.stderr.take() {
+            let _ = tokio::time::timeout(within, stderr.read_to_string(&mut errors)).await;
+        }
+        Ok((status, errors))
+    }
 }
 
 /// A frame whose content says its index, of one of five sizes.
@@ -170,22 +321,7 @@ fn frame(i: u32) -> Bytes {
 /// # Errors
 /// What failed or stalled.
 pub async fn echo_scenario<T: Transport>(mut t: T, name: &str, role: Role) -> TestResult {
-    let js_role = if role == Role::Initiator {
-        "answer"
-    } else {
-        "offer"
-    };
-    let mut child = Command::new("node")
-        .arg(interop_dir().join("peer.js"))
-        .arg(js_role)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start node ({e}); set {SKIP}=1 to skip deliberately"))?;
-    let mut stdin = child.stdin.take().ok_or("no stdin")?;
-    let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+    let mut js = JsPeer::spawn(role, false)?;
 
     let conn = ConnId(1);
     let started = Instant::now();
@@ -207,10 +343,7 @@ pub async fn echo_scenario<T: Transport>(mut t: T, name: &str, role: Role) -> Te
         }
         tokio::select! {
             ev = std::future::poll_fn(|cx| t.poll_event(cx)) => match ev {
-                Ev::Signal { signal, .. } => {
-                    let line = serde_json::to_string(&signal)?;
-                    stdin.write_all(format!("{line}\n").as_bytes()).await?;
-                }
+                Ev::Signal { signal, .. } => js.send(&signal).await?,
                 Ev::Opened { .. } => {
                     opened = true;
                     open_after = Some(started.elapsed());
@@ -223,23 +356,16 @@ pub async fn echo_scenario<T: Transport>(mut t: T, name: &str, role: Role) -> Te
                 Ev::Closed { reason, .. } => return Err(format!("{name} side closed: {reason}").into()),
                 other => return Err(format!("unexpected {other:?}").into()),
             },
-            line = lines.next_line() => {
-                let line = line?.ok_or("the libwebrtc peer exited early")?;
-                let v: serde_json::Value = serde_json::from_str(&line)?;
-                match v.get("event").and_then(|e| e.as_str()) {
-                    Some("open") => js_open = true,
-                    Some("error") => return Err(format!("libwebrtc peer: {}", v["message"]).into()),
-                    Some(other) => return Err(format!("libwebrtc peer event {other} before the echoes").into()),
-                    None => {
-                        // Exactly what libwebrtc gave, through the tolerant reader.
-                        let signal: Signal = serde_json::from_value(v)?;
-                        if matches!(signal, Signal::Candidate { .. }) {
-                            js_candidates += 1;
-                        }
-                        t.handle_command(Instant::now(), Cmd::Signal { conn, signal })?;
+            line = js.next() => match line? {
+                JsLine::Open => js_open = true,
+                JsLine::Signal(signal) => {
+                    if matches!(signal, Signal::Candidate { .. }) {
+                        js_candidates += 1;
                     }
+                    t.handle_command(Instant::now(), Cmd::Signal { conn, signal })?;
                 }
-            }
+                other => return Err(format!("libwebrtc peer: {other:?} before the echoes").into()),
+            },
             _ = tokio::time::sleep_until(deadline) => {
                 return Err(format!("stalled: opened {opened}, js open {js_open}, sent {next_send}, echoed {echoed}").into());
             }
@@ -256,17 +382,12 @@ pub async fn echo_scenario<T: Transport>(mut t: T, name: &str, role: Role) -> Te
 
     // We close; libwebrtc sees the channel close and exits cleanly.
     t.handle_command(Instant::now(), Cmd::Close { conn })?;
-    let closed = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("\"closed\"") {
-                return true;
-            }
-        }
-        false
-    })
-    .await?;
-    assert!(closed, "libwebrtc saw the channel close");
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await??;
+    assert!(
+        js.closed_within(Duration::from_secs(20)).await,
+        "libwebrtc saw the channel close"
+    );
+    let (status, _) = js.finish(Duration::from_secs(10)).await?;
+    let status = status.ok_or("the libwebrtc peer did not exit")?;
     assert!(status.success(), "libwebrtc peer exit: {status}");
     Ok(())
 }

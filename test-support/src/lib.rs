@@ -14,9 +14,11 @@
 //! - [`pair`]: two transports driven against each other, signals carried in
 //!   memory; the triangle scenario on three nodes.
 //! - [`probe`]: resident memory, threads and open sockets of this process.
+//! - [`identity`]: the verdict on the relay-in-the-middle attack.
 
 use std::time::{Duration, Instant};
 
+pub mod identity;
 pub mod interop;
 pub mod netns;
 pub mod overlay;
@@ -74,6 +76,12 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@case $make, pending_timeout);
         $crate::conformance_tests!(@case $make, dying_revive);
         $crate::conformance_tests!(@case $make, concurrent_handshakes);
+        $crate::conformance_tests!(@case $make, frame_sizes);
+        $crate::conformance_tests!(@case $make, oversized_frame);
+        $crate::conformance_tests!(@case $make, crash_vs_graceful);
+        $crate::conformance_tests!(@case $make, local_failure_closes_remote);
+        $crate::conformance_tests!(@case $make, signals_out_of_order);
+        $crate::conformance_tests!(@case $make, resources_freed);
     };
     (@case $make:path, $name:ident) => {
         #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,9 @@ use std::future::poll_fn;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use overlay_core::{ConnId, Role, Signal, Transport, TransportCommand, TransportEvent};
+use overlay_core::{
+    CloseReason, ConnId, Role, Signal, Transport, TransportCommand, TransportEvent,
+};
 
 use crate::{TestResult, GUARD};
 
@@ -143,6 +145,55 @@ impl<A: Transport, B: Transport> Pair<A, B> {
         let conn = self.conn;
         self.command(side, TransportCommand::Send { conn, frame });
     }
+
+    /// Both sides send `n` [`numbered_frame`]s, frame `seq` of
+    /// `size(seq)` bytes (4 at least), interleaved; returns once each side
+    /// got all of the other's, whole and in order, and each side's `Sent`
+    /// events counted every byte it sent exactly once. Panics (a test
+    /// failure) on anything else.
+    pub async fn exchange_both_ways(&mut self, n: u32, size: impl Fn(u32) -> usize) {
+        for seq in 0..n {
+            self.send(Side::A, numbered_frame(seq, size(seq)));
+            self.send(Side::B, numbered_frame(seq, size(seq)));
+        }
+        let total: usize = (0..n).map(|seq| size(seq).max(4)).sum();
+        let (mut at_a, mut at_b, mut sent_a, mut sent_b) = (0u32, 0u32, 0usize, 0usize);
+        while at_a < n || at_b < n || sent_a < total || sent_b < total {
+            match self.next().await {
+                (Side::A, TransportEvent::Frame { frame, .. }) => {
+                    assert_eq!(frame_seq(&frame), at_a, "frames B -> A out of order");
+                    at_a += 1;
+                }
+                (Side::B, TransportEvent::Frame { frame, .. }) => {
+                    assert_eq!(frame_seq(&frame), at_b, "frames A -> B out of order");
+                    at_b += 1;
+                }
+                (Side::A, TransportEvent::Sent { bytes, .. }) => sent_a += bytes,
+                (Side::B, TransportEvent::Sent { bytes, .. }) => sent_b += bytes,
+                other => panic!("unexpected event: {other:?}"),
+            }
+        }
+        assert_eq!(
+            (sent_a, sent_b),
+            (total, total),
+            "Sent reports each byte once"
+        );
+    }
+}
+
+/// Panics (a test failure) unless `event` is the connection closed by the
+/// remote side.
+pub fn assert_closed_by_remote(event: &TransportEvent) {
+    assert!(
+        matches!(
+            event,
+            TransportEvent::Closed {
+                reason: CloseReason::Remote,
+                ..
+            }
+        ),
+        "expected a close by the remote side, got {event:?}"
+    );
 }
 
 /// A frame carrying its sequence number and a recognisable body.

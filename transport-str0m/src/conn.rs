@@ -3,9 +3,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use overlay_core::config::MAX_FRAME_SIZE;
 use overlay_core::{
     ChannelBinding, CloseReason, ConnId, Fingerprint, Role, Signal, TransportEvent,
 };
@@ -104,6 +105,13 @@ pub(crate) struct Conn {
     pub(crate) next_timeout: Instant,
     /// The connection fails if not opened by then.
     deadline: Instant,
+    /// When a datagram of this connection last arrived (or it opened).
+    last_heard: Instant,
+    /// The selected pair's last ICE round-trip time (str0m's peer stats).
+    rtt: Option<Duration>,
+    /// An open connection that hears nothing this long is reported
+    /// [`CloseReason::TimedOut`] ([`RtcConfig::silence_timeout`](rtc_common::RtcConfig)).
+    silence_timeout: Duration,
     /// The remote socket address this connection's DTLS traffic goes to.
     claim: Option<SocketAddr>,
     /// The local address (a host base or a relayed address) its DTLS
@@ -139,9 +147,7 @@ impl Conn {
         if role == Role::Initiator {
             let mut api = rtc.sdp_api();
             channel = Some(api.add_channel(CHANNEL_LABEL.to_owned()));
-            let (offer, pending) = api
-                .apply()
-                .ok_or_else(|| Str0mError::Rtc("str0m made no offer".into()))?;
+            let (offer, pending) = api.apply().ok_or(Str0mError::NoOffer)?;
             let sdp = offer.to_sdp_string();
             mid = sdp_mid(&sdp);
             sink.events.push_back(TransportEvent::Signal {
@@ -160,6 +166,9 @@ impl Conn {
             queue: VecDeque::new(),
             next_timeout: now,
             deadline,
+            last_heard: now,
+            rtt: None,
+            silence_timeout: rtc_common::RtcConfig::default().silence_timeout,
             claim: None,
             claim_source: None,
             remote_kinds: HashMap::new(),
@@ -172,12 +181,42 @@ impl Conn {
         Ok(conn)
     }
 
+    /// Report the connection [`CloseReason::TimedOut`] once it has heard
+    /// nothing for `timeout` after opening.
+    pub(crate) fn with_silence_timeout(mut self, timeout: Duration) -> Self {
+        self.silence_timeout = timeout;
+        self
+    }
+
     pub(crate) fn id(&self) -> ConnId {
         self.id
     }
 
+    /// The selected candidate pair's round-trip time, as ICE last measured
+    /// it (refreshed every 2 s once the connection is open).
+    pub(crate) fn rtt(&self) -> Option<Duration> {
+        self.rtt
+    }
+
+    /// When this connection must be given a timeout, beside str0m's own:
+    /// the handshake deadline, then the end of the allowed silence.
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        (!self.opened).then_some(self.deadline)
+        if self.opened {
+            Some(self.last_heard + self.silence_timeout)
+        } else {
+            Some(self.deadline)
+        }
+    }
+
+    /// Check a frame before it is queued: the transport contract refuses
+    /// empty frames (str0m 0.25 would send no chunk for one yet advance
+    /// the SCTP stream sequence, wedging the channel for good) and frames
+    /// over [`MAX_FRAME_SIZE`] (str0m would fail the connection later).
+    pub(crate) fn check_frame(frame: &[u8]) -> Result<(), Str0mError> {
+        if frame.is_empty() || frame.len() > MAX_FRAME_SIZE {
+            return Err(Str0mError::FrameSize(frame.len()));
+        }
+        Ok(())
     }
 
     pub(crate) fn accepts(&self, input: &Input<'_>) -> bool {
@@ -201,15 +240,10 @@ impl Conn {
                         state: self.phase.name(),
                     });
                 }
-                let offer =
-                    SdpOffer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
+                let offer = SdpOffer::from_sdp_string(sdp)?;
                 self.remember_sdp_candidates(sdp);
                 self.mid = sdp_mid(sdp);
-                let answer = self
-                    .rtc
-                    .sdp_api()
-                    .accept_offer(offer)
-                    .map_err(|e| Str0mError::Rtc(e.to_string()))?;
+                let answer = self.rtc.sdp_api().accept_offer(offer)?;
                 sink.events.push_back(TransportEvent::Signal {
                     conn: self.id,
                     signal: Signal::Answer {
@@ -227,8 +261,7 @@ impl Conn {
                         state: self.phase.name(),
                     });
                 };
-                let answer =
-                    SdpAnswer::from_sdp_string(sdp).map_err(|e| Str0mError::Sdp(e.to_string()))?;
+                let answer = SdpAnswer::from_sdp_string(sdp)?;
                 self.remember_sdp_candidates(sdp);
                 let Phase::AwaitAnswer(pending) =
                     std::mem::replace(&mut self.phase, Phase::Negotiated)
@@ -238,10 +271,7 @@ impl Conn {
                         state: "negotiated",
                     });
                 };
-                self.rtc
-                    .sdp_api()
-                    .accept_answer(pending, answer)
-                    .map_err(|e| Str0mError::Rtc(e.to_string()))?;
+                self.rtc.sdp_api().accept_answer(pending, answer)?;
                 self.apply_early();
             }
             RemoteSignal::Candidate(line) => {
@@ -362,12 +392,19 @@ impl Conn {
     /// timeout means str0m's own state broke: the connection ends.
     pub(crate) fn input(&mut self, input: Input<'_>, stats: &mut Stats) -> Result<(), CloseReason> {
         let is_timeout = matches!(input, Input::Timeout(_));
-        if let Input::Timeout(now) = input {
-            if !self.opened && now >= self.deadline {
-                return Err(CloseReason::Failed(
-                    "handshake did not complete in time".into(),
-                ));
+        match input {
+            Input::Timeout(now) => {
+                if !self.opened && now >= self.deadline {
+                    return Err(CloseReason::Failed(
+                        "handshake did not complete in time".into(),
+                    ));
+                }
+                if self.opened && now >= self.last_heard + self.silence_timeout {
+                    tracing::debug!(conn = %self.id, silent = ?now - self.last_heard, "remote silent: timed out");
+                    return Err(CloseReason::TimedOut);
+                }
             }
+            Input::Receive(now, _) => self.last_heard = self.last_heard.max(now),
         }
         match self.rtc.handle_input(input) {
             Ok(()) => Ok(()),
@@ -397,7 +434,9 @@ impl Conn {
     fn drain(&mut self, sink: &mut Sink<'_>) -> Result<(), CloseReason> {
         loop {
             if !self.rtc.is_alive() {
-                return Err(CloseReason::Remote);
+                // A remote close ends in `Event::Closed` (reported as such
+                // below); str0m stopping on its own is a failure.
+                return Err(CloseReason::Failed("str0m stopped the connection".into()));
             }
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => {
@@ -451,6 +490,7 @@ impl Conn {
                     }
                     if !self.opened {
                         self.opened = true;
+                        self.last_heard = Instant::now();
                         if let Some(path) = self.selected_path(sink) {
                             tracing::debug!(conn = %self.id, %path, "selected candidate pair");
                             sink.paths.set(self.id, path);
@@ -480,6 +520,14 @@ impl Conn {
                 return Err(CloseReason::Remote)
             }
             Event::Closed => return Err(CloseReason::Remote),
+            Event::PeerStats(stats) => {
+                if let Some(rtt) = stats
+                    .selected_candidate_pair
+                    .and_then(|p| p.current_round_trip_time)
+                {
+                    self.rtt = Some(rtt);
+                }
+            }
             Event::IceConnectionStateChange(state) => {
                 tracing::debug!(conn = %self.id, ?state, "ICE state");
                 if state == IceConnectionState::Disconnected && self.opened {
@@ -503,7 +551,7 @@ impl Conn {
         let mut taken = false;
         while let Some(frame) = self.queue.front() {
             let Some(mut ch) = self.rtc.channel(cid) else {
-                return Err(CloseReason::Remote);
+                return Err(CloseReason::Failed("the data channel is gone".into()));
             };
             match ch.write(true, frame) {
                 Ok(true) => {
@@ -533,8 +581,11 @@ impl Conn {
         Ok(taken)
     }
 
-    /// Close gracefully: the remote hears a DTLS close_notify (it sees the
-    /// close at once instead of after an ICE timeout). Frees the claim.
+    /// Close toward the remote: it hears a DTLS close_notify (it sees the
+    /// close at once instead of after a silence timeout). Frees the claim.
+    /// Used for a local `Close` and for every connection that ends here for
+    /// another reason (a failure, a refused command): the remote must not
+    /// be left to time out.
     pub(crate) fn close(mut self, sink: &mut Sink<'_>) {
         self.release(sink);
         if self.rtc.close().is_ok() {

@@ -43,7 +43,12 @@ pub enum Str0mError {
     },
     /// The remote SDP does not parse.
     #[error("bad remote SDP: {0}")]
-    Sdp(String),
+    Sdp(#[from] str0m::error::SdpError),
+    /// A frame the transport contract refuses: empty, or larger than
+    /// [`overlay_core::config::MAX_FRAME_SIZE`]. The connection is closed
+    /// (the remote is told at once).
+    #[error("cannot send a frame of {0} bytes: frames are 1 to 65536 bytes (the engine splits larger messages)")]
+    FrameSize(usize),
     /// A remote candidate line does not parse.
     #[error("bad remote candidate {line:?}: {why}")]
     Candidate {
@@ -53,6 +58,10 @@ pub enum Str0mError {
         why: String,
     },
     /// str0m refused an operation (an offer it cannot answer, ...).
-    #[error("str0m: {0}")]
-    Rtc(String),
+    #[error("str0m refused the session description: {0}")]
+    Rtc(#[from] str0m::RtcError),
+    /// str0m made no offer for a new connection (a bug in str0m or in this
+    /// crate: report it).
+    #[error("str0m made no offer")]
+    NoOffer,
 }

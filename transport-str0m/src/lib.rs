@@ -89,10 +89,26 @@
 //!   returns the credit. Nothing is dropped.
 //! - **Closes** are reported within seconds: a remote close (DTLS
 //!   close_notify, SCTP shutdown, the channel closed) at once; a vanished
-//!   peer after ICE gives up (about 15 s measured here, [`ICE_RETRANSMITS`]); a failed
+//!   peer once it has been silent for
+//!   [`RtcConfig::silence_timeout`](rtc_common::RtcConfig) (4 s by default;
+//!   ICE keep-alives every [`RtcConfig::keepalive_interval`](rtc_common::RtcConfig),
+//!   1 s, about 2 datagrams per second each way on an idle connection: str0m's own ICE
+//!   would take ~15 s, as it trusts a pair for 15 s after the remote's last check); a failed
 //!   socket at once for every connection; a handshake that does not
 //!   finish after [`RtcConfig::handshake_timeout`](rtc_common::RtcConfig).
-//!   A local `Close` sends DTLS close_notify, so the remote sees it at once.
+//!   A local `Close` sends DTLS close_notify, so the remote sees it at once;
+//!   so does a connection that ends here for any other reason (a command
+//!   refused with [`Str0mError`], a str0m failure), so its remote never
+//!   waits for the silence timeout. Dropping the transport is a crash: no
+//!   goodbye (the transport contract; a node closes its connections first).
+//! - **Frames** of 1 to 64 KiB ([`overlay_core::config::MAX_FRAME_SIZE`]).
+//!   An empty frame is refused ([`Str0mError::FrameSize`]): str0m 0.25
+//!   sends no chunk for one yet advances the SCTP stream sequence, so the
+//!   receiver would wait for it forever; an empty message from another
+//!   stack (PPID 56/57, as browsers send) is received as an empty frame.
+//! - **RTT**: [`Transport::rtt`](overlay_core::Transport::rtt) is the
+//!   selected pair's ICE round-trip time from str0m's peer statistics,
+//!   refreshed every 2 s.
 //!
 //! # Limits
 //! - **TURN** (`turn.rs`): str0m has no TURN client; this crate runs the

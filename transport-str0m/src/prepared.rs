@@ -35,12 +35,16 @@ use str0m::{Rtc, RtcConfig};
 
 use crate::error::BindError;
 
-/// STUN retransmissions before ICE calls a pair dead. str0m's default (9)
-/// makes a vanished peer noticed after its retransmissions (RTO 250 ms
-/// doubling up to 3 s) add up to ~21 s; 5 adds up to ~9.5 s (about 15 s
-/// from the last answer to the close, measured by `tests/vanished_peer.rs`),
-/// and still retries connectivity checks for ~9 s.
+/// STUN retransmissions before ICE calls a pair dead (str0m's default is
+/// 9). A vanished peer is noticed sooner by the transport's own silence
+/// timer ([`rtc_common::RtcConfig::silence_timeout`]): str0m's ICE keeps a
+/// pair for 15 s after the remote's last check whatever this is. 5 still
+/// retries connectivity checks for several seconds during setup.
 pub const ICE_RETRANSMITS: usize = 5;
+
+/// How often each connection's round-trip time is refreshed (str0m's
+/// peer statistics, from the ICE keep-alive exchanges).
+const RTT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// str0m's aws-lc-rs DTLS provider, with the DTLS configuration made once.
 #[derive(Debug)]
@@ -187,7 +191,10 @@ impl NodeRtcConfig {
             .set_crypto_provider(provider)
             .set_dtls_cert(cert)
             .clear_codecs()
-            .clear_extension_map();
+            .clear_extension_map()
+            // Peer statistics carry the selected pair's ICE round-trip time
+            // (`Transport::rtt`).
+            .set_stats_interval(Some(RTT_INTERVAL));
         base.set_max_stun_retransmits(ICE_RETRANSMITS);
         Ok(NodeRtcConfig { base })
     }
@@ -195,6 +202,18 @@ impl NodeRtcConfig {
     /// A new `Rtc` from the prepared configuration.
     pub fn build(&self, now: Instant) -> Rtc {
         self.base.clone().build(now)
+    }
+
+    /// Probe the selected ICE pair every `interval` (str0m's
+    /// `max_stun_rto`; 3 s by default in str0m, 1 s in
+    /// [`rtc_common::RtcConfig::keepalive_interval`]): the keep-alive traffic
+    /// that lets a silent remote be noticed within
+    /// [`rtc_common::RtcConfig::silence_timeout`]. Each end sends one STUN
+    /// binding request per interval and answers the other's.
+    #[must_use]
+    pub fn with_keepalive_interval(mut self, interval: std::time::Duration) -> Self {
+        self.base.set_max_stun_rto(interval);
+        self
     }
 
     /// The prepared str0m configuration.
@@ -212,6 +231,7 @@ impl NodeRtcConfig {
     /// while over a long round trip the buffer bounds throughput (at most
     /// one buffer per round trip). The default suits the Internet; it must
     /// stay at least the engine's largest frame.
+    #[must_use]
     pub fn with_rtc_config(mut self, f: impl FnOnce(RtcConfig) -> RtcConfig) -> Self {
         self.base = f(self.base);
         self

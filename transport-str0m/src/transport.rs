@@ -95,6 +95,7 @@ impl Str0mTransport {
     /// # Errors
     /// As [`Str0mTransport::bind`].
     pub fn bind_prepared(config: &RtcConfig, prepared: NodeRtcConfig) -> Result<Self, BindError> {
+        let prepared = prepared.with_keepalive_interval(config.keepalive_interval);
         let std_socket = make_socket(config)?;
         let local_addr = std_socket.local_addr()?;
         let socket = UdpSocket::from_std(std_socket)?;
@@ -205,8 +206,8 @@ impl Str0mTransport {
     /// `Close`, and report it.
     fn end(&mut self, conn: ConnId, reason: CloseReason) {
         let (conns, mut sink) = self.sink();
-        if let Some(mut c) = conns.remove(&conn) {
-            c.release(&mut sink);
+        if let Some(c) = conns.remove(&conn) {
+            c.close(&mut sink);
             tracing::debug!(%conn, %reason, "connection ended");
             sink.events
                 .push_back(TransportEvent::Closed { conn, reason });
@@ -264,7 +265,10 @@ impl Str0mTransport {
         let (_, mut sink) = self.sink();
         let opened = Conn::open(conn, role, rtc, &candidates, now, deadline, &mut sink);
         self.candidates = candidates;
-        self.conns.insert(conn, opened?);
+        self.conns.insert(
+            conn,
+            opened?.with_silence_timeout(self.config.silence_timeout),
+        );
         self.kick(now, conn);
         Ok(())
     }
@@ -277,8 +281,8 @@ impl Str0mTransport {
         };
         if let Err(e) = c.apply_signal(signal, &mut sink) {
             // The driver reports this connection closed: free it, say nothing.
-            if let Some(mut c) = conns.remove(&conn) {
-                c.release(&mut sink);
+            if let Some(c) = conns.remove(&conn) {
+                c.close(&mut sink);
             }
             sink.events.retain(|e| e.conn() != conn);
             return Err(e);
@@ -287,11 +291,18 @@ impl Str0mTransport {
         Ok(())
     }
 
-    fn send(&mut self, conn: ConnId, frame: Bytes) {
+    fn send(&mut self, conn: ConnId, frame: Bytes) -> Result<(), Str0mError> {
+        if self.conns.contains_key(&conn) {
+            if let Err(e) = Conn::check_frame(&frame) {
+                self.close(conn);
+                return Err(e);
+            }
+        }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.send(frame);
             self.drive(conn);
         }
+        Ok(())
     }
 
     fn close(&mut self, conn: ConnId) {
@@ -531,13 +542,11 @@ impl Str0mTransport {
 }
 
 impl Drop for Str0mTransport {
-    /// Close every connection gracefully (DTLS close_notify), so remotes
-    /// see the node leave at once rather than after an ICE timeout.
+    /// Dropping the transport is a crash (the transport contract): remotes
+    /// are not told and report their connections timed out. A node closes
+    /// its connections (`Close`) before it drops its transport. TURN
+    /// allocations are released (the servers are not peers).
     fn drop(&mut self) {
-        let (conns, mut sink) = self.sink();
-        for (_, c) in std::mem::take(conns) {
-            c.close(&mut sink);
-        }
         self.turn.close(Instant::now());
         self.flush_turn();
     }
@@ -550,10 +559,7 @@ impl Transport for Str0mTransport {
         let result = match cmd {
             TransportCommand::Open { conn, role } => self.open(now, conn, role),
             TransportCommand::Signal { conn, signal } => self.signal(conn, &signal),
-            TransportCommand::Send { conn, frame } => {
-                self.send(conn, frame);
-                Ok(())
-            }
+            TransportCommand::Send { conn, frame } => self.send(conn, frame),
             TransportCommand::Close { conn } => {
                 self.close(conn);
                 Ok(())
@@ -601,6 +607,14 @@ impl Transport for Str0mTransport {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    fn connection_count(&self) -> Option<usize> {
+        Some(self.conns.len())
+    }
+
+    fn rtt(&self, conn: ConnId) -> Option<std::time::Duration> {
+        self.conns.get(&conn).and_then(Conn::rtt)
     }
 }
 

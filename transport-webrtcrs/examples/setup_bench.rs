@@ -52,8 +52,8 @@ async fn pump(
 }
 
 async fn transport_setup(runs: u32, options: Options) -> Result<Vec<Duration>, BoxError> {
-    let mut a = WebRtcTransport::with_options(RtcConfig::loopback(), options.clone())?;
-    let mut b = WebRtcTransport::with_options(RtcConfig::loopback(), options)?;
+    let mut a = WebRtcTransport::bind_with_options(&RtcConfig::loopback(), options.clone())?;
+    let mut b = WebRtcTransport::bind_with_options(&RtcConfig::loopback(), options)?;
     let mut times = Vec::new();
     for run in 0..runs {
         let conn = ConnId(u64::from(run) + 1);
@@ -224,8 +224,8 @@ fn report(name: &str, mut times: Vec<Duration>) {
 }
 
 async fn bulk(frames: u32, size: usize) -> Result<(), BoxError> {
-    let mut a = WebRtcTransport::new(RtcConfig::loopback())?;
-    let mut b = WebRtcTransport::new(RtcConfig::loopback())?;
+    let mut a = WebRtcTransport::bind(&RtcConfig::loopback())?;
+    let mut b = WebRtcTransport::bind(&RtcConfig::loopback())?;
     let conn = ConnId(1);
     a.handle_command(
         Instant::now(),
@@ -298,8 +298,8 @@ fn cpu_time() -> Duration {
 
 /// CPU used by 10 open, idle connections (both ends in this process) over 10 s.
 async fn idle_cpu() -> Result<(), BoxError> {
-    let mut a = WebRtcTransport::new(RtcConfig::loopback())?;
-    let mut b = WebRtcTransport::new(RtcConfig::loopback())?;
+    let mut a = WebRtcTransport::bind(&RtcConfig::loopback())?;
+    let mut b = WebRtcTransport::bind(&RtcConfig::loopback())?;
     for c in 1..=10 {
         let conn = ConnId(c);
         a.handle_command(
@@ -336,8 +336,8 @@ async fn idle_cpu() -> Result<(), BoxError> {
 
 /// Round trip of a 32-byte frame, A -> B -> A, through both transports.
 async fn rtt(rounds: u32) -> Result<(), BoxError> {
-    let mut a = WebRtcTransport::new(RtcConfig::loopback())?;
-    let mut b = WebRtcTransport::new(RtcConfig::loopback())?;
+    let mut a = WebRtcTransport::bind(&RtcConfig::loopback())?;
+    let mut b = WebRtcTransport::bind(&RtcConfig::loopback())?;
     let conn = ConnId(1);
     a.handle_command(
         Instant::now(),

@@ -21,10 +21,11 @@ use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
     RTCIceCandidateInit, RTCIceCandidateType, RTCIceGatheringState, RTCIceServer,
     RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
+    StatsSelector,
 };
 
+use crate::config::Settings;
 use crate::runtime::{DriverWake, NudgeRuntime};
-use crate::Settings;
 
 /// Label of the one data channel of a connection.
 pub(crate) const CHANNEL_LABEL: &str = "n2n";
@@ -34,6 +35,10 @@ pub(crate) const CHANNEL_LABEL: &str = "n2n";
 /// connection raises a handful of such events (its own candidates, a few
 /// state changes, one data channel).
 const HANDLER_CHANNEL: usize = 256;
+
+/// How often an open connection reads its round-trip time from the
+/// library's statistics (the ICE keep-alive exchanges measure it).
+const RTT_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Most frames a pump hands to the library before it reports them sent.
 const WRITE_BATCH: usize = 64;
@@ -176,6 +181,11 @@ pub(crate) struct ConnShared {
     opened: AtomicBool,
     /// Why the connection task ended the connection, if it did.
     reason: std::sync::Mutex<Option<CloseReason>>,
+    /// The transport was dropped: stop without closing (a crash).
+    crashed: AtomicBool,
+    /// The selected pair's last ICE round-trip time, microseconds; 0 until
+    /// measured.
+    rtt_micros: AtomicU64,
 }
 
 impl ConnShared {
@@ -185,6 +195,22 @@ impl ConnShared {
 
     pub(crate) fn set_open(&self) {
         self.opened.store(true, Ordering::Release);
+    }
+
+    /// The selected pair's round-trip time, once measured.
+    pub(crate) fn rtt(&self) -> Option<Duration> {
+        match self.rtt_micros.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
+    }
+
+    pub(crate) fn set_crashed(&self) {
+        self.crashed.store(true, Ordering::Release);
+    }
+
+    fn is_crashed(&self) -> bool {
+        self.crashed.load(Ordering::Acquire)
     }
 
     fn set_reason(&self, reason: CloseReason) {
@@ -281,9 +307,13 @@ pub(crate) async fn run(start: ConnStart) {
             .send((c.conn, c.generation, TaskOut::Event(closed(c.conn, reason))))
             .await;
     }
-    // Tell the remote right away (SCTP ABORT) and stop the driver; the data
-    // channel's event stream ends and its pending sends fail.
-    if let Err(err) = c.pc.close().await {
+    if c.state.is_crashed() {
+        // The transport was dropped: stop the driver without a word to the
+        // remote (its sockets close with it), as a crashed process would.
+        c.wake.abort_driver();
+    } else if let Err(err) = c.pc.close().await {
+        // Tell the remote right away (SCTP ABORT) and stop the driver; the
+        // data channel's event stream ends and its pending sends fail.
         tracing::debug!(conn = %c.conn, %err, "close");
     }
     counters.paths.remove(c.conn);
@@ -348,10 +378,12 @@ async fn build(
         .build();
     let setting_engine = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        // A silent remote: "disconnected" after half the silence timeout,
+        // "failed" (reported TimedOut) after all of it.
         .with_ice_timeouts(
-            Some(settings.ice_disconnected_timeout),
-            Some(settings.ice_failed_timeout),
-            Some(settings.ice_keepalive_interval),
+            Some(rtc.silence_timeout / 2),
+            Some(rtc.silence_timeout - rtc.silence_timeout / 2),
+            Some(rtc.keepalive_interval),
         )
         // A remote's check often arrives before its trickled candidate: the
         // pair is then peer-reflexive, which the library would wait 1 s to
@@ -450,8 +482,11 @@ impl Conn {
         let setup_deadline = tokio::time::sleep(setup_timeout);
         tokio::pin!(setup_deadline);
         let mut setup_pending = true;
+        let mut rtt_tick = tokio::time::interval(RTT_INTERVAL);
+        rtt_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = rtt_tick.tick(), if self.state.is_open() => self.measure_rtt().await,
                 signal = signals.recv() => {
                     let Some(signal) = signal else { return Exit::Local };
                     if let Err(reason) = self.apply(signal).await {
@@ -491,6 +526,23 @@ impl Conn {
                     setup_pending = false;
                 }
             }
+        }
+    }
+
+    /// Read the nominated pair's round-trip time from the library's stats.
+    async fn measure_rtt(&self) {
+        let report = self
+            .pc
+            .get_stats(std::time::Instant::now(), StatsSelector::None)
+            .await;
+        let rtt = report
+            .candidate_pairs()
+            .filter(|p| p.nominated && p.current_round_trip_time > 0.0)
+            .map(|p| p.current_round_trip_time)
+            .next();
+        if let Some(secs) = rtt {
+            let us = (secs * 1e6).clamp(1.0, u64::MAX as f64) as u64;
+            self.state.rtt_micros.store(us, Ordering::Relaxed);
         }
     }
 

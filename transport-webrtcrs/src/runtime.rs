@@ -40,6 +40,8 @@ pub(crate) struct DriverWake {
     /// Flush passes and nudges so far (diagnostics).
     flushes: AtomicU64,
     nudges: AtomicU64,
+    /// Stops the driver task without its close path (a crash).
+    abort: std::sync::Mutex<Option<futures::future::AbortHandle>>,
 }
 
 impl DriverWake {
@@ -50,6 +52,7 @@ impl DriverWake {
             nudge: Notify::new(),
             flushes: AtomicU64::new(0),
             nudges: AtomicU64::new(0),
+            abort: std::sync::Mutex::new(None),
         })
     }
 
@@ -68,6 +71,25 @@ impl DriverWake {
             self.flushes.load(Ordering::Relaxed),
             self.nudges.load(Ordering::Relaxed),
         )
+    }
+
+    /// Stop the driver task where it is: no close, no goodbye; its
+    /// sockets close with it.
+    pub(crate) fn abort_driver(&self) {
+        if let Some(h) = self.abort.lock().ok().and_then(|mut a| a.take()) {
+            h.abort();
+        }
+    }
+
+    /// `future`, abortable by [`DriverWake::abort_driver`].
+    fn abortable(&self, future: BoxFuture<'static, ()>) -> BoxFuture<'static, ()> {
+        let (future, handle) = futures::future::abortable(future);
+        if let Ok(mut slot) = self.abort.lock() {
+            *slot = Some(handle);
+        }
+        Box::pin(async move {
+            let _ = future.await;
+        })
     }
 
     fn is_polling(&self) -> bool {
@@ -178,7 +200,7 @@ impl Runtime for NudgeRuntime {
         // The only task webrtc-rs spawns for a UDP-only connection is its driver.
         self.inner.spawn(Box::pin(MarkedDriver {
             id: self.wake.id,
-            future,
+            future: self.wake.abortable(future),
         }))
     }
 
@@ -191,7 +213,7 @@ impl Runtime for NudgeRuntime {
             pool_size,
             Box::pin(MarkedDriver {
                 id: self.wake.id,
-                future,
+                future: self.wake.abortable(future),
             }),
         )
     }

@@ -12,8 +12,8 @@ use transport_webrtcrs::WebRtcTransport;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_respects_credit_and_loses_nothing() {
     common::init_tracing();
-    let a = WebRtcTransport::new(RtcConfig::loopback()).expect("transport a");
-    let b = WebRtcTransport::new(RtcConfig::loopback()).expect("transport b");
+    let a = WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport a");
+    let b = WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport b");
     let mut pair = Pair::new(a, b);
     pair.open(Side::A).await;
 

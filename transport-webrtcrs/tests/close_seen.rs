@@ -13,8 +13,8 @@ use transport_webrtcrs::WebRtcTransport;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_is_seen_by_the_remote() {
     common::init_tracing();
-    let a = WebRtcTransport::new(RtcConfig::loopback()).expect("transport a");
-    let b = WebRtcTransport::new(RtcConfig::loopback()).expect("transport b");
+    let a = WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport a");
+    let b = WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport b");
     let mut pair = Pair::new(a, b);
     pair.open(Side::A).await;
     let conn = pair.conn;

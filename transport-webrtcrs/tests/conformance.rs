@@ -8,7 +8,7 @@ use transport_webrtcrs::WebRtcTransport;
 
 async fn make() -> WebRtcTransport {
     n2n_test_support::init_tracing();
-    match WebRtcTransport::new(RtcConfig::loopback()) {
+    match WebRtcTransport::bind(&RtcConfig::loopback()) {
         Ok(t) => t,
         Err(e) => panic!("cannot create a webrtc-rs transport: {e}"),
     }

@@ -1,21 +1,27 @@
-//! Dropping a transport closes its connections (the remote sees it) and
-//! leaves nothing running; a connection whose remote disappears without a
-//! word is reported as timed out within seconds.
+//! Dropping a transport is a crash (the transport contract): its remote
+//! reports the connection timed out, and nothing of it keeps running; a
+//! connection whose remote disappears without a word is reported as timed
+//! out within seconds (`RtcConfig::silence_timeout`, 4 s by default).
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{Pair, Side};
 use overlay_core::{CloseReason, TransportEvent};
 use rtc_common::RtcConfig;
-use transport_webrtcrs::{Options, WebRtcTransport};
+use transport_webrtcrs::WebRtcTransport;
+
+/// Generous bound on noticing a silent remote (default silence timeout 4 s;
+/// ICE took 7 s and more with the library's timeouts before). A guard, not
+/// a timing goal.
+const NOTICE_BOUND: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropping_the_transport_closes_and_frees_everything() {
+async fn dropping_the_transport_is_a_crash_and_frees_everything() {
     common::init_tracing();
-    let a = WebRtcTransport::new(RtcConfig::loopback()).expect("transport a");
-    let b = WebRtcTransport::new(RtcConfig::loopback()).expect("transport b");
+    let a = WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport a");
+    let b = WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport b");
     let probe_a = a.task_probe();
     let mut pair = Pair::new(a, b);
     pair.open(Side::B).await;
@@ -26,16 +32,16 @@ async fn dropping_the_transport_closes_and_frees_everything() {
     drop(a);
     let mut b = b;
     let event = tokio::time::timeout(
-        common::GUARD,
+        NOTICE_BOUND,
         std::future::poll_fn(|cx| overlay_core::Transport::poll_event(&mut b, cx)),
     )
     .await
-    .expect("B sees the close");
+    .expect("B notices the crash");
     assert!(
         matches!(
             event,
             TransportEvent::Closed {
-                reason: CloseReason::Remote,
+                reason: CloseReason::TimedOut,
                 ..
             }
         ),
@@ -65,15 +71,13 @@ fn a_silent_remote_is_reported_timed_out() {
         .enable_all()
         .build()
         .expect("runtime b");
-    let options =
-        Options::default().with_ice_timeouts(Duration::from_secs(2), Duration::from_secs(2));
     let a = {
         let _guard = rt_a.enter();
-        WebRtcTransport::with_options(RtcConfig::loopback(), options.clone()).expect("transport a")
+        WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport a")
     };
     let b = {
         let _guard = rt_b.enter();
-        WebRtcTransport::with_options(RtcConfig::loopback(), options).expect("transport b")
+        WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport b")
     };
     let (a, b) = rt_a.block_on(async {
         let mut pair = Pair::new(a, b);
@@ -82,16 +86,21 @@ fn a_silent_remote_is_reported_timed_out() {
     });
     let probe_b = b.task_probe();
     rt_b.shutdown_background();
+    let start = Instant::now();
     // B's transport still exists (its tasks were killed with the runtime),
     // so nothing of B's can have said goodbye.
     let reason = rt_a.block_on(async move {
         let mut a = a;
         let event = tokio::time::timeout(
-            common::GUARD,
+            NOTICE_BOUND,
             std::future::poll_fn(|cx| overlay_core::Transport::poll_event(&mut a, cx)),
         )
         .await
         .expect("A notices the silence");
+        println!(
+            "silent remote reported after {:.2} s",
+            start.elapsed().as_secs_f64()
+        );
         match event {
             TransportEvent::Closed { reason, .. } => reason,
             other => panic!("expected Closed, got {other:?}"),

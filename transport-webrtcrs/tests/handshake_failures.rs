@@ -25,7 +25,7 @@ fn signal(t: &mut WebRtcTransport, conn: ConnId, signal: Signal) -> Result<(), E
 async fn unanswered_offer_fails_after_the_handshake_timeout() {
     common::init_tracing();
     let config = RtcConfig::loopback().with_handshake_timeout(Duration::from_secs(2));
-    let mut t = WebRtcTransport::new(config).expect("transport");
+    let mut t = WebRtcTransport::bind(&config).expect("transport");
     let conn = ConnId(7);
     t.handle_command(
         Instant::now(),
@@ -56,7 +56,7 @@ async fn unanswered_offer_fails_after_the_handshake_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_signals_are_errors() {
     common::init_tracing();
-    let mut t = WebRtcTransport::new(RtcConfig::loopback()).expect("transport");
+    let mut t = WebRtcTransport::bind(&RtcConfig::loopback()).expect("transport");
     let (ini, acc) = (ConnId(1), ConnId(2));
     let open = |t: &mut WebRtcTransport, conn, role| {
         t.handle_command(Instant::now(), TransportCommand::Open { conn, role })

@@ -24,7 +24,7 @@ fn webrtcrs_offers_libwebrtc_answers() -> TestResult {
         "webrtcrs_offers_libwebrtc_answers",
         "webrtc-rs",
         Role::Initiator,
-        || Ok(WebRtcTransport::new(RtcConfig::loopback())?),
+        || Ok(WebRtcTransport::bind(&RtcConfig::loopback())?),
     )
 }
 
@@ -34,6 +34,6 @@ fn libwebrtc_offers_webrtcrs_answers() -> TestResult {
         "libwebrtc_offers_webrtcrs_answers",
         "webrtc-rs",
         Role::Acceptor,
-        || Ok(WebRtcTransport::new(RtcConfig::loopback())?),
+        || Ok(WebRtcTransport::bind(&RtcConfig::loopback())?),
     )
 }

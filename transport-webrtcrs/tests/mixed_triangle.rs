@@ -22,7 +22,7 @@ async fn str0m_webrtcrs_str0m_triangle() -> common::TestResult {
     };
     let a = str0m()?;
     let b = Node::spawn(
-        WebRtcTransport::new(RtcConfig::loopback())?,
+        WebRtcTransport::bind(&RtcConfig::loopback())?,
         Keypair::generate(),
         NodeConfig::default(),
     );

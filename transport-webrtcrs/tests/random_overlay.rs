@@ -32,7 +32,7 @@ async fn fifty_webrtcrs_nodes_build_a_random_overlay() -> common::TestResult {
     let mut transports = Vec::new();
     let mut probes: Vec<TaskProbe> = Vec::new();
     for _ in 0..NODES {
-        let transport = WebRtcTransport::new(RtcConfig::loopback())?;
+        let transport = WebRtcTransport::bind(&RtcConfig::loopback())?;
         probes.push(transport.task_probe());
         transports.push(transport);
     }

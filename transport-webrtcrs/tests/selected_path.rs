@@ -14,7 +14,7 @@ use transport_webrtcrs::WebRtcTransport;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_backends_report_the_selected_pair_and_forget_it_on_close() {
     common::init_tracing();
-    let a = WebRtcTransport::new(RtcConfig::loopback()).expect("webrtc-rs transport");
+    let a = WebRtcTransport::bind(&RtcConfig::loopback()).expect("webrtc-rs transport");
     let b = Str0mTransport::bind(&RtcConfig::loopback()).expect("str0m transport");
     let (paths_a, paths_b) = (a.paths(), b.paths());
     let mut pair = Pair::new(a, b);

@@ -15,8 +15,8 @@ use transport_webrtcrs::WebRtcTransport;
 async fn srflx_candidate_is_trickled() -> common::TestResult {
     common::init_tracing();
     let server = fake_stun_server().await?;
-    let a = WebRtcTransport::new(RtcConfig::loopback().with_stun_server(server.to_string()))?;
-    let b = WebRtcTransport::new(RtcConfig::loopback())?;
+    let a = WebRtcTransport::bind(&RtcConfig::loopback().with_stun_server(server.to_string()))?;
+    let b = WebRtcTransport::bind(&RtcConfig::loopback())?;
     let mut pair = Pair::new(a, b);
     // Record what A trickles, and pass it on.
     let (tx, rx) = std::sync::mpsc::channel();

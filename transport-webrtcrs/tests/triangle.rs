@@ -11,9 +11,9 @@ use transport_webrtcrs::WebRtcTransport;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triangle_over_webrtcrs() -> common::TestResult {
     common::init_tracing();
-    let spawn = || -> Result<Node, transport_webrtcrs::Error> {
+    let spawn = || -> Result<Node, transport_webrtcrs::BindError> {
         Ok(Node::spawn(
-            WebRtcTransport::new(RtcConfig::loopback())?,
+            WebRtcTransport::bind(&RtcConfig::loopback())?,
             Keypair::generate(),
             NodeConfig::default(),
         ))

@@ -1018,7 +1018,10 @@ var OverlayNode = class _OverlayNode {
     c.dc = dc;
     dc.binaryType = "arraybuffer";
     dc.bufferedAmountLowThreshold = 256 * 1024;
-    dc.onopen = () => this.onOpened(c);
+    dc.onopen = () => {
+      this.onOpened(c);
+      this.pump(c);
+    };
     dc.onclose = () => this.lost(c, "data channel closed");
     dc.onbufferedamountlow = () => this.pump(c);
     dc.onmessage = (ev) => {

@@ -476,7 +476,12 @@ export class OverlayNode {
     c.dc = dc;
     dc.binaryType = "arraybuffer";
     dc.bufferedAmountLowThreshold = 256 * 1024;
-    dc.onopen = () => this.onOpened(c);
+    // A remote's first frame can arrive before the open event; the HELLO it
+    // triggered waits in the queue until the channel is open: send it now.
+    dc.onopen = () => {
+      this.onOpened(c);
+      this.pump(c);
+    };
     dc.onclose = () => this.lost(c, "data channel closed");
     dc.onbufferedamountlow = () => this.pump(c);
     dc.onmessage = (ev) => {

@@ -90,12 +90,7 @@ pub fn grow(
                         g.fail("bridge", e);
                     }
                 }
-                let outs: Vec<NodeId> = sim
-                    .engine(newcomer)
-                    .outview(&p)
-                    .keys()
-                    .filter_map(|q| sim.node_of(q))
-                    .collect();
+                let outs = outview_nodes(sim, newcomer, p);
                 for to in outs {
                     if sim
                         .send(newcomer, p, to, Bytes::from_static(b"hello neighbour"))
@@ -198,12 +193,7 @@ pub fn churn(
                     }
                 }
                 6..=7 => {
-                    let outs: Vec<NodeId> = sim
-                        .engine(n)
-                        .outview(&p)
-                        .keys()
-                        .filter_map(|q| sim.node_of(q))
-                        .collect();
+                    let outs = outview_nodes(sim, n, p);
                     if let Some(&to) = outs.choose(&mut rng) {
                         if sim.disconnect(n, p, to).is_ok() {
                             c.disconnects += 1;
@@ -211,12 +201,7 @@ pub fn churn(
                     }
                 }
                 _ => {
-                    let outs: Vec<NodeId> = sim
-                        .engine(n)
-                        .outview(&p)
-                        .keys()
-                        .filter_map(|q| sim.node_of(q))
-                        .collect();
+                    let outs = outview_nodes(sim, n, p);
                     for to in outs {
                         if sim.send(n, p, to, Bytes::from_static(b"gossip")).is_ok() {
                             c.messages_sent += 1;
@@ -234,4 +219,13 @@ pub fn churn(
         }
     }
     c
+}
+
+/// The nodes `n` holds arcs of protocol `p` to (each once).
+pub fn outview_nodes(sim: &Sim, n: NodeId, p: ProtocolId) -> Vec<NodeId> {
+    sim.engine(n)
+        .outview(&p)
+        .keys()
+        .filter_map(|q| sim.node_of(q))
+        .collect()
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use n2n_overlay::{Keypair, MemoryNetwork, Node, NodeConfig};
 
+use crate::error::CliError;
+
 /// Environment variable holding the TURN username (when no file is given).
 pub(crate) const TURN_USERNAME_ENV: &str = "N2N_TURN_USERNAME";
 /// Environment variable holding the TURN credential (when no file is given).
@@ -56,41 +58,32 @@ pub(crate) struct NatArgs {
 impl NatArgs {
     /// The TURN username and credential (read from the file or the
     /// environment; never printed), if any TURN server is configured.
-    fn turn_credentials(&self) -> Result<Option<(String, String)>, String> {
+    fn turn_credentials(&self) -> Result<Option<(String, String)>, CliError> {
         if self.turn.is_empty() {
             return Ok(None);
         }
-        let (username, credential) = match &self.turn_credentials {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    format!("cannot read the TURN credentials file {}: {e}", path.display())
-                })?;
-                let mut lines = text.lines();
-                match (lines.next(), lines.next()) {
-                    (Some(u), Some(c)) if !u.trim().is_empty() => {
-                        (u.trim().to_owned(), c.trim().to_owned())
-                    }
-                    _ => {
-                        return Err(format!(
-                            "the TURN credentials file {} must hold the username on its first line and the credential on its second",
-                            path.display()
-                        ))
-                    }
-                }
-            }
-            None => match (
+        let Some(path) = &self.turn_credentials else {
+            return match (
                 std::env::var(TURN_USERNAME_ENV),
                 std::env::var(TURN_CREDENTIAL_ENV),
             ) {
-                (Ok(u), Ok(c)) if !u.is_empty() => (u, c),
-                _ => {
-                    return Err(format!(
-                        "--turn needs credentials: set {TURN_USERNAME_ENV} and {TURN_CREDENTIAL_ENV}, or pass --turn-credentials FILE"
-                    ))
-                }
-            },
+                (Ok(u), Ok(c)) if !u.is_empty() => Ok(Some((u, c))),
+                _ => Err(CliError::TurnCredentialsMissing),
+            };
         };
-        Ok(Some((username, credential)))
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            CliError::TurnCredentialsUnreadable {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        let mut lines = text.lines();
+        match (lines.next(), lines.next()) {
+            (Some(u), Some(c)) if !u.trim().is_empty() => {
+                Ok(Some((u.trim().to_owned(), c.trim().to_owned())))
+            }
+            _ => Err(CliError::TurnCredentialsMalformed { path: path.clone() }),
+        }
     }
 }
 
@@ -129,17 +122,14 @@ impl Backend {
     /// A backend of `kind` whose sockets bind `bind`, crossing NATs as
     /// `nat` says. Fails at once, with what to do, if this build lacks the
     /// backend or the TURN credentials are missing.
-    pub(crate) fn new(kind: BackendKind, bind: IpAddr, nat: &NatArgs) -> Result<Self, String> {
+    pub(crate) fn new(kind: BackendKind, bind: IpAddr, nat: &NatArgs) -> Result<Self, CliError> {
         let compiled = match kind {
             BackendKind::Str0m => cfg!(feature = "str0m"),
             BackendKind::WebrtcRs => cfg!(feature = "webrtc-rs"),
             BackendKind::Memory => true,
         };
         if !compiled {
-            let feature = kind.name();
-            return Err(format!(
-                "this n2n was built without the {feature} backend: rebuild with `cargo run --release --features {feature} -- ...`, or pick another --backend"
-            ));
+            return Err(CliError::BackendNotBuilt(kind.name()));
         }
         let credentials = nat.turn_credentials()?;
         #[cfg(any(feature = "str0m", feature = "webrtc-rs"))]
@@ -177,7 +167,7 @@ impl Backend {
     }
 
     /// Start a node (on the current tokio runtime).
-    pub(crate) fn spawn(&self, keypair: Keypair, config: NodeConfig) -> Result<Node, String> {
+    pub(crate) fn spawn(&self, keypair: Keypair, config: NodeConfig) -> Result<Node, CliError> {
         self.spawn_with_paths(keypair, config).map(|(node, _)| node)
     }
 
@@ -187,7 +177,7 @@ impl Backend {
         &self,
         keypair: Keypair,
         config: NodeConfig,
-    ) -> Result<(Node, Paths), String> {
+    ) -> Result<(Node, Paths), CliError> {
         match self.kind {
             BackendKind::Memory => Ok((
                 Node::spawn(self.memory.transport(), keypair, config),
@@ -195,25 +185,30 @@ impl Backend {
             )),
             #[cfg(feature = "str0m")]
             BackendKind::Str0m => {
-                let t = n2n_overlay::str0m::Str0mTransport::bind(&self.rtc).map_err(|e| {
-                    format!(
-                        "cannot start the str0m transport on {}: {e}; check --bind, --stun and --turn",
-                        self.bind
-                    )
-                })?;
+                let t = n2n_overlay::str0m::Str0mTransport::bind(&self.rtc)
+                    .map_err(|e| self.transport_error(e))?;
                 let paths = t.paths();
                 Ok((Node::spawn(t, keypair, config), paths))
             }
             #[cfg(feature = "webrtc-rs")]
             BackendKind::WebrtcRs => {
-                let t = n2n_overlay::webrtc_rs::WebRtcTransport::new(self.rtc.clone()).map_err(
-                    |e| format!("cannot start the webrtc-rs transport: {e}; check --bind"),
-                )?;
+                let t = n2n_overlay::webrtc_rs::WebRtcTransport::bind(&self.rtc)
+                    .map_err(|e| self.transport_error(e))?;
                 let paths = t.paths();
                 Ok((Node::spawn(t, keypair, config), paths))
             }
             #[allow(unreachable_patterns)]
-            other => Err(format!("backend {} is not in this build", other.name())),
+            other => Err(CliError::BackendNotBuilt(other.name())),
+        }
+    }
+
+    /// This backend's transport could not start.
+    #[cfg(any(feature = "str0m", feature = "webrtc-rs"))]
+    fn transport_error(&self, e: impl std::error::Error + Send + Sync + 'static) -> CliError {
+        CliError::Transport {
+            backend: self.kind.name(),
+            bind: self.bind,
+            source: Box::new(e),
         }
     }
 }

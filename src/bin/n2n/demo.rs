@@ -1,4 +1,5 @@
-//! `n2n demo`: a signaling server and N peers in one process.
+//! `n2n demo`: a signaling server and N peers in one process, through the
+//! four phases of [`crate::scenario`], one method of [`Demo`] each:
 //!
 //! 1. **join**: each peer in turn joins the room through the embedded
 //!    server (the first is alone; each newcomer gets a random member as
@@ -12,7 +13,7 @@
 //!    setup-time percentiles, messages delivered/lost; and the topology as
 //!    DOT and SVG.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,16 +24,14 @@ use futures::future::join_all;
 use indicatif::{ProgressBar, ProgressStyle};
 use n2n_overlay::join::{join_room, JoinOptions, Room};
 use n2n_overlay::signaling::{ObserveRooms, ServerConfig, SignalingServer, ViewReporter};
-use n2n_overlay::{Event, Keypair, Node, NodeConfig, PeerId, ProtocolHandle, ProtocolId};
-use rand::seq::SliceRandom;
+use n2n_overlay::{Event, Keypair, Node, NodeConfig, PeerId, ProtocolHandle};
 use rand::SeedableRng;
 use tokio::sync::Notify;
 
 use crate::backend::{Backend, BackendKind, NatArgs};
+use crate::error::CliError;
 use crate::report::{PeerRow, Summary};
-
-/// The protocol the demo's arcs belong to.
-pub(crate) const PROTOCOL: &str = "n2n-demo";
+use crate::scenario::{self, PROTOCOL};
 
 /// The demo's room.
 const ROOM: &str = "demo";
@@ -103,6 +102,17 @@ struct Peer {
     room: Option<Room>,
 }
 
+/// The demo's peers, and what their event readers count.
+struct Demo {
+    peers: Vec<Peer>,
+    /// Each peer's index in `peers`.
+    index: BTreeMap<PeerId, usize>,
+    /// Messages received by all peers.
+    delivered: Arc<AtomicU64>,
+    /// Woken on each message received.
+    progress: Arc<Notify>,
+}
+
 fn bar(len: usize, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len as u64);
     if let Ok(style) = ProgressStyle::with_template("{msg:<34} [{bar:32}] {pos}/{len} {elapsed}") {
@@ -113,277 +123,262 @@ fn bar(len: usize, what: &str) -> ProgressBar {
 }
 
 /// Run the demo; `Err` if it could not run, or ran with failures.
-pub(crate) async fn run(args: DemoArgs) -> Result<(), String> {
-    if args.peers < 2 {
-        return Err("--peers must be at least 2".into());
-    }
+pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
+    scenario::check_peers(args.peers)?;
     let started = Instant::now();
     let backend = Backend::new(
         args.backend,
         std::net::Ipv4Addr::LOCALHOST.into(),
         &args.nat,
     )?;
-    let protocol = ProtocolId::new(PROTOCOL).map_err(|e| e.to_string())?;
-    let mut server_config = ServerConfig::default();
-    // Every newcomer's handshake crosses the server; one member may be the
-    // contact of many newcomers in a row.
-    server_config.messages_per_second = 10_000;
-    server_config.burst = 10_000;
-    server_config.max_peers_per_room = args.peers.max(2);
-    // All the peers run here, on one address.
-    server_config.max_members_per_address = args.peers.max(2);
-    server_config.max_connections_per_address = args.peers.max(2);
-    if args.web {
-        // Room for browser tabs, and the room graph for the demo room.
-        server_config.listen = args.listen;
-        server_config.max_peers_per_room += 64;
-        server_config.max_members_per_address += 64;
-        server_config.max_connections_per_address += 64;
-        server_config.web.observe = ObserveRooms::Named(vec![ROOM.to_owned()]);
-    }
-    let server = SignalingServer::bind(server_config)
-        .await
-        .map_err(|e| e.to_string())?;
+    let server = start_server(&args).await?;
     let url = server.url();
     println!(
         "n2n demo: {} peers on {}, signaling server at {url}",
         args.peers,
         backend.kind().name()
     );
-
-    // Start the nodes and their event readers.
-    let delivered = Arc::new(AtomicU64::new(0));
-    let progress = Arc::new(Notify::new());
-    let mut peers = Vec::with_capacity(args.peers);
-    for _ in 0..args.peers {
-        let node = backend.spawn(Keypair::generate(), NodeConfig::default())?;
-        let (handle, mut events) = node.protocol(protocol).await.map_err(|e| e.to_string())?;
-        let received = Arc::new(AtomicU64::new(0));
-        let (r, d, p) = (received.clone(), delivered.clone(), progress.clone());
-        tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                if let Event::Message { .. } = event {
-                    r.fetch_add(1, Ordering::Relaxed);
-                    d.fetch_add(1, Ordering::Relaxed);
-                    p.notify_one();
-                }
-            }
-        });
-        peers.push(Peer {
-            node,
-            handle,
-            received,
-            contact: None,
-            room: None,
-        });
-    }
-    let index: BTreeMap<PeerId, usize> = peers
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.node.id(), i))
-        .collect();
-    let mut summary = Summary {
-        clock: "wall clock",
-        ..Summary::default()
-    };
-
-    // 1. Join through the server, one newcomer at a time.
-    let t = Instant::now();
-    let pb = bar(peers.len(), "joining through the signaling server");
-    for (i, peer) in peers.iter_mut().enumerate() {
-        match join_room(&peer.handle, JoinOptions::new(url.clone(), ROOM)).await {
-            Ok(joined) => {
-                peer.contact = joined.contact.and_then(|c| index.get(&c).copied());
-                if joined.contact.is_some() {
-                    summary.join_times.push(joined.setup);
-                }
-                peer.room = Some(joined.room);
-            }
-            // Without a server there is no demo.
-            Err(e) if i == 0 => return Err(e.to_string()),
-            Err(e) => summary.join_failures.push(format!("peer {i}: {e}")),
-        }
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
-    println!(
-        "joined: {} of {} peers through the server in {:.0?}",
-        peers.iter().filter(|p| p.room.is_some()).count(),
-        peers.len(),
-        t.elapsed()
-    );
-
-    // 2. Grow by bridges only: each newcomer's contact bridges it to some of
-    // the contact's other neighbours.
-    let t = Instant::now();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed.unwrap_or_else(rand::random));
-    let pb = bar(
-        peers.len().saturating_sub(1),
-        "bridging newcomers to more peers",
-    );
-    for i in 1..peers.len() {
-        let Some(c) = peers[i].contact else {
-            pb.inc(1);
-            continue;
-        };
-        let newcomer = peers[i].node.id();
-        let mine: BTreeSet<PeerId> = peers[i].node.neighbours().await.unwrap_or_default();
-        let theirs = peers[c].node.neighbours().await.unwrap_or_default();
-        let mut candidates: Vec<PeerId> = theirs
-            .into_iter()
-            .filter(|p| *p != newcomer && !mine.contains(p))
-            .collect();
-        candidates.shuffle(&mut rng);
-        candidates.truncate(args.bridges);
-        let bridge = &peers[c].handle;
-        let results = join_all(candidates.iter().map(|target| async move {
-            let t0 = Instant::now();
-            let r = bridge.connect(newcomer, *target).await;
-            (*target, t0.elapsed(), r)
-        }))
-        .await;
-        for (target, took, r) in results {
-            match r {
-                Ok(()) => summary.bridge_times.push(took),
-                Err(e) => summary.bridge_failures.push(format!(
-                    "peer {c} bridging {i} to {}: {e}",
-                    index.get(&target).copied().unwrap_or(usize::MAX)
-                )),
-            }
-        }
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
-    println!(
-        "bridged: {} connects in {:.0?}",
-        summary.bridge_times.len() + summary.bridge_failures.len(),
-        t.elapsed()
-    );
-
-    // 3. Messages over every arc.
-    let t = Instant::now();
-    let mut plan = Vec::new();
-    for (i, p) in peers.iter().enumerate() {
-        for (q, _) in p.handle.outview().await.map_err(|e| e.to_string())? {
-            plan.push((i, q));
-        }
-    }
-    let pb = bar(plan.len() * args.messages as usize, "exchanging messages");
-    let sends = join_all(peers.iter().enumerate().map(|(i, p)| {
-        let targets: Vec<PeerId> = plan
-            .iter()
-            .filter(|(from, _)| *from == i)
-            .map(|(_, q)| *q)
-            .collect();
-        let (handle, pb, count) = (p.handle.clone(), pb.clone(), args.messages);
-        async move {
-            let (mut ok, mut failed) = (0u64, 0u64);
-            for q in targets {
-                for m in 0..count {
-                    match handle.send(q, format!("message {m} from peer {i}")).await {
-                        Ok(()) => ok += 1,
-                        Err(e) => {
-                            tracing::warn!(%e, "send refused");
-                            failed += 1;
-                        }
-                    }
-                    pb.inc(1);
-                }
-            }
-            (ok, failed)
-        }
-    }))
-    .await;
-    summary.sent = sends.iter().map(|s| s.0).sum();
-    summary.send_failures = sends.iter().map(|s| s.1).sum();
-    // Wait for delivery: until all arrived, or nothing new for 10 s.
-    let mut last = (delivered.load(Ordering::Relaxed), Instant::now());
-    while delivered.load(Ordering::Relaxed) < summary.sent
-        && last.1.elapsed() < Duration::from_secs(10)
-    {
-        let _ = tokio::time::timeout(Duration::from_millis(100), progress.notified()).await;
-        let now = delivered.load(Ordering::Relaxed);
-        if now != last.0 {
-            last = (now, Instant::now());
-        }
-    }
-    pb.finish_and_clear();
-    summary.delivered = delivered.load(Ordering::Relaxed);
-    println!(
-        "messages: {} delivered of {} in {:.0?}",
-        summary.delivered,
-        summary.sent,
-        t.elapsed()
-    );
-
-    // 4. Summary.
-    for (i, p) in peers.iter().enumerate() {
-        let conns = p.node.connections().await.map_err(|e| e.to_string())?;
-        summary.add_connections(i, &conns, &index);
-        summary.peers.push(PeerRow {
-            id: p.node.id(),
-            contact: p.contact,
-            inview: p.handle.inview().await.map_err(|e| e.to_string())?,
-            outview: p.handle.outview().await.map_err(|e| e.to_string())?,
-            received: p.received.load(Ordering::Relaxed),
-        });
-    }
+    let mut demo = Demo::start(&backend, args.peers).await?;
+    let mut summary = Summary::new("wall clock");
+    demo.join(&url, &mut summary).await?;
+    demo.bridge(args.bridges, args.seed, &mut summary).await;
+    demo.exchange_messages(args.messages, &mut summary).await?;
+    demo.summarize(&mut summary).await?;
     summary.elapsed = started.elapsed();
     summary.title = format!(
         "n2n demo: {} peers on {}",
-        peers.len(),
+        demo.peers.len(),
         backend.kind().name()
     );
-    println!();
-    print!("{}", summary.render(args.rows));
-    let (dot, svg) = summary.write_topology(&args.out)?;
-    println!(
-        "topology: {} and {} (open the .svg in a browser)",
-        dot.display(),
-        svg.display()
-    );
-
+    scenario::report(&summary, args.rows, &args.out)?;
     if args.web {
-        serve_browsers(&peers, &url, server.local_addr()).await;
+        serve_browsers(&demo.peers, &url, server.local_addr()).await;
     }
-
-    // Tear down: the rooms, the nodes, the server.
-    for p in &mut peers {
-        if let Some(room) = p.room.take() {
-            room.leave().await;
-        }
-    }
-    let _ = tokio::time::timeout(
-        Duration::from_secs(5),
-        join_all(peers.iter().map(|p| p.node.shutdown())),
-    )
-    .await;
+    demo.tear_down().await;
     server.shutdown().await;
+    scenario::verdict("the demo", &summary)
+}
 
-    let mut problems = Vec::new();
-    if !summary.join_failures.is_empty() {
-        problems.push(format!("{} joins failed", summary.join_failures.len()));
+/// The embedded signaling server, with limits for one address's many peers
+/// and room for 64 more (browser tabs with `--web`, which also turns on the
+/// room graph).
+async fn start_server(args: &DemoArgs) -> Result<SignalingServer, CliError> {
+    // All the peers run here, on one address; every newcomer's handshake
+    // crosses the server, and one member may be the contact of many
+    // newcomers in a row.
+    let mut config = ServerConfig::for_local_clients(args.peers + 64);
+    if args.web {
+        config.listen = args.listen;
+        config.web.observe = ObserveRooms::Named(vec![ROOM.to_owned()]);
     }
-    if !summary.bridge_failures.is_empty() {
-        problems.push(format!(
-            "{} bridged connects failed",
-            summary.bridge_failures.len()
-        ));
+    Ok(SignalingServer::bind(config).await?)
+}
+
+impl Demo {
+    /// Start `n` nodes on `backend`, each with a reader counting the
+    /// messages it receives.
+    async fn start(backend: &Backend, n: usize) -> Result<Self, CliError> {
+        let protocol = scenario::protocol()?;
+        let delivered = Arc::new(AtomicU64::new(0));
+        let progress = Arc::new(Notify::new());
+        let mut peers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let node = backend.spawn(Keypair::generate(), NodeConfig::default())?;
+            let (handle, mut events) = node.protocol(protocol).await?;
+            let received = Arc::new(AtomicU64::new(0));
+            let (r, d, p) = (received.clone(), delivered.clone(), progress.clone());
+            tokio::spawn(async move {
+                while let Some(event) = events.recv().await {
+                    if let Event::Message { .. } = event {
+                        r.fetch_add(1, Ordering::Relaxed);
+                        d.fetch_add(1, Ordering::Relaxed);
+                        p.notify_one();
+                    }
+                }
+            });
+            peers.push(Peer {
+                node,
+                handle,
+                received,
+                contact: None,
+                room: None,
+            });
+        }
+        let index = peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.node.id(), i))
+            .collect();
+        Ok(Demo {
+            peers,
+            index,
+            delivered,
+            progress,
+        })
     }
-    if summary.lost() > 0 || summary.send_failures > 0 {
-        problems.push(format!(
-            "{} messages lost, {} refused",
-            summary.lost(),
-            summary.send_failures
-        ));
-    }
-    if problems.is_empty() {
+
+    /// Phase 1: join through the server, one newcomer at a time.
+    async fn join(&mut self, url: &str, summary: &mut Summary) -> Result<(), CliError> {
+        let t = Instant::now();
+        let pb = bar(self.peers.len(), "joining through the signaling server");
+        for (i, peer) in self.peers.iter_mut().enumerate() {
+            match join_room(&peer.handle, JoinOptions::new(url.to_owned(), ROOM)).await {
+                Ok(joined) => {
+                    peer.contact = joined.contact.and_then(|c| self.index.get(&c).copied());
+                    if joined.contact.is_some() {
+                        summary.join_times.push(joined.setup);
+                    }
+                    peer.room = Some(joined.room);
+                }
+                // Without a server there is no demo.
+                Err(e) if i == 0 => return Err(CliError::join(e, ROOM)),
+                Err(e) => summary.join_failures.push(format!("peer {i}: {e}")),
+            }
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        println!(
+            "joined: {} of {} peers through the server in {:.0?}",
+            self.peers.iter().filter(|p| p.room.is_some()).count(),
+            self.peers.len(),
+            t.elapsed()
+        );
         Ok(())
-    } else {
-        Err(format!(
-            "the demo ran with failures: {} (run with RUST_LOG=debug for details)",
-            problems.join(", ")
-        ))
+    }
+
+    /// Phase 2: grow by bridges only: each newcomer's contact bridges it to up to
+    /// `bridges` of the contact's other neighbours.
+    async fn bridge(&self, bridges: usize, seed: Option<u64>, summary: &mut Summary) {
+        let t = Instant::now();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed.unwrap_or_else(rand::random));
+        let pb = bar(
+            self.peers.len().saturating_sub(1),
+            "bridging newcomers to more peers",
+        );
+        for (i, peer) in self.peers.iter().enumerate().skip(1) {
+            pb.inc(1);
+            let Some(c) = peer.contact else { continue };
+            let newcomer = peer.node.id();
+            let mine = peer.node.neighbours().await.unwrap_or_default();
+            let theirs = self.peers[c].node.neighbours().await.unwrap_or_default();
+            let targets = scenario::bridge_targets(newcomer, &mine, theirs, bridges, &mut rng);
+            let bridge = &self.peers[c].handle;
+            let results = join_all(targets.iter().map(|target| async move {
+                let t0 = Instant::now();
+                let r = bridge.connect(newcomer, *target).await;
+                (*target, t0.elapsed(), r)
+            }))
+            .await;
+            for (target, took, r) in results {
+                match r {
+                    Ok(()) => summary.bridge_times.push(took),
+                    Err(e) => summary.bridge_failures.push(format!(
+                        "peer {c} bridging {i} to {}: {e}",
+                        self.index.get(&target).copied().unwrap_or(usize::MAX)
+                    )),
+                }
+            }
+        }
+        pb.finish_and_clear();
+        println!(
+            "bridged: {} connects in {:.0?}",
+            summary.bridge_times.len() + summary.bridge_failures.len(),
+            t.elapsed()
+        );
+    }
+
+    /// Phase 3: `messages` messages over every arc; then wait for delivery: until
+    /// all arrived, or nothing new for 10 s.
+    async fn exchange_messages(
+        &self,
+        messages: u32,
+        summary: &mut Summary,
+    ) -> Result<(), CliError> {
+        let t = Instant::now();
+        let mut plan: Vec<Vec<PeerId>> = Vec::with_capacity(self.peers.len());
+        for p in &self.peers {
+            plan.push(p.handle.outview().await?.into_keys().collect());
+        }
+        let arcs: usize = plan.iter().map(Vec::len).sum();
+        let pb = bar(arcs * messages as usize, "exchanging messages");
+        let sends = join_all(
+            self.peers
+                .iter()
+                .zip(plan)
+                .enumerate()
+                .map(|(i, (p, targets))| {
+                    let (handle, pb) = (p.handle.clone(), pb.clone());
+                    async move {
+                        let (mut ok, mut failed) = (0u64, 0u64);
+                        for q in targets {
+                            for m in 0..messages {
+                                match handle.send(q, format!("message {m} from peer {i}")).await {
+                                    Ok(()) => ok += 1,
+                                    Err(e) => {
+                                        tracing::warn!(%e, "send refused");
+                                        failed += 1;
+                                    }
+                                }
+                                pb.inc(1);
+                            }
+                        }
+                        (ok, failed)
+                    }
+                }),
+        )
+        .await;
+        summary.sent = sends.iter().map(|s| s.0).sum();
+        summary.send_failures = sends.iter().map(|s| s.1).sum();
+        let mut last = (self.delivered.load(Ordering::Relaxed), Instant::now());
+        while self.delivered.load(Ordering::Relaxed) < summary.sent
+            && last.1.elapsed() < Duration::from_secs(10)
+        {
+            let _ =
+                tokio::time::timeout(Duration::from_millis(100), self.progress.notified()).await;
+            let now = self.delivered.load(Ordering::Relaxed);
+            if now != last.0 {
+                last = (now, Instant::now());
+            }
+        }
+        pb.finish_and_clear();
+        summary.delivered = self.delivered.load(Ordering::Relaxed);
+        println!(
+            "messages: {} delivered of {} in {:.0?}",
+            summary.delivered,
+            summary.sent,
+            t.elapsed()
+        );
+        Ok(())
+    }
+
+    /// Phase 4: each peer's row and connections into the summary.
+    async fn summarize(&self, summary: &mut Summary) -> Result<(), CliError> {
+        for (i, p) in self.peers.iter().enumerate() {
+            let conns = p.node.connections().await?;
+            summary.add_connections(i, &conns, &self.index);
+            summary.peers.push(PeerRow {
+                id: p.node.id(),
+                contact: p.contact,
+                inview: p.handle.inview().await?,
+                outview: p.handle.outview().await?,
+                received: p.received.load(Ordering::Relaxed),
+            });
+        }
+        Ok(())
+    }
+
+    /// Leave the rooms, stop the nodes (5 s at most).
+    async fn tear_down(mut self) {
+        for p in &mut self.peers {
+            if let Some(room) = p.room.take() {
+                room.leave().await;
+            }
+        }
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            join_all(self.peers.iter().map(|p| p.node.shutdown())),
+        )
+        .await;
     }
 }
 

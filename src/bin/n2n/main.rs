@@ -15,8 +15,10 @@
 
 mod backend;
 mod demo;
+mod error;
 mod peer;
 mod report;
+mod scenario;
 mod signal;
 mod sim;
 mod spray;
@@ -24,6 +26,8 @@ mod spray;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::error::CliError;
 
 /// n2n-overlay: peer-to-peer overlay networks over WebRTC.
 ///
@@ -59,15 +63,15 @@ enum Command {
 }
 
 #[cfg(feature = "bench")]
-fn bench(quick: bool) -> Result<(), String> {
-    let table = n2n_benches::report::run(quick).map_err(|e| format!("benchmark failed: {e}"))?;
+fn bench(quick: bool) -> Result<(), CliError> {
+    let table = n2n_benches::report::run(quick).map_err(CliError::Bench)?;
     println!("{table}");
     Ok(())
 }
 
 #[cfg(not(feature = "bench"))]
-fn bench(_quick: bool) -> Result<(), String> {
-    Err("this n2n was built without benchmarks: run `cargo run --release --features bench -- bench`".into())
+fn bench(_quick: bool) -> Result<(), CliError> {
+    Err(CliError::BenchNotBuilt)
 }
 
 /// Warnings of this project's crates; the WebRTC libraries' own warnings
@@ -104,7 +108,8 @@ fn main() -> ExitCode {
         Command::Signal(args) => runtime.block_on(signal::run(args)),
         Command::Peer(args) => runtime.block_on(peer::run(args)),
         Command::Sim(args) => sim::run(args),
-        Command::Spray(args) => spray::run(args),
+        // spray.rs (the Spray lane's) still reports its errors as text.
+        Command::Spray(args) => spray::run(args).map_err(CliError::Spray),
         Command::Bench { quick } => bench(quick),
     };
     // Background tasks (transports, clients) are not waited for.

@@ -19,14 +19,14 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use n2n_overlay::join::{join_room, JoinError, JoinOptions, RoomEvent};
-use n2n_overlay::signaling::ClientError;
+use n2n_overlay::join::{join_room, JoinOptions, RoomEvent};
 use n2n_overlay::{
     Config, Direction, Event, Keypair, Node, NodeConfig, PeerId, ProtocolHandle, ProtocolId, Via,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::backend::{describe_path, Backend, BackendKind, NatArgs, Paths};
+use crate::error::CliError;
 
 /// Options of `n2n peer`.
 #[derive(Debug, clap::Args)]
@@ -58,17 +58,17 @@ pub(crate) struct PeerArgs {
 }
 
 /// Join, then print events and run stdin commands until `/quit` or the end of stdin.
-pub(crate) async fn run(args: PeerArgs) -> Result<(), String> {
+pub(crate) async fn run(args: PeerArgs) -> Result<(), CliError> {
     if args.backend == BackendKind::Memory {
-        return Err("the memory backend only connects peers of one process: use --backend str0m or webrtc-rs".into());
+        return Err(CliError::MemoryAcrossProcesses);
     }
     let backend = Backend::new(args.backend, args.bind, &args.nat)?;
-    let protocol = ProtocolId::new(&args.protocol).map_err(|e| format!("{e} (--protocol)"))?;
+    let protocol = ProtocolId::new(&args.protocol).map_err(CliError::ProtocolName)?;
     let config = NodeConfig::with_engine(
         Config::default().with_dying_timeout(Duration::from_secs(args.dying_timeout)),
     );
     let (node, paths) = backend.spawn_with_paths(Keypair::generate(), config)?;
-    let (handle, mut events) = node.protocol(protocol).await.map_err(|e| e.to_string())?;
+    let (handle, mut events) = node.protocol(protocol).await?;
     println!("id {}", node.id());
 
     let mut options = JoinOptions::new(args.signal.clone(), args.room.clone());
@@ -77,7 +77,7 @@ pub(crate) async fn run(args: PeerArgs) -> Result<(), String> {
     }
     let joined = join_room(&handle, options)
         .await
-        .map_err(|e| join_error(e, &args.room))?;
+        .map_err(|e| CliError::join(e, &args.room))?;
     match joined.contact {
         None => println!("joined room {}: alone, waiting for newcomers", args.room),
         Some(c) => println!(
@@ -89,22 +89,7 @@ pub(crate) async fn run(args: PeerArgs) -> Result<(), String> {
     let mut room = joined.room;
     tokio::spawn(async move {
         while let Some(event) = room.next_event().await {
-            match event {
-                RoomEvent::Accepted { peer, took } => println!(
-                    "newcomer {peer} joined through us in {:.1} ms",
-                    took.as_secs_f64() * 1000.0
-                ),
-                RoomEvent::AcceptFailed { peer, reason } => {
-                    println!("newcomer {peer} failed to join: {reason}")
-                }
-                RoomEvent::RelayFailed { to, error } => {
-                    println!("signaling relay to {to} failed: {error}")
-                }
-                RoomEvent::ServerLost(e) => {
-                    println!("signaling server lost ({e}); the overlay goes on through bridges")
-                }
-                other => println!("room event {other:?}"),
-            }
+            print_room_event(&event);
         }
     });
     tokio::spawn(async move {
@@ -118,7 +103,7 @@ pub(crate) async fn run(args: PeerArgs) -> Result<(), String> {
         let line = match lines.next_line().await {
             Ok(Some(line)) => line,
             Ok(None) => break,
-            Err(e) => return Err(format!("cannot read stdin: {e}")),
+            Err(e) => return Err(CliError::Stdin(e)),
         };
         let line = line.trim();
         if line.is_empty() {
@@ -135,18 +120,27 @@ pub(crate) async fn run(args: PeerArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn join_error(e: JoinError, room: &str) -> String {
-    match e {
-        JoinError::Signaling(ClientError::RoomFull(m)) => {
-            format!("room {room:?} is full ({m}): pick another room with --room")
+/// One line for what the room's serving task reports.
+fn print_room_event(event: &RoomEvent) {
+    match event {
+        RoomEvent::Accepted { peer, took } => println!(
+            "newcomer {peer} joined through us in {:.1} ms",
+            took.as_secs_f64() * 1000.0
+        ),
+        RoomEvent::AcceptFailed { peer, reason } => {
+            println!("newcomer {peer} failed to join: {reason}")
         }
-        JoinError::Signaling(ClientError::DuplicatePeer(m)) => {
-            format!("this peer id is already in room {room:?} ({m}): start the peer again")
+        RoomEvent::RelayFailed { to, error } => {
+            println!("signaling relay to {to} failed: {error}")
         }
-        e => e.to_string(),
+        RoomEvent::ServerLost(e) => {
+            println!("signaling server lost ({e}); the overlay goes on through bridges")
+        }
+        other => println!("room event {other:?}"),
     }
 }
 
+/// One line for an event of the overlay protocol.
 fn print_event(event: &Event) {
     let dir = |d: &Direction| if *d == Direction::Out { "out" } else { "in" };
     match event {
@@ -176,27 +170,21 @@ fn print_event(event: &Event) {
 }
 
 /// Everyone this peer knows: neighbours and both views.
-async fn known(node: &Node, handle: &ProtocolHandle) -> Result<BTreeSet<PeerId>, String> {
-    let mut all = node.neighbours().await.map_err(|e| e.to_string())?;
-    all.extend(
-        handle
-            .inview()
-            .await
-            .map_err(|e| e.to_string())?
-            .into_keys(),
-    );
-    all.extend(
-        handle
-            .outview()
-            .await
-            .map_err(|e| e.to_string())?
-            .into_keys(),
-    );
+async fn known(node: &Node, handle: &ProtocolHandle) -> Result<BTreeSet<PeerId>, CliError> {
+    let mut all = node.neighbours().await?;
+    all.extend(neighbours(handle).await?);
+    Ok(all)
+}
+
+/// The peers of this protocol: both views.
+async fn neighbours(handle: &ProtocolHandle) -> Result<BTreeSet<PeerId>, CliError> {
+    let mut all: BTreeSet<PeerId> = handle.inview().await?.into_keys().collect();
+    all.extend(handle.outview().await?.into_keys());
     Ok(all)
 }
 
 /// The known peer whose id starts with `prefix`.
-async fn resolve(node: &Node, handle: &ProtocolHandle, prefix: &str) -> Result<PeerId, String> {
+async fn resolve(node: &Node, handle: &ProtocolHandle, prefix: &str) -> Result<PeerId, CliError> {
     let prefix = prefix.to_ascii_lowercase();
     let matches: Vec<PeerId> = known(node, handle)
         .await?
@@ -205,89 +193,37 @@ async fn resolve(node: &Node, handle: &ProtocolHandle, prefix: &str) -> Result<P
         .collect();
     match matches.as_slice() {
         [one] => Ok(*one),
-        [] => Err(format!(
-            "no neighbour has an id starting with {prefix:?}: /peers lists them"
-        )),
-        _ => Err(format!(
-            "{prefix:?} names {} neighbours: give more digits",
-            matches.len()
-        )),
+        [] => Err(CliError::NoSuchPeer(prefix)),
+        _ => Err(CliError::AmbiguousPeer {
+            prefix,
+            count: matches.len(),
+        }),
     }
 }
 
+/// Run one line typed on stdin: a command, or a message for every neighbour.
 async fn command(
     node: &Node,
     handle: &ProtocolHandle,
     paths: &Paths,
     line: &str,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let mut words = line.split_whitespace();
     let Some(first) = words.next() else {
         return Ok(());
     };
     if !first.starts_with('/') {
-        // A message for every neighbour of this protocol.
-        let peers = {
-            let mut p: BTreeSet<PeerId> = handle
-                .inview()
-                .await
-                .map_err(|e| e.to_string())?
-                .into_keys()
-                .collect();
-            p.extend(
-                handle
-                    .outview()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .into_keys(),
-            );
-            p
-        };
-        for p in &peers {
-            handle
-                .send(*p, line.to_owned())
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        println!("sent to {} peers", peers.len());
-        return Ok(());
+        return broadcast(handle, line).await;
     }
     match (first, words.next(), words.next()) {
-        ("/peers", None, None) => {
-            let (inview, outview) = (
-                handle.inview().await.map_err(|e| e.to_string())?,
-                handle.outview().await.map_err(|e| e.to_string())?,
-            );
-            let conns = node.connections().await.map_err(|e| e.to_string())?;
-            let mut n = 0;
-            for c in conns.iter().filter(|c| c.state.is_established()) {
-                let Some(p) = c.peer else { continue };
-                let via = match c.via {
-                    Via::OutOfBand => "server".to_owned(),
-                    Via::Bridge(b) => format!("bridge:{}", b.short()),
-                };
-                println!(
-                    "peer {p} out={} in={} state={:?} via={via} {}",
-                    outview.get(&p).copied().unwrap_or(0),
-                    inview.get(&p).copied().unwrap_or(0),
-                    c.state,
-                    describe_path(paths, c.conn)
-                );
-                n += 1;
-            }
-            println!("peers: {n}");
-            Ok(())
-        }
+        ("/peers", None, None) => list_peers(node, handle, paths).await,
         ("/bridge", Some(a), Some(b)) => {
             let (a, b) = (
                 resolve(node, handle, a).await?,
                 resolve(node, handle, b).await?,
             );
             let t = Instant::now();
-            handle
-                .connect(a, b)
-                .await
-                .map_err(|e| format!("bridge failed: {e}"))?;
+            handle.connect(a, b).await.map_err(CliError::Bridge)?;
             println!(
                 "bridged {a} -> {b} in {:.1} ms",
                 t.elapsed().as_secs_f64() * 1000.0
@@ -296,26 +232,20 @@ async fn command(
         }
         ("/connect", Some(b), None) => {
             let b = resolve(node, handle, b).await?;
-            handle
-                .connect(None, b)
-                .await
-                .map_err(|e| format!("connect failed: {e}"))?;
+            handle.connect(None, b).await.map_err(CliError::Connect)?;
             println!("connected -> {b}");
             Ok(())
         }
         ("/disconnect", Some(b), None) => {
             let b = resolve(node, handle, b).await?;
-            handle.disconnect(b).await.map_err(|e| e.to_string())?;
+            handle.disconnect(b).await?;
             println!("disconnected -> {b}");
             Ok(())
         }
         ("/send", Some(b), Some(_)) => {
             let b = resolve(node, handle, b).await?;
             let text = line.splitn(3, ' ').nth(2).unwrap_or_default().trim();
-            handle
-                .send(b, text.to_owned())
-                .await
-                .map_err(|e| e.to_string())?;
+            handle.send(b, text.to_owned()).await?;
             println!("sent to 1 peer");
             Ok(())
         }
@@ -323,10 +253,42 @@ async fn command(
             println!("commands: /peers, /bridge A B, /connect B, /disconnect B, /send B TEXT, /quit; other lines go to every neighbour");
             Ok(())
         }
-        _ => Err(format!(
-            "unknown command {line:?}: /help lists the commands"
-        )),
+        _ => Err(CliError::UnknownCommand(line.to_owned())),
     }
+}
+
+/// A line that is no command: a message for every neighbour of this protocol.
+async fn broadcast(handle: &ProtocolHandle, line: &str) -> Result<(), CliError> {
+    let peers = neighbours(handle).await?;
+    for p in &peers {
+        handle.send(*p, line.to_owned()).await?;
+    }
+    println!("sent to {} peers", peers.len());
+    Ok(())
+}
+
+/// `/peers`: one line per established connection, then the count.
+async fn list_peers(node: &Node, handle: &ProtocolHandle, paths: &Paths) -> Result<(), CliError> {
+    let (inview, outview) = (handle.inview().await?, handle.outview().await?);
+    let conns = node.connections().await?;
+    let mut n = 0;
+    for c in conns.iter().filter(|c| c.state.is_established()) {
+        let Some(p) = c.peer else { continue };
+        let via = match c.via {
+            Via::OutOfBand => "server".to_owned(),
+            Via::Bridge(b) => format!("bridge:{}", b.short()),
+        };
+        println!(
+            "peer {p} out={} in={} state={:?} via={via} {}",
+            outview.get(&p).copied().unwrap_or(0),
+            inview.get(&p).copied().unwrap_or(0),
+            c.state,
+            describe_path(paths, c.conn)
+        );
+        n += 1;
+    }
+    println!("peers: {n}");
+    Ok(())
 }
 
 /// Remote bytes for the terminal: control characters escaped, so a peer

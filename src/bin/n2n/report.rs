@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use n2n_overlay::{ConnState, ConnectionInfo, PeerId, Role, Via};
 
+use crate::error::CliError;
+
 /// How a connection was set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Link {
@@ -59,6 +61,37 @@ pub(crate) struct Summary {
 }
 
 impl Summary {
+    /// An empty summary of a run timed by `clock` ("wall clock", "virtual clock").
+    pub(crate) fn new(clock: &'static str) -> Self {
+        Summary {
+            clock,
+            ..Summary::default()
+        }
+    }
+
+    /// What went wrong, counted (empty for a clean run): failed joins and
+    /// bridged connects, lost and refused messages.
+    pub(crate) fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !self.join_failures.is_empty() {
+            problems.push(format!("{} joins failed", self.join_failures.len()));
+        }
+        if !self.bridge_failures.is_empty() {
+            problems.push(format!(
+                "{} bridged connects failed",
+                self.bridge_failures.len()
+            ));
+        }
+        if self.lost() > 0 || self.send_failures > 0 {
+            problems.push(format!(
+                "{} messages lost, {} refused",
+                self.lost(),
+                self.send_failures
+            ));
+        }
+        problems
+    }
+
     /// Record `peer`'s connections (those it initiated, so each counts once).
     pub(crate) fn add_connections(
         &mut self,
@@ -109,6 +142,16 @@ impl Summary {
             }
         }
         arcs
+    }
+
+    /// Connections set up (through the signaling server, through a bridge).
+    fn links(&self) -> (usize, usize) {
+        let server = self
+            .connections
+            .iter()
+            .filter(|c| c.2 == Link::Server)
+            .count();
+        (server, self.connections.len() - server)
     }
 
     pub(crate) fn lost(&self) -> u64 {
@@ -175,12 +218,7 @@ impl Summary {
             );
         }
         let _ = writeln!(out);
-        let server = self
-            .connections
-            .iter()
-            .filter(|c| c.2 == Link::Server)
-            .count();
-        let bridged = self.connections.len() - server;
+        let (server, bridged) = self.links();
         let arcs: u32 = self
             .peers
             .iter()
@@ -308,12 +346,7 @@ impl Summary {
             w / 2.0,
             escape(&self.title)
         );
-        let server = self
-            .connections
-            .iter()
-            .filter(|c| c.2 == Link::Server)
-            .count();
-        let bridged = self.connections.len() - server;
+        let (server, bridged) = self.links();
         let arcs = self.arcs();
         let _ = writeln!(
             out,
@@ -401,21 +434,17 @@ impl Summary {
     }
 
     /// Write `topology.dot` and `topology.svg` into `dir`.
-    pub(crate) fn write_topology(&self, dir: &Path) -> Result<(PathBuf, PathBuf), String> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            format!(
-                "cannot create {}: {e}; pick another directory with --out",
-                dir.display()
-            )
+    pub(crate) fn write_topology(&self, dir: &Path) -> Result<(PathBuf, PathBuf), CliError> {
+        std::fs::create_dir_all(dir).map_err(|source| CliError::CreateDir {
+            path: dir.to_owned(),
+            source,
         })?;
         let dot = dir.join("topology.dot");
         let svg = dir.join("topology.svg");
         for (path, text) in [(&dot, self.to_dot()), (&svg, self.to_svg())] {
-            std::fs::write(path, text).map_err(|e| {
-                format!(
-                    "cannot write {}: {e}; pick another directory with --out",
-                    path.display()
-                )
+            std::fs::write(path, text).map_err(|source| CliError::WriteFile {
+                path: path.clone(),
+                source,
             })?;
         }
         Ok((dot, svg))

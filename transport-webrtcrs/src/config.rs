@@ -1,0 +1,71 @@
+//! This backend's settings beyond the shared [`RtcConfig`]: [`Options`],
+//! and the [`Settings`] every connection task reads.
+
+use std::time::Duration;
+
+#[cfg(doc)]
+use overlay_core::Transport;
+use rtc_common::RtcConfig;
+
+/// Settings of this backend beyond the shared [`RtcConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Bytes a data channel may hold unacknowledged before `send` waits
+    /// (`PeerConnectionBuilder::with_data_channel_send_buffer_limit`).
+    /// 1 MiB by default: unbounded, a burst of sends is an order of
+    /// magnitude slower (measured in `benches/README.md`).
+    pub send_buffer_limit: usize,
+    /// Work around the driver's 600 ms setup stall (see the crate docs).
+    /// `true` by default; `false` only to measure the stall.
+    pub fix_setup_stall: bool,
+    /// Bytes of frames the engine may have queued in a connection's pump
+    /// ([`Transport::send_window`]); 256 KiB by default.
+    pub send_window: usize,
+    /// How long the offering (ICE-controlling) side waits before it
+    /// nominates a pair whose remote candidate is peer-reflexive. The
+    /// library's default is 1 s; with trickle ICE the remote's first check
+    /// often arrives before its candidate does, which makes the pair
+    /// peer-reflexive, so the default costs a second of setup. 0 by default
+    /// (as libwebrtc).
+    pub prflx_acceptance_min_wait: Duration,
+    /// ICE check pacing while connecting. The library checks (and the
+    /// offering side nominates a pair that became valid) only on this tick,
+    /// 200 ms by default; a pair that turns valid just after a tick waits
+    /// for the next one. 25 ms by default (RFC 8445 suggests 50 ms pacing for
+    /// the checks of one agent; on a LAN or loopback setup takes a few
+    /// checks, so the extra traffic is brief). The number of
+    /// checks per pair is scaled so a pair is still tried for ~1.4 s.
+    pub ice_check_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            send_buffer_limit: 1024 * 1024,
+            fix_setup_stall: true,
+            send_window: 256 * 1024,
+            prflx_acceptance_min_wait: Duration::ZERO,
+            ice_check_interval: Duration::from_millis(25),
+        }
+    }
+}
+
+impl Options {
+    /// Turn the setup-stall workaround on or off (off only to measure it).
+    #[must_use]
+    pub fn with_fix_setup_stall(mut self, on: bool) -> Self {
+        self.fix_setup_stall = on;
+        self
+    }
+}
+
+/// Everything a connection task needs to know.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) rtc: RtcConfig,
+    pub(crate) send_buffer_limit: usize,
+    pub(crate) fix_stall: bool,
+    pub(crate) prflx_acceptance_min_wait: Duration,
+    pub(crate) ice_check_interval: Duration,
+}
