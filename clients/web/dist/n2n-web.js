@@ -604,7 +604,9 @@ var SignalingClient = class _SignalingClient {
           protocol: e.protocol,
           seq: e.seq,
           signature: e.signature.toLowerCase(),
-          signal: e.signal
+          signal: e.signal,
+          // A bundle's next signals, checked by the node with the signature.
+          ...e.more === void 0 ? {} : { more: e.more }
         });
     } else if (f.type === "error") {
       this.onError(String(f.code), String(f.message));

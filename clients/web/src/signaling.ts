@@ -122,6 +122,8 @@ export class SignalingClient {
           seq: e.seq as number,
           signature: e.signature.toLowerCase(),
           signal: e.signal as Signal,
+          // A bundle's next signals, checked by the node with the signature.
+          ...(e.more === undefined ? {} : { more: e.more as Signal[] }),
         });
     } else if (f.type === "error") {
       this.onError(String(f.code), String(f.message));
