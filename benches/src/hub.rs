@@ -47,6 +47,10 @@ pub struct HubResult {
     pub kib_per_conn: f64,
     /// CPU of the hub process while idle, in % of one core.
     pub idle_cpu_percent: f64,
+    /// CPU the hub process spent per connection while they opened (its
+    /// own work, whatever else the machine runs): one idle core could
+    /// open `1 / setup_cpu_per_conn` connections per second.
+    pub setup_cpu_per_conn: Duration,
     /// Connections the hub reports open after the idle period.
     pub open_after_idle: usize,
 }
@@ -75,8 +79,7 @@ pub fn cpu_time() -> Duration {
     Duration::from_nanos(ns)
 }
 
-fn str0m_factory(
-) -> impl FnMut() -> std::future::Ready<Result<Str0mTransport, BenchError>> {
+fn str0m_factory() -> impl FnMut() -> std::future::Ready<Result<Str0mTransport, BenchError>> {
     || std::future::ready(Str0mTransport::bind(&RtcConfig::loopback()).map_err(Into::into))
 }
 
@@ -97,10 +100,16 @@ pub fn hub_in_child(n: usize, window: usize) -> Result<HubResult, BenchError> {
         .ok_or_else(|| format!("hub process exited ({}) without a result", out.status))?;
     let f: Vec<&str> = line.split_whitespace().collect();
     match f.as_slice() {
-        ["error", ..] => Err(line.trim().trim_start_matches("error").trim().to_owned().into()),
-        [setup, kib, cpu, open] => Ok(HubResult {
+        ["error", ..] => Err(line
+            .trim()
+            .trim_start_matches("error")
+            .trim()
+            .to_owned()
+            .into()),
+        [setup, kib, cpu, open, per] => Ok(HubResult {
             conns: n,
             setup: Duration::from_secs_f64(setup.parse()?),
+            setup_cpu_per_conn: Duration::from_secs_f64(per.parse()?),
             kib_per_conn: kib.parse()?,
             idle_cpu_percent: cpu.parse()?,
             open_after_idle: open.parse()?,
@@ -121,11 +130,12 @@ pub fn child_main_if_requested() {
             let r = (|| run_hub(n.parse()?, w.parse()?))();
             match r {
                 Ok(r) => println!(
-                    "{TAG} {} {} {} {}",
+                    "{TAG} {} {} {} {} {}",
                     r.setup.as_secs_f64(),
                     r.kib_per_conn,
                     r.idle_cpu_percent,
-                    r.open_after_idle
+                    r.open_after_idle,
+                    r.setup_cpu_per_conn.as_secs_f64()
                 ),
                 Err(e) => println!("{TAG} error {e}"),
             }
@@ -207,6 +217,7 @@ fn run_hub(n: usize, window: usize) -> Result<HubResult, BenchError> {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         let before = rss_kib();
+        let setup_cpu0 = cpu_time();
         let start = Instant::now();
         out.send(format!("G {window}"))?;
         let dispatcher = tokio::spawn(dispatch(hub.node.clone(), lines, out.clone()));
@@ -224,6 +235,7 @@ fn run_hub(n: usize, window: usize) -> Result<HubResult, BenchError> {
             }
         }
         let setup = start.elapsed();
+        let setup_cpu = cpu_time().saturating_sub(setup_cpu0);
         // The signal pipes are done: free their routes before measuring.
         out.send("C".into())?;
         dispatcher.await?;
@@ -242,6 +254,7 @@ fn run_hub(n: usize, window: usize) -> Result<HubResult, BenchError> {
             kib_per_conn: after.saturating_sub(before) as f64 / n as f64,
             idle_cpu_percent: cpu.as_secs_f64() / IDLE.as_secs_f64() * 100.0,
             open_after_idle,
+            setup_cpu_per_conn: setup_cpu / u32::try_from(n.max(1)).unwrap_or(u32::MAX),
         })
     })
 }

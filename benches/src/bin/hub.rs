@@ -25,20 +25,21 @@ fn main() {
         counts = vec![100, 1000, 10_000];
     }
     println!(
-        "| connections | all open after | setup rate | KiB per connection (hub process RSS) | hub idle CPU (% of one core, 5 s) | open after idle |"
+        "| connections | all open after | setup rate | KiB per connection (hub process RSS) | hub CPU per connection opened | hub idle CPU (% of one core, 5 s) | open after idle |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for n in counts {
         match hub_in_child(n, window) {
             Ok(r) => println!(
-                "| {n} | {:.0} ms | {:.0} conn/s | {:.1} | {:.2} % | {} |",
+                "| {n} | {:.0} ms | {:.0} conn/s | {:.1} | {:.2} ms | {:.2} % | {} |",
                 r.setup.as_secs_f64() * 1e3,
                 r.rate(),
                 r.kib_per_conn,
+                r.setup_cpu_per_conn.as_secs_f64() * 1e3,
                 r.idle_cpu_percent,
                 r.open_after_idle
             ),
-            Err(e) => println!("| {n} | failed: {e} | - | - | - | - |"),
+            Err(e) => println!("| {n} | failed: {e} | - | - | - | - | - |"),
         }
     }
 }
