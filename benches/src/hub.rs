@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use overlay_core::{Direction, Event, Node, ProtocolHandle, SignalEnvelope};
+use overlay_core::{Direction, Event, HandshakeId, Node, ProtocolHandle, SignalEnvelope};
 use rtc_common::RtcConfig;
 use tokio::sync::{mpsc, Semaphore};
 use transport_str0m::Str0mTransport;
@@ -33,6 +33,8 @@ const ENV: &str = "N2N_BENCH_HUB";
 const TAG: &str = "N2N_HUB_RESULT";
 /// How long the hub waits for all connections to open.
 const LIMIT: Duration = Duration::from_secs(180);
+/// Handshakes a client tries before it gives up.
+const ATTEMPTS: u32 = 3;
 /// How long the idle CPU is measured.
 const IDLE: Duration = Duration::from_secs(5);
 
@@ -266,7 +268,7 @@ async fn dispatch(
     mut lines: mpsc::UnboundedReceiver<String>,
     out: std::sync::mpsc::Sender<String>,
 ) {
-    let mut routes: HashMap<usize, mpsc::UnboundedSender<SignalEnvelope>> = HashMap::new();
+    let mut routes: HashMap<HandshakeId, mpsc::UnboundedSender<SignalEnvelope>> = HashMap::new();
     while let Some(line) = lines.recv().await {
         if line == "C" {
             break;
@@ -274,13 +276,13 @@ async fn dispatch(
         let Some((i, env)) = parse_signal(&line) else {
             continue;
         };
-        if let Some(tx) = routes.get(&i) {
+        if let Some(tx) = routes.get(&env.handshake) {
             // A late signal for an ended handshake is dropped.
             let _ = tx.send(env);
             continue;
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        routes.insert(i, tx);
+        routes.insert(env.handshake, tx);
         tokio::spawn(hub_side(node.clone(), i, env, rx, out.clone()));
     }
 }
@@ -383,30 +385,41 @@ async fn client_side(
     let Ok(_permit) = permits.acquire_owned().await else {
         return;
     };
-    let mut oob = match handle.connect_out_of_band().await {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("client {i}: {e}");
-            return;
-        }
-    };
-    let mut rx_open = true;
-    loop {
-        tokio::select! {
-            s = oob.next_signal() => match s {
-                Some(env) => match signal_line(i, &env) {
-                    Ok(l) => { let _ = out.send(l); }
-                    Err(e) => eprintln!("client {i}: {e}"),
+    // A client whose handshake failed (the hub's pending timeout on a
+    // loaded machine) tries again, as a real one would.
+    for attempt in 1..=ATTEMPTS {
+        let mut oob = match handle.connect_out_of_band().await {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("client {i}: {e}");
+                return;
+            }
+        };
+        let handshake = oob.handshake();
+        let mut rx_open = true;
+        loop {
+            tokio::select! {
+                s = oob.next_signal() => match s {
+                    Some(env) => match signal_line(i, &env) {
+                        Ok(l) => { let _ = out.send(l); }
+                        Err(e) => eprintln!("client {i}: {e}"),
+                    },
+                    None => break,
                 },
-                None => break,
-            },
-            e = rx.recv(), if rx_open => match e {
-                Some(env) => { let _ = handle.node().handle_signal(env).await; }
-                None => rx_open = false,
-            },
+                e = rx.recv(), if rx_open => match e {
+                    // Only this attempt's signals (a late one of an
+                    // earlier attempt is dropped).
+                    Some(env) if env.handshake == handshake => {
+                        let _ = handle.node().handle_signal(env).await;
+                    }
+                    Some(_) => {}
+                    None => rx_open = false,
+                },
+            }
         }
-    }
-    if let Err(e) = oob.finished().await {
-        eprintln!("client {i}: {e}");
+        match oob.finished().await {
+            Ok(_) => return,
+            Err(e) => eprintln!("client {i}: attempt {attempt} of {ATTEMPTS} failed: {e}"),
+        }
     }
 }

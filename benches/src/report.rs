@@ -396,9 +396,9 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
     t.sections.push(r);
 
     eprintln!("measuring a hub of {} connections ...", plan.hub);
-    let hub = crate::hub::hub_in_child(plan.hub, 512);
+    let hub = crate::hub::hub_in_child(plan.hub, 128);
     let mut h = section(
-        &format!("Hub: one str0m node, one UDP socket, {} connections (clients in a second process, 512 handshakes in flight)", plan.hub),
+        &format!("Hub: one str0m node, one UDP socket, {} connections (clients in a second process, 128 handshakes in flight)", plan.hub),
         &["connections", "all open after", "setup rate", "KiB per connection (hub process)", "hub CPU per connection opened", "hub idle CPU (% of a core)"],
     );
     match &hub {

@@ -3,7 +3,7 @@
 //! the hub's memory per connection and its idle CPU, for each N.
 //!
 //! `cargo run --release -p n2n-benches --bin hub [-- COUNT... [--window W]]`
-//! (default counts 100 1000 10000, window 512 handshakes in flight)
+//! (default counts 100 1000 10000, window 128 handshakes in flight)
 #![forbid(unsafe_code)]
 
 use n2n_benches::hub::{child_main_if_requested, hub_in_child};
@@ -11,7 +11,7 @@ use n2n_benches::hub::{child_main_if_requested, hub_in_child};
 fn main() {
     child_main_if_requested();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut window = 512;
+    let mut window = 128;
     let mut counts = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
