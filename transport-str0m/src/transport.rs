@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -63,7 +63,6 @@ pub struct Str0mTransport {
     buf: Vec<u8>,
     stats: Stats,
     dead: Option<String>,
-    waker: Option<Waker>,
 }
 
 impl std::fmt::Debug for Str0mTransport {
@@ -146,7 +145,6 @@ impl Str0mTransport {
             buf: vec![0; RECV_BUF],
             stats: Stats::default(),
             dead: None,
-            waker: None,
         })
     }
 
@@ -575,17 +573,14 @@ impl Transport for Str0mTransport {
                 Ok(())
             }
         };
-        // Timers or events may have changed: make the driver poll again.
-        if let Some(w) = &self.waker {
-            w.wake_by_ref();
-        }
+        // No self-wake: whoever calls this holds the transport and polls
+        // `poll_event` before it sleeps (the node's driver does after every
+        // command), and that poll sees the new events and timers. A wake here
+        // cost the driver one extra pass per command.
         result
     }
 
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
-        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            self.waker = Some(cx.waker().clone());
-        }
         for _ in 0..MAX_PASSES {
             if let Some(event) = self.events.pop_front() {
                 return Poll::Ready(event);
