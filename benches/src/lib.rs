@@ -7,12 +7,14 @@
 //!   [`setup_bridged`], [`pair`], [`throughput`], [`rtt`]; per backend via
 //!   [`Backend`];
 //! - the raw libraries, no overlay: [`raw_str0m`], [`raw_webrtcrs`];
+//! - [`hub`]: one str0m node holding thousands of connections;
 //! - [`scale`]: memory per idle connection and setup rate with many
 //!   connections; [`report`]: the comparison table.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod backend;
+pub mod hub;
 pub mod raw_str0m;
 pub mod raw_webrtcrs;
 pub mod report;

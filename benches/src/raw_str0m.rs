@@ -1,15 +1,24 @@
 //! A raw str0m pair: two `Rtc`s with str0m's defaults (a fresh certificate
 //! and DTLS configuration per `Rtc`, as a str0m user gets them), one UDP
-//! socket each on 127.0.0.1 (4 MiB receive buffer, as the backend), SDP
-//! passed in-process, host candidates only, one reliable ordered data
-//! channel. No overlay, no tokio: one thread drives both peers in a
-//! busy-polling loop on non-blocking sockets (str0m's best case).
+//! socket each on 127.0.0.1 (4 MiB receive buffer), SDP passed in-process,
+//! host candidates only, one reliable ordered data channel. No overlay, no
+//! tokio. Written as a careful str0m user would:
 //!
-//! Adapted from `transport-str0m/examples/setup_bench.rs`, extended with
-//! one-way throughput and round trips on the channel.
+//! - setup and [`RawPair::step`]: one thread drives both peers,
+//!   busy-polling non-blocking sockets (str0m's best case for setup);
+//! - [`throughput`] and [`rtt_samples`]: one loop thread per peer, blocking
+//!   on its socket until a datagram arrives or str0m's next timeout
+//!   (no busy-polling), every ready datagram fed before writing, the sender
+//!   writing all the SCTP buffer takes before it drains str0m's output once;
+//! - [`rtt_one_thread`]: both peers on one busy-polling thread (no wake-ups
+//!   at all: the floor of str0m's own cost).
+//!
+//! One copy for the whole workspace: `examples/str0m_setup.rs` uses it too.
 
 use std::collections::VecDeque;
+use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
@@ -38,6 +47,8 @@ pub struct RawPeer {
     timeout: Instant,
     /// Messages received on the channel, oldest first.
     pub inbox: VecDeque<Vec<u8>>,
+    /// The read timeout last set on the socket (blocking mode).
+    read_timeout: Option<Duration>,
 }
 
 impl RawPeer {
@@ -56,6 +67,7 @@ impl RawPeer {
             channel: None,
             timeout: now,
             inbox: VecDeque::new(),
+            read_timeout: None,
         })
     }
 
@@ -77,34 +89,70 @@ impl RawPeer {
         }
     }
 
-    /// Read what is there and feed due timeouts; true if anything happened.
+    fn receive(&mut self, data: &[u8], source: SocketAddr) -> Result<(), BenchError> {
+        let input = Input::Receive(
+            Instant::now(),
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.addr,
+                contents: data.try_into()?,
+            },
+        );
+        self.rtc.handle_input(input)?;
+        self.drain()
+    }
+
+    fn feed_timeout(&mut self) -> Result<bool, BenchError> {
+        let now = Instant::now();
+        if now < self.timeout {
+            return Ok(false);
+        }
+        self.rtc.handle_input(Input::Timeout(now))?;
+        self.drain()?;
+        Ok(true)
+    }
+
+    /// Read what is there and feed due timeouts; true if anything happened
+    /// (non-blocking socket).
     fn step(&mut self, buf: &mut [u8]) -> Result<bool, BenchError> {
         let mut any = false;
         while let Ok((n, source)) = self.socket.recv_from(buf) {
             any = true;
-            let contents = buf
-                .get(..n)
-                .ok_or("datagram larger than buffer")?
-                .try_into()?;
-            let input = Input::Receive(
-                Instant::now(),
-                Receive {
-                    proto: Protocol::Udp,
-                    source,
-                    destination: self.addr,
-                    contents,
-                },
-            );
-            self.rtc.handle_input(input)?;
-            self.drain()?;
+            self.receive(buf.get(..n).ok_or("datagram larger than buffer")?, source)?;
         }
-        let now = Instant::now();
-        if now >= self.timeout {
-            self.rtc.handle_input(Input::Timeout(now))?;
-            self.drain()?;
-            any = true;
-        }
+        any |= self.feed_timeout()?;
         Ok(any)
+    }
+
+    /// Blocking mode (a loop thread of its own): sleep in `recv_from` until
+    /// a datagram arrives or str0m's next timeout is due (at most `cap`),
+    /// feed it, then every other datagram already there, then the timeout.
+    fn wait_step(&mut self, buf: &mut [u8], cap: Duration) -> Result<(), BenchError> {
+        let now = Instant::now();
+        if self.timeout > now {
+            // Whole milliseconds, so the socket option rarely changes.
+            let ms = (self.timeout - now).min(cap).as_millis().max(1);
+            let wait = Duration::from_millis(u64::try_from(ms).unwrap_or(1));
+            if self.read_timeout != Some(wait) {
+                self.socket.set_read_timeout(Some(wait))?;
+                self.read_timeout = Some(wait);
+            }
+            match self.socket.recv_from(buf) {
+                Ok((n, source)) => {
+                    self.receive(buf.get(..n).ok_or("datagram larger than buffer")?, source)?;
+                    // Then what else is ready, without blocking.
+                    self.socket.set_nonblocking(true)?;
+                    let more = self.step(buf);
+                    self.socket.set_nonblocking(false)?;
+                    more?;
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.feed_timeout()?;
+        Ok(())
     }
 
     /// Whether the data channel is open.
@@ -112,17 +160,43 @@ impl RawPeer {
         self.channel.is_some()
     }
 
-    /// Write one binary message; false if str0m's SCTP buffer is full (retry later).
+    /// Write one binary message and send what it produced; false if str0m's
+    /// SCTP buffer is full (retry later).
     ///
     /// # Errors
     /// If the channel is not open or str0m refuses the write.
     pub fn write(&mut self, msg: &[u8]) -> Result<bool, BenchError> {
+        let taken = self.write_only(msg)?;
+        self.flush()?;
+        Ok(taken)
+    }
+
+    /// Write one binary message without driving str0m (call [`RawPeer::flush`]
+    /// after a batch); false if str0m's SCTP buffer is full.
+    ///
+    /// # Errors
+    /// If the channel is not open or str0m refuses the write.
+    pub fn write_only(&mut self, msg: &[u8]) -> Result<bool, BenchError> {
         let id = self.channel.ok_or("channel not open")?;
         let mut ch = self.rtc.channel(id).ok_or("channel gone")?;
-        let taken = ch.write(true, msg)?;
+        Ok(ch.write(true, msg)?)
+    }
+
+    /// Give str0m the time and send what it has (after writes).
+    ///
+    /// # Errors
+    /// If str0m fails.
+    pub fn flush(&mut self) -> Result<(), BenchError> {
         self.rtc.handle_input(Input::Timeout(Instant::now()))?;
-        self.drain()?;
-        Ok(taken)
+        self.drain()
+    }
+
+    fn blocking(&mut self, on: bool) -> Result<(), BenchError> {
+        self.socket.set_nonblocking(!on)?;
+        if !on {
+            self.read_timeout = None;
+        }
+        Ok(())
     }
 }
 
@@ -219,45 +293,163 @@ pub fn setup() -> Result<Duration, BenchError> {
     Ok(took)
 }
 
+/// Longest a loop thread sleeps in `recv_from` without a datagram (it then
+/// looks whether its measurement ended).
+const WAIT_CAP: Duration = Duration::from_millis(5);
+
+/// Run `fa` on a loop thread for `a` and `fb` on one for `b`, sockets in
+/// blocking mode; returns both results.
+fn two_threads<A: Send, B: Send>(
+    pair: &mut RawPair,
+    fa: impl FnOnce(&mut RawPeer) -> Result<A, BenchError> + Send,
+    fb: impl FnOnce(&mut RawPeer) -> Result<B, BenchError> + Send,
+) -> Result<(A, B), BenchError> {
+    pair.a.blocking(true)?;
+    pair.b.blocking(true)?;
+    let (a, b) = (&mut pair.a, &mut pair.b);
+    let (ra, rb) = std::thread::scope(|s| {
+        let ta = s.spawn(move || fa(a));
+        let tb = s.spawn(move || fb(b));
+        (ta.join(), tb.join())
+    });
+    pair.a.blocking(false)?;
+    pair.b.blocking(false)?;
+    let ra = ra.map_err(|_| "raw str0m: a loop thread panicked")?;
+    let rb = rb.map_err(|_| "raw str0m: a loop thread panicked")?;
+    Ok((ra?, rb?))
+}
+
 /// One way: `count` messages of `size` bytes from `a` to `b`, all received,
-/// order checked; from the first write to the last receipt.
+/// order checked; from the first write to the last receipt. One loop thread
+/// per peer, each blocking on its socket.
 ///
 /// # Errors
 /// If a message arrives out of order or the transfer stalls for 30 s.
 pub fn throughput(pair: &mut RawPair, size: usize, count: u32) -> Result<Duration, BenchError> {
+    let done = AtomicBool::new(false);
     let start = Instant::now();
-    let mut msg = vec![0u8; size.max(4)];
-    let (mut sent, mut received) = (0u32, 0u32);
-    while received < count {
-        while sent < count {
-            msg[..4].copy_from_slice(&sent.to_be_bytes());
-            if !pair.a.write(&msg)? {
-                break;
+    let limit = Duration::from_secs(30);
+    let size = size.max(4);
+    two_threads(
+        pair,
+        |a| {
+            let mut buf = vec![0u8; 2048];
+            let mut msg = vec![0u8; size];
+            let mut sent = 0u32;
+            while !done.load(Ordering::Acquire) {
+                let mut wrote = false;
+                while sent < count {
+                    msg[..4].copy_from_slice(&sent.to_be_bytes());
+                    if !a.write_only(&msg)? {
+                        break;
+                    }
+                    wrote = true;
+                    sent += 1;
+                }
+                if wrote {
+                    a.flush()?;
+                }
+                a.wait_step(&mut buf, WAIT_CAP)?;
+                if start.elapsed() > limit {
+                    return Err("raw str0m throughput: stalled".into());
+                }
             }
-            sent += 1;
-        }
-        let any = pair.step()?;
-        while let Some(m) = pair.b.inbox.pop_front() {
-            if m.get(..4) != Some(&received.to_be_bytes()[..]) || m.len() != msg.len() {
-                return Err(format!("raw str0m: message {received} out of order").into());
-            }
-            received += 1;
-        }
-        if !any {
-            std::thread::yield_now();
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            return Err("raw str0m throughput: stalled".into());
-        }
-    }
-    Ok(start.elapsed())
+            Ok(())
+        },
+        |b| {
+            let mut buf = vec![0u8; 2048];
+            let mut received = 0u32;
+            let result = (|| {
+                while received < count {
+                    b.wait_step(&mut buf, WAIT_CAP)?;
+                    while let Some(m) = b.inbox.pop_front() {
+                        if m.get(..4) != Some(&received.to_be_bytes()[..]) || m.len() != size {
+                            return Err(
+                                format!("raw str0m: message {received} out of order").into()
+                            );
+                        }
+                        received += 1;
+                    }
+                    if start.elapsed() > limit {
+                        return Err("raw str0m throughput: stalled".into());
+                    }
+                }
+                Ok(start.elapsed())
+            })();
+            done.store(true, Ordering::Release);
+            result
+        },
+    )
+    .map(|((), took)| took)
 }
 
-/// Round trip of a 32-byte message: `a` writes, `b` echoes, `a` receives.
+/// `n` round trips of a 32-byte message: `a` writes, `b` echoes, `a`
+/// receives. One loop thread per peer, each blocking on its socket.
+///
+/// # Errors
+/// If an echo does not come within 5 s.
+pub fn rtt_samples(pair: &mut RawPair, n: usize) -> Result<Vec<Duration>, BenchError> {
+    let done = AtomicBool::new(false);
+    two_threads(
+        pair,
+        |a| {
+            let mut buf = vec![0u8; 2048];
+            let result = (|| {
+                let mut samples = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let start = Instant::now();
+                    if !a.write(&[7u8; 32])? {
+                        return Err("raw str0m: send buffer full".into());
+                    }
+                    while a.inbox.pop_front().is_none() {
+                        a.wait_step(&mut buf, WAIT_CAP)?;
+                        if start.elapsed() > Duration::from_secs(5) {
+                            return Err("raw str0m: no echo within 5 s".into());
+                        }
+                    }
+                    samples.push(start.elapsed());
+                }
+                Ok(samples)
+            })();
+            done.store(true, Ordering::Release);
+            result
+        },
+        |b| {
+            let mut buf = vec![0u8; 2048];
+            while !done.load(Ordering::Acquire) {
+                b.wait_step(&mut buf, WAIT_CAP)?;
+                while let Some(m) = b.inbox.pop_front() {
+                    if !b.write(&m)? {
+                        return Err("raw str0m: send buffer full".into());
+                    }
+                }
+            }
+            Ok(())
+        },
+    )
+    .map(|(mut v, ())| {
+        v.sort();
+        v
+    })
+}
+
+/// One round trip, as [`rtt_samples`].
+///
+/// # Errors
+/// As [`rtt_samples`].
+pub fn rtt(pair: &mut RawPair) -> Result<Duration, BenchError> {
+    rtt_samples(pair, 1)?
+        .first()
+        .copied()
+        .ok_or_else(|| "no sample".into())
+}
+
+/// Round trip of a 32-byte message with both peers on this one
+/// busy-polling thread (no wake-ups: str0m's own cost).
 ///
 /// # Errors
 /// If the echo does not come within 5 s.
-pub fn rtt(pair: &mut RawPair) -> Result<Duration, BenchError> {
+pub fn rtt_one_thread(pair: &mut RawPair) -> Result<Duration, BenchError> {
     let start = Instant::now();
     if !pair.a.write(&[7u8; 32])? {
         return Err("raw str0m: send buffer full".into());

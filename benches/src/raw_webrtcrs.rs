@@ -7,7 +7,7 @@
 //! socket receive buffer (a runtime that wraps the library's tokio runtime
 //! and only sizes the sockets; the OS default drops packets on loopback).
 //!
-//! Adapted from `transport-webrtcrs/examples/setup_bench.rs`, extended with
+//! The one copy in the workspace (`examples/webrtcrs_setup.rs` uses it), with
 //! one-way throughput and round trips on the channel. Needs a tokio runtime.
 
 use std::future::Future;

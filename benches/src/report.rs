@@ -70,6 +70,7 @@ struct Plan {
     count_16k: u32,
     rtts: usize,
     memory_pairs: usize,
+    hub: usize,
 }
 
 const FULL: Plan = Plan {
@@ -79,6 +80,7 @@ const FULL: Plan = Plan {
     count_16k: 2_000,
     rtts: 200,
     memory_pairs: 100,
+    hub: 10_000,
 };
 const QUICK: Plan = Plan {
     setups: 5,
@@ -87,6 +89,7 @@ const QUICK: Plan = Plan {
     count_16k: 200,
     rtts: 20,
     memory_pairs: 20,
+    hub: 200,
 };
 
 /// Medians of one subject.
@@ -97,6 +100,8 @@ struct Figures {
     /// (1 KiB, 16 KiB) time for the transfer.
     tput: [Option<Duration>; 2],
     rtt: Option<Duration>,
+    /// Raw str0m only: RTT with both peers on one busy-polling thread.
+    rtt_one_thread: Option<Duration>,
     memory: Option<Result<ScaleResult, String>>,
     /// Overlay only: KiB per pair of running, unconnected nodes.
     unconnected: Option<f64>,
@@ -139,7 +144,8 @@ fn measure_subject(
                     raw_str0m::throughput(&mut p, size, count)
                 })?);
             }
-            fig.rtt = Some(repeat(plan.rtts, || raw_str0m::rtt(&mut p))?);
+            fig.rtt = Some(median(&mut raw_str0m::rtt_samples(&mut p, plan.rtts)?));
+            fig.rtt_one_thread = Some(repeat(plan.rtts, || raw_str0m::rtt_one_thread(&mut p))?);
         }
         Subject::RawWebRtcRs => {
             fig.setup = Some(repeat(plan.setups, || rt.block_on(raw_webrtcrs::setup()))?);
@@ -388,5 +394,129 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
         |_| true,
     );
     t.sections.push(r);
+
+    eprintln!("measuring a hub of {} connections ...", plan.hub);
+    let hub = crate::hub::hub_in_child(plan.hub, 128);
+    let mut h = section(
+        &format!("Hub: one str0m node, one UDP socket, {} connections (clients in a second process, 128 handshakes in flight)", plan.hub),
+        &["connections", "all open after", "setup rate", "KiB per connection (hub process)", "hub CPU per connection opened", "hub idle CPU (% of a core)"],
+    );
+    match &hub {
+        Ok(x) => h.rows.push(vec![
+            x.conns.to_string(),
+            ms(x.setup),
+            format!("{:.0} conn/s", x.rate()),
+            format!("{:.1}", x.kib_per_conn),
+            format!("{:.2} ms", x.setup_cpu_per_conn.as_secs_f64() * 1e3),
+            format!("{:.2} %", x.idle_cpu_percent),
+        ]),
+        Err(e) => h.rows.push(vec![
+            plan.hub.to_string(),
+            format!("failed: {e}"),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+        ]),
+    }
+    t.sections.push(h);
+
+    let mut g = section(
+        "Issue 14 ratio table (same run)",
+        &["figure", "goal", "overlay", "floor", "ratio", "met"],
+    );
+    let mut row =
+        |name: &str, goal: &str, ours: String, floor: String, v: Option<f64>, ok: bool| {
+            let (val, met) = match v {
+                Some(v) => (format!("{v:.2}"), if ok { "yes" } else { "**no**" }),
+                None => ("-".to_owned(), "-"),
+            };
+            g.rows.push(vec![
+                name.to_owned(),
+                goal.to_owned(),
+                ours,
+                floor,
+                val,
+                met.to_owned(),
+            ]);
+        };
+    let us = |d: Option<Duration>| {
+        d.map_or_else(
+            || "-".to_owned(),
+            |d| format!("{:.0} µs", d.as_secs_f64() * 1e6),
+        )
+    };
+    let v = ratio(s0.rtt, sr.rtt);
+    row(
+        "RTT 32 B, str0m: overlay / raw (a loop thread per peer)",
+        "≤ 1.3",
+        us(s0.rtt),
+        us(sr.rtt),
+        v,
+        v.is_some_and(|v| v <= 1.3),
+    );
+    let v = ratio(s0.rtt, sr.rtt_one_thread);
+    row(
+        "RTT 32 B, str0m: overlay / raw (both peers on one busy thread)",
+        "(info)",
+        us(s0.rtt),
+        us(sr.rtt_one_thread),
+        v,
+        true,
+    );
+    for (i, (label, size, count)) in [
+        ("1 KiB", 1024usize, plan.count_1k),
+        ("16 KiB", 16 * 1024, plan.count_16k),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mb = |d: Option<Duration>| {
+            mbps(d, size, count).map_or_else(|| "-".to_owned(), |m| format!("{m:.1} MB/s"))
+        };
+        let v = ratio(sr.tput[i], s0.tput[i]);
+        row(
+            &format!("one-way {label}, str0m: overlay / tuned raw"),
+            "≥ 0.9",
+            mb(s0.tput[i]),
+            mb(sr.tput[i]),
+            v,
+            v.is_some_and(|v| v >= 0.9),
+        );
+    }
+    let beyond = |f: &Figures| Some(kib(f)? - f.unconnected?);
+    let kb = |k: Option<f64>| k.map_or_else(|| "-".to_owned(), |k| format!("{k:.0} KiB"));
+    for (name, o, r) in [("str0m", &s0, &sr), ("webrtc-rs", &w0, &wr)] {
+        let v = (|| Some(beyond(o)? / kib(r)?))();
+        row(&format!("memory per idle connection, {name}: overlay (pair minus two unconnected nodes) / raw pair"), "≤ 1.1", kb(beyond(o)), kb(kib(r)), v, v.is_some_and(|v| v <= 1.1));
+    }
+    if let Ok(x) = &hub {
+        let per_end = kib(&sr).map(|k| k / 2.0);
+        let v = per_end.map(|p| x.kib_per_conn / p);
+        row(
+            "memory per connection at the hub / raw str0m per end (pair / 2)",
+            "≤ 1.1",
+            kb(Some(x.kib_per_conn)),
+            kb(per_end),
+            v,
+            v.is_some_and(|v| v <= 1.1),
+        );
+        row(
+            "hub setup rate (conn/s)",
+            "≥ 2000",
+            format!("{:.0}", x.rate()),
+            "-".into(),
+            Some(x.rate()),
+            x.rate() >= 2000.0,
+        );
+        row(
+            "hub idle CPU (% of one core)",
+            "near 0",
+            format!("{:.2} %", x.idle_cpu_percent),
+            "-".into(),
+            Some(x.idle_cpu_percent),
+            x.idle_cpu_percent < 2.0,
+        );
+    }
+    t.sections.push(g);
     Ok(t)
 }

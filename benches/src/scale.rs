@@ -198,6 +198,8 @@ const RESULT_TAG: &str = "N2N_SCALE_RESULT";
 /// measurement, print its result and exit. Call it first thing in `main` of
 /// any binary that calls [`measure_in_child`] or [`crate::report::run`].
 pub fn child_main_if_requested() {
+    // The hub's processes too (the comparison runs a hub).
+    crate::hub::child_main_if_requested();
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;
     };

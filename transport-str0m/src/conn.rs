@@ -188,10 +188,6 @@ impl Conn {
         self
     }
 
-    pub(crate) fn id(&self) -> ConnId {
-        self.id
-    }
-
     /// The selected candidate pair's round-trip time, as ICE last measured
     /// it (refreshed every 2 s once the connection is open).
     pub(crate) fn rtt(&self) -> Option<Duration> {

@@ -20,7 +20,8 @@
 //!   (SDP then carries only the `application` line), with
 //!   [`ICE_RETRANSMITS`] set, cloned for each connection.
 //!
-//! `examples/setup_bench.rs` prints the build cost with str0m's defaults
+//! `cargo run --release -p n2n-benches --example str0m_setup` prints the
+//! build cost with str0m's defaults
 //! and with this preparation.
 
 use std::sync::{Arc, OnceLock};

@@ -1,11 +1,11 @@
 //! [`Str0mTransport`]: one UDP socket, one timer and every connection of a node.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -15,7 +15,7 @@ use rtc_common::paths::Paths;
 use rtc_common::RtcConfig;
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 use str0m::net::{DatagramRecv, Protocol, Receive};
-use str0m::{Candidate, Input};
+use str0m::{Candidate, IceCreds, Input, Rtc};
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 use tokio::time::Sleep;
@@ -52,6 +52,9 @@ pub struct Str0mTransport {
     prepared: NodeRtcConfig,
     config: RtcConfig,
     conns: BTreeMap<ConnId, Conn>,
+    /// Routing and timer indexes over `conns`: no per-datagram or per-wake-up
+    /// work grows with the number of connections.
+    index: ConnIndex,
     claims: HashMap<SocketAddr, ConnId>,
     recent: HashMap<SocketAddr, ConnId>,
     events: VecDeque<TransportEvent>,
@@ -60,7 +63,6 @@ pub struct Str0mTransport {
     buf: Vec<u8>,
     stats: Stats,
     dead: Option<String>,
-    waker: Option<Waker>,
 }
 
 impl std::fmt::Debug for Str0mTransport {
@@ -133,6 +135,7 @@ impl Str0mTransport {
             prepared,
             config: config.clone(),
             conns: BTreeMap::new(),
+            index: ConnIndex::default(),
             claims: HashMap::new(),
             recent: HashMap::new(),
             events: VecDeque::new(),
@@ -143,7 +146,6 @@ impl Str0mTransport {
             buf: vec![0; RECV_BUF],
             stats: Stats::default(),
             dead: None,
-            waker: None,
         })
     }
 
@@ -205,6 +207,7 @@ impl Str0mTransport {
     /// Remove a connection that ended for a reason other than a local
     /// `Close`, and report it.
     fn end(&mut self, conn: ConnId, reason: CloseReason) {
+        self.index.remove(conn);
         let (conns, mut sink) = self.sink();
         if let Some(c) = conns.remove(&conn) {
             c.close(&mut sink);
@@ -218,11 +221,15 @@ impl Str0mTransport {
     fn drive(&mut self, conn: ConnId) {
         let (conns, mut sink) = self.sink();
         let result = match conns.get_mut(&conn) {
-            Some(c) => c.drive(&mut sink),
+            Some(c) => c.drive(&mut sink).map(|()| {
+                c.deadline()
+                    .map_or(c.next_timeout, |d| d.min(c.next_timeout))
+            }),
             None => return,
         };
-        if let Err(reason) = result {
-            self.end(conn, reason);
+        match result {
+            Ok(at) => self.index.schedule(conn, at),
+            Err(reason) => self.end(conn, reason),
         }
     }
 
@@ -259,7 +266,8 @@ impl Str0mTransport {
             });
             return Ok(());
         }
-        let rtc = self.prepared.build(now);
+        let mut rtc = self.prepared.build(now);
+        let ufrag = self.index.unique_ufrag(&mut rtc);
         let deadline = now + self.config.handshake_timeout;
         let candidates = std::mem::take(&mut self.candidates);
         let (_, mut sink) = self.sink();
@@ -269,6 +277,7 @@ impl Str0mTransport {
             conn,
             opened?.with_silence_timeout(self.config.silence_timeout),
         );
+        self.index.insert(conn, ufrag);
         self.kick(now, conn);
         Ok(())
     }
@@ -285,6 +294,7 @@ impl Str0mTransport {
                 c.close(&mut sink);
             }
             sink.events.retain(|e| e.conn() != conn);
+            self.index.remove(conn);
             return Err(e);
         }
         self.kick(Instant::now(), conn);
@@ -306,6 +316,7 @@ impl Str0mTransport {
     }
 
     fn close(&mut self, conn: ConnId) {
+        self.index.remove(conn);
         let (conns, mut sink) = self.sink();
         if let Some(c) = conns.remove(&conn) {
             c.close(&mut sink);
@@ -389,27 +400,29 @@ impl Str0mTransport {
                 contents,
             },
         );
-        // Established connections by their remote address; then str0m's
-        // `accepts` (STUN by ufrag and transaction, known remote addresses);
-        // then, for what `accepts` refuses (a DTLS ClientHello that arrives
-        // before this side's ICE nominated its pair), the connection that
-        // last sent to that address, as a raw str0m pair would.
+        // O(1) whatever the number of connections: established connections
+        // by their remote address; a STUN check by the local ICE ufrag in its
+        // USERNAME; then the connection that last sent to that address (STUN
+        // replies to its checks, and a DTLS ClientHello that arrives before
+        // this side's ICE nominated its pair, which str0m's `accepts`
+        // refuses, as a raw str0m pair would). Anything else is dropped and
+        // counted: no datagram scans the connections.
+        let accepts = |id: &ConnId| self.conns.get(id).is_some_and(|c| c.accepts(&input));
         let target = self
             .claims
             .get(&source)
             .copied()
-            .filter(|id| self.conns.get(id).is_some_and(|c| c.accepts(&input)))
+            .filter(accepts)
             .or_else(|| {
-                self.conns
-                    .values()
-                    .find(|c| c.accepts(&input))
-                    .map(Conn::id)
+                stun_request_ufrag(data)
+                    .and_then(|u| self.index.by_ufrag.get(u).copied())
+                    .filter(accepts)
             })
             .or_else(|| {
                 self.recent
                     .get(&source)
                     .copied()
-                    .filter(|_| data.first().is_some_and(|b| (20..=63).contains(b)))
+                    .filter(|id| accepts(id) || is_dtls(data))
             });
         match target {
             Some(id) => {
@@ -464,12 +477,7 @@ impl Str0mTransport {
 
     /// Feed due timeouts to connections and the STUN gatherer.
     fn timeouts(&mut self, now: Instant) {
-        let due: Vec<ConnId> = self
-            .conns
-            .values()
-            .filter(|c| c.next_timeout <= now || c.deadline().is_some_and(|d| d <= now))
-            .map(Conn::id)
-            .collect();
+        let due = self.index.due(now);
         for id in due {
             let result = match self.conns.get_mut(&id) {
                 Some(c) => c.input(Input::Timeout(now), &mut self.stats),
@@ -493,12 +501,13 @@ impl Str0mTransport {
     }
 
     fn next_deadline(&mut self) -> Option<Instant> {
-        let conns = self.conns.values().map(|c| match c.deadline() {
-            Some(d) => c.next_timeout.min(d),
-            None => c.next_timeout,
-        });
         let turn = self.turn.next_timeout();
-        conns.chain(self.gatherer.next_timeout()).chain(turn).min()
+        self.index
+            .next()
+            .into_iter()
+            .chain(self.gatherer.next_timeout())
+            .chain(turn)
+            .min()
     }
 
     /// The socket failed for good: every connection ends.
@@ -569,17 +578,14 @@ impl Transport for Str0mTransport {
                 Ok(())
             }
         };
-        // Timers or events may have changed: make the driver poll again.
-        if let Some(w) = &self.waker {
-            w.wake_by_ref();
-        }
+        // No self-wake: whoever calls this holds the transport and polls
+        // `poll_event` before it sleeps (the node's driver does after every
+        // command), and that poll sees the new events and timers. A wake here
+        // cost the driver one extra pass per command.
         result
     }
 
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
-        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            self.waker = Some(cx.waker().clone());
-        }
         for _ in 0..MAX_PASSES {
             if let Some(event) = self.events.pop_front() {
                 return Poll::Ready(event);
@@ -616,6 +622,103 @@ impl Transport for Str0mTransport {
     fn rtt(&self, conn: ConnId) -> Option<std::time::Duration> {
         self.conns.get(&conn).and_then(Conn::rtt)
     }
+}
+
+/// What finds a connection without scanning them all: the local ICE ufrag
+/// of each (STUN checks name it), and when each wants its next timeout
+/// (ordered, so the node's next deadline is the first entry).
+#[derive(Default)]
+struct ConnIndex {
+    by_ufrag: HashMap<String, ConnId>,
+    ufrag_of: HashMap<ConnId, String>,
+    timers: BTreeSet<(Instant, ConnId)>,
+    timer_of: HashMap<ConnId, Instant>,
+}
+
+impl ConnIndex {
+    /// The local ufrag of a new `Rtc`, made unique among this node's
+    /// connections (str0m draws 16 random characters: a clash is
+    /// practically impossible, but two connections must never share one).
+    fn unique_ufrag(&self, rtc: &mut Rtc) -> String {
+        let mut api = rtc.direct_api();
+        let mut ufrag = api.local_ice_credentials().ufrag;
+        while self.by_ufrag.contains_key(&ufrag) {
+            let creds = IceCreds::new();
+            ufrag = creds.ufrag.clone();
+            api.set_local_ice_credentials(creds);
+        }
+        ufrag
+    }
+
+    fn insert(&mut self, conn: ConnId, ufrag: String) {
+        self.by_ufrag.insert(ufrag.clone(), conn);
+        self.ufrag_of.insert(conn, ufrag);
+    }
+
+    fn remove(&mut self, conn: ConnId) {
+        if let Some(u) = self.ufrag_of.remove(&conn) {
+            self.by_ufrag.remove(&u);
+        }
+        if let Some(at) = self.timer_of.remove(&conn) {
+            self.timers.remove(&(at, conn));
+        }
+    }
+
+    /// `conn` wants a timeout at `at` (replaces its previous one).
+    fn schedule(&mut self, conn: ConnId, at: Instant) {
+        match self.timer_of.insert(conn, at) {
+            Some(old) if old == at => return,
+            Some(old) => {
+                self.timers.remove(&(old, conn));
+            }
+            None => {}
+        }
+        self.timers.insert((at, conn));
+    }
+
+    /// The connections whose timeout is due at `now`.
+    fn due(&self, now: Instant) -> Vec<ConnId> {
+        self.timers
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, c)| *c)
+            .collect()
+    }
+
+    /// The earliest timeout of any connection.
+    fn next(&self) -> Option<Instant> {
+        self.timers.first().map(|(at, _)| *at)
+    }
+}
+
+/// DTLS records start with a content type in 20..=63 (RFC 7983).
+fn is_dtls(datagram: &[u8]) -> bool {
+    matches!(datagram.first(), Some(20..=63))
+}
+
+/// The local ufrag a STUN Binding request is for: the part of its
+/// USERNAME attribute before the colon (RFC 8445 7.2.2). `None` for
+/// anything else or anything malformed.
+fn stun_request_ufrag(data: &[u8]) -> Option<&str> {
+    const BINDING_REQUEST: [u8; 2] = [0x00, 0x01];
+    const USERNAME: u16 = 0x0006;
+    let header = data.get(..20)?;
+    if header.get(..2)? != BINDING_REQUEST || header.get(4..8)? != [0x21, 0x12, 0xa4, 0x42] {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([*header.get(2)?, *header.get(3)?]));
+    let mut rest = data.get(20..20 + len)?;
+    while rest.len() >= 4 {
+        let kind = u16::from_be_bytes([rest[0], rest[1]]);
+        let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+        let value = rest.get(4..4 + len)?;
+        if kind == USERNAME {
+            let user = std::str::from_utf8(value).ok()?;
+            return user.split(':').next();
+        }
+        rest = rest.get(4 + ((len + 3) & !3)..)?;
+    }
+    None
 }
 
 /// Errors a UDP socket reports for one datagram (ICMP feedback on Linux
@@ -658,4 +761,50 @@ fn make_socket(config: &RtcConfig) -> Result<StdUdpSocket, BindError> {
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stun_request_ufrag;
+
+    fn request(kind: [u8; 2], attrs: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (t, v) in attrs {
+            body.extend(t.to_be_bytes());
+            body.extend(u16::try_from(v.len()).unwrap_or(0).to_be_bytes());
+            body.extend(*v);
+            body.resize((body.len() + 3) & !3, 0);
+        }
+        let mut d = kind.to_vec();
+        d.extend(u16::try_from(body.len()).unwrap_or(0).to_be_bytes());
+        d.extend([0x21, 0x12, 0xa4, 0x42]);
+        d.extend([1u8; 12]);
+        d.extend(body);
+        d
+    }
+
+    #[test]
+    fn the_local_ufrag_of_a_binding_request() {
+        let d = request(
+            [0, 1],
+            &[
+                (0x8022, b"soft"),
+                (0x0006, b"abcd:efgh"),
+                (0x0008, &[0; 20]),
+            ],
+        );
+        assert_eq!(stun_request_ufrag(&d), Some("abcd"));
+        // Not a request, no USERNAME, bad cookie, cut short.
+        assert_eq!(stun_request_ufrag(&request([1, 1], &[(6, b"a:b")])), None);
+        assert_eq!(
+            stun_request_ufrag(&request([0, 1], &[(0x8022, b"x")])),
+            None
+        );
+        let mut bad = d.clone();
+        bad[4] = 0;
+        assert_eq!(stun_request_ufrag(&bad), None);
+        for cut in 0..d.len() {
+            assert_eq!(stun_request_ufrag(&d[..cut]), None, "cut at {cut}");
+        }
+    }
 }

@@ -102,6 +102,10 @@ impl<T: Transport> Driver<T> {
     pub(crate) async fn run(mut self) {
         tracing::debug!(peer = %self.engine.local_id(), "node started");
         let mut shutdown_reply = None;
+        // One timer for the node's life, moved when the engine's deadline
+        // moves (not a new timer entry per loop pass).
+        let mut sleep = std::pin::pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
+        let mut armed: Option<Instant> = None;
         loop {
             self.flush();
             let held = self.held_bytes;
@@ -111,6 +115,12 @@ impl<T: Transport> Driver<T> {
                 .find(|(_, s)| !s.backlog.is_empty())
                 .map(|(p, s)| (*p, s.tx.clone()));
             let deadline = self.engine.poll_timeout();
+            if deadline != armed {
+                if let Some(d) = deadline {
+                    sleep.as_mut().reset(tokio::time::Instant::from_std(d));
+                }
+                armed = deadline;
+            }
             tokio::select! {
                 biased;
                 cmd = self.commands.recv() => match cmd {
@@ -118,12 +128,10 @@ impl<T: Transport> Driver<T> {
                     Some(cmd) => self.handle_command(cmd),
                     None => break,
                 },
-                _ = async {
-                    match deadline {
-                        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                        None => std::future::pending().await,
-                    }
-                } => self.engine.handle_timeout(now()),
+                () = &mut sleep, if armed.is_some() => {
+                    armed = None;
+                    self.engine.handle_timeout(now());
+                }
                 permit = async {
                     match &reserve {
                         Some((_, tx)) => tx.reserve().await.is_ok(),

@@ -2,27 +2,23 @@
 //! - this crate's transport (Open on both sides -> Opened on both sides);
 //! - the same with the stall workaround off;
 //! - a raw webrtc-rs pair with the library's defaults (build -> channel open
-//!   on both sides), to show the stall this crate avoids.
+//!   on both sides), to show the stall the transport avoids (the benches'
+//!   pair, [`n2n_benches::raw_webrtcrs`]).
 //!
 //! Then one-way bulk throughput over this crate's transport.
 //!
-//! Run: `cargo run --release -p transport-webrtcrs --example setup_bench [runs]`
+//! Run: `cargo run --release -p n2n-benches --example webrtcrs_setup [runs]`
 
 use std::future::poll_fn;
-use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use n2n_benches::hub::cpu_time;
+use n2n_benches::raw_webrtcrs;
 use overlay_core::{ConnId, Role, Transport, TransportCommand, TransportEvent};
 use rtc_common::RtcConfig;
-use tokio::sync::mpsc;
 use transport_webrtcrs::{Options, WebRtcTransport};
-use webrtc::data_channel::{DataChannel, DataChannelEvent};
-use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
-    RTCPeerConnectionIceEvent,
-};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -103,102 +99,11 @@ async fn transport_setup(runs: u32, options: Options) -> Result<Vec<Duration>, B
     Ok(times)
 }
 
-struct RawHandler {
-    candidates: mpsc::UnboundedSender<String>,
-    channels: mpsc::UnboundedSender<Arc<dyn DataChannel>>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for RawHandler {
-    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        if let Ok(init) = event.candidate.to_json() {
-            let _ = self.candidates.send(init.candidate);
-        }
-    }
-    async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {
-        let _ = self.channels.send(dc);
-    }
-}
-
-async fn raw_peer() -> Result<
-    (
-        Arc<dyn PeerConnection>,
-        mpsc::UnboundedReceiver<String>,
-        mpsc::UnboundedReceiver<Arc<dyn DataChannel>>,
-    ),
-    BoxError,
-> {
-    let (ctx, crx) = mpsc::unbounded_channel();
-    let (dtx, drx) = mpsc::unbounded_channel();
-    let pc = PeerConnectionBuilder::new()
-        .with_handler(Arc::new(RawHandler {
-            candidates: ctx,
-            channels: dtx,
-        }))
-        .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
-        .build()
-        .await?;
-    Ok((Arc::new(pc), crx, drx))
-}
-
-async fn wait_open(dc: &Arc<dyn DataChannel>) -> Result<(), BoxError> {
-    while let Some(event) = dc.poll().await {
-        if matches!(event, DataChannelEvent::OnOpen) {
-            return Ok(());
-        }
-    }
-    Err("channel closed before it opened".into())
-}
-
 /// webrtc-rs with its defaults: descriptions first, then trickled candidates.
 async fn raw_setup(runs: u32) -> Result<Vec<Duration>, BoxError> {
     let mut times = Vec::new();
     for _ in 0..runs {
-        let t0 = Instant::now();
-        let (pa, mut ca, _) = raw_peer().await?;
-        let (pb, mut cb, mut chb) = raw_peer().await?;
-        let dca = pa.create_data_channel("bench", None).await?;
-        let offer = pa.create_offer(None).await?;
-        pa.set_local_description(offer.clone()).await?;
-        pb.set_remote_description(offer).await?;
-        let answer = pb.create_answer(None).await?;
-        pb.set_local_description(answer.clone()).await?;
-        pa.set_remote_description(answer).await?;
-        let (pa2, pb2) = (Arc::clone(&pa), Arc::clone(&pb));
-        let fwd_a = tokio::spawn(async move {
-            while let Some(c) = ca.recv().await {
-                let _ = pb2
-                    .add_ice_candidate(RTCIceCandidateInit {
-                        candidate: c,
-                        ..Default::default()
-                    })
-                    .await;
-            }
-        });
-        let fwd_b = tokio::spawn(async move {
-            while let Some(c) = cb.recv().await {
-                let _ = pa2
-                    .add_ice_candidate(RTCIceCandidateInit {
-                        candidate: c,
-                        ..Default::default()
-                    })
-                    .await;
-            }
-        });
-        let open = async {
-            wait_open(&dca).await?;
-            let dcb = chb.recv().await.ok_or("no data channel at B")?;
-            wait_open(&dcb).await?;
-            Ok::<_, BoxError>(())
-        };
-        tokio::time::timeout(Duration::from_secs(10), open)
-            .await
-            .map_err(|_| "raw setup took over 10 s")??;
-        times.push(t0.elapsed());
-        fwd_a.abort();
-        fwd_b.abort();
-        pa.close().await?;
-        pb.close().await?;
+        times.push(raw_webrtcrs::setup().await?);
     }
     Ok(times)
 }
@@ -282,18 +187,6 @@ async fn bulk(frames: u32, size: usize) -> Result<(), BoxError> {
         mb / secs
     );
     Ok(())
-}
-
-/// CPU time of this process (user + system), from /proc/self/stat.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // After the command name (in parentheses): state, ppid, pgrp, session,
-    // tty_nr, tpgid, flags, minflt, cminflt, majflt, cmajflt, utime, stime.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-    // Clock ticks, 100 per second on Linux.
-    Duration::from_millis((field(11) + field(12)) * 10)
 }
 
 /// CPU used by 10 open, idle connections (both ends in this process) over 10 s.

@@ -2,25 +2,24 @@
 //! next to a raw str0m pair in the same run, and what building one `Rtc`
 //! costs with str0m's defaults vs a node's prepared configuration.
 //!
-//! `cargo run --release -p transport-str0m --example setup_bench`
+//! `cargo run --release -p n2n-benches --example str0m_setup`
 //!
 //! Both setups: two peers in one process and one thread, UDP on 127.0.0.1,
 //! SDP passed in-process, host candidates only, one reliable ordered data
-//! channel, until the channel is open on both sides. The raw pair uses
-//! str0m's defaults (a fresh certificate per `Rtc`, all codecs) and a
-//! busy-polling loop on non-blocking sockets (its best case); the transport
-//! runs on a current-thread tokio runtime (epoll wake-ups).
+//! channel, until the channel is open on both sides. The raw pair is the
+//! benches' one ([`n2n_benches::raw_str0m`]): str0m's defaults (a fresh
+//! certificate per `Rtc`, all codecs) and a busy-polling loop on
+//! non-blocking sockets (its best case); the transport runs on a
+//! current-thread tokio runtime (epoll wake-ups).
 
 use std::future::poll_fn;
-use std::net::{SocketAddr, UdpSocket};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use n2n_benches::raw_str0m;
 use overlay_core::{ConnId, Role, Transport, TransportCommand as Cmd, TransportEvent as Ev};
 use rtc_common::RtcConfig;
-use str0m::change::SdpOffer;
-use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, Input, Output, Rtc};
+use str0m::Rtc;
 use transport_str0m::{install_crypto, NodeRtcConfig, Str0mTransport};
 
 const RUNS: usize = 20;
@@ -79,99 +78,6 @@ async fn transport_setup(
     Ok(took)
 }
 
-struct RawPeer {
-    rtc: Rtc,
-    socket: UdpSocket,
-    addr: SocketAddr,
-    open: bool,
-}
-
-impl RawPeer {
-    fn new(rtc: Rtc) -> std::io::Result<Self> {
-        let socket = UdpSocket::bind("127.0.0.1:0")?;
-        socket.set_nonblocking(true)?;
-        let addr = socket.local_addr()?;
-        Ok(RawPeer {
-            rtc,
-            socket,
-            addr,
-            open: false,
-        })
-    }
-
-    /// Drain output; returns the next timeout.
-    fn drain(&mut self) -> Result<Instant, Box<dyn std::error::Error>> {
-        loop {
-            match self.rtc.poll_output()? {
-                Output::Timeout(t) => return Ok(t),
-                Output::Transmit(t) => {
-                    let _ = self.socket.send_to(&t.contents, t.destination);
-                }
-                Output::Event(Event::ChannelOpen(..)) => self.open = true,
-                Output::Event(_) => {}
-            }
-        }
-    }
-
-    /// Read what is there; true if anything was read.
-    fn read(&mut self, buf: &mut [u8]) -> Result<bool, Box<dyn std::error::Error>> {
-        let mut any = false;
-        while let Ok((n, source)) = self.socket.recv_from(buf) {
-            any = true;
-            let contents = buf[..n].try_into()?;
-            let input = Input::Receive(
-                Instant::now(),
-                Receive {
-                    proto: Protocol::Udp,
-                    source,
-                    destination: self.addr,
-                    contents,
-                },
-            );
-            self.rtc.handle_input(input)?;
-            self.drain()?;
-        }
-        Ok(any)
-    }
-}
-
-/// A raw str0m pair with str0m's defaults.
-fn raw_setup() -> Result<Duration, Box<dyn std::error::Error>> {
-    let start = Instant::now();
-    let now = Instant::now();
-    let mut l = RawPeer::new(Rtc::builder().build(now))?;
-    let mut r = RawPeer::new(Rtc::builder().build(now))?;
-    l.rtc.add_local_candidate(Candidate::host(l.addr, "udp")?);
-    r.rtc.add_local_candidate(Candidate::host(r.addr, "udp")?);
-    let mut api = l.rtc.sdp_api();
-    api.add_channel("bench".into());
-    let (offer, pending) = api.apply().ok_or("no offer")?;
-    let offer = SdpOffer::from_sdp_string(&offer.to_sdp_string())?;
-    let answer = r.rtc.sdp_api().accept_offer(offer)?;
-    l.rtc.sdp_api().accept_answer(pending, answer)?;
-    let mut buf = vec![0u8; 2048];
-    let (mut tl, mut tr) = (l.drain()?, r.drain()?);
-    while !(l.open && r.open) {
-        let got = l.read(&mut buf)? | r.read(&mut buf)?;
-        let now = Instant::now();
-        if now >= tl {
-            l.rtc.handle_input(Input::Timeout(now))?;
-            tl = l.drain()?;
-        }
-        if now >= tr {
-            r.rtc.handle_input(Input::Timeout(now))?;
-            tr = r.drain()?;
-        }
-        if !got {
-            std::thread::yield_now();
-        }
-        if start.elapsed() > Duration::from_secs(10) {
-            return Err("raw pair did not open".into());
-        }
-    }
-    Ok(start.elapsed())
-}
-
 fn build_cost(f: impl Fn() -> Rtc) -> Duration {
     let mut v = Vec::new();
     for _ in 0..200 {
@@ -228,11 +134,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut a = Str0mTransport::bind(&RtcConfig::loopback())?;
         let mut b = Str0mTransport::bind(&RtcConfig::loopback())?;
         // Warm-up, then alternate the two setups so drift hits both alike.
-        raw_setup()?;
+        raw_str0m::setup().map_err(|e| e.to_string())?;
         transport_setup(&mut a, &mut b, ConnId(0)).await?;
         let (mut raw, mut ours) = (Vec::new(), Vec::new());
         for i in 0..RUNS {
-            raw.push(raw_setup()?);
+            raw.push(raw_str0m::setup().map_err(|e| e.to_string())?);
             ours.push(transport_setup(&mut a, &mut b, ConnId(1 + i as u64)).await?);
         }
         Ok::<_, Box<dyn std::error::Error>>((raw, ours))
