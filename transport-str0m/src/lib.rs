@@ -69,7 +69,7 @@
 //!   was ~0.9 ms of every `Rtc`); per node, one DTLS certificate and a
 //!   str0m configuration without audio/video codecs. Building a
 //!   connection's `Rtc` then takes ~0.012 ms instead of ~0.9 ms
-//!   (`examples/setup_bench.rs`).
+//!   (`cargo run --release -p n2n-benches --example str0m_setup`).
 //! - **Candidates.** Host candidates for the bound address (for `0.0.0.0`,
 //!   one per local interface), carried in the offer/answer SDP; then
 //!   server-reflexive candidates from the configured STUN servers (each
