@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use overlay_core::{Keypair, Node, NodeConfig, ProtocolId};
 use overlay_spray::graph::{Graph, Summary};
 use overlay_spray::node::SprayHandle;
-use overlay_spray::SprayConfig;
+use overlay_spray::{SprayConfig, SprayStats};
 use rtc_common::RtcConfig;
 
 /// Resident set size of this process, KiB.
@@ -66,6 +66,71 @@ fn spawn(mix: bool, i: usize) -> Result<(Node, &'static str), String> {
     }
 }
 
+/// One line of diagnostics per period: Spray's view against the engine's
+/// outview, per backend, and the counters that tell arcs lost from arcs
+/// moved.
+async fn report_period(
+    label: &str,
+    nodes: &[Node],
+    sprays: &[SprayHandle],
+    kinds: &[&'static str],
+) -> Result<(), String> {
+    let mut per_kind: HashMap<&str, (usize, usize, usize)> = HashMap::new();
+    let mut mismatched = 0;
+    let mut total = SprayStats::default();
+    let (mut timeouts, mut opened, mut dying_closed) = (0, 0, 0);
+    for ((s, n), kind) in sprays.iter().zip(nodes).zip(kinds) {
+        let view = s.view().await.map_err(|e| e.to_string())?;
+        let engine = s
+            .protocol_handle()
+            .outview()
+            .await
+            .map_err(|e| e.to_string())?;
+        if view != engine {
+            mismatched += 1;
+        }
+        let size: usize = view.values().map(|c| *c as usize).sum();
+        let e = per_kind.entry(kind).or_insert((0, 0, usize::MAX));
+        e.0 += size;
+        e.1 = e.1.max(size);
+        e.2 = e.2.min(size);
+        let st = s.stats().await.map_err(|e| e.to_string())?;
+        total.arcs_moved += st.arcs_moved;
+        total.moves_failed += st.moves_failed;
+        total.arcs_lost += st.arcs_lost;
+        total.arcs_replaced += st.arcs_replaced;
+        total.connects_failed += st.connects_failed;
+        total.exchanges_started += st.exchanges_started;
+        if let Ok(ns) = n.stats().await {
+            timeouts += ns.engine.pending_timeouts;
+            opened += ns.engine.connections_opened;
+            dying_closed += ns.engine.dying_closed;
+        }
+    }
+    let mut by_kind: Vec<String> = per_kind
+        .iter()
+        .map(|(k, (sum, max, min))| {
+            let count = kinds.iter().filter(|x| *x == k).count().max(1);
+            format!(
+                "{k}: mean {:.2} ({min}–{max})",
+                *sum as f64 / count as f64
+            )
+        })
+        .collect();
+    by_kind.sort();
+    eprintln!(
+        "{label}: views {}; spray≠engine view at {mismatched} peers; exchanges {}, moved {}, move failed {}, lost {}, replaced {}, other connects failed {}; connections opened {opened}, pending timeouts {timeouts}, dying closed {dying_closed}",
+        by_kind.join(", "),
+        total.exchanges_started,
+        total.arcs_moved,
+        total.moves_failed,
+        total.arcs_lost,
+        total.arcs_replaced,
+        total.connects_failed,
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let mut peers = 100usize;
@@ -103,16 +168,25 @@ async fn main() -> Result<(), String> {
     let mut sprays = Vec::new();
     let mut inboxes = Vec::new();
     let mut kinds = HashMap::new();
+    let mut kind_of = Vec::new();
     for i in 0..peers {
         let (node, kind) = spawn(mix, i)?;
         *kinds.entry(kind).or_insert(0) += 1;
+        kind_of.push(kind);
         let (spray, rx) = SprayHandle::start(&node, protocol, config.clone(), i as u64)
             .await
             .map_err(|e| e.to_string())?;
         if i > 0 {
-            let contact = &nodes[rand::random::<u32>() as usize % i];
-            if let Err(e) = spray.join_via(contact).await {
-                eprintln!("peer {i}: join failed: {e}");
+            let c = rand::random::<u32>() as usize % i;
+            let t0 = Instant::now();
+            match tokio::time::timeout(Duration::from_secs(30), spray.join_via(&nodes[c])).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => eprintln!("peer {i} ({kind}): join via {c} ({}) failed: {e}", kind_of[c]),
+                Err(_) => eprintln!(
+                    "peer {i} ({kind}): join via {c} ({}) still not done after {:.0} s; going on",
+                    kind_of[c],
+                    t0.elapsed().as_secs_f64()
+                ),
             }
         }
         nodes.push(node);
@@ -124,7 +198,10 @@ async fn main() -> Result<(), String> {
         "{peers} peers joined in {:.1} s; {cycles} periods of {period} s...",
         joined.as_secs_f64()
     );
-    tokio::time::sleep(Duration::from_secs(period * u64::from(cycles))).await;
+    for c in 0..cycles {
+        tokio::time::sleep(Duration::from_secs(period)).await;
+        report_period(&format!("period {}", c + 1), &nodes, &sprays, &kind_of).await?;
+    }
     // CPU over one steady window of 5 periods.
     let (cpu0, wall0) = (cpu_time(), Instant::now());
     tokio::time::sleep(Duration::from_secs(period * 5)).await;
