@@ -10,12 +10,14 @@
 //! ```
 //! Arguments: peers (default 100); `--mix` (every other peer on webrtc-rs);
 //! `--period SECONDS` (default 2); `--cycles C` shuffle periods to wait
-//! (default 15).
+//! (default 15); `--dying SECONDS` the engine's dying timeout (default 60 s:
+//! with Δt = 2 s each peer then keeps about 30 periods of unused
+//! connections open).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use overlay_core::{Keypair, Node, NodeConfig, ProtocolId};
+use overlay_core::{Config, Keypair, Node, NodeConfig, ProtocolId};
 use overlay_spray::graph::{Graph, Summary};
 use overlay_spray::node::SprayHandle;
 use overlay_spray::{SprayConfig, SprayStats};
@@ -49,18 +51,24 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-fn spawn(mix: bool, i: usize) -> Result<(Node, &'static str), String> {
+fn spawn(mix: bool, i: usize, dying: Option<u64>) -> Result<(Node, &'static str), String> {
     let rtc = RtcConfig::loopback();
+    let config = match dying {
+        Some(s) => NodeConfig::with_engine(
+            Config::default().with_dying_timeout(Duration::from_secs(s)),
+        ),
+        None => NodeConfig::default(),
+    };
     if mix && i % 2 == 1 {
         let t = transport_webrtcrs::WebRtcTransport::new(rtc).map_err(|e| e.to_string())?;
         Ok((
-            Node::spawn(t, Keypair::generate(), NodeConfig::default()),
+            Node::spawn(t, Keypair::generate(), config),
             "webrtc-rs",
         ))
     } else {
         let t = transport_str0m::Str0mTransport::bind(&rtc).map_err(|e| e.to_string())?;
         Ok((
-            Node::spawn(t, Keypair::generate(), NodeConfig::default()),
+            Node::spawn(t, Keypair::generate(), config),
             "str0m",
         ))
     }
@@ -137,6 +145,7 @@ async fn main() -> Result<(), String> {
     let mut mix = false;
     let mut period = 2u64;
     let mut cycles = 15u32;
+    let mut dying = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -147,6 +156,13 @@ async fn main() -> Result<(), String> {
                     .and_then(|v| v.parse().ok())
                     .ok_or("--period SECONDS")?
             }
+            "--dying" => {
+                dying = Some(
+                    args.next()
+                        .and_then(|v| v.parse().ok())
+                        .ok_or("--dying SECONDS")?,
+                )
+            }
             "--cycles" => {
                 cycles = args
                     .next()
@@ -155,7 +171,7 @@ async fn main() -> Result<(), String> {
             }
             n => {
                 peers = n.parse().map_err(|_| {
-                    format!("usage: webrtc [PEERS] [--mix] [--period S] [--cycles C]; got {n}")
+                    format!("usage: webrtc [PEERS] [--mix] [--period S] [--cycles C] [--dying S]; got {n}")
                 })?
             }
         }
@@ -170,7 +186,7 @@ async fn main() -> Result<(), String> {
     let mut kinds = HashMap::new();
     let mut kind_of = Vec::new();
     for i in 0..peers {
-        let (node, kind) = spawn(mix, i)?;
+        let (node, kind) = spawn(mix, i, dying)?;
         *kinds.entry(kind).or_insert(0) += 1;
         kind_of.push(kind);
         let (spray, rx) = SprayHandle::start(&node, protocol, config.clone(), i as u64)

@@ -261,13 +261,14 @@ fn run_one(args: &SprayArgs, n: usize) -> Result<Run, String> {
     let s = net.spray_stats();
     let t = net.stats();
     let stats = format!(
-        "exchanges {}, arcs moved {} (failed {}), joins bridged {}, arcs lost {} / replaced {}, connects refused {}, engine events {} ({:.0}/s of wall), {:.0} s CPU, peak RSS {:.0} MiB",
+        "exchanges {}, arcs moved {} (failed {}), joins bridged {}, arcs lost {} / replaced {}, other connects failed {}, connects refused {}, engine events {} ({:.0}/s of wall), {:.0} s CPU, peak RSS {:.0} MiB",
         s.exchanges_started,
         s.arcs_moved,
         s.moves_failed,
         s.joins_handled,
         s.arcs_lost,
         s.arcs_replaced,
+        s.connects_failed,
         t.connects_refused,
         net.sim().stats().engine_inputs,
         net.sim().stats().engine_inputs as f64 / started.elapsed().as_secs_f64().max(1e-9),
