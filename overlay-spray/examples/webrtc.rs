@@ -54,23 +54,17 @@ fn cpu_time() -> Duration {
 fn spawn(mix: bool, i: usize, dying: Option<u64>) -> Result<(Node, &'static str), String> {
     let rtc = RtcConfig::loopback();
     let config = match dying {
-        Some(s) => NodeConfig::with_engine(
-            Config::default().with_dying_timeout(Duration::from_secs(s)),
-        ),
+        Some(s) => {
+            NodeConfig::with_engine(Config::default().with_dying_timeout(Duration::from_secs(s)))
+        }
         None => NodeConfig::default(),
     };
     if mix && i % 2 == 1 {
         let t = transport_webrtcrs::WebRtcTransport::new(rtc).map_err(|e| e.to_string())?;
-        Ok((
-            Node::spawn(t, Keypair::generate(), config),
-            "webrtc-rs",
-        ))
+        Ok((Node::spawn(t, Keypair::generate(), config), "webrtc-rs"))
     } else {
         let t = transport_str0m::Str0mTransport::bind(&rtc).map_err(|e| e.to_string())?;
-        Ok((
-            Node::spawn(t, Keypair::generate(), config),
-            "str0m",
-        ))
+        Ok((Node::spawn(t, Keypair::generate(), config), "str0m"))
     }
 }
 
@@ -119,10 +113,7 @@ async fn report_period(
         .iter()
         .map(|(k, (sum, max, min))| {
             let count = kinds.iter().filter(|x| *x == k).count().max(1);
-            format!(
-                "{k}: mean {:.2} ({min}–{max})",
-                *sum as f64 / count as f64
-            )
+            format!("{k}: mean {:.2} ({min}–{max})", *sum as f64 / count as f64)
         })
         .collect();
     by_kind.sort();
@@ -138,6 +129,8 @@ async fn report_period(
     );
     Ok(())
 }
+
+const USAGE: &str = "usage: webrtc [PEERS] [--mix] [--period S] [--cycles C] [--dying S]";
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
@@ -169,11 +162,7 @@ async fn main() -> Result<(), String> {
                     .and_then(|v| v.parse().ok())
                     .ok_or("--cycles C")?
             }
-            n => {
-                peers = n.parse().map_err(|_| {
-                    format!("usage: webrtc [PEERS] [--mix] [--period S] [--cycles C] [--dying S]; got {n}")
-                })?
-            }
+            n => peers = n.parse().map_err(|_| format!("{USAGE}; got {n}"))?,
         }
     }
     let protocol = ProtocolId::new("spray").map_err(|e| e.to_string())?;
@@ -197,7 +186,10 @@ async fn main() -> Result<(), String> {
             let t0 = Instant::now();
             match tokio::time::timeout(Duration::from_secs(30), spray.join_via(&nodes[c])).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => eprintln!("peer {i} ({kind}): join via {c} ({}) failed: {e}", kind_of[c]),
+                Ok(Err(e)) => eprintln!(
+                    "peer {i} ({kind}): join via {c} ({}) failed: {e}",
+                    kind_of[c]
+                ),
                 Err(_) => eprintln!(
                     "peer {i} ({kind}): join via {c} ({}) still not done after {:.0} s; going on",
                     kind_of[c],
