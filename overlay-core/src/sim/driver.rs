@@ -360,6 +360,8 @@ impl Sim {
     /// Virtual time (from the start) of the next queued entry, if any.
     /// A driver that runs its own timers beside the simulation (an overlay
     /// protocol on top of the engines) steps until its next deadline.
+    /// Takes `&mut self`: engines that got input since the last read are
+    /// asked for their deadlines first (each once), so none is missed.
     pub fn next_at(&mut self) -> Option<Duration> {
         self.settle();
         self.queue.next_at()
