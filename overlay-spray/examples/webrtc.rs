@@ -12,7 +12,9 @@
 //! `--period SECONDS` (default 2); `--cycles C` shuffle periods to wait
 //! (default 15); `--dying SECONDS` the engine's dying timeout (default 60 s:
 //! with Δt = 2 s each peer then keeps about 30 periods of unused
-//! connections open).
+//! connections open); `--join-gap MS` pause after each join so that the
+//! contact's join bridges land before the next newcomer arrives (default
+//! 200).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -130,7 +132,8 @@ async fn report_period(
     Ok(())
 }
 
-const USAGE: &str = "usage: webrtc [PEERS] [--mix] [--period S] [--cycles C] [--dying S]";
+const USAGE: &str =
+    "usage: webrtc [PEERS] [--mix] [--period S] [--cycles C] [--dying S] [--join-gap MS]";
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
@@ -139,6 +142,7 @@ async fn main() -> Result<(), String> {
     let mut period = 2u64;
     let mut cycles = 15u32;
     let mut dying = None;
+    let mut join_gap = 200u64;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -155,6 +159,12 @@ async fn main() -> Result<(), String> {
                         .and_then(|v| v.parse().ok())
                         .ok_or("--dying SECONDS")?,
                 )
+            }
+            "--join-gap" => {
+                join_gap = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--join-gap MS")?
             }
             "--cycles" => {
                 cycles = args
@@ -204,6 +214,10 @@ async fn main() -> Result<(), String> {
                 }
             }
         }
+        // Let the contact's join bridges land before the next newcomer
+        // picks a contact: a contact whose view is still on its way hands
+        // the newcomer fewer arcs, and the mean view ends below ln N.
+        tokio::time::sleep(Duration::from_millis(join_gap)).await;
         nodes.push(node);
         sprays.push(spray);
         inboxes.push(rx);
