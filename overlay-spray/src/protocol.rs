@@ -142,9 +142,19 @@ struct Entry {
 enum Purpose {
     /// An arc to `peer` is handed out; drop it when the bridge opened.
     Move(PeerId),
-    /// Nothing to do when it ends (join bridges, replacements, leave).
+    /// A join bridge `q -> newcomer`: when it ends, start the next queued one.
+    Join,
+    /// Nothing to do when it ends (replacements, leave).
     Plain,
 }
+
+/// Join bridges a contact keeps in flight at once. Every join bridge of a
+/// newcomer reaches it through the contact, and an engine accepts a
+/// bounded number of pending handshakes relayed by one neighbour
+/// (`Config::max_pending_per_neighbour`, 32 by default): a contact with a
+/// larger view that bridged all at once would see the excess refused, and
+/// the network would lose those arcs for good.
+const JOIN_BRIDGES_IN_FLIGHT: usize = 16;
 
 /// One Spray peer, sans-IO. See the [crate docs](crate).
 #[derive(Debug)]
@@ -162,6 +172,10 @@ pub struct Spray {
     /// Arcs lost to one neighbour's failure so far (until its last one).
     lost: BTreeMap<PeerId, u32>,
     pending: BTreeMap<Token, Purpose>,
+    /// Join bridges `(q, newcomer)` waiting for a slot
+    /// (`JOIN_BRIDGES_IN_FLIGHT`).
+    join_queue: VecDeque<(PeerId, PeerId)>,
+    joins_in_flight: usize,
     next_token: u64,
     next_shuffle: Option<Instant>,
     leaving: bool,
@@ -185,6 +199,8 @@ impl Spray {
             joined: BTreeSet::new(),
             lost: BTreeMap::new(),
             pending: BTreeMap::new(),
+            join_queue: VecDeque::new(),
+            joins_in_flight: 0,
             next_token: 0,
             next_shuffle: None,
             leaving: false,
@@ -281,6 +297,7 @@ impl Spray {
         }
         self.leaving = true;
         self.next_shuffle = None;
+        self.join_queue.clear();
         let mut outs: Vec<PeerId> = self
             .view
             .iter()
@@ -359,8 +376,12 @@ impl Spray {
         let Some(purpose) = self.pending.remove(&token) else {
             return;
         };
-        if !ok && matches!(purpose, Purpose::Plain) {
+        if !ok && matches!(purpose, Purpose::Plain | Purpose::Join) {
             self.stats.connects_failed += 1;
+        }
+        if matches!(purpose, Purpose::Join) {
+            self.joins_in_flight = self.joins_in_flight.saturating_sub(1);
+            self.next_join_bridges();
         }
         if let Purpose::Move(peer) = purpose {
             if let Some(entry) = self
@@ -498,9 +519,21 @@ impl Spray {
         if targets.is_empty() {
             self.connect(None, Some(newcomer), Purpose::Plain);
         } else {
-            for q in targets {
-                self.connect(Some(q), Some(newcomer), Purpose::Plain);
-            }
+            self.join_queue
+                .extend(targets.into_iter().map(|q| (q, newcomer)));
+            self.next_join_bridges();
+        }
+    }
+
+    /// Start queued join bridges while fewer than `JOIN_BRIDGES_IN_FLIGHT`
+    /// are under way.
+    fn next_join_bridges(&mut self) {
+        while self.joins_in_flight < JOIN_BRIDGES_IN_FLIGHT {
+            let Some((q, newcomer)) = self.join_queue.pop_front() else {
+                break;
+            };
+            self.joins_in_flight += 1;
+            self.connect(Some(q), Some(newcomer), Purpose::Join);
         }
     }
 

@@ -110,6 +110,9 @@ pub struct SimStats {
     /// Times an engine asked again for a deadline that had just been
     /// handled (an engine bug; should stay 0).
     pub stuck_timers: u64,
+    /// Times an engine was asked for its next deadline: once per node that
+    /// got input, however many inputs it got before the clock could move.
+    pub deadline_polls: u64,
     /// The simulated transport's counters.
     pub transport: TransportStats,
 }
@@ -132,6 +135,9 @@ pub(crate) struct SimNode {
     pub(crate) peer: PeerId,
     /// The deadline the queue holds a timer for.
     timer: Option<Duration>,
+    /// Got input since its deadline was last asked for (it is in
+    /// [`Sim::dirty`]).
+    dirty: bool,
     outputs: Vec<(Duration, Output)>,
 }
 
@@ -145,6 +151,10 @@ pub struct Sim {
     pub(crate) transport: SimTransport,
     queue: Queue,
     pub(crate) nodes: Vec<SimNode>,
+    /// Nodes whose engine got input since their deadline was last asked
+    /// for: only these are asked again ([`Sim::settle`]), once each, before
+    /// the clock can move.
+    dirty: Vec<NodeId>,
     by_peer: BTreeMap<PeerId, NodeId>,
     routes: BTreeMap<HandshakeId, Route>,
     completions: BTreeMap<OpRef, Completion>,
@@ -153,6 +163,20 @@ pub struct Sim {
     trace: DefaultHasher,
     output_hook: Option<OutputHook>,
     local_violations: Vec<(Duration, Violation)>,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("seed", &self.config.seed)
+            .field("nodes", &self.nodes.len())
+            .field("elapsed", &self.queue.now())
+            .field("queued", &self.queue.len())
+            .field("routes", &self.routes.len())
+            .field("partitioned", &self.net.is_partitioned())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sim {
@@ -168,6 +192,7 @@ impl Sim {
             transport: SimTransport::default(),
             queue: Queue::default(),
             nodes: Vec::new(),
+            dirty: Vec::new(),
             by_peer: BTreeMap::new(),
             routes: BTreeMap::new(),
             completions: BTreeMap::new(),
@@ -195,6 +220,7 @@ impl Sim {
             engine,
             peer,
             timer: None,
+            dirty: false,
             outputs: Vec::new(),
         });
         self.by_peer.insert(peer, id);
@@ -334,7 +360,10 @@ impl Sim {
     /// Virtual time (from the start) of the next queued entry, if any.
     /// A driver that runs its own timers beside the simulation (an overlay
     /// protocol on top of the engines) steps until its next deadline.
-    pub fn next_at(&self) -> Option<Duration> {
+    /// Takes `&mut self`: engines that got input since the last read are
+    /// asked for their deadlines first (each once), so none is missed.
+    pub fn next_at(&mut self) -> Option<Duration> {
+        self.settle();
         self.queue.next_at()
     }
 
@@ -540,6 +569,7 @@ impl Sim {
 
     /// Process the next queue entry; `false` if the queue is empty.
     pub fn step(&mut self) -> bool {
+        self.settle();
         let Some((at, item)) = self.queue.pop() else {
             return false;
         };
@@ -570,6 +600,7 @@ impl Sim {
                     let span = tracing::debug_span!("peer", n = node.0);
                     span.in_scope(|| self.nodes[node.idx()].engine.handle_timeout(now));
                     self.after_input(node);
+                    self.settle();
                     let n = &mut self.nodes[node.idx()];
                     if n.timer.is_some_and(|d| d <= at) {
                         // The engine still wants a deadline it was just given:
@@ -642,7 +673,7 @@ impl Sim {
 
     /// Run until virtual time `t` (from the start); the clock ends at `t`.
     pub fn run_until(&mut self, t: Duration) {
-        while self.queue.next_at().is_some_and(|at| at <= t) {
+        while self.next_at().is_some_and(|at| at <= t) {
             self.step();
         }
         self.queue.advance_to(t);
@@ -656,10 +687,11 @@ impl Sim {
 
     /// Run until the network is quiet (see [`Sim::is_quiet`]), at most
     /// `limit` of virtual time; whether it got quiet.
+    #[must_use = "false means the network was still busy when the limit came"]
     pub fn run_until_quiet(&mut self, limit: Duration) -> bool {
         let end = self.queue.now() + limit;
         while self.queue.has_activity() {
-            match self.queue.next_at() {
+            match self.next_at() {
                 Some(at) if at <= end => {
                     self.step();
                 }
@@ -671,9 +703,10 @@ impl Sim {
 
     /// Run until nothing at all is scheduled (every timer fired), at most
     /// `limit` of virtual time; whether the queue emptied.
+    #[must_use = "false means timers were still queued when the limit came"]
     pub fn run_until_idle(&mut self, limit: Duration) -> bool {
         let end = self.queue.now() + limit;
-        while let Some(at) = self.queue.next_at() {
+        while let Some(at) = self.next_at() {
             if at > end {
                 return false;
             }
@@ -683,10 +716,11 @@ impl Sim {
     }
 
     /// Run until `op` completes (at most `limit`); its completion.
+    #[must_use = "None means the operation had not completed when the limit came"]
     pub fn run_until_complete(&mut self, op: OpRef, limit: Duration) -> Option<Completion> {
         let end = self.queue.now() + limit;
         while !self.completions.contains_key(&op) {
-            match self.queue.next_at() {
+            match self.next_at() {
                 Some(at) if at <= end => {
                     self.step();
                 }
@@ -751,18 +785,34 @@ impl Sim {
                 self.nodes[idx].outputs.push((t, out));
             }
         }
-        let deadline = self.nodes[idx]
-            .engine
-            .poll_timeout()
-            .map(|t| t.saturating_duration_since(self.base));
         let n = &mut self.nodes[idx];
-        if let Some(d) = deadline {
-            if n.timer != Some(d) {
-                n.timer = Some(d);
-                self.queue.push(d, Item::Timer { node });
+        if !n.dirty {
+            n.dirty = true;
+            self.dirty.push(node);
+        }
+    }
+
+    /// Ask every node that got input since the last call for its deadline
+    /// (once, however many inputs it got) and re-arm its timer. Runs before
+    /// the queue is read, so no deadline is missed; nodes without input are
+    /// never asked.
+    fn settle(&mut self) {
+        while let Some(node) = self.dirty.pop() {
+            let n = &mut self.nodes[node.idx()];
+            n.dirty = false;
+            self.stats.deadline_polls += 1;
+            let deadline = n
+                .engine
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(self.base));
+            if let Some(d) = deadline {
+                if n.timer != Some(d) {
+                    n.timer = Some(d);
+                    self.queue.push(d, Item::Timer { node });
+                }
+            } else {
+                n.timer = None;
             }
-        } else {
-            n.timer = None;
         }
     }
 

@@ -42,12 +42,12 @@
 //! let (a, b, c) = (sim.add_node(), sim.add_node(), sim.add_node());
 //! let ab = sim.join(a, b, p)?;
 //! let cb = sim.join(c, b, p)?;
-//! sim.run_until_quiet(Duration::from_secs(30));
+//! assert!(sim.run_until_quiet(Duration::from_secs(30)));
 //! assert!(sim.completion(ab).is_some_and(|c| c.result.is_ok()));
 //! assert!(sim.completion(cb).is_some_and(|c| c.result.is_ok()));
 //! // b bridges a to c.
 //! let bridge = sim.connect(b, p, &[a], &[c])?;
-//! sim.run_until_quiet(Duration::from_secs(30));
+//! assert!(sim.run_until_quiet(Duration::from_secs(30)));
 //! assert!(sim.completion(bridge).is_some_and(|c| c.result.is_ok()));
 //! assert_eq!(sim.engine(a).outview(&p).get(&sim.peer(c)), Some(&1));
 //! sim.check_invariants()?;

@@ -50,6 +50,116 @@ pub(crate) struct SprayArgs {
     /// Directory for the SVG plots and the markdown report.
     #[arg(long, default_value = "target/n2n-spray")]
     out: PathBuf,
+    /// Every K cycles (and after growth), write the measures so far to
+    /// `snapshot-N.md` in `--out` (0: only at the end). A long run that is
+    /// stopped early still leaves its latest figures.
+    #[arg(long, default_value_t = 10)]
+    snapshot_every: u32,
+}
+
+/// Peak resident set size of this process so far (`VmHWM`), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// CPU time (user + system) of this process so far.
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            let utime: u64 = rest.get(11)?.parse().ok()?;
+            let stime: u64 = rest.get(12)?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .unwrap_or(0);
+    // Linux reports clock ticks of 1/100 s.
+    Duration::from_millis(ticks * 10)
+}
+
+/// The measures of the overlay now, as markdown: view size and in-degree
+/// (summary, histogram), in-degree by join order, clustering, sampled
+/// shortest paths, components.
+fn snapshot(net: &SpraySim, args: &SprayArgs, n: usize, cycle: u32, started: Instant) -> String {
+    let g = net.graph();
+    let views = Summary::of(&g.view_sizes());
+    let ins_v = g.in_degrees();
+    let ins = Summary::of(&ins_v);
+    let (path, reach) = g.mean_shortest_path(args.sources, args.seed);
+    let events = net.sim().stats().engine_inputs;
+    let wall = started.elapsed().as_secs_f64();
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "Spray, N = {n} (live {}), cycle {cycle} after growth, Δt {} s, seed {}.\n",
+        g.len(),
+        args.period,
+        args.seed
+    );
+    let _ = writeln!(
+        md,
+        "| ln N | mean view | view min–max | in-degree mean / max / std dev | clustering | mean shortest path ({} roots) | reachable | arcs | components |",
+        args.sources.min(g.len())
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| {:.2} | {:.2} | {}–{} | {:.2} / {} / {:.2} | {:.5} | {:.2} | {:.3} | {} | {} |\n",
+        (g.len().max(1) as f64).ln(),
+        views.mean,
+        views.min,
+        views.max,
+        ins.mean,
+        ins.max,
+        ins.std_dev,
+        g.clustering(),
+        path,
+        reach,
+        g.arcs(),
+        g.components()
+    );
+    let _ = writeln!(
+        md,
+        "Cost so far: {wall:.0} s wall, {:.0} s CPU, {events} engine events ({:.0} events/s of wall), peak RSS {:.0} MiB (the machine is shared with other jobs: wall times are noisy).\n",
+        cpu_time().as_secs_f64(),
+        events as f64 / wall.max(1e-9),
+        peak_rss_mib()
+    );
+    for (what, values) in [("in-degree", &ins_v), ("view size", &g.view_sizes())] {
+        let h = Graph::histogram(values);
+        let _ = writeln!(md, "{what} histogram (value: peers):\n");
+        let cells: Vec<String> = h
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(k, c)| format!("{k}: {c}"))
+            .collect();
+        let _ = writeln!(md, "{}\n", cells.join(", "));
+    }
+    // Peers in join order (node ids grow as peers are added): does an
+    // early joiner keep a larger in-degree?
+    let tenths = 10.min(ins_v.len().max(1));
+    let _ = writeln!(
+        md,
+        "in-degree by join order (tenths of the peers, earliest first): mean / max\n"
+    );
+    let chunk = ins_v.len().div_ceil(tenths).max(1);
+    let cells: Vec<String> = ins_v
+        .chunks(chunk)
+        .map(|c| {
+            let s = Summary::of(c);
+            format!("{:.2} / {}", s.mean, s.max)
+        })
+        .collect();
+    let _ = writeln!(md, "{}\n", cells.join(" · "));
+    md
 }
 
 /// The paper's figures, for the side-by-side table.
@@ -99,10 +209,15 @@ fn run_one(args: &SprayArgs, n: usize) -> Result<Run, String> {
     net.grow(n, args.join_rate.unwrap_or(n as f64 / 50.0));
     let grow_wall = started.elapsed();
     eprintln!(
-        "spray: {n} peers joined in {:.1} s (wall), {} members",
+        "spray: {n} peers joined in {:.1} s (wall), {} members, peak RSS {:.0} MiB",
         grow_wall.as_secs_f64(),
-        net.members()
+        net.members(),
+        peak_rss_mib()
     );
+    let snap_path = args.out.join(format!("snapshot-{n}.md"));
+    if args.snapshot_every > 0 {
+        write(&snap_path, &snapshot(&net, args, n, 0, started))?;
+    }
     let mut series = Vec::new();
     let min = args.churn.unwrap_or(n).min(n);
     let half = args.churn_cycles.max(1);
@@ -122,14 +237,19 @@ fn run_one(args: &SprayArgs, n: usize) -> Result<Run, String> {
         }
         let g = net.graph();
         series.push((f64::from(cycle + 1), g.len(), mean_view(&g), g.components()));
-        if (cycle + 1) % 10 == 0 {
-            eprintln!(
-                "spray: {n} peers, cycle {}: {} live, mean view {:.2}, {:.0} s wall",
-                cycle + 1,
-                g.len(),
-                mean_view(&g),
-                started.elapsed().as_secs_f64()
-            );
+        let wall = started.elapsed().as_secs_f64();
+        let events = net.sim().stats().engine_inputs;
+        eprintln!(
+            "spray: {n} peers, cycle {}: {} live, mean view {:.2}, {wall:.0} s wall, {:.0} s CPU, {events} events ({:.0}/s), peak RSS {:.0} MiB",
+            cycle + 1,
+            g.len(),
+            mean_view(&g),
+            cpu_time().as_secs_f64(),
+            events as f64 / wall.max(1e-9),
+            peak_rss_mib()
+        );
+        if args.snapshot_every > 0 && (cycle + 1) % args.snapshot_every == 0 {
+            write(&snap_path, &snapshot(&net, args, n, cycle + 1, started))?;
         }
     }
     let g = net.graph();
@@ -141,15 +261,19 @@ fn run_one(args: &SprayArgs, n: usize) -> Result<Run, String> {
     let s = net.spray_stats();
     let t = net.stats();
     let stats = format!(
-        "exchanges {}, arcs moved {} (failed {}), joins bridged {}, arcs lost {} / replaced {}, connects refused {}, engine inputs {}",
+        "exchanges {}, arcs moved {} (failed {}), joins bridged {}, arcs lost {} / replaced {}, other connects failed {}, connects refused {}, engine events {} ({:.0}/s of wall), {:.0} s CPU, peak RSS {:.0} MiB",
         s.exchanges_started,
         s.arcs_moved,
         s.moves_failed,
         s.joins_handled,
         s.arcs_lost,
         s.arcs_replaced,
+        s.connects_failed,
         t.connects_refused,
-        net.sim().stats().engine_inputs
+        net.sim().stats().engine_inputs,
+        net.sim().stats().engine_inputs as f64 / started.elapsed().as_secs_f64().max(1e-9),
+        cpu_time().as_secs_f64(),
+        peak_rss_mib()
     );
     Ok(Run {
         n,
