@@ -7,7 +7,8 @@
 //! set up the same identities and handshakes on every input; memoized,
 //! that setup costs a table look-up instead of a dozen curve operations,
 //! while each input still gets fresh engines. Only the API the workspace
-//! uses is provided.
+//! uses is provided; a failed decoding or verification returns
+//! `SignatureError::new()` (the workspace only asks whether it failed).
 
 use std::collections::HashMap;
 use std::hash::Hash;
