@@ -91,7 +91,28 @@ pub enum ConnectFailure {
     /// protocols per connection, requests waiting on one handshake...).
     /// See `docs/LIMITS.md`; retry later or raise the limit in [`crate::Config`].
     #[error("refused by a resource limit: {0}")]
-    LimitReached(&'static str),
+    LimitReached(Limit),
+}
+
+/// The resource limit that refused a request ([`ConnectFailure::LimitReached`]);
+/// each is a setting of [`crate::Config`], listed in `docs/LIMITS.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Limit {
+    /// Arcs per peer pair and protocol, or protocols per connection
+    /// (`Config::with_max_arcs_per_pair`, `with_max_protocols_per_connection`).
+    #[error("arcs per pair or protocols per connection")]
+    ArcsOrProtocols,
+    /// Arcs per peer pair and protocol (`Config::with_max_arcs_per_pair`).
+    #[error("arcs per pair")]
+    ArcsPerPair,
+    /// Requests coalesced on one pending handshake (`Config::with_max_coalesced`).
+    #[error("requests waiting on one handshake")]
+    Coalesced,
+    /// Pending handshakes opened on behalf of one neighbour
+    /// (`Config::with_max_pending_per_neighbour`).
+    #[error("pending handshakes per neighbour")]
+    PendingPerNeighbour,
 }
 
 /// Why a bridge or a remote peer failed a connect, as carried on the wire.

@@ -92,7 +92,7 @@ pub use connection::{ConnState, ConnStats, ConnectionInfo, Via};
 pub use engine::{DropReason, Engine, EngineStats, SignalError, TimeoutReason};
 pub use error::{ArcError, ConnectError, SendError};
 pub use event::{
-    ArcCloseReason, BridgeFailure, Completion, ConnectFailure, Direction, Event, Output,
+    ArcCloseReason, BridgeFailure, Completion, ConnectFailure, Direction, Event, Limit, Output,
 };
 pub use id::{ConnId, HandshakeId, IdParseError, Keypair, OpId, PeerId, ProtocolId, RequestId};
 pub use memory::{MemoryNetwork, MemoryTransport};

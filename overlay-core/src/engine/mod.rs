@@ -27,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::Config;
 use crate::connection::{ArcRequest, Conn, ConnState, ConnStats, ConnectionInfo, Via, Waiter};
 use crate::error::{ArcError, SendError};
-use crate::event::{ArcCloseReason, ConnectFailure, Direction, Event, Output};
+use crate::event::{ArcCloseReason, ConnectFailure, Direction, Event, Limit, Output};
 use crate::id::{ConnId, HandshakeId, Keypair, OpId, PeerId, ProtocolId, RequestId};
 use crate::transport::{CloseReason, Role, TransportCommand, TransportEvent};
 use crate::wire::{Frame, MessageFrames};
@@ -714,9 +714,9 @@ impl Engine {
     }
 
     /// Refuse `request` for a resource limit (counted).
-    fn refuse(&mut self, request: ArcRequest, peer: PeerId, limit: &'static str) {
+    fn refuse(&mut self, request: ArcRequest, peer: PeerId, limit: Limit) {
         self.stats.refused_requests += 1;
-        tracing::debug!(peer = %peer.short(), limit, "arc request refused by a limit");
+        tracing::debug!(peer = %peer.short(), %limit, "arc request refused by a limit");
         self.resolve_request(
             request,
             Some(peer),
@@ -824,7 +824,7 @@ impl Engine {
             match state {
                 Some(s) if s.is_established() => {
                     if !self.arc_room(id, &protocol, count) {
-                        self.refuse(request, peer, "arcs per pair or protocols per connection");
+                        self.refuse(request, peer, Limit::ArcsOrProtocols);
                         return;
                     }
                     self.revive(id);
@@ -848,7 +848,7 @@ impl Engine {
                 }
                 Some(_) => {
                     if !self.coalesce_room(id, &protocol, count) {
-                        self.refuse(request, peer, "requests waiting on one handshake");
+                        self.refuse(request, peer, Limit::Coalesced);
                         return;
                     }
                     self.stats.coalesced += 1;
@@ -886,12 +886,12 @@ impl Engine {
             return;
         }
         if count > self.config.max_arcs_per_pair {
-            self.refuse(request, peer, "arcs per pair");
+            self.refuse(request, peer, Limit::ArcsPerPair);
             return;
         }
         if let Via::Bridge(bridge) = via {
             if self.pending_via(bridge) >= self.config.max_pending_per_neighbour {
-                self.refuse(request, peer, "pending handshakes per neighbour");
+                self.refuse(request, peer, Limit::PendingPerNeighbour);
                 return;
             }
         }

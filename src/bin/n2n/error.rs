@@ -148,9 +148,6 @@ pub(crate) enum CliError {
     /// The simulation broke an invariant of the overlay (a bug).
     #[error("the simulation broke an invariant: {0}")]
     Invariant(#[source] InvariantError),
-    /// `n2n spray` failed (its message says what to do).
-    #[error("{0}")]
-    Spray(String),
     /// An `n2n peer` command named no known peer.
     #[error("no neighbour has an id starting with {0:?}: /peers lists them")]
     NoSuchPeer(String),

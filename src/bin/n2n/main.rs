@@ -109,7 +109,7 @@ fn main() -> ExitCode {
         Command::Peer(args) => runtime.block_on(peer::run(args)),
         Command::Sim(args) => sim::run(args),
         // spray.rs (the Spray lane's) still reports its errors as text.
-        Command::Spray(args) => spray::run(args).map_err(CliError::Spray),
+        Command::Spray(args) => spray::run(args),
         Command::Bench { quick } => bench(quick),
     };
     // Background tasks (transports, clients) are not waited for.

@@ -4,6 +4,7 @@
 //! components; with churn, the view size as the network shrinks and grows.
 //! Prints markdown tables and writes SVG plots.
 
+use crate::error::CliError;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -196,8 +197,8 @@ fn mean_view(g: &Graph) -> f64 {
     }
 }
 
-fn run_one(args: &SprayArgs, n: usize) -> Result<Run, String> {
-    let protocol = ProtocolId::new("spray").map_err(|e| e.to_string())?;
+fn run_one(args: &SprayArgs, n: usize) -> Result<Run, CliError> {
+    let protocol = ProtocolId::new("spray").map_err(CliError::ProtocolName)?;
     let period = Duration::from_secs(args.period.max(1));
     let started = Instant::now();
     let mut net = SpraySim::new(
@@ -322,17 +323,25 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:.digits$}"))
 }
 
-fn write(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+fn write(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(|source| CliError::WriteFile {
+        path: path.to_owned(),
+        source,
+    })
 }
 
-pub(crate) fn run(args: SprayArgs) -> Result<(), String> {
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| format!("cannot create {}: {e}; check --out", args.out.display()))?;
+pub(crate) fn run(args: SprayArgs) -> Result<(), CliError> {
+    std::fs::create_dir_all(&args.out).map_err(|source| CliError::CreateDir {
+        path: args.out.clone(),
+        source,
+    })?;
     let mut runs = Vec::new();
     for &n in &args.peers {
         if n < 2 {
-            return Err("--peers: every size must be at least 2".into());
+            return Err(CliError::Argument {
+                flag: "--peers",
+                rule: "sizes must each be at least 2",
+            });
         }
         runs.push(run_one(&args, n)?);
     }
