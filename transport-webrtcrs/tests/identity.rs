@@ -20,7 +20,7 @@ async fn make() -> WebRtcTransport {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_in_the_middle_is_refused_at_both_ends() -> Result<(), String> {
-    let out = attack::relay_in_the_middle(make, Duration::from_secs(10)).await?;
+    let out = attack::relay_in_the_middle(make, Duration::from_secs(20)).await?;
     println!("{out:?}");
     assert_relay_refused(&out, InitiatorSees::AnyFailure);
     Ok(())
