@@ -128,7 +128,8 @@ fn report(name: &str, mut times: Vec<Duration>) {
     );
 }
 
-async fn bulk(frames: u32, size: usize) -> Result<(), BoxError> {
+/// Two transports with connection 1 open between them (A offers).
+async fn open_pair() -> Result<(WebRtcTransport, WebRtcTransport, ConnId), BoxError> {
     let mut a = WebRtcTransport::bind(&RtcConfig::loopback())?;
     let mut b = WebRtcTransport::bind(&RtcConfig::loopback())?;
     let conn = ConnId(1);
@@ -152,6 +153,11 @@ async fn bulk(frames: u32, size: usize) -> Result<(), BoxError> {
             open += 1;
         }
     }
+    Ok((a, b, conn))
+}
+
+async fn bulk(frames: u32, size: usize) -> Result<(), BoxError> {
+    let (mut a, mut b, conn) = open_pair().await?;
     let window = a.send_window();
     let payload = Bytes::from(vec![7u8; size]);
     let t0 = Instant::now();
@@ -229,29 +235,7 @@ async fn idle_cpu() -> Result<(), BoxError> {
 
 /// Round trip of a 32-byte frame, A -> B -> A, through both transports.
 async fn rtt(rounds: u32) -> Result<(), BoxError> {
-    let mut a = WebRtcTransport::bind(&RtcConfig::loopback())?;
-    let mut b = WebRtcTransport::bind(&RtcConfig::loopback())?;
-    let conn = ConnId(1);
-    a.handle_command(
-        Instant::now(),
-        TransportCommand::Open {
-            conn,
-            role: Role::Initiator,
-        },
-    )?;
-    b.handle_command(
-        Instant::now(),
-        TransportCommand::Open {
-            conn,
-            role: Role::Acceptor,
-        },
-    )?;
-    let mut open = 0;
-    while open < 2 {
-        if let (_, TransportEvent::Opened { .. }) = pump(&mut a, &mut b).await? {
-            open += 1;
-        }
-    }
+    let (mut a, mut b, conn) = open_pair().await?;
     let ping = Bytes::from(vec![1u8; 32]);
     let mut times = Vec::new();
     for _ in 0..rounds {
