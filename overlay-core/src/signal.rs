@@ -205,8 +205,30 @@ impl SignedSignal {
         signal: Signal,
         more: Vec<Signal>,
     ) -> SignedSignal {
-        let t = bundle_transcript(
+        Self::sign_bundle_with(
             &origin.peer_id(),
+            |t| origin.sign(t),
+            destination,
+            handshake,
+            seq,
+            signal,
+            more,
+        )
+    }
+
+    /// [`SignedSignal::sign_bundle`] with the signing done by `sign` (the
+    /// engine's signer) for `origin`.
+    pub(crate) fn sign_bundle_with(
+        origin: &PeerId,
+        sign: impl FnOnce(&[u8]) -> [u8; 64],
+        destination: Option<&PeerId>,
+        handshake: HandshakeId,
+        seq: u32,
+        signal: Signal,
+        more: Vec<Signal>,
+    ) -> SignedSignal {
+        let t = bundle_transcript(
+            origin,
             destination,
             handshake,
             seq,
@@ -214,7 +236,7 @@ impl SignedSignal {
         );
         SignedSignal {
             seq,
-            signature: SignatureBytes(origin.sign(&t)),
+            signature: SignatureBytes(sign(&t)),
             signal,
             more,
         }

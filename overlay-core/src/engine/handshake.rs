@@ -11,13 +11,11 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
-use ed25519_dalek::VerifyingKey;
-
 use super::ops::{DropReason, EarlySignal};
 use super::Engine;
 use crate::connection::{ConnState, Via};
 use crate::event::{ArcCloseReason, BridgeFailure, ConnectFailure, Direction, Event, Output};
-use crate::id::{verify_with, ConnId, HandshakeId, PeerId, ProtocolId};
+use crate::id::{ConnId, HandshakeId, PeerId, ProtocolId};
 use crate::signal::{Signal, SignalEnvelope, SignedSignal, MAX_BUNDLE, MAX_SIGNAL_SEQ};
 use crate::transport::{ChannelBinding, Fingerprint, Role, TransportCommand};
 use crate::wire::{hello_transcript, Frame};
@@ -37,47 +35,6 @@ impl SeqSet {
         let fresh = self.0[w] & (1 << b) == 0;
         self.0[w] |= 1 << b;
         fresh
-    }
-}
-
-/// Decoded public keys of peers whose signatures were checked (decoding
-/// a key, a square root in the field, is a fair part of a verification).
-///
-/// A memo of a pure function (the bytes of a [`PeerId`] decide its key),
-/// shared by the engines of one thread: a process that runs many engines
-/// on one thread (the simulator, a test, a hub of nodes) decodes each
-/// peer's key once instead of once per engine. Only keys that verified a
-/// valid signature are kept, and the memo is bounded: cleared when full.
-#[derive(Default)]
-pub(crate) struct KeyCache;
-
-const KEY_CACHE_MAX: usize = 16_384;
-
-thread_local! {
-    static KEYS: std::cell::RefCell<std::collections::HashMap<PeerId, VerifyingKey>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
-impl KeyCache {
-    fn verify(&mut self, peer: &PeerId, message: &[u8], signature: &[u8; 64]) -> bool {
-        let cached = KEYS.with(|k| k.borrow().get(peer).copied());
-        if let Some(k) = cached {
-            return verify_with(&k, message, signature);
-        }
-        let Some(k) = peer.verifying_key() else {
-            return false;
-        };
-        let ok = verify_with(&k, message, signature);
-        if ok {
-            KEYS.with(|keys| {
-                let mut keys = keys.borrow_mut();
-                if keys.len() >= KEY_CACHE_MAX {
-                    keys.clear();
-                }
-                keys.insert(*peer, k);
-            });
-        }
-        ok
     }
 }
 
@@ -219,8 +176,9 @@ impl Engine {
         let first = signals.remove(0);
         match (via, peer) {
             (Via::OutOfBand, to) => {
-                let signed = SignedSignal::sign_bundle(
-                    &self.keypair,
+                let signed = SignedSignal::sign_bundle_with(
+                    &self.local,
+                    |t| self.signer.sign(t),
                     to.as_ref(),
                     handshake,
                     seq,
@@ -232,8 +190,9 @@ impl Engine {
             }
             (Via::Bridge(bridge), Some(to)) => match self.established(&bridge) {
                 Some(bid) => {
-                    let signal = SignedSignal::sign_bundle(
-                        &self.keypair,
+                    let signal = SignedSignal::sign_bundle_with(
+                        &self.local,
+                        |t| self.signer.sign(t),
                         Some(&to),
                         handshake,
                         seq,
@@ -291,7 +250,10 @@ impl Engine {
             _ => return self.forged(origin, DropReason::Misaddressed),
         }
         let transcript = signed.transcript(&origin, destination.as_ref(), h);
-        if !self.keys.verify(&origin, &transcript, &signed.signature.0) {
+        if !self
+            .signer
+            .verify(&origin, &transcript, &signed.signature.0)
+        {
             return self.forged(origin, DropReason::BadSignature);
         }
         // One signature, checked: the signals act one by one, in order; the
@@ -702,7 +664,7 @@ impl Engine {
             (b.local, b.remote)
         });
         let transcript = hello_transcript(c.handshake, &self.local, &peer, &mine, &theirs);
-        let signature = self.keypair.sign(&transcript);
+        let signature = self.signer.sign(&transcript);
         let hello = Frame::Hello {
             handshake: c.handshake,
             peer: self.local,
@@ -735,7 +697,7 @@ impl Engine {
             Some("hello from another peer than the handshake's")
         } else {
             let transcript = hello_transcript(handshake, &sender, &self.local, &theirs, &mine);
-            (!self.keys.verify(&sender, &transcript, &signature))
+            (!self.signer.verify(&sender, &transcript, &signature))
                 .then_some("hello signature does not match this connection's DTLS certificates")
         };
         if let Some(why) = why {

@@ -14,6 +14,7 @@
 mod frames;
 mod handshake;
 mod ops;
+mod signer;
 mod table;
 mod timers;
 
@@ -96,7 +97,7 @@ pub struct EngineStats {
 /// The overlay state machine of one node. See the [module docs](self).
 pub struct Engine {
     config: Config,
-    keypair: Keypair,
+    signer: signer::Signer,
     local: PeerId,
     rng: ChaCha8Rng,
     window: usize,
@@ -116,7 +117,6 @@ pub struct Engine {
     to_sign: VecDeque<(Instant, ConnId)>,
     /// Bytes buffered by every connection's reassembler.
     reassembly_memory: usize,
-    keys: handshake::KeyCache,
     recent_offers: handshake::RecentOffers,
     commands: VecDeque<TransportCommand>,
     outputs: VecDeque<Output>,
@@ -142,11 +142,11 @@ impl Engine {
     /// ids (the simulator seeds it; a node passes OS randomness).
     /// `send_window` is the transport's [`crate::Transport::send_window`].
     pub fn new(config: Config, keypair: Keypair, seed: u64, send_window: usize) -> Self {
-        let local = keypair.peer_id();
+        let signer = signer::Signer::new(keypair);
         Engine {
             config,
-            keypair,
-            local,
+            local: signer.local(),
+            signer,
             rng: ChaCha8Rng::seed_from_u64(seed),
             window: send_window.max(1),
             conns: ConnTable::default(),
@@ -160,12 +160,17 @@ impl Engine {
             early: VecDeque::new(),
             to_sign: VecDeque::new(),
             reassembly_memory: 0,
-            keys: handshake::KeyCache,
             recent_offers: handshake::RecentOffers::default(),
             commands: VecDeque::new(),
             outputs: VecDeque::new(),
             stats: EngineStats::default(),
         }
+    }
+
+    /// Sign and check with the simulator's stand-in for Ed25519, keyed by
+    /// `secret` (see [`crate::sim::Signatures::Simulated`]). Simulator only.
+    pub(crate) fn simulate_signatures(&mut self, secret: [u8; 32]) {
+        self.signer.simulate(secret);
     }
 
     // ----- getters -------------------------------------------------------

@@ -68,7 +68,7 @@ mod network;
 mod queue;
 mod transport;
 
-pub use driver::{NoConnection, OpRef, OutputHook, Sim, SimConfig, SimStats};
+pub use driver::{NoConnection, OpRef, OutputHook, Signatures, Sim, SimConfig, SimStats};
 pub use invariant::{InvariantError, Report, Violation};
 pub use network::{NetConfig, NodeId};
 pub use transport::{Fault, FaultHook, TransportStats};

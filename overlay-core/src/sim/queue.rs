@@ -1,5 +1,9 @@
 //! The event queue on the virtual clock: a min-heap on `(time, sequence)`,
 //! so events at the same instant keep the order they were scheduled in.
+//!
+//! The heap holds small keys (24 bytes); the items themselves (a transport
+//! event, a signal envelope: a few hundred bytes) stay put in a slab, so
+//! sifting the heap moves keys, not items.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -49,9 +53,10 @@ impl Item {
 struct Entry {
     at: Duration,
     seq: u64,
+    /// Where the item waits in [`Queue::slots`].
+    slot: u32,
     /// Counted as network activity (see [`Queue::push`]).
     active: bool,
-    item: Item,
 }
 
 impl PartialEq for Entry {
@@ -76,6 +81,10 @@ impl Ord for Entry {
 #[derive(Default)]
 pub(crate) struct Queue {
     heap: BinaryHeap<Entry>,
+    /// The items of the heap's entries, by slot; `None` when free.
+    slots: Vec<Option<Item>>,
+    /// Free slots.
+    free: Vec<u32>,
     seq: u64,
     now: Duration,
     /// Entries that are network activity (everything but timers).
@@ -99,11 +108,21 @@ impl Queue {
         }
         let at = at.max(self.now);
         self.seq += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(item);
+                slot
+            }
+            None => {
+                self.slots.push(Some(item));
+                (self.slots.len() - 1) as u32
+            }
+        };
         self.heap.push(Entry {
             at,
             seq: self.seq,
+            slot,
             active,
-            item,
         });
     }
 
@@ -124,7 +143,9 @@ impl Queue {
             self.active -= 1;
         }
         self.now = self.now.max(e.at);
-        Some((e.at, e.item))
+        let item = self.slots.get_mut(e.slot as usize)?.take()?;
+        self.free.push(e.slot);
+        Some((e.at, item))
     }
 
     /// Move the clock forward to `t` (when nothing is due before it).

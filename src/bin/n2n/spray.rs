@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use n2n_overlay::sim::SimConfig;
+use n2n_overlay::sim::{Signatures, SimConfig};
 use n2n_overlay::ProtocolId;
 use overlay_spray::graph::{Graph, Summary};
 use overlay_spray::plot::{bar_chart, line_chart, Series};
@@ -56,6 +56,18 @@ pub(crate) struct SprayArgs {
     /// stopped early still leaves its latest figures.
     #[arg(long, default_value_t = 10)]
     snapshot_every: u32,
+    /// How the simulated peers sign their handshakes: `ed25519` as real
+    /// peers do, or `simulated`, a keyed hash in its place (the same
+    /// checks, more than twice as fast at 10,000 peers; for 100,000).
+    #[arg(long, value_enum, default_value_t = SignatureArg::Ed25519)]
+    signatures: SignatureArg,
+}
+
+/// `--signatures`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SignatureArg {
+    Ed25519,
+    Simulated,
 }
 
 /// Peak resident set size of this process so far (`VmHWM`), in MiB.
@@ -202,7 +214,10 @@ fn run_one(args: &SprayArgs, n: usize) -> Result<Run, CliError> {
     let period = Duration::from_secs(args.period.max(1));
     let started = Instant::now();
     let mut net = SpraySim::new(
-        SimConfig::new(args.seed),
+        SimConfig::new(args.seed).with_signatures(match args.signatures {
+            SignatureArg::Ed25519 => Signatures::Ed25519,
+            SignatureArg::Simulated => Signatures::Simulated,
+        }),
         SprayConfig::default().with_period(period),
         protocol,
     );
