@@ -79,14 +79,14 @@ fn simulated(secret: &[u8; 32], signer: &PeerId, message: &[u8]) -> [u8; 64] {
     h.finalize().into()
 }
 
-/// Decoded public keys of peers whose signatures were checked (decoding a
-/// key, a square root in the field, is a fair part of a verification).
-///
-/// A memo of a pure function (the bytes of a [`PeerId`] decide its key),
-/// shared by the engines of one thread: a process that runs many engines on
-/// one thread (the simulator, a test, a hub of nodes) decodes each peer's
-/// key once instead of once per engine. Only keys that verified a valid
-/// signature are kept, and the memo is bounded: cleared when full.
+// Decoded public keys of peers whose signatures were checked (decoding a
+// key, a square root in the field, is a fair part of a verification).
+//
+// A memo of a pure function (the bytes of a `PeerId` decide its key),
+// shared by the engines of one thread: a process that runs many engines on
+// one thread (the simulator, a test, a hub of nodes) decodes each peer's
+// key once instead of once per engine. Only keys that verified a valid
+// signature are kept, and the memo is bounded: cleared when full.
 const KEY_MEMO_MAX: usize = 16_384;
 
 thread_local! {
