@@ -19,12 +19,13 @@ use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceCandidateInit, RTCIceCandidateType, RTCIceGatheringState, RTCIceServer,
-    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
-    StatsSelector,
+    RTCIceCandidateInit, RTCIceCandidateType, RTCIceConnectionState, RTCIceGatheringState,
+    RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+    SettingEngineBuilder, StatsSelector,
 };
 
 use crate::config::Settings;
+use crate::early::EarlyPackets;
 use crate::runtime::{DriverWake, NudgeRuntime};
 
 /// Label of the one data channel of a connection.
@@ -68,6 +69,11 @@ pub(crate) struct Counters {
     pub(crate) dropped_callbacks: AtomicU64,
     /// Remote candidates the library rejected (logged, ignored).
     pub(crate) rejected_candidates: AtomicU64,
+    /// Early datagrams held (see `early.rs`), released to the library,
+    /// and not held because a connection already held its maximum.
+    pub(crate) early_held: AtomicU64,
+    pub(crate) early_released: AtomicU64,
+    pub(crate) early_overflow: AtomicU64,
     /// Driver flush passes and nudges, summed at connection end.
     pub(crate) flushes: AtomicU64,
     pub(crate) nudges: AtomicU64,
@@ -109,6 +115,8 @@ struct HandlerShared {
 
 struct Handler {
     shared: Weak<HandlerShared>,
+    /// Told when ICE selected a pair (released early DTLS records).
+    early: Arc<EarlyPackets>,
 }
 
 impl Handler {
@@ -138,6 +146,17 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
         if state == RTCIceGatheringState::Complete {
             self.push(HandlerEvent::GatheringComplete);
+        }
+    }
+
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        // Called on the driver task in the same pass as the selection, after
+        // the DTLS handler saw it: DTLS records held until now are usable.
+        if matches!(
+            state,
+            RTCIceConnectionState::Connected | RTCIceConnectionState::Completed
+        ) {
+            self.early.set_selected();
         }
     }
 
@@ -240,6 +259,8 @@ struct Conn {
     events: mpsc::Sender<Tagged>,
     pc: Arc<dyn PeerConnection>,
     wake: Arc<DriverWake>,
+    /// Told when the remote description is applied (released early checks).
+    early: Arc<EarlyPackets>,
     counters: Arc<Counters>,
     /// Remote candidates that came before the remote description.
     early_candidates: EarlyCandidates,
@@ -270,7 +291,8 @@ pub(crate) async fn run(start: ConnStart) {
         counters: Arc::clone(&counters),
     });
     let wake = DriverWake::new();
-    let pc = match build(&settings, &shared, &wake).await {
+    let early = EarlyPackets::new(settings.hold_early_packets, &counters);
+    let pc = match build(&settings, &shared, &wake, &early).await {
         Ok(pc) => pc,
         Err(err) => {
             let reason = CloseReason::Failed(format!("cannot create the connection: {err}"));
@@ -288,6 +310,7 @@ pub(crate) async fn run(start: ConnStart) {
         events,
         pc,
         wake,
+        early,
         counters: Arc::clone(&counters),
         early_candidates: EarlyCandidates::new(),
         has_remote: false,
@@ -350,6 +373,7 @@ async fn build(
     settings: &Settings,
     shared: &Arc<HandlerShared>,
     wake: &Arc<DriverWake>,
+    early: &Arc<EarlyPackets>,
 ) -> Result<Arc<dyn PeerConnection>, webrtc::error::Error> {
     let rtc = &settings.rtc;
     let mut ice_servers: Vec<RTCIceServer> = rtc
@@ -402,9 +426,11 @@ async fn build(
         rtc.recv_buffer_bytes,
         rtc.send_buffer_bytes,
         settings.fix_stall,
+        Arc::clone(early),
     ));
     let handler = Arc::new(Handler {
         shared: Arc::downgrade(shared),
+        early: Arc::clone(early),
     });
     let pc = PeerConnectionBuilder::new()
         .with_configuration(configuration)
@@ -645,6 +671,9 @@ impl Conn {
 
     async fn remote_set(&mut self) {
         self.has_remote = true;
+        // The ICE agent has the remote credentials now: checks that came
+        // before them are usable.
+        self.early.set_described();
         for line in self.early_candidates.take() {
             self.add_candidate(line).await;
         }

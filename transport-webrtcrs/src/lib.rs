@@ -167,6 +167,7 @@ use overlay_core::{CloseReason, Transport, TransportEvent};
 
 mod config;
 mod conn;
+mod early;
 mod error;
 mod runtime;
 mod transport;
@@ -193,4 +194,13 @@ pub struct Stats {
     pub driver_flushes: u64,
     /// Driver wake-ups after remote candidates (finished connections).
     pub driver_nudges: u64,
+    /// Datagrams that came before the library could use them (an ICE
+    /// check before the remote description, a DTLS record before ICE
+    /// selected a pair) and were held ([`Options::hold_early_packets`]).
+    pub early_held: u64,
+    /// Held datagrams handed to the library once it could use them.
+    pub early_released: u64,
+    /// Early datagrams not held because their connection already held
+    /// the most it may (the library dropped them).
+    pub early_overflow: u64,
 }
