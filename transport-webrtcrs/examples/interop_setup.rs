@@ -24,7 +24,9 @@
 //! webrtc-rs offers is measured a second time with
 //! `Options::hold_early_packets` off (the library's drops of early
 //! datagrams, as before this workaround). Connections are opened one at a
-//! time; `early held/released` are this backend's counters over the row.
+//! time; `early held/released, checks replayed` are this backend's
+//! counters over the row (`Stats::early_held`, `early_released`,
+//! `checks_replayed`).
 //! Timing on a shared machine is noisy: compare rows of one run.
 
 use std::io::ErrorKind;
@@ -139,7 +141,7 @@ struct Row {
     what: String,
     ms: Vec<f64>,
     failed: usize,
-    early: Option<(u64, u64)>,
+    early: Option<(u64, u64, u64)>,
 }
 
 impl Row {
@@ -161,7 +163,7 @@ impl Row {
         };
         let early = self
             .early
-            .map_or("-".to_owned(), |(h, r)| format!("{h}/{r}"));
+            .map_or("-".to_owned(), |(h, r, p)| format!("{h}/{r}/{p}"));
         format!(
             "| {} | {} | {} | {} | {} | {} | {} |",
             self.what,
@@ -188,14 +190,14 @@ async fn pair_row<A, B>(
     n: usize,
     offerer: Side,
     mut make: impl FnMut() -> Res<(A, B)>,
-    early: impl Fn(&A, &B) -> Option<(u64, u64)>,
+    early: impl Fn(&A, &B) -> Option<(u64, u64, u64)>,
 ) -> Res<Row>
 where
     A: Transport,
     B: Transport,
 {
     let mut row = Row::new(what);
-    let mut sum = None::<(u64, u64)>;
+    let mut sum = None::<(u64, u64, u64)>;
     for _ in 0..n {
         let (a, b) = make()?;
         let mut pair = Pair::new(a, b);
@@ -204,10 +206,11 @@ where
             Ok(()) => row.ms.push(t0.elapsed().as_secs_f64() * 1e3),
             Err(_) => row.failed += 1,
         }
-        if let Some((h, r)) = early(&pair.a, &pair.b) {
-            let s = sum.get_or_insert((0, 0));
+        if let Some((h, r, p)) = early(&pair.a, &pair.b) {
+            let s = sum.get_or_insert((0, 0, 0));
             s.0 += h;
             s.1 += r;
+            s.2 += p;
         }
         drop(pair);
         tokio::time::sleep(GAP).await;
@@ -216,9 +219,9 @@ where
     Ok(row)
 }
 
-fn early_of(t: &WebRtcTransport) -> (u64, u64) {
+fn early_of(t: &WebRtcTransport) -> (u64, u64, u64) {
     let s = t.stats();
-    (s.early_held, s.early_released)
+    (s.early_held, s.early_released, s.checks_replayed)
 }
 
 /// `interop/setup-peer.js` serving one stack.
@@ -472,7 +475,7 @@ async fn run(a: Args) -> Res<()> {
                             || Ok((webrtcrs(hold)?, webrtcrs(hold)?)),
                             |x, y| {
                                 let (p, q) = (early_of(x), early_of(y));
-                                Some((p.0 + q.0, p.1 + q.1))
+                                Some((p.0 + q.0, p.1 + q.1, p.2 + q.2))
                             },
                         )
                         .await?,
@@ -501,7 +504,7 @@ async fn run(a: Args) -> Res<()> {
         eprintln!("{name}: done in {:.1} s", started.elapsed().as_secs_f64());
     }
     println!();
-    println!("| setup (offerer → answerer) | median ms | p90 ms | max ms | n | failed | early held/released |");
+    println!("| setup (offerer → answerer) | median ms | p90 ms | max ms | n | failed | early held/released, checks replayed |");
     println!("|---|---|---|---|---|---|---|");
     for row in &rows {
         println!("{}", row.cells());

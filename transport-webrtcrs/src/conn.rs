@@ -74,6 +74,9 @@ pub(crate) struct Counters {
     pub(crate) early_held: AtomicU64,
     pub(crate) early_released: AtomicU64,
     pub(crate) early_overflow: AtomicU64,
+    /// Remote checks given to the library again after a check of ours
+    /// succeeded (prompt nomination, see `early.rs`).
+    pub(crate) checks_replayed: AtomicU64,
     /// Driver flush passes and nudges, summed at connection end.
     pub(crate) flushes: AtomicU64,
     pub(crate) nudges: AtomicU64,

@@ -45,7 +45,18 @@ enum Kind {
     Check,
     /// A DTLS record: usable once ICE selected a pair.
     Dtls,
+    /// A copy of the remote's last check, given to the library again right
+    /// after a check of ours succeeded (see [`EarlyPackets::seen`]).
+    Replay,
 }
+
+/// Whether `datagram` is a STUN Binding success response.
+fn is_binding_success(datagram: &[u8]) -> bool {
+    datagram.len() >= 20 && datagram[..2] == [0x01, 0x01] && datagram[4..8] == [0x21, 0x12, 0xA4, 0x42]
+}
+
+/// Most checks replayed per connection.
+const MAX_REPLAYS: u32 = 4;
 
 fn kind(datagram: &[u8]) -> Option<Kind> {
     match datagram.first()? {
@@ -82,6 +93,10 @@ pub(crate) struct EarlyPackets {
     held_len: AtomicUsize,
     /// The driver's receive, to wake when held datagrams become usable.
     waker: Mutex<Option<Waker>>,
+    /// The remote's last ICE check the library got, while no pair is
+    /// selected (for [`Kind::Replay`]), and how many were replayed.
+    last_check: Mutex<Option<(Vec<u8>, RecvMeta)>>,
+    replays: std::sync::atomic::AtomicU32,
     counters: Arc<Counters>,
 }
 
@@ -105,6 +120,8 @@ impl EarlyPackets {
             held: Mutex::new(VecDeque::new()),
             held_len: AtomicUsize::new(0),
             waker: Mutex::new(None),
+            last_check: Mutex::new(None),
+            replays: std::sync::atomic::AtomicU32::new(0),
             counters: Arc::clone(counters),
         })
     }
@@ -134,6 +151,7 @@ impl EarlyPackets {
         match kind {
             Kind::Check => self.described.load(Ordering::Acquire),
             Kind::Dtls => self.selected.load(Ordering::Acquire),
+            Kind::Replay => true,
         }
     }
 
@@ -175,6 +193,52 @@ impl EarlyPackets {
         true
     }
 
+    /// `datagram` goes to the library now. While no pair is selected:
+    /// remember the remote's latest check; and when a check of ours
+    /// succeeded (a Binding success response), queue a copy of the remote's
+    /// latest check from the same address to follow it.
+    ///
+    /// Why: webrtc 0.21's controlling agent nominates a pair that just
+    /// turned valid only on its next check tick (`contact_candidates`), or
+    /// at once when the remote's check arrives on a pair already valid
+    /// (`handle_binding_request`). On loopback or a LAN the remote's check
+    /// usually came *before* our check succeeded, so the nomination waits
+    /// a whole tick. Giving the library that check again right after the
+    /// success takes the immediate path. The library answers it a second
+    /// time; the remote ignores a response to a transaction it finished.
+    fn seen(&self, datagram: &[u8], meta: &RecvMeta) {
+        if self.off || self.selected.load(Ordering::Acquire) {
+            return;
+        }
+        if kind(datagram) == Some(Kind::Check) {
+            if let Ok(mut last) = self.last_check.lock() {
+                *last = Some((datagram.to_vec(), *meta));
+            }
+            return;
+        }
+        if !is_binding_success(datagram) || self.replays.load(Ordering::Relaxed) >= MAX_REPLAYS {
+            return;
+        }
+        let copy = self
+            .last_check
+            .lock()
+            .ok()
+            .and_then(|last| last.clone())
+            .filter(|(_, m)| m.addr == meta.addr);
+        let (Some((data, check_meta)), Ok(mut held)) = (copy, self.held.lock()) else {
+            return;
+        };
+        self.replays.fetch_add(1, Ordering::Relaxed);
+        held.push_back(Held {
+            kind: Kind::Replay,
+            data,
+            meta: check_meta,
+        });
+        self.held_len.store(held.len(), Ordering::Release);
+        self.counters.checks_replayed.fetch_add(1, Ordering::Relaxed);
+        tracing::trace!("remote check queued for replay after our check succeeded");
+    }
+
     /// Move the oldest held datagram the library can use now into
     /// `bufs[0]`/`meta[0]`; whether there was one.
     fn release_into(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> bool {
@@ -193,10 +257,17 @@ impl EarlyPackets {
         self.held_len.store(held.len(), Ordering::Release);
         let n = h.data.len().min(buf.len());
         buf[..n].copy_from_slice(&h.data[..n]);
+        if h.kind == Kind::Check && !self.selected.load(Ordering::Acquire) {
+            if let Ok(mut last) = self.last_check.lock() {
+                *last = Some((h.data.clone(), h.meta));
+            }
+        }
         *slot = h.meta;
         slot.len = n;
         slot.stride = n.max(1);
-        self.counters.early_released.fetch_add(1, Ordering::Relaxed);
+        if h.kind != Kind::Replay {
+            self.counters.early_released.fetch_add(1, Ordering::Relaxed);
+        }
         tracing::trace!(kind = ?h.kind, len = n, "early datagram released");
         true
     }
@@ -246,6 +317,7 @@ impl AsyncUdpSocket for HoldingSocket {
                     if self.early.hold(&bufs[0][..len], &meta[0]) {
                         continue;
                     }
+                    self.early.seen(&bufs[0][..len], &meta[0]);
                     return Poll::Ready(Ok(1));
                 }
                 Poll::Pending => {
@@ -319,6 +391,31 @@ mod tests {
         assert!(!early.hold(&[22, 3], &meta));
         assert_eq!(counters.early_held.load(Ordering::Relaxed), 3);
         assert_eq!(counters.early_released.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_success_response_brings_the_remote_check_again() {
+        let counters = Arc::new(Counters::default());
+        let early = EarlyPackets::new(true, &counters);
+        early.set_described();
+        let meta = RecvMeta::default();
+        let mut buf = [0u8; 64];
+        let mut metas = [RecvMeta::default()];
+        // The remote's check goes to the library (usable), and is remembered.
+        assert!(!early.hold(&check(), &meta));
+        early.seen(&check(), &meta);
+        assert!(!early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
+        // Our check succeeded: the remote's check follows once more.
+        let mut success = check();
+        success[0] = 0x01;
+        early.seen(&success, &meta);
+        assert!(early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
+        assert_eq!(&buf[..metas[0].len], &check()[..]);
+        assert_eq!(counters.checks_replayed.load(Ordering::Relaxed), 1);
+        // Once a pair is selected, nothing more is replayed.
+        early.set_selected();
+        early.seen(&success, &meta);
+        assert!(!early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
     }
 
     #[test]

@@ -203,4 +203,9 @@ pub struct Stats {
     /// Early datagrams not held because their connection already held
     /// the most it may (the library dropped them).
     pub early_overflow: u64,
+    /// Remote ICE checks given to the library a second time, right after
+    /// a check of ours succeeded, so that the offering side nominates the
+    /// pair at once instead of on its next check tick
+    /// ([`Options::hold_early_packets`] turns this on too).
+    pub checks_replayed: u64,
 }

@@ -147,6 +147,7 @@ impl WebRtcTransport {
             early_held: c.early_held.load(Ordering::Relaxed),
             early_released: c.early_released.load(Ordering::Relaxed),
             early_overflow: c.early_overflow.load(Ordering::Relaxed),
+            checks_replayed: c.checks_replayed.load(Ordering::Relaxed),
         }
     }
 
