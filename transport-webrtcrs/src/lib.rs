@@ -130,6 +130,41 @@
 //! library's defaults and libwebrtc, is in `benches/README.md` ("webrtc-rs
 //! backend measurements").
 //!
+//! # Early packets
+//! When this backend makes the offer, a fast remote (libwebrtc, Chromium,
+//! libdatachannel, str0m) sends datagrams the library is not ready for,
+//! and webrtc 0.21's sans-IO core drops them; each loss costs one of the
+//! remote's retransmission timers (libwebrtc resends a DTLS ClientHello
+//! after 50 ms, libdatachannel after up to 1 s, str0m an ICE check after
+//! 250 ms):
+//! - an ICE check that arrives before the answer is applied (the agent has
+//!   no remote credentials yet: `rtc-ice`, `Agent::handle_inbound`);
+//! - a DTLS record that arrives before the agent selected a pair (the
+//!   remote started DTLS once its own check succeeded; `rtc`,
+//!   `IceHandler::handle_read` drops every non-STUN datagram until then).
+//!
+//! The custom runtime's `wrap_udp_socket` puts a small filter in front of
+//! each connection's socket (`early.rs`): such datagrams are kept (at most
+//! 16 per connection) and returned by the socket's next receive once the
+//! connection task has applied the remote description, or once the
+//! library reports ICE connected (its handler callback runs in the
+//! driver's pass that selected the pair, after the DTLS handler saw the
+//! selection). Nothing else is touched: other datagrams, and everything
+//! after setup, pass straight through.
+//!
+//! One more wait is the nomination: as the offering (controlling) side
+//! the library nominates a pair that just turned valid only on its next
+//! check tick ([`Options::ice_check_interval`]), unless the remote's check
+//! arrives on a pair that is already valid, which nominates at once. On
+//! loopback and LANs the remote's check usually came *before* ours
+//! succeeded, so the filter gives the library a copy of the remote's last
+//! check right after the first success response (once per connection):
+//! the library answers it a second time (the remote ignores a response to
+//! a transaction it finished) and nominates without waiting for the tick.
+//! [`Options::hold_early_packets`] turns all of this off (for
+//! measurement); [`Stats`] counts what was held, released and replayed.
+//! The measurements are in `docs/INTEROP-SETUP.md`.
+//!
 //! # Example
 //! ```
 //! use std::time::Instant;
@@ -156,6 +191,7 @@
 //!   library callbacks), its data-channel stream and frame pump.
 //! - `runtime.rs`: the custom webrtc-rs runtime (setup-stall workaround,
 //!   socket buffers, abortable drivers).
+//! - `early.rs`: the socket filter that holds early datagrams.
 //! - `config.rs`: [`Options`].
 //! - `error.rs`: [`BindError`], [`Error`].
 #![forbid(unsafe_code)]
