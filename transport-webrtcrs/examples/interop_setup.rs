@@ -25,7 +25,8 @@
 //! "X → Y" means X makes the offer. With `--compare`, every row where
 //! webrtc-rs offers is measured a second time with
 //! `Options::hold_early_packets` off (the library's drops of early
-//! datagrams, as before this workaround). Connections are opened one at a
+//! datagrams, as before this workaround), and so is every row where the
+//! other stack offers. Connections are opened one at a
 //! time; `early held/released, checks replayed` are this backend's
 //! counters over the row (`Stats::early_held`, `early_released`,
 //! `checks_replayed`).
@@ -447,21 +448,23 @@ async fn run(a: Args) -> Res<()> {
                         .await?,
                     );
                 }
-                rows.push(
-                    pair_row(
-                        format!("{name} → webrtc-rs"),
-                        a.n,
-                        Side::B,
-                        || {
-                            Ok((
-                                webrtcrs(true)?,
-                                Str0mTransport::bind(&RtcConfig::loopback())?,
-                            ))
-                        },
-                        |w, _| Some(early_of(w)),
-                    )
-                    .await?,
-                );
+                for &hold in holds {
+                    rows.push(
+                        pair_row(
+                            label(format!("{name} → webrtc-rs"), hold),
+                            a.n,
+                            Side::B,
+                            || {
+                                Ok((
+                                    webrtcrs(hold)?,
+                                    Str0mTransport::bind(&RtcConfig::loopback())?,
+                                ))
+                            },
+                            |w, _| Some(early_of(w)),
+                        )
+                        .await?,
+                    );
+                }
                 rows.push(
                     pair_row(
                         format!("{name} → {name} (reference)"),
@@ -505,12 +508,14 @@ async fn run(a: Args) -> Res<()> {
                         js_row(what, a.n, js, Role::Initiator, hold).await,
                     ));
                 }
-                let what = format!("{name} → webrtc-rs");
-                rows.push(or_failed(
-                    what.clone(),
-                    a.n,
-                    js_row(what, a.n, js, Role::Acceptor, true).await,
-                ));
+                for &hold in holds {
+                    let what = label(format!("{name} → webrtc-rs"), hold);
+                    rows.push(or_failed(
+                        what.clone(),
+                        a.n,
+                        js_row(what, a.n, js, Role::Acceptor, hold).await,
+                    ));
+                }
                 rows.push(js_self_row(format!("{name} → {name} (reference)"), a.n, js).await?);
             }
         }

@@ -52,7 +52,27 @@ enum Kind {
 
 /// Whether `datagram` is a STUN Binding success response.
 fn is_binding_success(datagram: &[u8]) -> bool {
-    datagram.len() >= 20 && datagram[..2] == [0x01, 0x01] && datagram[4..8] == [0x21, 0x12, 0xA4, 0x42]
+    datagram.len() >= 20
+        && datagram[..2] == [0x01, 0x01]
+        && datagram[4..8] == [0x21, 0x12, 0xA4, 0x42]
+}
+
+/// STUN attribute ICE-CONTROLLED (RFC 8445): the sender is the controlled
+/// agent, so we are the controlling one.
+const ATTR_ICE_CONTROLLED: u16 = 0x8029;
+
+/// Whether the STUN message `m` carries attribute `typ`.
+fn has_attribute(m: &[u8], typ: u16) -> bool {
+    let mut at = 20;
+    while at + 4 <= m.len() {
+        let t = u16::from_be_bytes([m[at], m[at + 1]]);
+        let len = usize::from(u16::from_be_bytes([m[at + 2], m[at + 3]]));
+        if t == typ {
+            return true;
+        }
+        at += 4 + len.div_ceil(4) * 4;
+    }
+    false
 }
 
 /// Checks replayed per connection: the first success is the one that
@@ -196,7 +216,8 @@ impl EarlyPackets {
     }
 
     /// `datagram` goes to the library now. While no pair is selected:
-    /// remember the remote's latest check; and when a check of ours
+    /// remember the remote's latest check if the remote is the controlled
+    /// agent (we nominate); and when a check of ours
     /// succeeded (a Binding success response), queue a copy of the remote's
     /// latest check from the same address to follow it.
     ///
@@ -213,8 +234,13 @@ impl EarlyPackets {
             return;
         }
         if kind(datagram) == Some(Kind::Check) {
-            if let Ok(mut last) = self.last_check.lock() {
-                *last = Some((datagram.to_vec(), *meta));
+            // Only the controlling side nominates: remember checks from a
+            // controlled remote. (Answering a controlling remote's check
+            // twice made libdatachannel's agent stop before nominating.)
+            if has_attribute(datagram, ATTR_ICE_CONTROLLED) {
+                if let Ok(mut last) = self.last_check.lock() {
+                    *last = Some((datagram.to_vec(), *meta));
+                }
             }
             return;
         }
@@ -237,7 +263,9 @@ impl EarlyPackets {
             meta: check_meta,
         });
         self.held_len.store(held.len(), Ordering::Release);
-        self.counters.checks_replayed.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .checks_replayed
+            .fetch_add(1, Ordering::Relaxed);
         tracing::trace!("remote check queued for replay after our check succeeded");
     }
 
@@ -259,7 +287,10 @@ impl EarlyPackets {
         self.held_len.store(held.len(), Ordering::Release);
         let n = h.data.len().min(buf.len());
         buf[..n].copy_from_slice(&h.data[..n]);
-        if h.kind == Kind::Check && !self.selected.load(Ordering::Acquire) {
+        if h.kind == Kind::Check
+            && !self.selected.load(Ordering::Acquire)
+            && has_attribute(&h.data, ATTR_ICE_CONTROLLED)
+        {
             if let Ok(mut last) = self.last_check.lock() {
                 *last = Some((h.data.clone(), h.meta));
             }
@@ -351,10 +382,47 @@ impl AsyncUdpSocket for HoldingSocket {
 mod tests {
     use super::*;
 
+    /// A Binding request from a controlled agent (ICE-CONTROLLED, 8 bytes).
     fn check() -> Vec<u8> {
-        let mut m = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+        let mut m = vec![0x00, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xA4, 0x42];
         m.extend_from_slice(&[7; 12]);
+        m.extend_from_slice(&[0x80, 0x29, 0x00, 0x08]);
+        m.extend_from_slice(&[1; 8]);
         m
+    }
+
+    /// The same from a controlling agent (ICE-CONTROLLING).
+    fn controlling_check() -> Vec<u8> {
+        let mut m = check();
+        m[21] = 0x2A;
+        m
+    }
+
+    #[test]
+    fn finds_attributes() {
+        assert!(has_attribute(&check(), ATTR_ICE_CONTROLLED));
+        assert!(!has_attribute(&controlling_check(), ATTR_ICE_CONTROLLED));
+        // A length running past the end is not read past it.
+        let mut bad = check();
+        bad[22] = 0xff;
+        bad[20] = 0x00;
+        assert!(!has_attribute(&bad, ATTR_ICE_CONTROLLED));
+    }
+
+    #[test]
+    fn no_replay_when_the_remote_controls() {
+        let counters = Arc::new(Counters::default());
+        let early = EarlyPackets::new(true, &counters);
+        early.set_described();
+        let meta = RecvMeta::default();
+        early.seen(&controlling_check(), &meta);
+        let mut success = check();
+        success[0] = 0x01;
+        early.seen(&success, &meta);
+        let mut buf = [0u8; 64];
+        let mut metas = [RecvMeta::default()];
+        assert!(!early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
+        assert_eq!(counters.checks_replayed.load(Ordering::Relaxed), 0);
     }
 
     #[test]

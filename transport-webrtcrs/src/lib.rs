@@ -158,9 +158,13 @@
 //! arrives on a pair that is already valid, which nominates at once. On
 //! loopback and LANs the remote's check usually came *before* ours
 //! succeeded, so the filter gives the library a copy of the remote's last
-//! check right after the first success response (once per connection):
-//! the library answers it a second time (the remote ignores a response to
-//! a transaction it finished) and nominates without waiting for the tick.
+//! check right after the first success response (once per connection, and
+//! only when we are the controlling side, as the check's ICE-CONTROLLED
+//! attribute says): the library answers it a second time (the remote
+//! ignores a response to a transaction it finished) and nominates without
+//! waiting for the tick. (Done for a controlling remote too, the second
+//! answer made libdatachannel's agent stop before it nominated, in about
+//! half the setups.)
 //! [`Options::hold_early_packets`] turns all of this off (for
 //! measurement); [`Stats`] counts what was held, released and replayed.
 //! The measurements are in `docs/INTEROP-SETUP.md`.
