@@ -74,6 +74,8 @@ pub(crate) struct Counters {
     pub(crate) early_held: AtomicU64,
     pub(crate) early_released: AtomicU64,
     pub(crate) early_overflow: AtomicU64,
+    /// Held DTLS records replaced by a newer copy (the remote's resend).
+    pub(crate) early_superseded: AtomicU64,
     /// Remote checks given to the library again after a check of ours
     /// succeeded (prompt nomination, see `early.rs`).
     pub(crate) checks_replayed: AtomicU64,
@@ -173,9 +175,13 @@ impl PeerConnectionEventHandler for Handler {
 }
 
 /// A remote signal, checked and parsed by the transport.
+///
+/// The descriptions are boxed: an `RTCSessionDescription` is ~580 bytes,
+/// and every connection's input channel allocates room for 32 inputs up
+/// front (a tokio channel block), which cost ~18 KiB per connection.
 pub(crate) enum RemoteInput {
-    Offer(RTCSessionDescription),
-    Answer(RTCSessionDescription),
+    Offer(Box<RTCSessionDescription>),
+    Answer(Box<RTCSessionDescription>),
     /// `candidate:...`, normalized.
     Candidate(String),
     EndOfCandidates,
@@ -631,7 +637,7 @@ impl Conn {
             }
             RemoteInput::Offer(offer) => {
                 self.pc
-                    .set_remote_description(offer)
+                    .set_remote_description(*offer)
                     .await
                     .map_err(|e| failed("cannot apply the offer", e))?;
                 let answer = self
@@ -652,7 +658,7 @@ impl Conn {
             }
             RemoteInput::Answer(answer) => {
                 self.pc
-                    .set_remote_description(answer)
+                    .set_remote_description(*answer)
                     .await
                     .map_err(|e| failed("cannot apply the answer", e))?;
                 self.remote_set().await;
@@ -761,5 +767,16 @@ pub(crate) async fn pump_frames(
         if sent.send((conn, generation, bytes)).is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each connection's input channel allocates 32 of these at once.
+    #[test]
+    fn remote_input_stays_small() {
+        assert!(std::mem::size_of::<RemoteInput>() <= 32);
     }
 }

@@ -157,6 +157,9 @@ impl EarlyPackets {
 
     /// ICE selected a pair: held DTLS records are released.
     pub(crate) fn set_selected(&self) {
+        if let Ok(mut last) = self.last_check.lock() {
+            *last = None;
+        }
         if !self.selected.swap(true, Ordering::AcqRel) {
             self.wake();
         }
@@ -200,6 +203,18 @@ impl EarlyPackets {
         let Ok(mut held) = self.held.lock() else {
             return false;
         };
+        if kind == Kind::Dtls {
+            // Before it hears from us, a DTLS client can only resend its
+            // first flight (one ClientHello): keep the newest copy only, so
+            // the library answers once (two answers can restart the
+            // remote's handshake).
+            if let Some(old) = held.iter().position(|h| h.kind == Kind::Dtls) {
+                held.remove(old);
+                self.counters
+                    .early_superseded
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if held.len() >= MAX_HELD {
             self.counters.early_overflow.fetch_add(1, Ordering::Relaxed);
             return false;
@@ -285,6 +300,11 @@ impl EarlyPackets {
             return false;
         };
         self.held_len.store(held.len(), Ordering::Release);
+        if held.is_empty() {
+            // Setup is over in the common case: keep no capacity per idle
+            // connection.
+            held.shrink_to_fit();
+        }
         let n = h.data.len().min(buf.len());
         buf[..n].copy_from_slice(&h.data[..n]);
         if h.kind == Kind::Check
@@ -442,24 +462,27 @@ mod tests {
         let counters = Arc::new(Counters::default());
         let early = EarlyPackets::new(true, &counters);
         let meta = RecvMeta::default();
-        assert!(early.hold(&[22, 1], &meta));
+        assert!(early.hold(&[22, 0], &meta));
+        assert!(early.hold(&[22, 1], &meta), "supersedes [22, 0]");
         assert!(early.hold(&check(), &meta));
-        assert!(early.hold(&[23, 2], &meta));
+        assert!(early.hold(&check(), &meta));
         let mut buf = [0u8; 64];
         let mut metas = [RecvMeta::default()];
         assert!(!early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
         early.set_described();
-        assert!(early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
-        assert_eq!(&buf[..metas[0].len], &check()[..]);
+        for _ in 0..2 {
+            assert!(early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
+            assert_eq!(&buf[..metas[0].len], &check()[..]);
+        }
         assert!(!early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
         early.set_selected();
         assert!(early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
-        assert_eq!(&buf[..metas[0].len], &[22, 1]);
-        assert!(early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
-        assert_eq!(&buf[..metas[0].len], &[23, 2]);
+        assert_eq!(&buf[..metas[0].len], &[22, 1], "only the newest DTLS copy");
+        assert!(!early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
         // Usable now: passed through, not held.
         assert!(!early.hold(&[22, 3], &meta));
-        assert_eq!(counters.early_held.load(Ordering::Relaxed), 3);
+        assert_eq!(counters.early_held.load(Ordering::Relaxed), 4);
+        assert_eq!(counters.early_superseded.load(Ordering::Relaxed), 1);
         assert_eq!(counters.early_released.load(Ordering::Relaxed), 3);
     }
 
@@ -494,9 +517,9 @@ mod tests {
         let early = EarlyPackets::new(true, &counters);
         let meta = RecvMeta::default();
         for _ in 0..MAX_HELD {
-            assert!(early.hold(&[22], &meta));
+            assert!(early.hold(&check(), &meta));
         }
-        assert!(!early.hold(&[22], &meta), "past the bound: not held");
+        assert!(!early.hold(&check(), &meta), "past the bound: not held");
         assert_eq!(counters.early_overflow.load(Ordering::Relaxed), 1);
     }
 

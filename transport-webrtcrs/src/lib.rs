@@ -149,8 +149,11 @@
 //! connection task has applied the remote description, or once the
 //! library reports ICE connected (its handler callback runs in the
 //! driver's pass that selected the pair, after the DTLS handler saw the
-//! selection). Nothing else is touched: other datagrams, and everything
-//! after setup, pass straight through.
+//! selection). Of DTLS records only the newest is kept: before it hears
+//! from us the remote can only resend its first flight, and answering
+//! each copy would make the library answer twice. Nothing else is
+//! touched: other datagrams, and everything after setup, pass straight
+//! through.
 //!
 //! One more wait is the nomination: as the offering (controlling) side
 //! the library nominates a pair that just turned valid only on its next
@@ -240,6 +243,9 @@ pub struct Stats {
     pub early_held: u64,
     /// Held datagrams handed to the library once it could use them.
     pub early_released: u64,
+    /// Held DTLS records replaced by the remote's resend of the same
+    /// flight (only the newest copy goes to the library).
+    pub early_superseded: u64,
     /// Early datagrams not held because their connection already held
     /// the most it may (the library dropped them).
     pub early_overflow: u64,

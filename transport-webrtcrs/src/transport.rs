@@ -147,6 +147,7 @@ impl WebRtcTransport {
             early_held: c.early_held.load(Ordering::Relaxed),
             early_released: c.early_released.load(Ordering::Relaxed),
             early_overflow: c.early_overflow.load(Ordering::Relaxed),
+            early_superseded: c.early_superseded.load(Ordering::Relaxed),
             checks_replayed: c.checks_replayed.load(Ordering::Relaxed),
         }
     }
@@ -303,7 +304,7 @@ fn check_signal(conn: ConnId, handle: &ConnHandle, signal: &Signal) -> Result<Re
                 return Err(unexpected("offer"));
             }
             RTCSessionDescription::offer(sdp.to_owned())
-                .map(RemoteInput::Offer)
+                .map(|d| RemoteInput::Offer(Box::new(d)))
                 .map_err(|e| bad_sdp("offer", e))
         }
         RemoteSignal::Answer(sdp) => {
@@ -311,7 +312,7 @@ fn check_signal(conn: ConnId, handle: &ConnHandle, signal: &Signal) -> Result<Re
                 return Err(unexpected("answer"));
             }
             RTCSessionDescription::answer(sdp.to_owned())
-                .map(RemoteInput::Answer)
+                .map(|d| RemoteInput::Answer(Box::new(d)))
                 .map_err(|e| bad_sdp("answer", e))
         }
         RemoteSignal::Candidate(line) => {
