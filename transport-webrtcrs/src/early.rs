@@ -205,10 +205,14 @@ impl EarlyPackets {
         };
         if kind == Kind::Dtls {
             // Before it hears from us, a DTLS client can only resend its
-            // first flight (one ClientHello): keep the newest copy only, so
-            // the library answers once (two answers can restart the
-            // remote's handshake).
-            if let Some(old) = held.iter().position(|h| h.kind == Kind::Dtls) {
+            // first flight (a ClientHello, in one datagram or, from
+            // Chromium, two fragments): a datagram of the same length as a
+            // held one is its resend. Keep the newest copy only, so the
+            // library answers the flight once.
+            if let Some(old) = held
+                .iter()
+                .position(|h| h.kind == Kind::Dtls && h.data.len() == datagram.len())
+            {
                 held.remove(old);
                 self.counters
                     .early_superseded
@@ -463,7 +467,8 @@ mod tests {
         let early = EarlyPackets::new(true, &counters);
         let meta = RecvMeta::default();
         assert!(early.hold(&[22, 0], &meta));
-        assert!(early.hold(&[22, 1], &meta), "supersedes [22, 0]");
+        assert!(early.hold(&[22, 9, 9], &meta), "another fragment: kept too");
+        assert!(early.hold(&[22, 1], &meta), "a resend: supersedes [22, 0]");
         assert!(early.hold(&check(), &meta));
         assert!(early.hold(&check(), &meta));
         let mut buf = [0u8; 64];
@@ -477,13 +482,15 @@ mod tests {
         assert!(!early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
         early.set_selected();
         assert!(early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
-        assert_eq!(&buf[..metas[0].len], &[22, 1], "only the newest DTLS copy");
+        assert_eq!(&buf[..metas[0].len], &[22, 9, 9]);
+        assert!(early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
+        assert_eq!(&buf[..metas[0].len], &[22, 1], "only the newest copy");
         assert!(!early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
         // Usable now: passed through, not held.
         assert!(!early.hold(&[22, 3], &meta));
-        assert_eq!(counters.early_held.load(Ordering::Relaxed), 4);
+        assert_eq!(counters.early_held.load(Ordering::Relaxed), 5);
         assert_eq!(counters.early_superseded.load(Ordering::Relaxed), 1);
-        assert_eq!(counters.early_released.load(Ordering::Relaxed), 3);
+        assert_eq!(counters.early_released.load(Ordering::Relaxed), 4);
     }
 
     #[test]

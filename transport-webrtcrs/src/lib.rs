@@ -149,9 +149,10 @@
 //! connection task has applied the remote description, or once the
 //! library reports ICE connected (its handler callback runs in the
 //! driver's pass that selected the pair, after the DTLS handler saw the
-//! selection). Of DTLS records only the newest is kept: before it hears
-//! from us the remote can only resend its first flight, and answering
-//! each copy would make the library answer twice. Nothing else is
+//! selection). Of DTLS datagrams only the newest copy is kept: before it
+//! hears from us the remote can only resend its first flight (a datagram
+//! of the same length as a held one), and answering each copy would make
+//! the library answer twice. Nothing else is
 //! touched: other datagrams, and everything after setup, pass straight
 //! through.
 //!
