@@ -301,7 +301,10 @@ pub(crate) async fn run(start: ConnStart) {
     });
     let wake = DriverWake::new();
     let early = EarlyPackets::new(settings.hold_early_packets, &counters);
-    let pc = match build(&settings, &shared, &wake, &early).await {
+    // Boxed: building a connection is a large future (~20 KiB), and this
+    // task's own future, which lives as long as the connection, would
+    // otherwise keep room for it until the connection closes.
+    let pc = match Box::pin(build(&settings, &shared, &wake, &early)).await {
         Ok(pc) => pc,
         Err(err) => {
             let reason = CloseReason::Failed(format!("cannot create the connection: {err}"));
@@ -778,5 +781,34 @@ mod tests {
     #[test]
     fn remote_input_stays_small() {
         assert!(std::mem::size_of::<RemoteInput>() <= 32);
+    }
+
+    /// A connection task's future is allocated for the connection's whole
+    /// life: it must not keep room for the short-lived setup futures.
+    #[test]
+    fn connection_task_stays_small() {
+        let (events, _events_rx) = mpsc::channel(1);
+        let (_signals_tx, signals) = mpsc::unbounded_channel();
+        let start = ConnStart {
+            conn: ConnId(1),
+            generation: 1,
+            role: Role::Initiator,
+            settings: Arc::new(Settings {
+                rtc: rtc_common::RtcConfig::loopback(),
+                send_buffer_limit: 1,
+                fix_stall: true,
+                prflx_acceptance_min_wait: Duration::ZERO,
+                ice_check_interval: Duration::from_millis(25),
+                hold_early_packets: true,
+            }),
+            events,
+            signals,
+            shared: Arc::default(),
+            counters: Arc::default(),
+        };
+        let task = run(start);
+        let size = std::mem::size_of_val(&task);
+        println!("connection task future: {size} bytes");
+        assert!(size <= 8 * 1024, "connection task future is {size} bytes");
     }
 }
