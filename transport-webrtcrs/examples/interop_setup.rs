@@ -485,7 +485,7 @@ async fn run(a: Args) -> Res<()> {
                 for &hold in holds {
                     rows.push(
                         pair_row(
-                            label(format!("webrtc-rs → webrtc-rs"), hold),
+                            label("webrtc-rs → webrtc-rs".to_owned(), hold),
                             a.n,
                             Side::A,
                             || Ok((webrtcrs(hold)?, webrtcrs(hold)?)),
