@@ -83,10 +83,21 @@ function peerLogic(Pc, config, emit) {
   }
 
   async function add(c, init) {
-    try {
-      await c.pc.addIceCandidate(init);
-    } catch (err) {
-      emit({ event: 'warning', message: `addIceCandidate failed: ${err}` });
+    // libdatachannel's polyfill can report "Got a remote candidate without
+    // ICE transport" for a moment after setRemoteDescription resolved:
+    // try again briefly before giving up.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await c.pc.addIceCandidate(init);
+        return;
+      } catch (err) {
+        if (attempt < 50 && String(err).includes('without ICE transport')) {
+          await new Promise((r) => setTimeout(r, 2));
+          continue;
+        }
+        emit({ event: 'warning', message: `addIceCandidate failed: ${err}` });
+        return;
+      }
     }
   }
 
