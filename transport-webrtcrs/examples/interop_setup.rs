@@ -397,6 +397,10 @@ async fn js_self_row(what: String, n: usize, js: &str) -> Res<Row> {
             _ => {}
         }
     }
+    if row.ms.is_empty() && row.failed == 0 {
+        eprintln!("{js} self: no result ({})", out.status);
+        row.failed = n;
+    }
     Ok(row)
 }
 
