@@ -37,6 +37,13 @@ pub struct Options {
     /// checks, so the extra traffic is brief). The number of
     /// checks per pair is scaled so a pair is still tried for ~1.4 s.
     pub ice_check_interval: Duration,
+    /// Hold the datagrams a fast remote sends before the library can use
+    /// them (an ICE check before the remote description is applied, a DTLS
+    /// record before ICE selected a pair) and hand them to the library
+    /// once it can, instead of letting it drop them and waiting for the
+    /// remote's retransmission (see the crate docs, "Early packets").
+    /// `true` by default; `false` only to measure what the drops cost.
+    pub hold_early_packets: bool,
 }
 
 impl Default for Options {
@@ -47,6 +54,7 @@ impl Default for Options {
             send_window: 256 * 1024,
             prflx_acceptance_min_wait: Duration::ZERO,
             ice_check_interval: Duration::from_millis(25),
+            hold_early_packets: true,
         }
     }
 }
@@ -56,6 +64,14 @@ impl Options {
     #[must_use]
     pub fn with_fix_setup_stall(mut self, on: bool) -> Self {
         self.fix_setup_stall = on;
+        self
+    }
+
+    /// Turn the holding of early datagrams on or off (off only to measure
+    /// what their loss costs).
+    #[must_use]
+    pub fn with_hold_early_packets(mut self, on: bool) -> Self {
+        self.hold_early_packets = on;
         self
     }
 }
@@ -68,4 +84,5 @@ pub(crate) struct Settings {
     pub(crate) fix_stall: bool,
     pub(crate) prflx_acceptance_min_wait: Duration,
     pub(crate) ice_check_interval: Duration,
+    pub(crate) hold_early_packets: bool,
 }

@@ -19,12 +19,13 @@ use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceCandidateInit, RTCIceCandidateType, RTCIceGatheringState, RTCIceServer,
-    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
-    StatsSelector,
+    RTCIceCandidateInit, RTCIceCandidateType, RTCIceConnectionState, RTCIceGatheringState,
+    RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+    SettingEngineBuilder, StatsSelector,
 };
 
 use crate::config::Settings;
+use crate::early::EarlyPackets;
 use crate::runtime::{DriverWake, NudgeRuntime};
 
 /// Label of the one data channel of a connection.
@@ -68,6 +69,16 @@ pub(crate) struct Counters {
     pub(crate) dropped_callbacks: AtomicU64,
     /// Remote candidates the library rejected (logged, ignored).
     pub(crate) rejected_candidates: AtomicU64,
+    /// Early datagrams held (see `early.rs`), released to the library,
+    /// and not held because a connection already held its maximum.
+    pub(crate) early_held: AtomicU64,
+    pub(crate) early_released: AtomicU64,
+    pub(crate) early_overflow: AtomicU64,
+    /// Held DTLS records replaced by a newer copy (the remote's resend).
+    pub(crate) early_superseded: AtomicU64,
+    /// Remote checks given to the library again after a check of ours
+    /// succeeded (prompt nomination, see `early.rs`).
+    pub(crate) checks_replayed: AtomicU64,
     /// Driver flush passes and nudges, summed at connection end.
     pub(crate) flushes: AtomicU64,
     pub(crate) nudges: AtomicU64,
@@ -109,6 +120,8 @@ struct HandlerShared {
 
 struct Handler {
     shared: Weak<HandlerShared>,
+    /// Told when ICE selected a pair (released early DTLS records).
+    early: Arc<EarlyPackets>,
 }
 
 impl Handler {
@@ -141,6 +154,17 @@ impl PeerConnectionEventHandler for Handler {
         }
     }
 
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        // Called on the driver task in the same pass as the selection, after
+        // the DTLS handler saw it: DTLS records held until now are usable.
+        if matches!(
+            state,
+            RTCIceConnectionState::Connected | RTCIceConnectionState::Completed
+        ) {
+            self.early.set_selected();
+        }
+    }
+
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         self.push(HandlerEvent::State(state));
     }
@@ -151,9 +175,13 @@ impl PeerConnectionEventHandler for Handler {
 }
 
 /// A remote signal, checked and parsed by the transport.
+///
+/// The descriptions are boxed: an `RTCSessionDescription` is ~580 bytes,
+/// and every connection's input channel allocates room for 32 inputs up
+/// front (a tokio channel block), which cost ~18 KiB per connection.
 pub(crate) enum RemoteInput {
-    Offer(RTCSessionDescription),
-    Answer(RTCSessionDescription),
+    Offer(Box<RTCSessionDescription>),
+    Answer(Box<RTCSessionDescription>),
     /// `candidate:...`, normalized.
     Candidate(String),
     EndOfCandidates,
@@ -240,6 +268,8 @@ struct Conn {
     events: mpsc::Sender<Tagged>,
     pc: Arc<dyn PeerConnection>,
     wake: Arc<DriverWake>,
+    /// Told when the remote description is applied (released early checks).
+    early: Arc<EarlyPackets>,
     counters: Arc<Counters>,
     /// Remote candidates that came before the remote description.
     early_candidates: EarlyCandidates,
@@ -270,7 +300,11 @@ pub(crate) async fn run(start: ConnStart) {
         counters: Arc::clone(&counters),
     });
     let wake = DriverWake::new();
-    let pc = match build(&settings, &shared, &wake).await {
+    let early = EarlyPackets::new(settings.hold_early_packets, &counters);
+    // Boxed: building a connection is a large future (~20 KiB), and this
+    // task's own future, which lives as long as the connection, would
+    // otherwise keep room for it until the connection closes.
+    let pc = match Box::pin(build(&settings, &shared, &wake, &early)).await {
         Ok(pc) => pc,
         Err(err) => {
             let reason = CloseReason::Failed(format!("cannot create the connection: {err}"));
@@ -288,6 +322,7 @@ pub(crate) async fn run(start: ConnStart) {
         events,
         pc,
         wake,
+        early,
         counters: Arc::clone(&counters),
         early_candidates: EarlyCandidates::new(),
         has_remote: false,
@@ -350,6 +385,7 @@ async fn build(
     settings: &Settings,
     shared: &Arc<HandlerShared>,
     wake: &Arc<DriverWake>,
+    early: &Arc<EarlyPackets>,
 ) -> Result<Arc<dyn PeerConnection>, webrtc::error::Error> {
     let rtc = &settings.rtc;
     let mut ice_servers: Vec<RTCIceServer> = rtc
@@ -402,9 +438,11 @@ async fn build(
         rtc.recv_buffer_bytes,
         rtc.send_buffer_bytes,
         settings.fix_stall,
+        Arc::clone(early),
     ));
     let handler = Arc::new(Handler {
         shared: Arc::downgrade(shared),
+        early: Arc::clone(early),
     });
     let pc = PeerConnectionBuilder::new()
         .with_configuration(configuration)
@@ -602,7 +640,7 @@ impl Conn {
             }
             RemoteInput::Offer(offer) => {
                 self.pc
-                    .set_remote_description(offer)
+                    .set_remote_description(*offer)
                     .await
                     .map_err(|e| failed("cannot apply the offer", e))?;
                 let answer = self
@@ -623,7 +661,7 @@ impl Conn {
             }
             RemoteInput::Answer(answer) => {
                 self.pc
-                    .set_remote_description(answer)
+                    .set_remote_description(*answer)
                     .await
                     .map_err(|e| failed("cannot apply the answer", e))?;
                 self.remote_set().await;
@@ -645,6 +683,9 @@ impl Conn {
 
     async fn remote_set(&mut self) {
         self.has_remote = true;
+        // The ICE agent has the remote credentials now: checks that came
+        // before them are usable.
+        self.early.set_described();
         for line in self.early_candidates.take() {
             self.add_candidate(line).await;
         }
@@ -729,5 +770,45 @@ pub(crate) async fn pump_frames(
         if sent.send((conn, generation, bytes)).is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each connection's input channel allocates 32 of these at once.
+    #[test]
+    fn remote_input_stays_small() {
+        assert!(std::mem::size_of::<RemoteInput>() <= 32);
+    }
+
+    /// A connection task's future is allocated for the connection's whole
+    /// life: it must not keep room for the short-lived setup futures.
+    #[test]
+    fn connection_task_stays_small() {
+        let (events, _events_rx) = mpsc::channel(1);
+        let (_signals_tx, signals) = mpsc::unbounded_channel();
+        let start = ConnStart {
+            conn: ConnId(1),
+            generation: 1,
+            role: Role::Initiator,
+            settings: Arc::new(Settings {
+                rtc: rtc_common::RtcConfig::loopback(),
+                send_buffer_limit: 1,
+                fix_stall: true,
+                prflx_acceptance_min_wait: Duration::ZERO,
+                ice_check_interval: Duration::from_millis(25),
+                hold_early_packets: true,
+            }),
+            events,
+            signals,
+            shared: Arc::default(),
+            counters: Arc::default(),
+        };
+        let task = run(start);
+        let size = std::mem::size_of_val(&task);
+        println!("connection task future: {size} bytes");
+        assert!(size <= 8 * 1024, "connection task future is {size} bytes");
     }
 }

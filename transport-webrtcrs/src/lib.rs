@@ -130,6 +130,49 @@
 //! library's defaults and libwebrtc, is in `benches/README.md` ("webrtc-rs
 //! backend measurements").
 //!
+//! # Early packets
+//! When this backend makes the offer, a fast remote (libwebrtc, Chromium,
+//! libdatachannel, str0m) sends datagrams the library is not ready for,
+//! and webrtc 0.21's sans-IO core drops them; each loss costs one of the
+//! remote's retransmission timers (libwebrtc resends a DTLS ClientHello
+//! after 50 ms, libdatachannel after up to 1 s, str0m an ICE check after
+//! 250 ms):
+//! - an ICE check that arrives before the answer is applied (the agent has
+//!   no remote credentials yet: `rtc-ice`, `Agent::handle_inbound`);
+//! - a DTLS record that arrives before the agent selected a pair (the
+//!   remote started DTLS once its own check succeeded; `rtc`,
+//!   `IceHandler::handle_read` drops every non-STUN datagram until then).
+//!
+//! The custom runtime's `wrap_udp_socket` puts a small filter in front of
+//! each connection's socket (`early.rs`): such datagrams are kept (at most
+//! 16 per connection) and returned by the socket's next receive once the
+//! connection task has applied the remote description, or once the
+//! library reports ICE connected (its handler callback runs in the
+//! driver's pass that selected the pair, after the DTLS handler saw the
+//! selection). Of DTLS datagrams only the newest copy is kept: before it
+//! hears from us the remote can only resend its first flight (a datagram
+//! of the same length as a held one), and answering each copy would make
+//! the library answer twice. Nothing else is
+//! touched: other datagrams, and everything after setup, pass straight
+//! through.
+//!
+//! One more wait is the nomination: as the offering (controlling) side
+//! the library nominates a pair that just turned valid only on its next
+//! check tick ([`Options::ice_check_interval`]), unless the remote's check
+//! arrives on a pair that is already valid, which nominates at once. On
+//! loopback and LANs the remote's check usually came *before* ours
+//! succeeded, so the filter gives the library a copy of the remote's last
+//! check right after the first success response (once per connection, and
+//! only when we are the controlling side, as the check's ICE-CONTROLLED
+//! attribute says): the library answers it a second time (the remote
+//! ignores a response to a transaction it finished) and nominates without
+//! waiting for the tick. (Done for a controlling remote too, the second
+//! answer made libdatachannel's agent stop before it nominated, in about
+//! half the setups.)
+//! [`Options::hold_early_packets`] turns all of this off (for
+//! measurement); [`Stats`] counts what was held, released and replayed.
+//! The measurements are in `docs/INTEROP-SETUP.md`.
+//!
 //! # Example
 //! ```
 //! use std::time::Instant;
@@ -156,6 +199,7 @@
 //!   library callbacks), its data-channel stream and frame pump.
 //! - `runtime.rs`: the custom webrtc-rs runtime (setup-stall workaround,
 //!   socket buffers, abortable drivers).
+//! - `early.rs`: the socket filter that holds early datagrams.
 //! - `config.rs`: [`Options`].
 //! - `error.rs`: [`BindError`], [`Error`].
 #![forbid(unsafe_code)]
@@ -167,6 +211,7 @@ use overlay_core::{CloseReason, Transport, TransportEvent};
 
 mod config;
 mod conn;
+mod early;
 mod error;
 mod runtime;
 mod transport;
@@ -193,4 +238,21 @@ pub struct Stats {
     pub driver_flushes: u64,
     /// Driver wake-ups after remote candidates (finished connections).
     pub driver_nudges: u64,
+    /// Datagrams that came before the library could use them (an ICE
+    /// check before the remote description, a DTLS record before ICE
+    /// selected a pair) and were held ([`Options::hold_early_packets`]).
+    pub early_held: u64,
+    /// Held datagrams handed to the library once it could use them.
+    pub early_released: u64,
+    /// Held DTLS records replaced by the remote's resend of the same
+    /// flight (only the newest copy goes to the library).
+    pub early_superseded: u64,
+    /// Early datagrams not held because their connection already held
+    /// the most it may (the library dropped them).
+    pub early_overflow: u64,
+    /// Remote ICE checks given to the library a second time, right after
+    /// a check of ours succeeded, so that the offering side nominates the
+    /// pair at once instead of on its next check tick
+    /// ([`Options::hold_early_packets`] turns this on too).
+    pub checks_replayed: u64,
 }

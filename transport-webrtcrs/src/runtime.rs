@@ -1,5 +1,6 @@
-//! The custom webrtc-rs [`Runtime`] that removes the 600 ms setup stall and
-//! sizes the socket buffers. See the crate docs for the why.
+//! The custom webrtc-rs [`Runtime`] that removes the 600 ms setup stall,
+//! sizes the socket buffers and puts [`HoldingSocket`] in front of each
+//! connection's socket. See the crate docs for the why.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -12,6 +13,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+
+use crate::early::{EarlyPackets, HoldingSocket};
 use webrtc::runtime::{
     AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, Runtime,
     TokioRuntime,
@@ -176,6 +179,8 @@ pub(crate) struct NudgeRuntime {
     send_buffer_bytes: usize,
     /// Whether the driver wake-ups are on (off only to measure the stall).
     fix_stall: bool,
+    /// Holds the datagrams that come before the library can use them.
+    early: Arc<EarlyPackets>,
 }
 
 impl NudgeRuntime {
@@ -184,6 +189,7 @@ impl NudgeRuntime {
         recv_buffer_bytes: usize,
         send_buffer_bytes: usize,
         fix_stall: bool,
+        early: Arc<EarlyPackets>,
     ) -> Self {
         NudgeRuntime {
             inner: TokioRuntime,
@@ -191,6 +197,7 @@ impl NudgeRuntime {
             recv_buffer_bytes,
             send_buffer_bytes,
             fix_stall,
+            early,
         }
     }
 }
@@ -230,7 +237,8 @@ impl Runtime for NudgeRuntime {
                 tracing::warn!(%err, bytes = self.send_buffer_bytes, "could not set the UDP send buffer size");
             }
         }
-        self.inner.wrap_udp_socket(socket)
+        let inner = self.inner.wrap_udp_socket(socket)?;
+        Ok(Arc::new(HoldingSocket::new(inner, Arc::clone(&self.early))))
     }
 
     fn wrap_tcp_listener(

@@ -117,6 +117,7 @@ impl WebRtcTransport {
                 fix_stall: options.fix_setup_stall,
                 prflx_acceptance_min_wait: options.prflx_acceptance_min_wait,
                 ice_check_interval: options.ice_check_interval.max(Duration::from_millis(5)),
+                hold_early_packets: options.hold_early_packets,
             }),
             send_window: options.send_window,
             runtime,
@@ -143,6 +144,11 @@ impl WebRtcTransport {
             rejected_candidates: c.rejected_candidates.load(Ordering::Relaxed),
             driver_flushes: c.flushes.load(Ordering::Relaxed),
             driver_nudges: c.nudges.load(Ordering::Relaxed),
+            early_held: c.early_held.load(Ordering::Relaxed),
+            early_released: c.early_released.load(Ordering::Relaxed),
+            early_overflow: c.early_overflow.load(Ordering::Relaxed),
+            early_superseded: c.early_superseded.load(Ordering::Relaxed),
+            checks_replayed: c.checks_replayed.load(Ordering::Relaxed),
         }
     }
 
@@ -298,7 +304,7 @@ fn check_signal(conn: ConnId, handle: &ConnHandle, signal: &Signal) -> Result<Re
                 return Err(unexpected("offer"));
             }
             RTCSessionDescription::offer(sdp.to_owned())
-                .map(RemoteInput::Offer)
+                .map(|d| RemoteInput::Offer(Box::new(d)))
                 .map_err(|e| bad_sdp("offer", e))
         }
         RemoteSignal::Answer(sdp) => {
@@ -306,7 +312,7 @@ fn check_signal(conn: ConnId, handle: &ConnHandle, signal: &Signal) -> Result<Re
                 return Err(unexpected("answer"));
             }
             RTCSessionDescription::answer(sdp.to_owned())
-                .map(RemoteInput::Answer)
+                .map(|d| RemoteInput::Answer(Box::new(d)))
                 .map_err(|e| bad_sdp("answer", e))
         }
         RemoteSignal::Candidate(line) => {
