@@ -52,4 +52,4 @@ pub mod plot;
 mod protocol;
 pub mod sim;
 
-pub use protocol::{Action, Spray, SprayConfig, SprayStats, Token};
+pub use protocol::{Action, Duplicates, Spray, SprayConfig, SprayStats, Token};

@@ -7,12 +7,27 @@
 //!   to its sample, the receiver answers by bridging the sender to its own).
 //! - `3` BROADCAST: `u64` id (big endian), then the payload. Flooded once
 //!   over every arc, both directions.
+//! - `4` EXCHANGE_REPORT: `u64` id. Like EXCHANGE, and both sides send
+//!   HANDED for this id once their own bridges of the exchange ended (sent
+//!   by a peer whose [`Duplicates`](crate::Duplicates) is `Swap`).
+//! - `5` HANDED: `u64` id, `u16` count n (at most [`MAX_HANDED`]), then n
+//!   peer ids (32 bytes each): the arcs the sender handed to the receiver in
+//!   exchange `id` whose bridge opened, named by their target as the
+//!   receiver sees it (the receiver itself never appears: an arc the sender
+//!   held to the receiver becomes receiver → sender, named by the sender).
 
 use bytes::{BufMut, Bytes, BytesMut};
+use overlay_core::PeerId;
 
 const JOIN: u8 = 1;
 const EXCHANGE: u8 = 2;
 const BROADCAST: u8 = 3;
+const EXCHANGE_REPORT: u8 = 4;
+const HANDED: u8 = 5;
+
+/// Most arcs one HANDED message may name (a sample is half a view; a view
+/// of ln N arcs is far below this even at 10^9 peers).
+pub const MAX_HANDED: usize = 1024;
 
 /// A Spray message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +42,21 @@ pub enum Message {
         id: u64,
         /// What the application sent.
         payload: Bytes,
+    },
+    /// A shuffle starts, and each side reports with [`Message::Handed`]
+    /// what it handed over, so that both can apply
+    /// [`Duplicates::Swap`](crate::Duplicates::Swap).
+    ExchangeReport {
+        /// Names the exchange (random, chosen by the initiator).
+        id: u64,
+    },
+    /// The arcs the sender handed to the receiver in exchange `id` (their
+    /// bridges opened), by target.
+    Handed {
+        /// The exchange.
+        id: u64,
+        /// Targets of the arcs the receiver got, one per arc.
+        targets: Vec<PeerId>,
     },
 }
 
@@ -57,6 +87,24 @@ impl Message {
                 b.put_slice(payload);
                 b.freeze()
             }
+            Message::ExchangeReport { id } => {
+                let mut b = BytesMut::with_capacity(9);
+                b.put_u8(EXCHANGE_REPORT);
+                b.put_u64(*id);
+                b.freeze()
+            }
+            Message::Handed { id, targets } => {
+                // Callers never name more than MAX_HANDED; cut, never panic.
+                let n = targets.len().min(MAX_HANDED);
+                let mut b = BytesMut::with_capacity(11 + n * PeerId::LEN);
+                b.put_u8(HANDED);
+                b.put_u64(*id);
+                b.put_u16(n as u16);
+                for t in &targets[..n] {
+                    b.put_slice(t.as_bytes());
+                }
+                b.freeze()
+            }
         }
     }
 
@@ -77,10 +125,39 @@ impl Message {
                     payload: bytes.slice(9..),
                 })
             }
-            JOIN | EXCHANGE | BROADCAST => Err(DecodeError::Malformed(tag)),
+            EXCHANGE_REPORT if rest.len() == 8 => Ok(Message::ExchangeReport { id: be_u64(rest) }),
+            HANDED if rest.len() >= 10 => {
+                let n = usize::from(u16::from_be_bytes([rest[8], rest[9]]));
+                let body = &rest[10..];
+                if n > MAX_HANDED || body.len() != n * PeerId::LEN {
+                    return Err(DecodeError::Malformed(tag));
+                }
+                let targets = body
+                    .chunks_exact(PeerId::LEN)
+                    .map(|c| {
+                        let mut id = [0u8; 32];
+                        id.copy_from_slice(c);
+                        PeerId::from_bytes(id)
+                    })
+                    .collect();
+                Ok(Message::Handed {
+                    id: be_u64(rest),
+                    targets,
+                })
+            }
+            JOIN | EXCHANGE | BROADCAST | EXCHANGE_REPORT | HANDED => {
+                Err(DecodeError::Malformed(tag))
+            }
             other => Err(DecodeError::UnknownTag(other)),
         }
     }
+}
+
+/// The first 8 bytes of `b` (at least 8 long) as a big-endian `u64`.
+fn be_u64(b: &[u8]) -> u64 {
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&b[..8]);
+    u64::from_be_bytes(id)
 }
 
 #[cfg(test)]
@@ -96,6 +173,15 @@ mod tests {
             Message::Broadcast {
                 id: 7,
                 payload: Bytes::from_static(b"hello"),
+            },
+            Message::ExchangeReport { id: u64::MAX },
+            Message::Handed {
+                id: 3,
+                targets: vec![],
+            },
+            Message::Handed {
+                id: 4,
+                targets: vec![PeerId::from_bytes([7; 32]), PeerId::from_bytes([9; 32])],
             },
         ] {
             assert_eq!(Message::decode(&m.encode()), Ok(m));
@@ -116,6 +202,24 @@ mod tests {
         assert_eq!(
             Message::decode(&Bytes::from_static(&[3, 0, 0])),
             Err(DecodeError::Malformed(3))
+        );
+        assert_eq!(
+            Message::decode(&Bytes::from_static(&[4, 0, 0])),
+            Err(DecodeError::Malformed(4))
+        );
+        // HANDED: the count must match the body, and stay under the cap.
+        let mut short = vec![5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2];
+        short.extend_from_slice(&[1; 32]);
+        assert_eq!(
+            Message::decode(&Bytes::from(short)),
+            Err(DecodeError::Malformed(5))
+        );
+        let over = (MAX_HANDED as u16 + 1).to_be_bytes();
+        let mut big = vec![5, 0, 0, 0, 0, 0, 0, 0, 1, over[0], over[1]];
+        big.extend(std::iter::repeat_n(1u8, (MAX_HANDED + 1) * 32));
+        assert_eq!(
+            Message::decode(&Bytes::from(big)),
+            Err(DecodeError::Malformed(5))
         );
     }
 

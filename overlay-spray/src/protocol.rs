@@ -22,6 +22,42 @@ pub struct SprayConfig {
     /// Largest broadcast payload accepted and forwarded, in bytes.
     /// Default 64 KiB.
     pub max_broadcast: usize,
+    /// What this peer does when a shuffle hands it an arc to a peer it
+    /// already has in its view. Default [`Duplicates::Keep`].
+    pub duplicates: Duplicates,
+}
+
+/// What a peer does when a shuffle hands it an arc to a peer y that is
+/// already in its view (see `docs/spray/in-degree.md`).
+///
+/// Every peer of a network should use the same setting. A peer in `Swap`
+/// mode starts its shuffles with `EXCHANGE_REPORT` and both sides then
+/// report the arcs they handed over (`HANDED`) once their bridges ended; a
+/// partner in `Keep` mode reports but keeps its own duplicates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Duplicates {
+    /// Keep both arcs: y is in the view twice. This is the paper's
+    /// algorithm, P ← (P \ sample) ⊎ sample' (a multiset union), and what
+    /// spray-wrtc does.
+    #[default]
+    Keep,
+    /// The rule of the authors' PeerSim code (`descent.spray`,
+    /// `SprayPartialView.mergeSample`, in some of its versions): take the
+    /// received entries in order; when one, y, is already in the view (the
+    /// view without the arcs handed out in this exchange, plus the received
+    /// entries taken so far), keep instead the first arc x this peer handed
+    /// out in the exchange whose target is no longer in that view (the
+    /// initiator's list starts with its partner), and drop the received arc
+    /// to y. Both peers of the exchange then point to x and the arc to y is
+    /// gone: the network keeps its arc count, an arc moves from y to x.
+    ///
+    /// On our API each handed-out arc stays pinned after its bridge opened
+    /// until the partner's report has come: then the kept ones are unpinned
+    /// and stay, the others are removed, and one arc to each dropped y is
+    /// removed. Without a report within 30 s (partner crashed, or left)
+    /// the exchange ends as with `Keep`.
+    Swap,
 }
 
 impl Default for SprayConfig {
@@ -30,6 +66,7 @@ impl Default for SprayConfig {
             period: Duration::from_secs(10),
             broadcast_memory: 4096,
             max_broadcast: 64 * 1024,
+            duplicates: Duplicates::Keep,
         }
     }
 }
@@ -38,6 +75,12 @@ impl SprayConfig {
     /// Use this shuffle period.
     pub fn with_period(mut self, period: Duration) -> Self {
         self.period = period;
+        self
+    }
+
+    /// Use this rule for duplicates received in a shuffle.
+    pub fn with_duplicates(mut self, duplicates: Duplicates) -> Self {
+        self.duplicates = duplicates;
         self
     }
 }
@@ -120,6 +163,12 @@ pub struct SprayStats {
     pub dropped_messages: u64,
     /// Broadcasts delivered to the application.
     pub broadcasts_delivered: u64,
+    /// [`Duplicates::Swap`]: received duplicates dropped, each for an arc
+    /// this peer handed out and kept instead.
+    pub duplicates_swapped: u64,
+    /// [`Duplicates::Swap`]: exchanges whose partner's report did not come
+    /// in time (they ended as with [`Duplicates::Keep`]).
+    pub reports_missed: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +179,9 @@ enum State {
     Pinned(Token),
     /// Handed out: its disconnect is on the way.
     Leaving,
+    /// Handed out by the connect `Token` (its bridge opened), still pinned:
+    /// the exchange's merge decides whether it stays ([`Duplicates::Swap`]).
+    Handed(Token),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -140,8 +192,12 @@ struct Entry {
 
 #[derive(Debug, Clone, Copy)]
 enum Purpose {
-    /// An arc to `peer` is handed out; drop it when the bridge opened.
-    Move(PeerId),
+    /// An arc to `peer` is handed out; drop it when the bridge opened (or,
+    /// in a reported exchange, when the merge decides).
+    Move {
+        peer: PeerId,
+        exchange: Option<ExchangeKey>,
+    },
     /// A join bridge `q -> newcomer`: when it ends, start the next queued one.
     Join,
     /// Nothing to do when it ends (replacements, leave).
@@ -155,6 +211,34 @@ enum Purpose {
 /// larger view that bridged all at once would see the excess refused, and
 /// the network would lose those arcs for good.
 const JOIN_BRIDGES_IN_FLIGHT: usize = 16;
+
+/// A reported exchange ([`Duplicates::Swap`]): (partner, id).
+type ExchangeKey = (PeerId, u64);
+
+/// How long a reported exchange waits for its partner's HANDED before it
+/// ends as with [`Duplicates::Keep`] (its handed-out arcs stay pinned
+/// meanwhile). Bridges end within the engine's handshake timeouts (10 s).
+const REPORT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reported exchanges one peer keeps at once; an `EXCHANGE_REPORT` beyond
+/// is answered as a plain `EXCHANGE` (its initiator then times out).
+const MAX_REPORTED_EXCHANGES: usize = 64;
+
+/// One exchange whose two sides report what they handed over.
+#[derive(Debug)]
+struct Reported {
+    /// This peer applies [`Duplicates::Swap`] to what it receives (else it
+    /// only reports, for its partner).
+    swap: bool,
+    /// This peer's hand-outs in the merge's order (the initiator's partner
+    /// first): (connect, target, outcome once ended).
+    sent: Vec<(Token, PeerId, Option<bool>)>,
+    /// What the partner handed us, once its HANDED came.
+    received: Option<Vec<PeerId>>,
+    /// Our HANDED went out.
+    reported: bool,
+    deadline: Instant,
+}
 
 /// One Spray peer, sans-IO. See the [crate docs](crate).
 #[derive(Debug)]
@@ -178,6 +262,8 @@ pub struct Spray {
     joins_in_flight: usize,
     next_token: u64,
     next_shuffle: Option<Instant>,
+    /// Exchanges whose sides report what they handed over.
+    reported: BTreeMap<ExchangeKey, Reported>,
     leaving: bool,
     left: bool,
     seen: HashSet<u64>,
@@ -203,6 +289,7 @@ impl Spray {
             joins_in_flight: 0,
             next_token: 0,
             next_shuffle: None,
+            reported: BTreeMap::new(),
             leaving: false,
             left: false,
             seen: HashSet::new(),
@@ -255,7 +342,11 @@ impl Spray {
 
     /// When [`Spray::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_shuffle
+        let report = self.reported.values().map(|r| r.deadline).min();
+        match (self.next_shuffle, report) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     // ----- inputs --------------------------------------------------------
@@ -298,6 +389,11 @@ impl Spray {
         self.leaving = true;
         self.next_shuffle = None;
         self.join_queue.clear();
+        // No merge any more: what was handed out goes.
+        let keys: Vec<ExchangeKey> = self.reported.keys().copied().collect();
+        for key in keys {
+            self.end_unmerged(key);
+        }
         let mut outs: Vec<PeerId> = self
             .view
             .iter()
@@ -383,39 +479,85 @@ impl Spray {
             self.joins_in_flight = self.joins_in_flight.saturating_sub(1);
             self.next_join_bridges();
         }
-        if let Purpose::Move(peer) = purpose {
+        if let Purpose::Move { peer, exchange } = purpose {
+            // In a reported exchange where this peer swaps, a handed-out
+            // arc stays (pinned) until the merge.
+            let hold = exchange
+                .and_then(|k| self.reported.get(&k))
+                .is_some_and(|r| r.swap);
             if let Some(entry) = self
                 .view
                 .get_mut(&peer)
                 .and_then(|es| es.iter_mut().find(|e| e.state == State::Pinned(token)))
             {
-                self.actions.push_back(Action::Unpin { peer });
-                if ok {
-                    entry.state = State::Leaving;
-                    self.actions.push_back(Action::Disconnect { peer });
+                if ok && hold {
+                    entry.state = State::Handed(token);
                     self.stats.arcs_moved += 1;
                 } else {
-                    entry.state = State::Free;
-                    self.stats.moves_failed += 1;
+                    self.actions.push_back(Action::Unpin { peer });
+                    if ok {
+                        entry.state = State::Leaving;
+                        self.actions.push_back(Action::Disconnect { peer });
+                        self.stats.arcs_moved += 1;
+                    } else {
+                        entry.state = State::Free;
+                        self.stats.moves_failed += 1;
+                    }
                 }
+            }
+            if let Some(key) = exchange {
+                if let Some(r) = self.reported.get_mut(&key) {
+                    if let Some(s) = r.sent.iter_mut().find(|s| s.0 == token) {
+                        s.2 = Some(ok);
+                    }
+                }
+                self.progress(key);
             }
         }
         self.maybe_left();
     }
 
-    /// The shuffle deadline passed: exchange with the oldest neighbour.
+    /// A deadline passed: exchange with the oldest neighbour when the
+    /// shuffle is due; end reported exchanges whose partner did not report.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let late: Vec<ExchangeKey> = self
+            .reported
+            .iter()
+            .filter(|(_, r)| r.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in late {
+            self.stats.reports_missed += 1;
+            self.end_unmerged(key);
+        }
         let Some(at) = self.next_shuffle else { return };
         if now < at {
             return;
         }
         self.next_shuffle = Some(now + self.config.period);
-        self.shuffle();
+        self.shuffle(now, None);
+    }
+
+    /// Start a shuffle now with `partner` (one of its arcs is the sample's
+    /// "oldest" entry), instead of with the oldest neighbour. For tests and
+    /// tools; a shuffle is normally started by [`Spray::handle_timeout`].
+    /// Returns false (and does nothing) if no free arc to `partner` is in
+    /// the view, or this peer is leaving.
+    pub fn exchange_with(&mut self, now: Instant, partner: PeerId) -> bool {
+        let free = self
+            .view
+            .get(&partner)
+            .is_some_and(|es| es.iter().any(|e| e.state == State::Free));
+        if self.leaving || !free {
+            return false;
+        }
+        self.shuffle(now, Some(partner));
+        true
     }
 
     // ----- the protocol --------------------------------------------------
 
-    fn shuffle(&mut self) {
+    fn shuffle(&mut self, now: Instant, partner: Option<PeerId>) {
         for e in self.view.values_mut().flatten() {
             e.age = e.age.saturating_add(1);
         }
@@ -430,11 +572,16 @@ impl Spray {
                     .map(move |(i, e)| (*p, i, e.age))
             })
             .collect();
-        let Some(oldest_age) = free.iter().map(|f| f.2).max() else {
+        let Some(oldest_age) = free
+            .iter()
+            .filter(|f| partner.is_none_or(|p| p == f.0))
+            .map(|f| f.2)
+            .max()
+        else {
             return;
         };
         let oldest: Vec<usize> = (0..free.len())
-            .filter(|&i| free[i].2 == oldest_age)
+            .filter(|&i| free[i].2 == oldest_age && partner.is_none_or(|p| p == free[i].0))
             .collect();
         let chosen = oldest[self.rng.gen_range(0..oldest.len())];
         let q = free[chosen].0;
@@ -451,24 +598,58 @@ impl Spray {
         others.truncate(want);
         others.push((free[chosen].0, free[chosen].1));
         self.stats.exchanges_started += 1;
-        // Tell q first: it samples its own view before our arcs arrive.
+        if self.config.duplicates == Duplicates::Keep {
+            // Tell q first: it samples its own view before our arcs arrive.
+            self.actions.push_back(Action::Send {
+                peer: q,
+                payload: Message::Exchange.encode(),
+            });
+            self.hand_out(q, others, None);
+            return;
+        }
+        let id = self.rng.gen();
+        let key = (q, id);
         self.actions.push_back(Action::Send {
             peer: q,
-            payload: Message::Exchange.encode(),
+            payload: Message::ExchangeReport { id }.encode(),
         });
-        self.hand_out(q, others);
+        self.reported.insert(
+            key,
+            Reported {
+                swap: true,
+                sent: Vec::new(),
+                received: None,
+                reported: false,
+                deadline: now + REPORT_TIMEOUT,
+            },
+        );
+        let mut sent = self.hand_out(q, others, Some(key));
+        // The merge looks at the partner's entry first (PeerSim's order).
+        sent.rotate_right(1);
+        if let Some(r) = self.reported.get_mut(&key) {
+            r.sent = sent.into_iter().map(|(t, x)| (t, x, None)).collect();
+        }
+        self.progress(key);
     }
 
     /// Hand the sampled entries to `partner`: each `x` becomes an arc
     /// `partner -> x` bridged here (an `x` that is `partner` itself becomes
     /// `partner -> self`); each entry is pinned until its bridge ends.
-    fn hand_out(&mut self, partner: PeerId, sample: Vec<(PeerId, usize)>) {
+    /// Returns the connects, in sample order.
+    fn hand_out(
+        &mut self,
+        partner: PeerId,
+        sample: Vec<(PeerId, usize)>,
+        exchange: Option<ExchangeKey>,
+    ) -> Vec<(Token, PeerId)> {
+        let mut sent = Vec::with_capacity(sample.len());
         for (x, i) in sample {
             let token = self.token();
             if let Some(e) = self.view.get_mut(&x).and_then(|es| es.get_mut(i)) {
                 e.state = State::Pinned(token);
             }
-            self.pending.insert(token, Purpose::Move(x));
+            self.pending
+                .insert(token, Purpose::Move { peer: x, exchange });
             self.actions.push_back(Action::Pin { peer: x });
             let to = if x == partner { None } else { Some(x) };
             self.actions.push_back(Action::Connect {
@@ -476,13 +657,40 @@ impl Spray {
                 from: Some(partner),
                 to,
             });
+            sent.push((token, x));
         }
+        sent
     }
 
-    fn on_exchange(&mut self, from: PeerId) {
+    /// `from` started a shuffle with us; `report`: it wants a HANDED back
+    /// (and sends us one).
+    fn on_exchange(&mut self, now: Instant, from: PeerId, report: Option<u64>) {
         if self.leaving {
             self.stats.dropped_messages += 1;
             return;
+        }
+        let mut key = None;
+        if let Some(id) = report {
+            if self.reported.contains_key(&(from, id)) {
+                // The same exchange twice: not from an honest peer.
+                self.stats.dropped_messages += 1;
+                return;
+            }
+            if self.reported.len() < MAX_REPORTED_EXCHANGES {
+                key = Some((from, id));
+                self.reported.insert(
+                    (from, id),
+                    Reported {
+                        swap: self.config.duplicates == Duplicates::Swap,
+                        sent: Vec::new(),
+                        received: None,
+                        reported: false,
+                        deadline: now + REPORT_TIMEOUT,
+                    },
+                );
+            } else {
+                tracing::debug!(peer = %from.short(), "too many reported exchanges: answered unreported");
+            }
         }
         self.stats.exchanges_answered += 1;
         let free: Vec<(PeerId, usize)> = self
@@ -500,7 +708,177 @@ impl Spray {
             .choose_multiple(&mut self.rng, want.min(free.len()))
             .copied()
             .collect();
-        self.hand_out(from, sample);
+        let sent = self.hand_out(from, sample, key);
+        if let Some(key) = key {
+            if let Some(r) = self.reported.get_mut(&key) {
+                r.sent = sent.into_iter().map(|(t, x)| (t, x, None)).collect();
+            }
+            self.progress(key);
+        }
+    }
+
+    /// The partner of exchange `id` reports what it handed us.
+    fn on_handed(&mut self, from: PeerId, id: u64, targets: Vec<PeerId>) {
+        match self.reported.get_mut(&(from, id)) {
+            Some(r) if r.received.is_none() => {
+                r.received = Some(targets);
+                self.progress((from, id));
+            }
+            _ => {
+                // Unknown, ended (timed out) or reported twice.
+                self.stats.dropped_messages += 1;
+            }
+        }
+    }
+
+    /// A reported exchange moved on: once our own bridges all ended, send
+    /// HANDED; once the partner's came too, merge (or just forget it).
+    fn progress(&mut self, key: ExchangeKey) {
+        let local = self.local;
+        let Some(r) = self.reported.get_mut(&key) else {
+            return;
+        };
+        if !r.reported && r.sent.iter().all(|s| s.2.is_some()) {
+            r.reported = true;
+            let partner = key.0;
+            let targets: Vec<PeerId> = r
+                .sent
+                .iter()
+                .filter(|s| s.2 == Some(true))
+                .map(|s| if s.1 == partner { local } else { s.1 })
+                .take(crate::message::MAX_HANDED)
+                .collect();
+            self.actions.push_back(Action::Send {
+                peer: partner,
+                payload: Message::Handed { id: key.1, targets }.encode(),
+            });
+        }
+        let Some(r) = self.reported.get(&key) else {
+            return;
+        };
+        if r.reported && r.received.is_some() {
+            if r.swap {
+                self.merge(key);
+            } else {
+                self.reported.remove(&key);
+            }
+        }
+    }
+
+    /// End a reported exchange without merging: every arc it handed out
+    /// goes (as with [`Duplicates::Keep`]); bridges still under way drop
+    /// their arc when they open.
+    fn end_unmerged(&mut self, key: ExchangeKey) {
+        let Some(r) = self.reported.remove(&key) else {
+            return;
+        };
+        for (token, x, _) in r.sent {
+            self.release(x, token, false);
+        }
+    }
+
+    /// The arc to `x` handed out by `token` (state [`State::Handed`]):
+    /// unpin it, then keep it, or remove it.
+    fn release(&mut self, x: PeerId, token: Token, keep: bool) {
+        let Some(entry) = self
+            .view
+            .get_mut(&x)
+            .and_then(|es| es.iter_mut().find(|e| e.state == State::Handed(token)))
+        else {
+            return;
+        };
+        self.actions.push_back(Action::Unpin { peer: x });
+        if keep {
+            entry.state = State::Free;
+            entry.age = 0;
+        } else {
+            entry.state = State::Leaving;
+            self.actions.push_back(Action::Disconnect { peer: x });
+        }
+    }
+
+    /// [`Duplicates::Swap`]: both reports are in; apply PeerSim's merge
+    /// rule to what we received (see [`Duplicates::Swap`]).
+    fn merge(&mut self, key: ExchangeKey) {
+        let Some(r) = self.reported.remove(&key) else {
+            return;
+        };
+        let ours: BTreeSet<Token> = r.sent.iter().map(|s| s.0).collect();
+        // V: the view without the arcs handed out in this exchange (and
+        // without those already leaving)...
+        let mut v: BTreeMap<PeerId, u32> = BTreeMap::new();
+        for (p, es) in &self.view {
+            let n = es
+                .iter()
+                .filter(|e| match e.state {
+                    State::Handed(t) => !ours.contains(&t),
+                    State::Leaving => false,
+                    _ => true,
+                })
+                .count() as u32;
+            if n > 0 {
+                v.insert(*p, n);
+            }
+        }
+        // ... and without the received arcs (still there, unless something
+        // else took them meanwhile: those are left out of the merge).
+        let mut received = Vec::new();
+        for y in r.received.unwrap_or_default() {
+            if let Some(n) = v.get_mut(&y).filter(|n| **n > 0) {
+                *n -= 1;
+                received.push(y);
+            }
+        }
+        // Our hand-outs whose arc is still here, pinned, in merge order.
+        let handed: Vec<(Token, PeerId)> = r
+            .sent
+            .iter()
+            .filter(|s| s.2 == Some(true))
+            .filter(|s| {
+                self.view
+                    .get(&s.1)
+                    .is_some_and(|es| es.iter().any(|e| e.state == State::Handed(s.0)))
+            })
+            .map(|s| (s.0, s.1))
+            .collect();
+        let mut kept: BTreeSet<Token> = BTreeSet::new();
+        let mut drops: Vec<PeerId> = Vec::new();
+        for y in received {
+            let duplicate = v.get(&y).is_some_and(|n| *n > 0);
+            if duplicate {
+                let x = handed
+                    .iter()
+                    .find(|(t, x)| !kept.contains(t) && v.get(x).is_none_or(|n| *n == 0));
+                // The received arc to y must be free to go.
+                let free_y = self
+                    .view
+                    .get(&y)
+                    .map_or(0, |es| es.iter().filter(|e| e.state == State::Free).count());
+                let dropping = drops.iter().filter(|d| **d == y).count();
+                if let Some(&(t, x)) = x.filter(|_| free_y > dropping) {
+                    kept.insert(t);
+                    drops.push(y);
+                    *v.entry(x).or_default() += 1;
+                    continue;
+                }
+            }
+            *v.entry(y).or_default() += 1;
+        }
+        for (t, x) in handed {
+            self.release(x, t, kept.contains(&t));
+        }
+        for y in drops {
+            // The youngest free arc to y: the one just received.
+            if let Some(entry) = self.view.get_mut(&y).and_then(|es| {
+                es.iter_mut()
+                    .filter(|e| e.state == State::Free)
+                    .min_by_key(|e| e.age)
+            }) {
+                entry.state = State::Leaving;
+                self.actions.push_back(Action::Disconnect { peer: y });
+                self.stats.duplicates_swapped += 1;
+            }
+        }
     }
 
     fn on_join(&mut self, newcomer: PeerId) {
@@ -592,10 +970,12 @@ impl Spray {
         }
     }
 
-    fn on_message(&mut self, _now: Instant, from: PeerId, payload: &Bytes) {
+    fn on_message(&mut self, now: Instant, from: PeerId, payload: &Bytes) {
         match Message::decode(payload) {
             Ok(Message::Join) => self.on_join(from),
-            Ok(Message::Exchange) => self.on_exchange(from),
+            Ok(Message::Exchange) => self.on_exchange(now, from, None),
+            Ok(Message::ExchangeReport { id }) => self.on_exchange(now, from, Some(id)),
+            Ok(Message::Handed { id, targets }) => self.on_handed(from, id, targets),
             Ok(Message::Broadcast { id, payload }) => {
                 if payload.len() > self.config.max_broadcast {
                     self.stats.dropped_messages += 1;

@@ -162,6 +162,8 @@ impl SpraySim {
             t.connects_failed += s.connects_failed;
             t.dropped_messages += s.dropped_messages;
             t.broadcasts_delivered += s.broadcasts_delivered;
+            t.duplicates_swapped += s.duplicates_swapped;
+            t.reports_missed += s.reports_missed;
         }
         t
     }
@@ -274,6 +276,21 @@ impl SpraySim {
         }
     }
 
+    /// `node` starts a shuffle now with `partner` (see
+    /// [`Spray::exchange_with`]); false if it has no free arc to it.
+    pub fn exchange(&mut self, node: NodeId, partner: NodeId) -> bool {
+        let now = self.sim.now();
+        let partner = self.sim.peer(partner);
+        let started = self
+            .peers
+            .get_mut(node.0 as usize)
+            .and_then(Option::as_mut)
+            .is_some_and(|s| s.exchange_with(now, partner));
+        self.flush(node);
+        self.pump();
+        started
+    }
+
     /// `node` floods `payload` over the overlay.
     pub fn broadcast(&mut self, node: NodeId, payload: Bytes) -> Option<u64> {
         let id = self
@@ -322,6 +339,27 @@ impl SpraySim {
         // Completions reach us through the hook; the simulator's own copies
         // would grow without bound.
         self.sim.clear_completions();
+    }
+
+    /// Run until nothing is in flight in the network (at most `limit` of
+    /// virtual time) without firing Spray's timers: no shuffle starts, the
+    /// ones under way end (a missed report's timeout does not fire either).
+    /// Whether it got quiet. For checks that need a quiet network, such as
+    /// [`Sim::check_invariants`]; the timers held back fire at the next run.
+    pub fn settle(&mut self, limit: Duration) -> bool {
+        let end = self.sim.elapsed() + limit;
+        self.pump();
+        while !self.sim.is_quiet() {
+            match self.sim.next_at() {
+                Some(at) if at <= end => {
+                    self.sim.step();
+                    self.pump();
+                }
+                _ => return false,
+            }
+        }
+        self.sim.clear_completions();
+        true
     }
 
     /// The overlay as a graph of the members (live peers whose join

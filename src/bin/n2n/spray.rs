@@ -14,7 +14,7 @@ use n2n_overlay::ProtocolId;
 use overlay_spray::graph::{Graph, Summary};
 use overlay_spray::plot::{bar_chart, line_chart, Series};
 use overlay_spray::sim::SpraySim;
-use overlay_spray::SprayConfig;
+use overlay_spray::{Duplicates, SprayConfig};
 
 /// Options of `n2n spray`.
 #[derive(Debug, clap::Args)]
@@ -61,13 +61,39 @@ pub(crate) struct SprayArgs {
     /// checks, more than twice as fast at 10,000 peers; for 100,000).
     #[arg(long, value_enum, default_value_t = SignatureArg::Ed25519)]
     signatures: SignatureArg,
+    /// What a peer does with an arc a shuffle hands it to a peer already in
+    /// its view: `keep` both (the paper's algorithm, spray-wrtc) or `swap`
+    /// (the authors' PeerSim code: drop it and keep instead an arc it
+    /// handed out). See docs/spray/in-degree.md.
+    #[arg(long, value_enum, default_value_t = DuplicatesArg::Keep)]
+    duplicates: DuplicatesArg,
 }
 
 /// `--signatures`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum SignatureArg {
+    /// Ed25519, as real peers.
     Ed25519,
+    /// A keyed hash in its place (simulator only).
     Simulated,
+}
+
+/// `--duplicates`: [`Duplicates`] on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DuplicatesArg {
+    /// Keep both arcs.
+    Keep,
+    /// Drop the duplicate, keep an arc handed out in the same exchange.
+    Swap,
+}
+
+impl From<DuplicatesArg> for Duplicates {
+    fn from(d: DuplicatesArg) -> Self {
+        match d {
+            DuplicatesArg::Keep => Duplicates::Keep,
+            DuplicatesArg::Swap => Duplicates::Swap,
+        }
+    }
 }
 
 /// Peak resident set size of this process so far (`VmHWM`), in MiB.
@@ -111,10 +137,11 @@ fn snapshot(net: &SpraySim, args: &SprayArgs, n: usize, cycle: u32, started: Ins
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "Spray, N = {n} (live {}), cycle {cycle} after growth, Δt {} s, seed {}.\n",
+        "Spray, N = {n} (live {}), cycle {cycle} after growth, Δt {} s, seed {}, duplicates {:?}.\n",
         g.len(),
         args.period,
-        args.seed
+        args.seed,
+        args.duplicates
     );
     let _ = writeln!(
         md,
@@ -218,7 +245,9 @@ fn run_one(args: &SprayArgs, n: usize) -> Result<Run, CliError> {
             SignatureArg::Ed25519 => Signatures::Ed25519,
             SignatureArg::Simulated => Signatures::Simulated,
         }),
-        SprayConfig::default().with_period(period),
+        SprayConfig::default()
+            .with_period(period)
+            .with_duplicates(args.duplicates.into()),
         protocol,
     );
     // Growth: newcomers at a steady rate, each through a random member.
@@ -277,8 +306,10 @@ fn run_one(args: &SprayArgs, n: usize) -> Result<Run, CliError> {
     let s = net.spray_stats();
     let t = net.stats();
     let stats = format!(
-        "exchanges {}, arcs moved {} (failed {}), joins bridged {}, arcs lost {} / replaced {}, other connects failed {}, connects refused {}, engine events {} ({:.0}/s of wall), {:.0} s CPU, peak RSS {:.0} MiB",
+        "exchanges {}, duplicates swapped {} (reports missed {}), arcs moved {} (failed {}), joins bridged {}, arcs lost {} / replaced {}, other connects failed {}, connects refused {}, engine events {} ({:.0}/s of wall), {:.0} s CPU, peak RSS {:.0} MiB",
         s.exchanges_started,
+        s.duplicates_swapped,
+        s.reports_missed,
         s.arcs_moved,
         s.moves_failed,
         s.joins_handled,
