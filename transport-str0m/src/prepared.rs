@@ -43,10 +43,6 @@ use crate::error::BindError;
 /// retries connectivity checks for several seconds during setup.
 pub const ICE_RETRANSMITS: usize = 5;
 
-/// How often each connection's round-trip time is refreshed (str0m's
-/// peer statistics, from the ICE keep-alive exchanges).
-const RTT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// str0m's aws-lc-rs DTLS provider, with the DTLS configuration made once.
 #[derive(Debug)]
 struct PreparedDtls {
@@ -193,9 +189,10 @@ impl NodeRtcConfig {
             .set_dtls_cert(cert)
             .clear_codecs()
             .clear_extension_map()
-            // Peer statistics carry the selected pair's ICE round-trip time
-            // (`Transport::rtt`).
-            .set_stats_interval(Some(RTT_INTERVAL));
+            // No statistics timer: it woke every connection every interval
+            // for no traffic. The round-trip time (`Transport::rtt`) comes
+            // from the ICE keep-alive exchanges themselves.
+            .set_stats_interval(None);
         base.set_max_stun_retransmits(ICE_RETRANSMITS);
         Ok(NodeRtcConfig { base })
     }

@@ -427,7 +427,10 @@ impl Str0mTransport {
         match target {
             Some(id) => {
                 let result = match self.conns.get_mut(&id) {
-                    Some(c) => c.input(input, &mut self.stats),
+                    Some(c) => {
+                        c.observe(data, now);
+                        c.input(input, &mut self.stats)
+                    }
                     None => Ok(()),
                 };
                 match result {
