@@ -125,6 +125,9 @@ pub(crate) struct Conn {
     remote_kinds: HashMap<SocketAddr, PathKind>,
     /// End-of-candidates sent to the remote.
     sent_end: bool,
+    /// The remote addresses this connection made its own in the node's
+    /// `recent` map (freed on close without scanning the map).
+    sent_to: Vec<SocketAddr>,
     /// The media id of the data section of the offer (ours or the
     /// remote's): trickled candidates must carry it (libwebrtc's
     /// `addIceCandidate` rejects a candidate for an unknown mid).
@@ -178,6 +181,7 @@ impl Conn {
             claim_source: None,
             remote_kinds: HashMap::new(),
             sent_end: false,
+            sent_to: Vec::new(),
             mid,
         };
         if role == Role::Initiator {
@@ -463,6 +467,9 @@ impl Conn {
                     }
                     if sink.recent.get(&t.destination) != Some(&self.id) {
                         sink.recent.insert(t.destination, self.id);
+                        if !self.sent_to.contains(&t.destination) {
+                            self.sent_to.push(t.destination);
+                        }
                     }
                     sink.transmit(t.source, t.destination, &t.contents);
                 }
@@ -625,7 +632,13 @@ impl Conn {
                 sink.claims.remove(&dest);
             }
         }
-        sink.recent.retain(|_, c| *c != self.id);
+        // O(addresses this connection sent to), not O(connections): a hub
+        // closing (or failing) a handshake must not scan every remote.
+        for dest in self.sent_to.drain(..) {
+            if sink.recent.get(&dest) == Some(&self.id) {
+                sink.recent.remove(&dest);
+            }
+        }
     }
 }
 
