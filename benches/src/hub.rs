@@ -18,25 +18,104 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use overlay_core::{Direction, Event, HandshakeId, Node, ProtocolHandle, SignalEnvelope};
+use overlay_core::{
+    Direction, Event, HandshakeId, Node, ProtocolHandle, SignalEnvelope, Transport,
+    TransportCommand, TransportEvent,
+};
 use rtc_common::RtcConfig;
 use tokio::sync::{mpsc, Semaphore};
-use transport_str0m::Str0mTransport;
+use transport_str0m::{Stats, Str0mTransport};
 
 use crate::scale::{rss_kib, runtime};
 use crate::{bench_peer, BenchError};
 
 const ENV: &str = "N2N_BENCH_HUB";
 const TAG: &str = "N2N_HUB_RESULT";
-/// How long the hub waits for all connections to open.
+/// How long the hub waits for all connections to open
+/// (`N2N_HUB_LIMIT_S` overrides it: a loaded machine needs longer).
 const LIMIT: Duration = Duration::from_secs(180);
 /// Handshakes a client tries before it gives up.
-const ATTEMPTS: u32 = 3;
-/// How long the idle CPU is measured.
+const ATTEMPTS: u32 = 10;
+
+fn limit() -> Duration {
+    std::env::var("N2N_HUB_LIMIT_S")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(LIMIT, Duration::from_secs)
+}
+/// How long the idle CPU is measured (`N2N_HUB_IDLE_MS` overrides it, to
+/// profile the idle hub).
 const IDLE: Duration = Duration::from_secs(5);
+
+fn idle_period() -> Duration {
+    std::env::var("N2N_HUB_IDLE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(IDLE, Duration::from_millis)
+}
+
+/// How a hub run is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubOptions {
+    /// Handshakes in flight at once.
+    pub window: usize,
+    /// [`RtcConfig::keepalive_interval`] of the hub and the clients
+    /// (`None`: the default).
+    pub keepalive: Option<Duration>,
+    /// [`RtcConfig::silence_timeout`] of the hub and the clients (`None`:
+    /// the default).
+    pub silence: Option<Duration>,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        HubOptions {
+            window: 128,
+            keepalive: None,
+            silence: None,
+        }
+    }
+}
+
+impl HubOptions {
+    /// The transports' configuration.
+    pub fn rtc_config(&self) -> RtcConfig {
+        let mut c = RtcConfig::loopback();
+        if let Some(k) = self.keepalive {
+            c = c.with_keepalive_interval(k);
+        }
+        if let Some(s) = self.silence {
+            c = c.with_silence_timeout(s);
+        }
+        c
+    }
+
+    fn spec(&self) -> String {
+        let ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis());
+        format!(
+            "{}:{}:{}",
+            self.window,
+            ms(self.keepalive),
+            ms(self.silence)
+        )
+    }
+
+    fn parse(window: &str, keepalive: &str, silence: &str) -> Result<Self, BenchError> {
+        let ms = |v: &str| -> Result<Option<Duration>, BenchError> {
+            let ms: u64 = v.parse()?;
+            Ok((ms > 0).then(|| Duration::from_millis(ms)))
+        };
+        Ok(HubOptions {
+            window: window.parse()?,
+            keepalive: ms(keepalive)?,
+            silence: ms(silence)?,
+        })
+    }
+}
 
 /// What one hub run measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,6 +134,12 @@ pub struct HubResult {
     pub setup_cpu_per_conn: Duration,
     /// Connections the hub reports open after the idle period.
     pub open_after_idle: usize,
+    /// Datagrams the hub's socket sent and received per connection per
+    /// second while idle (keep-alive checks and their answers).
+    pub idle_datagrams_per_conn: f64,
+    /// Timer wake-ups of the hub's connections per connection per second
+    /// while idle.
+    pub idle_wakeups_per_conn: f64,
 }
 
 impl HubResult {
@@ -81,8 +166,47 @@ pub fn cpu_time() -> Duration {
     Duration::from_nanos(ns)
 }
 
-fn str0m_factory() -> impl FnMut() -> std::future::Ready<Result<Str0mTransport, BenchError>> {
-    || std::future::ready(Str0mTransport::bind(&RtcConfig::loopback()).map_err(Into::into))
+fn str0m_factory(
+    config: RtcConfig,
+) -> impl FnMut() -> std::future::Ready<Result<Str0mTransport, BenchError>> {
+    move || std::future::ready(Str0mTransport::bind(&config).map_err(Into::into))
+}
+
+/// A str0m transport whose counters stay readable after it moved into its
+/// node (copied each time the node's driver goes back to sleep).
+struct Counted {
+    inner: Str0mTransport,
+    stats: Arc<Mutex<Stats>>,
+}
+
+impl Transport for Counted {
+    type Error = <Str0mTransport as Transport>::Error;
+
+    fn handle_command(&mut self, now: Instant, cmd: TransportCommand) -> Result<(), Self::Error> {
+        self.inner.handle_command(now, cmd)
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
+        let p = self.inner.poll_event(cx);
+        if p.is_pending() {
+            if let Ok(mut s) = self.stats.lock() {
+                *s = self.inner.stats();
+            }
+        }
+        p
+    }
+
+    fn send_window(&self) -> usize {
+        self.inner.send_window()
+    }
+
+    fn rtt(&self, conn: overlay_core::ConnId) -> Option<Duration> {
+        self.inner.rtt(conn)
+    }
+
+    fn connection_count(&self) -> Option<usize> {
+        Transport::connection_count(&self.inner)
+    }
 }
 
 /// Run one hub of `n` connections in fresh processes (hub and clients).
@@ -90,8 +214,22 @@ fn str0m_factory() -> impl FnMut() -> std::future::Ready<Result<Str0mTransport, 
 /// # Errors
 /// If a process fails or reports an error.
 pub fn hub_in_child(n: usize, window: usize) -> Result<HubResult, BenchError> {
+    hub_in_child_with(
+        n,
+        &HubOptions {
+            window,
+            ..HubOptions::default()
+        },
+    )
+}
+
+/// [`hub_in_child`] with keep-alive settings.
+///
+/// # Errors
+/// If a process fails or reports an error.
+pub fn hub_in_child_with(n: usize, options: &HubOptions) -> Result<HubResult, BenchError> {
     let out = Command::new(std::env::current_exe()?)
-        .env(ENV, format!("hub:{n}:{window}"))
+        .env(ENV, format!("hub:{n}:{}", options.spec()))
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()?;
@@ -108,13 +246,15 @@ pub fn hub_in_child(n: usize, window: usize) -> Result<HubResult, BenchError> {
             .trim()
             .to_owned()
             .into()),
-        [setup, kib, cpu, open, per] => Ok(HubResult {
+        [setup, kib, cpu, open, per, dgrams, wakes] => Ok(HubResult {
             conns: n,
             setup: Duration::from_secs_f64(setup.parse()?),
             setup_cpu_per_conn: Duration::from_secs_f64(per.parse()?),
             kib_per_conn: kib.parse()?,
             idle_cpu_percent: cpu.parse()?,
             open_after_idle: open.parse()?,
+            idle_datagrams_per_conn: dgrams.parse()?,
+            idle_wakeups_per_conn: wakes.parse()?,
         }),
         _ => Err(format!("bad hub output: {line}").into()),
     }
@@ -128,26 +268,25 @@ pub fn child_main_if_requested() {
     };
     let parts: Vec<&str> = spec.split(':').collect();
     match parts.as_slice() {
-        ["hub", n, w] => {
-            let r = (|| run_hub(n.parse()?, w.parse()?))();
+        ["hub", n, w, k, s] => {
+            let r = (|| run_hub(n.parse()?, HubOptions::parse(w, k, s)?))();
             match r {
                 Ok(r) => println!(
-                    "{TAG} {} {} {} {} {}",
+                    "{TAG} {} {} {} {} {} {} {}",
                     r.setup.as_secs_f64(),
                     r.kib_per_conn,
                     r.idle_cpu_percent,
                     r.open_after_idle,
-                    r.setup_cpu_per_conn.as_secs_f64()
+                    r.setup_cpu_per_conn.as_secs_f64(),
+                    r.idle_datagrams_per_conn,
+                    r.idle_wakeups_per_conn,
                 ),
                 Err(e) => println!("{TAG} error {e}"),
             }
         }
-        ["clients", n] => {
-            if let Err(e) = n
-                .parse::<usize>()
-                .map_err(BenchError::from)
-                .and_then(run_clients)
-            {
+        ["clients", n, w, k, s] => {
+            let r = (|| run_clients(n.parse()?, HubOptions::parse(w, k, s)?))();
+            if let Err(e) = r {
                 eprintln!("hub clients: {e}");
             }
         }
@@ -192,18 +331,36 @@ fn signal_line(i: usize, env: &SignalEnvelope) -> Result<String, BenchError> {
     Ok(format!("S {i} {}", serde_json::to_string(env)?))
 }
 
-fn parse_signal(line: &str) -> Option<(usize, SignalEnvelope)> {
+/// A signal in flight between the pipes and a handshake's task, boxed: a
+/// channel allocates its slots in blocks of 32, and an envelope is a few
+/// hundred bytes.
+type Boxed = Box<SignalEnvelope>;
+
+fn parse_signal(line: &str) -> Option<(usize, Boxed)> {
     let (i, json) = line.strip_prefix("S ")?.split_once(' ')?;
     Some((i.parse().ok()?, serde_json::from_str(json).ok()?))
 }
 
-fn run_hub(n: usize, window: usize) -> Result<HubResult, BenchError> {
+fn run_hub(n: usize, options: HubOptions) -> Result<HubResult, BenchError> {
+    let window = options.window;
     let rt = runtime()?;
     rt.block_on(async {
-        let mut make = str0m_factory();
+        let stats = Arc::new(Mutex::new(Stats::default()));
+        let counted = stats.clone();
+        let config = options.rtc_config();
+        let mut make = move || {
+            std::future::ready(
+                Str0mTransport::bind(&config)
+                    .map(|inner| Counted {
+                        inner,
+                        stats: counted.clone(),
+                    })
+                    .map_err(BenchError::from),
+            )
+        };
         let mut hub = bench_peer(&mut make).await?;
         let mut child = Command::new(std::env::current_exe()?)
-            .env(ENV, format!("clients:{n}"))
+            .env(ENV, format!("clients:{n}:{}", options.spec()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -224,7 +381,8 @@ fn run_hub(n: usize, window: usize) -> Result<HubResult, BenchError> {
         out.send(format!("G {window}"))?;
         let dispatcher = tokio::spawn(dispatch(hub.node.clone(), lines, out.clone()));
         let mut open = 0;
-        let deadline = tokio::time::Instant::now() + LIMIT;
+        let limit = limit();
+        let deadline = tokio::time::Instant::now() + limit;
         while open < n {
             match tokio::time::timeout_at(deadline, hub.events.recv()).await {
                 Ok(Some(Event::ArcOpened {
@@ -233,7 +391,7 @@ fn run_hub(n: usize, window: usize) -> Result<HubResult, BenchError> {
                 })) => open += 1,
                 Ok(Some(_)) => {}
                 Ok(None) => return Err("the hub node stopped".into()),
-                Err(_) => return Err(format!("{open} of {n} open after {LIMIT:?}").into()),
+                Err(_) => return Err(format!("{open} of {n} open after {limit:?}").into()),
             }
         }
         let setup = start.elapsed();
@@ -243,9 +401,16 @@ fn run_hub(n: usize, window: usize) -> Result<HubResult, BenchError> {
         dispatcher.await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let after = rss_kib();
-        let cpu0 = cpu_time();
-        tokio::time::sleep(IDLE).await;
+        let read = || stats.lock().map(|s| s.clone()).unwrap_or_default();
+        let (cpu0, s0, t0) = (cpu_time(), read(), Instant::now());
+        tokio::time::sleep(idle_period()).await;
         let cpu = cpu_time().saturating_sub(cpu0);
+        let (s1, idle) = (read(), t0.elapsed().as_secs_f64());
+        let per_conn = |v: u64| v as f64 / n.max(1) as f64 / idle;
+        let dgrams = per_conn(
+            (s1.datagrams_in + s1.datagrams_out).saturating_sub(s0.datagrams_in + s0.datagrams_out),
+        );
+        let wakes = per_conn(s1.timeouts.saturating_sub(s0.timeouts));
         let open_after_idle = hub.node.connections().await?.len();
         let _ = out.send("Q".into());
         drop(out);
@@ -254,9 +419,11 @@ fn run_hub(n: usize, window: usize) -> Result<HubResult, BenchError> {
             conns: n,
             setup,
             kib_per_conn: after.saturating_sub(before) as f64 / n as f64,
-            idle_cpu_percent: cpu.as_secs_f64() / IDLE.as_secs_f64() * 100.0,
+            idle_cpu_percent: cpu.as_secs_f64() / idle * 100.0,
             open_after_idle,
             setup_cpu_per_conn: setup_cpu / u32::try_from(n.max(1)).unwrap_or(u32::MAX),
+            idle_datagrams_per_conn: dgrams,
+            idle_wakeups_per_conn: wakes,
         })
     })
 }
@@ -268,7 +435,10 @@ async fn dispatch(
     mut lines: mpsc::UnboundedReceiver<String>,
     out: std::sync::mpsc::Sender<String>,
 ) {
-    let mut routes: HashMap<HandshakeId, mpsc::UnboundedSender<SignalEnvelope>> = HashMap::new();
+    let mut routes: HashMap<HandshakeId, mpsc::UnboundedSender<Boxed>> = HashMap::new();
+    // Routes of ended handshakes are dropped in amortized sweeps: a kept
+    // sender keeps its channel's block of slots allocated.
+    let mut sweep_at = 256;
     while let Some(line) = lines.recv().await {
         if line == "C" {
             break;
@@ -281,9 +451,13 @@ async fn dispatch(
             let _ = tx.send(env);
             continue;
         }
+        if routes.len() >= sweep_at {
+            routes.retain(|_, tx| !tx.is_closed());
+            sweep_at = (routes.len() * 2).max(256);
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         routes.insert(env.handshake, tx);
-        tokio::spawn(hub_side(node.clone(), i, env, rx, out.clone()));
+        tokio::spawn(hub_side(node.clone(), i, *env, rx, out.clone()));
     }
 }
 
@@ -291,7 +465,7 @@ async fn hub_side(
     node: Node,
     i: usize,
     offer: SignalEnvelope,
-    mut rx: mpsc::UnboundedReceiver<SignalEnvelope>,
+    mut rx: mpsc::UnboundedReceiver<Boxed>,
     out: std::sync::mpsc::Sender<String>,
 ) {
     let mut accepted = match node.accept_out_of_band(offer).await {
@@ -312,17 +486,17 @@ async fn hub_side(
                 None => break,
             },
             e = rx.recv(), if rx_open => match e {
-                Some(env) => { let _ = node.handle_signal(env).await; }
+                Some(env) => { let _ = node.handle_signal(*env).await; }
                 None => rx_open = false,
             },
         }
     }
 }
 
-fn run_clients(n: usize) -> Result<(), BenchError> {
+fn run_clients(n: usize, options: HubOptions) -> Result<(), BenchError> {
     let rt = runtime()?;
     rt.block_on(async {
-        let mut make = str0m_factory();
+        let mut make = str0m_factory(options.rtc_config());
         let mut peers = Vec::with_capacity(n);
         for _ in 0..n {
             peers.push(bench_peer(&mut make).await?);
@@ -378,7 +552,7 @@ fn run_clients(n: usize) -> Result<(), BenchError> {
 async fn client_side(
     i: usize,
     handle: ProtocolHandle,
-    mut rx: mpsc::UnboundedReceiver<SignalEnvelope>,
+    mut rx: mpsc::UnboundedReceiver<Boxed>,
     out: std::sync::mpsc::Sender<String>,
     permits: Arc<Semaphore>,
 ) {
@@ -410,7 +584,7 @@ async fn client_side(
                     // Only this attempt's signals (a late one of an
                     // earlier attempt is dropped).
                     Some(env) if env.handshake == handshake => {
-                        let _ = handle.node().handle_signal(env).await;
+                        let _ = handle.node().handle_signal(*env).await;
                     }
                     Some(_) => {}
                     None => rx_open = false,

@@ -75,13 +75,16 @@ pub struct RtcConfig {
     /// [`RtcConfig::keepalive_interval`], or a few lost keep-alives end a
     /// healthy connection.
     pub silence_timeout: Duration,
-    /// How often an idle connection proves it is alive: each end sends one
-    /// STUN binding request (ICE consent, ~100 bytes) per interval and
-    /// answers the other's. At the default of 1 s an idle connection costs
-    /// each end about 2 datagrams per second on str0m (str0m's own default
-    /// interval is 3 s) and 2.5 on webrtc-rs (see the backends'
-    /// `vanished_peer` and `keepalive_traffic` tests). Graceful closes do
-    /// not wait for it: they are reported at once.
+    /// How often an idle connection proves it is alive: an end sends a
+    /// STUN binding request (ICE consent, ~100 bytes) per interval and the
+    /// other answers. On webrtc-rs both ends check every interval (2.5
+    /// datagrams per second sent by each end at the default of 1 s); on
+    /// str0m the initiator checks every interval and the acceptor every
+    /// half [`RtcConfig::silence_timeout`] (each end sends 1.5 datagrams
+    /// per second at the defaults; str0m's own default interval is 3 s).
+    /// See the backends' `vanished_peer` and `keepalive_traffic` tests, and
+    /// `benches/HUB.md` for what it costs a hub. Graceful closes do not
+    /// wait for it: they are reported at once.
     pub keepalive_interval: Duration,
 }
 

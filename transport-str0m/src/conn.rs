@@ -107,8 +107,12 @@ pub(crate) struct Conn {
     deadline: Instant,
     /// When a datagram of this connection last arrived (or it opened).
     last_heard: Instant,
-    /// The selected pair's last ICE round-trip time (str0m's peer stats).
+    /// The last ICE round-trip time: from this end's latest STUN binding
+    /// request (a connectivity check or keep-alive) to its answer.
     rtt: Option<Duration>,
+    /// The transaction id and send time of this end's latest STUN binding
+    /// request (its answer gives [`Conn::rtt`]).
+    last_check: Option<([u8; 12], Instant)>,
     /// An open connection that hears nothing this long is reported
     /// [`CloseReason::TimedOut`] ([`RtcConfig::silence_timeout`](rtc_common::RtcConfig)).
     silence_timeout: Duration,
@@ -121,6 +125,9 @@ pub(crate) struct Conn {
     remote_kinds: HashMap<SocketAddr, PathKind>,
     /// End-of-candidates sent to the remote.
     sent_end: bool,
+    /// The remote addresses this connection made its own in the node's
+    /// `recent` map (freed on close without scanning the map).
+    sent_to: Vec<SocketAddr>,
     /// The media id of the data section of the offer (ours or the
     /// remote's): trickled candidates must carry it (libwebrtc's
     /// `addIceCandidate` rejects a candidate for an unknown mid).
@@ -168,11 +175,13 @@ impl Conn {
             deadline,
             last_heard: now,
             rtt: None,
+            last_check: None,
             silence_timeout: rtc_common::RtcConfig::default().silence_timeout,
             claim: None,
             claim_source: None,
             remote_kinds: HashMap::new(),
             sent_end: false,
+            sent_to: Vec::new(),
             mid,
         };
         if role == Role::Initiator {
@@ -188,8 +197,9 @@ impl Conn {
         self
     }
 
-    /// The selected candidate pair's round-trip time, as ICE last measured
-    /// it (refreshed every 2 s once the connection is open).
+    /// The round-trip time of this end's latest answered ICE check on the
+    /// selected pair (refreshed by every keep-alive once the connection is
+    /// open).
     pub(crate) fn rtt(&self) -> Option<Duration> {
         self.rtt
     }
@@ -388,8 +398,10 @@ impl Conn {
     /// timeout means str0m's own state broke: the connection ends.
     pub(crate) fn input(&mut self, input: Input<'_>, stats: &mut Stats) -> Result<(), CloseReason> {
         let is_timeout = matches!(input, Input::Timeout(_));
-        match input {
+        match &input {
             Input::Timeout(now) => {
+                let now = *now;
+                stats.timeouts += 1;
                 if !self.opened && now >= self.deadline {
                     return Err(CloseReason::Failed(
                         "handshake did not complete in time".into(),
@@ -400,7 +412,7 @@ impl Conn {
                     return Err(CloseReason::TimedOut);
                 }
             }
-            Input::Receive(now, _) => self.last_heard = self.last_heard.max(now),
+            Input::Receive(now, _) => self.last_heard = self.last_heard.max(*now),
         }
         match self.rtc.handle_input(input) {
             Ok(()) => Ok(()),
@@ -440,6 +452,13 @@ impl Conn {
                     return Ok(());
                 }
                 Ok(Output::Transmit(t)) => {
+                    // Once DTLS runs on a pair, only that pair's checks
+                    // time the round trip.
+                    if self.claim.is_none_or(|c| c == t.destination) {
+                        if let Some(id) = stun_transaction(&t.contents, STUN_BINDING_REQUEST) {
+                            self.last_check = Some((id, Instant::now()));
+                        }
+                    }
                     if is_dtls(&t.contents) {
                         if self.claim != Some(t.destination) {
                             self.claim_remote(t.destination, sink)?;
@@ -448,11 +467,25 @@ impl Conn {
                     }
                     if sink.recent.get(&t.destination) != Some(&self.id) {
                         sink.recent.insert(t.destination, self.id);
+                        if !self.sent_to.contains(&t.destination) {
+                            self.sent_to.push(t.destination);
+                        }
                     }
                     sink.transmit(t.source, t.destination, &t.contents);
                 }
                 Ok(Output::Event(e)) => self.event(e, sink)?,
                 Err(e) => return Err(CloseReason::Failed(format!("str0m: {e}"))),
+            }
+        }
+    }
+
+    /// A datagram for this connection arrived at `now`: if it answers this
+    /// end's latest binding request, it gives the round-trip time.
+    pub(crate) fn observe(&mut self, data: &[u8], now: Instant) {
+        if let Some((id, sent)) = self.last_check {
+            if stun_transaction(data, STUN_BINDING_SUCCESS) == Some(id) {
+                self.rtt = Some(now.saturating_duration_since(sent));
+                self.last_check = None;
             }
         }
     }
@@ -516,14 +549,6 @@ impl Conn {
                 return Err(CloseReason::Remote)
             }
             Event::Closed => return Err(CloseReason::Remote),
-            Event::PeerStats(stats) => {
-                if let Some(rtt) = stats
-                    .selected_candidate_pair
-                    .and_then(|p| p.current_round_trip_time)
-                {
-                    self.rtt = Some(rtt);
-                }
-            }
             Event::IceConnectionStateChange(state) => {
                 tracing::debug!(conn = %self.id, ?state, "ICE state");
                 if state == IceConnectionState::Disconnected && self.opened {
@@ -607,7 +632,13 @@ impl Conn {
                 sink.claims.remove(&dest);
             }
         }
-        sink.recent.retain(|_, c| *c != self.id);
+        // O(addresses this connection sent to), not O(connections): a hub
+        // closing (or failing) a handshake must not scan every remote.
+        for dest in self.sent_to.drain(..) {
+            if sink.recent.get(&dest) == Some(&self.id) {
+                sink.recent.remove(&dest);
+            }
+        }
     }
 }
 
@@ -636,6 +667,23 @@ fn channel_binding(rtc: &mut Rtc) -> Option<ChannelBinding> {
     let local = sha256(api.local_dtls_fingerprint())?;
     let remote = sha256(api.remote_dtls_fingerprint()?)?;
     Some(ChannelBinding { local, remote })
+}
+
+/// STUN message types (RFC 8489): a Binding request and its success
+/// response.
+const STUN_BINDING_REQUEST: u16 = 0x0001;
+const STUN_BINDING_SUCCESS: u16 = 0x0101;
+
+/// The transaction id of a STUN message of type `kind` (by its header
+/// only: type, magic cookie; the integrity is str0m's to check).
+fn stun_transaction(datagram: &[u8], kind: u16) -> Option<[u8; 12]> {
+    let header = datagram.get(..20)?;
+    if u16::from_be_bytes([header[0], header[1]]) != kind
+        || header[4..8] != [0x21, 0x12, 0xa4, 0x42]
+    {
+        return None;
+    }
+    header[8..20].try_into().ok()
 }
 
 /// DTLS records start with a content type in 20..=63 (RFC 7983).

@@ -107,8 +107,11 @@
 //!   receiver would wait for it forever; an empty message from another
 //!   stack (PPID 56/57, as browsers send) is received as an empty frame.
 //! - **RTT**: [`Transport::rtt`](overlay_core::Transport::rtt) is the
-//!   selected pair's ICE round-trip time from str0m's peer statistics,
-//!   refreshed every 2 s.
+//!   round trip of this end's latest answered ICE check on the selected
+//!   pair (STUN transaction ids matched by the transport), refreshed by
+//!   every keep-alive ([`RtcConfig::keepalive_interval`](rtc_common::RtcConfig)).
+//!   No statistics timer: an idle connection wakes only to send its
+//!   keep-alive.
 //!
 //! # Limits
 //! - **TURN** (`turn.rs`): str0m has no TURN client; this crate runs the
@@ -194,4 +197,8 @@ pub struct Stats {
     pub relay_dropped: u64,
     /// Datagrams relayed from peers by a TURN server.
     pub relayed_in: u64,
+    /// Timeouts fed to connections: each wake-up str0m or the transport's
+    /// own deadlines (handshake, silence) asked for. An idle open
+    /// connection wakes only to send its keep-alive check.
+    pub timeouts: u64,
 }

@@ -97,7 +97,7 @@ impl Str0mTransport {
     /// # Errors
     /// As [`Str0mTransport::bind`].
     pub fn bind_prepared(config: &RtcConfig, prepared: NodeRtcConfig) -> Result<Self, BindError> {
-        let prepared = prepared.with_keepalive_interval(config.keepalive_interval);
+        let prepared = prepared.with_keepalive(config.keepalive_interval, config.silence_timeout);
         let std_socket = make_socket(config)?;
         let local_addr = std_socket.local_addr()?;
         let socket = UdpSocket::from_std(std_socket)?;
@@ -266,7 +266,9 @@ impl Str0mTransport {
             });
             return Ok(());
         }
-        let mut rtc = self.prepared.build(now);
+        let mut rtc = self
+            .prepared
+            .build_for(now, role == overlay_core::Role::Initiator);
         let ufrag = self.index.unique_ufrag(&mut rtc);
         let deadline = now + self.config.handshake_timeout;
         let candidates = std::mem::take(&mut self.candidates);
@@ -427,7 +429,10 @@ impl Str0mTransport {
         match target {
             Some(id) => {
                 let result = match self.conns.get_mut(&id) {
-                    Some(c) => c.input(input, &mut self.stats),
+                    Some(c) => {
+                        c.observe(data, now);
+                        c.input(input, &mut self.stats)
+                    }
                     None => Ok(()),
                 };
                 match result {

@@ -2,7 +2,8 @@
 //! `TimedOut` within seconds (`RtcConfig::silence_timeout`, 4 s by
 //! default); a dropped transport is such a crash; a local `Close` is
 //! reported to the remote at once as a graceful close. The idle keep-alive
-//! traffic that the detection costs is printed.
+//! traffic that the detection costs is printed, and an idle connection
+//! wakes only to send it.
 
 mod common;
 
@@ -41,6 +42,22 @@ async fn silent_peer_times_out() -> TestResult {
     net.wait_open(vec![(0, c), (1, c)]).await?;
     // Node 1 hangs: its socket stays bound but nobody reads or answers.
     let hung = net.nodes.remove(1);
+    std::mem::forget(hung);
+    expect_closed(&mut net, 0, c, CloseReason::TimedOut).await?;
+    assert_eq!(net.nodes[0].connection_count(), 0);
+    Ok(())
+}
+
+/// The acceptor end, which keeps alive less often than the initiator,
+/// still notices a silent initiator within its silence timeout.
+#[tokio::test]
+async fn silent_initiator_times_out() -> TestResult {
+    let mut net = Net::bind(2)?;
+    let c = ConnId(1);
+    net.connect(0, c, 1, c)?;
+    net.wait_open(vec![(0, c), (1, c)]).await?;
+    // Node 0 (the initiator) hangs; node 1 is now `nodes[0]`.
+    let hung = net.nodes.remove(0);
     std::mem::forget(hung);
     expect_closed(&mut net, 0, c, CloseReason::TimedOut).await?;
     assert_eq!(net.nodes[0].connection_count(), 0);
@@ -101,14 +118,35 @@ async fn idle_keepalive_traffic() -> TestResult {
     if let Ok(got) = tokio::time::timeout(window, net.next()).await {
         return Err(format!("nothing expected on an idle connection, got {got:?}").into());
     }
+    let after = [net.nodes[0].stats(), net.nodes[1].stats()];
+    let wakes = |i: usize| after[i].timeouts - before[i].timeouts;
     let mut total = 0.0;
     for (i, b) in before.iter().enumerate() {
-        let sent = net.nodes[i].stats().datagrams_out - b.datagrams_out;
+        let sent = after[i].datagrams_out - b.datagrams_out;
         let per_s = sent as f64 / window.as_secs_f64();
-        println!("idle connection, end {i}: {sent} datagrams in {window:?} ({per_s:.2}/s)");
+        println!(
+            "idle connection, end {i}: {sent} datagrams, {} timer wake-ups in {window:?} ({per_s:.2} datagrams/s)",
+            wakes(i)
+        );
         total += per_s;
         assert!(sent > 0, "an idle connection must keep proving it is alive");
+        // An end sends one check per wake-up and answers each of the
+        // other's: a timer that wakes a connection for no traffic
+        // (str0m's statistics, say) leaves it sending less than that.
+        assert!(
+            sent + 1 >= wakes(i) + wakes(1 - i),
+            "end {i}: {sent} datagrams for {} wake-ups here and {} there: a timer wakes the idle connection for nothing",
+            wakes(i),
+            wakes(1 - i)
+        );
     }
     println!("idle connection, both ends: {total:.2} datagrams/s");
+    // The initiator (node 0) checks every keep-alive interval; the acceptor
+    // (node 1) every half silence timeout, twice as long at the defaults.
+    let (initiator, acceptor) = (wakes(0), wakes(1));
+    assert!(
+        acceptor * 2 <= initiator + 1,
+        "the acceptor checked {acceptor} times, the initiator {initiator}"
+    );
     Ok(())
 }
