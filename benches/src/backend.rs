@@ -1,13 +1,18 @@
-//! The overlay's backends, as transport factories for the generic measurements.
+//! The overlay's backends, as transport factories for the generic
+//! measurements; and [`ThreadedPair`]: an overlay pair with each peer on a
+//! thread of its own, as the raw str0m pair runs.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-use overlay_core::{link_out_of_band, MemoryNetwork};
+use bytes::Bytes;
+use overlay_core::{link_out_of_band, Event, MemoryNetwork, Transport};
 use rtc_common::RtcConfig;
+use tokio::sync::oneshot;
 use transport_str0m::Str0mTransport;
 use transport_webrtcrs::WebRtcTransport;
 
-use crate::{bench_peer, until_arc_in, BenchError, Pair};
+use crate::{bench_peer, until_arc_in, BenchError, BenchPeer, Pair};
 
 /// A backend the overlay runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +94,14 @@ impl Backend {
         with_factory!(self, make => crate::pair(&mut make).await)
     }
 
+    /// [`ThreadedPair::open`] on this backend.
+    ///
+    /// # Errors
+    /// As [`ThreadedPair::open`].
+    pub async fn threaded_pair(self) -> Result<ThreadedPair, BenchError> {
+        with_factory!(self, make => ThreadedPair::open(&mut make).await)
+    }
+
     /// `n` pairs of nodes, not connected (for the fixed cost of a node).
     ///
     /// # Errors
@@ -150,5 +163,210 @@ impl Pair {
     pub async fn shutdown(self) {
         self.a.node.shutdown().await;
         self.b.node.shutdown().await;
+    }
+}
+
+/// A tokio current-thread runtime driven by an OS thread of its own: one
+/// overlay peer (its node task and the application's tasks) on one
+/// thread, as one raw str0m peer on its loop thread. Hand-offs between the
+/// node and the application are then wake-ups within the thread.
+pub struct PeerThread {
+    handle: tokio::runtime::Handle,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PeerThread {
+    /// Start the thread and its runtime.
+    ///
+    /// # Errors
+    /// If the runtime or the thread cannot start.
+    pub fn start(name: &str) -> Result<Self, BenchError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = rt.handle().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                // Drives every task spawned on `handle` until told to stop.
+                let _ = rt.block_on(stopped);
+            })?;
+        Ok(PeerThread {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Run `f` on this thread; resolves (on any runtime) with its output.
+    pub fn run<F>(&self, f: F) -> impl Future<Output = Result<F::Output, BenchError>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = self.handle.spawn(f);
+        async move {
+            task.await
+                .map_err(|e| format!("peer thread task: {e}").into())
+        }
+    }
+}
+
+impl Drop for PeerThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A connected overlay pair, each node on a [`PeerThread`] of its own:
+/// the same number of threads as the raw str0m pair's measurements (one
+/// loop thread per peer), the application's sends and receives on the
+/// node's thread.
+pub struct ThreadedPair {
+    /// `a` (the sender, the pinger) and `b` (the receiver, the echo);
+    /// `None` while a measurement has them on their threads.
+    peers: Option<(BenchPeer, BenchPeer)>,
+    // Dropped after `peers` (field order): nodes stop before their runtimes.
+    threads: [PeerThread; 2],
+}
+
+impl ThreadedPair {
+    /// Two nodes on transports from `make` (each peer thread gets a copy),
+    /// each made and run on its own thread, joined out-of-band until the arc is open on both sides.
+    ///
+    /// # Errors
+    /// If a node cannot be made or the join fails.
+    pub async fn open<T, F, M>(make: &mut M) -> Result<Self, BenchError>
+    where
+        T: Transport,
+        F: Future<Output = Result<T, BenchError>> + Send + 'static,
+        M: FnMut() -> F + Clone + Send + 'static,
+    {
+        let threads = [PeerThread::start("peer-a")?, PeerThread::start("peer-b")?];
+        let on = |t: &PeerThread| {
+            let mut make = make.clone();
+            t.run(async move { bench_peer(&mut make).await })
+        };
+        let a = on(&threads[0]).await??;
+        let mut b = on(&threads[1]).await??;
+        link_out_of_band(&a.handle, &b.node).await?;
+        until_arc_in(&mut b.events).await?;
+        Ok(ThreadedPair {
+            peers: Some((a, b)),
+            threads,
+        })
+    }
+
+    fn take(&mut self) -> Result<(BenchPeer, BenchPeer), BenchError> {
+        self.peers
+            .take()
+            .ok_or_else(|| "pair lost in an earlier failed measurement".into())
+    }
+
+    /// One way: `count` messages of `size` bytes from `a` (on its thread)
+    /// to `b` (on its thread), all received, order checked; from the first
+    /// send to the last receipt.
+    ///
+    /// # Errors
+    /// If a send fails or a message arrives out of order.
+    pub async fn throughput(&mut self, size: usize, count: u32) -> Result<Duration, BenchError> {
+        let (a, mut b) = self.take()?;
+        let to = b.node.id();
+        let size = size.max(4);
+        let start = Instant::now();
+        let sender = self.threads[0].run(async move {
+            for i in 0..count {
+                let mut v = vec![0u8; size];
+                v[..4].copy_from_slice(&i.to_be_bytes());
+                a.handle.send(to, Bytes::from(v)).await?;
+            }
+            Ok::<_, overlay_core::SendError>(a)
+        });
+        let receiver = self.threads[1].run(async move {
+            let mut next = 0u32;
+            while next < count {
+                match b.events.recv().await {
+                    Some(Event::Message { payload, .. }) => {
+                        if payload.get(..4) != Some(&next.to_be_bytes()[..]) {
+                            return Err(format!("message {next} out of order"));
+                        }
+                        next += 1;
+                    }
+                    Some(_) => {}
+                    None => return Err("receiver stopped".to_owned()),
+                }
+            }
+            Ok((start.elapsed(), b))
+        });
+        let (took, b) = receiver.await??;
+        let a = sender.await??;
+        self.peers = Some((a, b));
+        Ok(took)
+    }
+
+    /// `n` round trips of a 32-byte message: `a` sends, `b` echoes, `a`
+    /// receives, each on its thread. Returns the samples, sorted.
+    ///
+    /// # Errors
+    /// If a send fails or an echo does not come.
+    pub async fn rtt_samples(&mut self, n: usize) -> Result<Vec<Duration>, BenchError> {
+        let (mut a, mut b) = self.take()?;
+        let (ida, idb) = (a.node.id(), b.node.id());
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let echo = self.threads[1].run(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return Ok(b),
+                    ev = b.events.recv() => match ev {
+                        Some(Event::Message { payload, .. }) => {
+                            b.handle.send(ida, payload).await.map_err(|e| e.to_string())?;
+                        }
+                        Some(_) => {}
+                        None => return Err("receiver stopped".to_owned()),
+                    },
+                }
+            }
+        });
+        let ping = self.threads[0].run(async move {
+            let mut samples = Vec::with_capacity(n);
+            for _ in 0..n {
+                let start = Instant::now();
+                a.handle
+                    .send(idb, Bytes::from_static(&[7u8; 32]))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                loop {
+                    match a.events.recv().await {
+                        Some(Event::Message { .. }) => break,
+                        Some(_) => {}
+                        None => return Err("sender stopped".to_owned()),
+                    }
+                }
+                samples.push(start.elapsed());
+            }
+            Ok((samples, a))
+        });
+        let pinged = ping.await?;
+        let _ = stop.send(());
+        let b = echo.await??;
+        let (mut samples, a) = pinged?;
+        self.peers = Some((a, b));
+        samples.sort();
+        Ok(samples)
+    }
+
+    /// Shut both nodes down (then their threads stop).
+    pub async fn shutdown(mut self) {
+        if let Some((a, b)) = self.peers.take() {
+            a.node.shutdown().await;
+            b.node.shutdown().await;
+        }
     }
 }

@@ -13,6 +13,16 @@ use std::time::Duration;
 use crate::scale::{measure_in_child, runtime, unconnected_in_child, ScaleResult, Subject};
 use crate::{median, raw_str0m, raw_webrtcrs, rtt, throughput, Backend, BenchError};
 
+/// Which measurements a run makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything: setup, throughput, round trips, memory, the hub.
+    All,
+    /// Throughput and round trips of the overlay on str0m and of raw str0m
+    /// only (the issue 14 speed rows; about a minute).
+    Speed,
+}
+
 /// libwebrtc M106's setup median on this machine (8.2-9.0 ms, `shared/design/backends.md`).
 pub const LIBWEBRTC_SETUP: Duration = Duration::from_micros(8_600);
 
@@ -100,6 +110,11 @@ struct Figures {
     /// (1 KiB, 16 KiB) time for the transfer.
     tput: [Option<Duration>; 2],
     rtt: Option<Duration>,
+    /// Overlay only: (1 KiB, 16 KiB) transfer times with each node and its
+    /// application on a thread of its own ([`crate::backend::ThreadedPair`]).
+    threaded_tput: [Option<Duration>; 2],
+    /// Overlay only: median RTT with each node on a thread of its own.
+    threaded_rtt: Option<Duration>,
     /// Raw str0m only: RTT with both peers on one busy-polling thread.
     rtt_one_thread: Option<Duration>,
     memory: Option<Result<ScaleResult, String>>,
@@ -119,14 +134,19 @@ fn repeat<F: FnMut() -> Result<Duration, BenchError>>(
 fn measure_subject(
     s: Subject,
     plan: Plan,
+    scope: Scope,
     rt: &tokio::runtime::Runtime,
 ) -> Result<Figures, BenchError> {
     let mut fig = Figures::default();
     let counts = [(1024usize, plan.count_1k), (16 * 1024, plan.count_16k)];
+    let all = scope == Scope::All;
     match s {
         Subject::Overlay(b) => {
-            fig.setup = Some(repeat(plan.setups, || rt.block_on(b.setup_direct()))?);
-            fig.bridged = Some(repeat(plan.setups, || rt.block_on(b.setup_bridged()))?);
+            if all {
+                fig.setup = Some(repeat(plan.setups, || rt.block_on(b.setup_direct()))?);
+                fig.bridged = Some(repeat(plan.setups, || rt.block_on(b.setup_bridged()))?);
+            }
+            // Nodes and application tasks on the shared 2-worker runtime.
             let mut p = rt.block_on(b.pair())?;
             for (i, (size, count)) in counts.into_iter().enumerate() {
                 fig.tput[i] = Some(repeat(plan.throughput_runs, || {
@@ -135,15 +155,28 @@ fn measure_subject(
             }
             fig.rtt = Some(repeat(plan.rtts, || rt.block_on(rtt(&mut p)))?);
             rt.block_on(p.shutdown());
+            // Each node with its application on a thread of its own.
+            let mut p = rt.block_on(b.threaded_pair())?;
+            for (i, (size, count)) in counts.into_iter().enumerate() {
+                fig.threaded_tput[i] = Some(repeat(plan.throughput_runs, || {
+                    rt.block_on(p.throughput(size, count))
+                })?);
+            }
+            rt.block_on(p.rtt_samples(plan.rtts / 10 + 1))?; // warm-up
+            fig.threaded_rtt = Some(median(&mut rt.block_on(p.rtt_samples(plan.rtts))?));
+            rt.block_on(p.shutdown());
         }
         Subject::RawStr0m => {
-            fig.setup = Some(repeat(plan.setups, raw_str0m::setup)?);
+            if all {
+                fig.setup = Some(repeat(plan.setups, raw_str0m::setup)?);
+            }
             let mut p = raw_str0m::RawPair::open()?;
             for (i, (size, count)) in counts.into_iter().enumerate() {
                 fig.tput[i] = Some(repeat(plan.throughput_runs, || {
                     raw_str0m::throughput(&mut p, size, count)
                 })?);
             }
+            raw_str0m::rtt_samples(&mut p, plan.rtts / 10 + 1)?; // warm-up
             fig.rtt = Some(median(&mut raw_str0m::rtt_samples(&mut p, plan.rtts)?));
             fig.rtt_one_thread = Some(repeat(plan.rtts, || raw_str0m::rtt_one_thread(&mut p))?);
         }
@@ -181,18 +214,34 @@ fn mbps(t: Option<Duration>, size: usize, count: u32) -> Option<f64> {
 /// # Errors
 /// If the runtime cannot start. A failed measurement is shown in its cell.
 pub fn run(quick: bool) -> Result<Table, BenchError> {
+    run_scope(quick, Scope::All)
+}
+
+/// [`run`] limited to `scope`.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_scope(quick: bool, scope: Scope) -> Result<Table, BenchError> {
     let plan = if quick { QUICK } else { FULL };
     let rt = runtime()?;
     let mut figs = Vec::new();
-    for s in Subject::ALL {
+    let subjects = match scope {
+        Scope::All => Subject::ALL.to_vec(),
+        Scope::Speed => vec![Subject::Overlay(Backend::Str0m), Subject::RawStr0m],
+    };
+    for s in subjects {
         eprintln!("measuring {} ...", s.name());
-        let mut fig = match measure_subject(s, plan, &rt) {
+        let mut fig = match measure_subject(s, plan, scope, &rt) {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("  {}: {e}", s.name());
                 Figures::default()
             }
         };
+        if scope == Scope::Speed {
+            figs.push((s, fig));
+            continue;
+        }
         fig.memory = Some(
             measure_in_child(s, plan.memory_pairs, Duration::from_secs(120))
                 .map_err(|e| e.to_string()),
@@ -211,6 +260,17 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
     let cell = |d: Option<Duration>| d.map_or_else(|| "failed".to_owned(), ms);
 
     let mut t = Table::default();
+    let (s0, sr) = (
+        get(Subject::Overlay(Backend::Str0m)),
+        get(Subject::RawStr0m),
+    );
+    if scope == Scope::Speed {
+        t.sections.push(throughput_section(&figs, plan));
+        let mut g = section(ISSUE_14, ISSUE_14_HEADER);
+        speed_rows(&mut g, &s0, &sr, plan);
+        t.sections.push(g);
+        return Ok(t);
+    }
     let mut setup = section(
         &format!("Setup, median of {} (direct: until the channel/arc is open on both sides; bridged: B bridges A to C)", plan.setups),
         &["subject", "direct", "bridged"],
@@ -227,34 +287,7 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
     }
     t.sections.push(setup);
 
-    let mut tp = section(
-        &format!(
-            "One-way throughput, all received, order checked (median of {}): {} x 1 KiB, {} x 16 KiB",
-            plan.throughput_runs, plan.count_1k, plan.count_16k
-        ),
-        &["subject", "1 KiB MB/s", "1 KiB msg/s", "16 KiB MB/s", "16 KiB msg/s", "RTT 32 B (median)"],
-    );
-    for (s, f) in &figs {
-        let mut row = vec![s.name().to_owned()];
-        for (i, (size, count)) in [(1024usize, plan.count_1k), (16 * 1024, plan.count_16k)]
-            .into_iter()
-            .enumerate()
-        {
-            match f.tput[i] {
-                Some(d) => {
-                    row.push(format!("{:.1}", mbps(Some(d), size, count).unwrap_or(0.0)));
-                    row.push(format!("{:.0}", f64::from(count) / d.as_secs_f64()));
-                }
-                None => row.extend(["failed".to_owned(), "failed".to_owned()]),
-            }
-        }
-        row.push(f.rtt.map_or_else(
-            || "failed".to_owned(),
-            |d| format!("{:.0} µs", d.as_secs_f64() * 1e6),
-        ));
-        tp.rows.push(row);
-    }
-    t.sections.push(tp);
+    t.sections.push(throughput_section(&figs, plan));
 
     let mut mem = section(
         &format!(
@@ -303,11 +336,8 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
         r.rows
             .push(vec![name, val, goal.to_owned(), met.to_owned()]);
     };
-    let (s0, w0) = (
-        get(Subject::Overlay(Backend::Str0m)),
-        get(Subject::Overlay(Backend::WebRtcRs)),
-    );
-    let (sr, wr) = (get(Subject::RawStr0m), get(Subject::RawWebRtcRs));
+    let w0 = get(Subject::Overlay(Backend::WebRtcRs));
+    let wr = get(Subject::RawWebRtcRs);
     add(
         "setup: overlay str0m / raw str0m".into(),
         ratio(s0.setup, sr.setup),
@@ -420,69 +450,12 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
     }
     t.sections.push(h);
 
-    let mut g = section(
-        "Issue 14 ratio table (same run)",
-        &["figure", "goal", "overlay", "floor", "ratio", "met"],
-    );
+    let mut g = section(ISSUE_14, ISSUE_14_HEADER);
+    speed_rows(&mut g, &s0, &sr, plan);
     let mut row =
         |name: &str, goal: &str, ours: String, floor: String, v: Option<f64>, ok: bool| {
-            let (val, met) = match v {
-                Some(v) => (format!("{v:.2}"), if ok { "yes" } else { "**no**" }),
-                None => ("-".to_owned(), "-"),
-            };
-            g.rows.push(vec![
-                name.to_owned(),
-                goal.to_owned(),
-                ours,
-                floor,
-                val,
-                met.to_owned(),
-            ]);
+            add_row(&mut g, name, goal, ours, floor, v, ok);
         };
-    let us = |d: Option<Duration>| {
-        d.map_or_else(
-            || "-".to_owned(),
-            |d| format!("{:.0} µs", d.as_secs_f64() * 1e6),
-        )
-    };
-    let v = ratio(s0.rtt, sr.rtt);
-    row(
-        "RTT 32 B, str0m: overlay / raw (a loop thread per peer)",
-        "≤ 1.3",
-        us(s0.rtt),
-        us(sr.rtt),
-        v,
-        v.is_some_and(|v| v <= 1.3),
-    );
-    let v = ratio(s0.rtt, sr.rtt_one_thread);
-    row(
-        "RTT 32 B, str0m: overlay / raw (both peers on one busy thread)",
-        "(info)",
-        us(s0.rtt),
-        us(sr.rtt_one_thread),
-        v,
-        true,
-    );
-    for (i, (label, size, count)) in [
-        ("1 KiB", 1024usize, plan.count_1k),
-        ("16 KiB", 16 * 1024, plan.count_16k),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let mb = |d: Option<Duration>| {
-            mbps(d, size, count).map_or_else(|| "-".to_owned(), |m| format!("{m:.1} MB/s"))
-        };
-        let v = ratio(sr.tput[i], s0.tput[i]);
-        row(
-            &format!("one-way {label}, str0m: overlay / tuned raw"),
-            "≥ 0.9",
-            mb(s0.tput[i]),
-            mb(sr.tput[i]),
-            v,
-            v.is_some_and(|v| v >= 0.9),
-        );
-    }
     let beyond = |f: &Figures| Some(kib(f)? - f.unconnected?);
     let kb = |k: Option<f64>| k.map_or_else(|| "-".to_owned(), |k| format!("{k:.0} KiB"));
     for (name, o, r) in [("str0m", &s0, &sr), ("webrtc-rs", &w0, &wr)] {
@@ -519,4 +492,154 @@ pub fn run(quick: bool) -> Result<Table, BenchError> {
     }
     t.sections.push(g);
     Ok(t)
+}
+
+const ISSUE_14: &str = "Issue 14 ratio table (same run)";
+const ISSUE_14_HEADER: &[&str] = &["figure", "goal", "overlay", "floor", "ratio", "met"];
+
+fn add_row(
+    g: &mut Section,
+    name: &str,
+    goal: &str,
+    ours: String,
+    floor: String,
+    v: Option<f64>,
+    ok: bool,
+) {
+    let (val, met) = match v {
+        Some(v) => (format!("{v:.2}"), if ok { "yes" } else { "**no**" }),
+        None => ("-".to_owned(), "-"),
+    };
+    g.rows.push(vec![
+        name.to_owned(),
+        goal.to_owned(),
+        ours,
+        floor,
+        val,
+        met.to_owned(),
+    ]);
+}
+
+fn us(d: Option<Duration>) -> String {
+    d.map_or_else(
+        || "-".to_owned(),
+        |d| format!("{:.0} µs", d.as_secs_f64() * 1e6),
+    )
+}
+
+/// The round-trip and throughput rows of the issue 14 table: the overlay
+/// with each node and its application on a thread of its own (the raw
+/// pair's threads: one loop thread per peer) against raw str0m; then, for
+/// information, the overlay on the shared 2-worker runtime.
+fn speed_rows(g: &mut Section, s0: &Figures, sr: &Figures, plan: Plan) {
+    let v = ratio(s0.threaded_rtt, sr.rtt);
+    add_row(
+        g,
+        "RTT 32 B, str0m: overlay (a thread per peer) / raw (a loop thread per peer)",
+        "≤ 1.3",
+        us(s0.threaded_rtt),
+        us(sr.rtt),
+        v,
+        v.is_some_and(|v| v <= 1.3),
+    );
+    let v = ratio(s0.rtt, sr.rtt);
+    add_row(
+        g,
+        "RTT 32 B, str0m: overlay (both nodes and the app on a 2-worker runtime) / raw (a loop thread per peer)",
+        "(info)",
+        us(s0.rtt),
+        us(sr.rtt),
+        v,
+        true,
+    );
+    let v = ratio(s0.threaded_rtt, sr.rtt_one_thread);
+    add_row(
+        g,
+        "RTT 32 B, str0m: overlay (a thread per peer) / raw (both peers on one busy thread)",
+        "(info)",
+        us(s0.threaded_rtt),
+        us(sr.rtt_one_thread),
+        v,
+        true,
+    );
+    for (i, (label, size, count)) in [
+        ("1 KiB", 1024usize, plan.count_1k),
+        ("16 KiB", 16 * 1024, plan.count_16k),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mb = |d: Option<Duration>| {
+            mbps(d, size, count).map_or_else(|| "-".to_owned(), |m| format!("{m:.1} MB/s"))
+        };
+        let v = ratio(sr.tput[i], s0.threaded_tput[i]);
+        add_row(
+            g,
+            &format!("one-way {label}, str0m: overlay (a thread per peer) / tuned raw (a loop thread per peer)"),
+            "≥ 0.9",
+            mb(s0.threaded_tput[i]),
+            mb(sr.tput[i]),
+            v,
+            v.is_some_and(|v| v >= 0.9),
+        );
+        let v = ratio(sr.tput[i], s0.tput[i]);
+        add_row(
+            g,
+            &format!("one-way {label}, str0m: overlay (2-worker runtime) / tuned raw"),
+            "(info)",
+            mb(s0.tput[i]),
+            mb(sr.tput[i]),
+            v,
+            true,
+        );
+    }
+}
+
+/// One row per subject (and per overlay subject, a second row with each
+/// node on a thread of its own).
+fn throughput_section(figs: &[(Subject, Figures)], plan: Plan) -> Section {
+    let row_of = |name: String, tput: [Option<Duration>; 2], rtt: Option<Duration>| {
+        let mut row = vec![name];
+        for (i, (size, count)) in [(1024usize, plan.count_1k), (16 * 1024, plan.count_16k)]
+            .into_iter()
+            .enumerate()
+        {
+            match tput[i] {
+                Some(d) => {
+                    row.push(format!("{:.1}", mbps(Some(d), size, count).unwrap_or(0.0)));
+                    row.push(format!("{:.0}", f64::from(count) / d.as_secs_f64()));
+                }
+                None => row.extend(["failed".to_owned(), "failed".to_owned()]),
+            }
+        }
+        row.push(rtt.map_or_else(
+            || "failed".to_owned(),
+            |d| format!("{:.0} µs", d.as_secs_f64() * 1e6),
+        ));
+        row
+    };
+    let mut tp = section(
+        &format!(
+            "One-way throughput, all received, order checked (median of {}): {} x 1 KiB, {} x 16 KiB; overlay rows: both nodes and the app on one 2-worker runtime, or each node with its app on a thread of its own; raw str0m: a loop thread per peer",
+            plan.throughput_runs, plan.count_1k, plan.count_16k
+        ),
+        &["subject", "1 KiB MB/s", "1 KiB msg/s", "16 KiB MB/s", "16 KiB msg/s", "RTT 32 B (median)"],
+    );
+    for (s, f) in figs {
+        if let Subject::Overlay(_) = s {
+            tp.rows.push(row_of(
+                format!("{} (2-worker runtime)", s.name()),
+                f.tput,
+                f.rtt,
+            ));
+            tp.rows.push(row_of(
+                format!("{} (a thread per peer)", s.name()),
+                f.threaded_tput,
+                f.threaded_rtt,
+            ));
+        } else {
+            tp.rows.push(row_of(s.name().to_owned(), f.tput, f.rtt));
+        }
+    }
+    tp
 }

@@ -33,6 +33,10 @@ fn event_bytes(ev: &Event) -> usize {
 }
 /// Transport events handled per wake-up before looking at commands again.
 const TRANSPORT_BATCH: usize = 64;
+/// Commands handled per wake-up (every one already queued, up to this)
+/// before the engine's output is flushed once and the transport gets its
+/// turn.
+const COMMAND_BATCH: usize = 64;
 
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -106,7 +110,7 @@ impl<T: Transport> Driver<T> {
         // moves (not a new timer entry per loop pass).
         let mut sleep = std::pin::pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
         let mut armed: Option<Instant> = None;
-        loop {
+        'run: loop {
             self.flush();
             let held = self.held_bytes;
             let reserve = self
@@ -123,10 +127,36 @@ impl<T: Transport> Driver<T> {
             }
             tokio::select! {
                 biased;
-                cmd = self.commands.recv() => match cmd {
-                    Some(Command::Shutdown { reply }) => { shutdown_reply = Some(reply); break; }
-                    Some(cmd) => self.handle_command(cmd),
-                    None => break,
+                cmd = self.commands.recv() => {
+                    // This command, then every one already queued (up to a
+                    // batch): one flush for all of them, not one loop pass each.
+                    let mut next = cmd;
+                    let mut handled = 0;
+                    loop {
+                        match next {
+                            Some(Command::Shutdown { reply }) => {
+                                shutdown_reply = Some(reply);
+                                break 'run;
+                            }
+                            Some(cmd) => self.handle_command(cmd),
+                            None => break 'run,
+                        }
+                        handled += 1;
+                        if handled == COMMAND_BATCH {
+                            break;
+                        }
+                        match self.commands.try_recv() {
+                            Ok(cmd) => next = Some(cmd),
+                            Err(_) => break,
+                        }
+                    }
+                    // A steady stream of commands must not starve the
+                    // network (commands come first in this `select!`): what
+                    // the transport has ready is handled too.
+                    if self.held_bytes < self.hold_limit {
+                        self.flush();
+                        self.transport_batch(None);
+                    }
                 },
                 () = &mut sleep, if armed.is_some() => {
                     armed = None;
@@ -144,13 +174,7 @@ impl<T: Transport> Driver<T> {
                     }
                 },
                 ev = poll_fn(|cx| self.transport.poll_event(cx)), if held < self.hold_limit => {
-                    self.on_transport_event(ev);
-                    for _ in 1..TRANSPORT_BATCH {
-                        match poll_fn(|cx| Poll::Ready(self.transport.poll_event(cx))).now_or_never() {
-                            Some(Poll::Ready(ev)) => self.on_transport_event(ev),
-                            _ => break,
-                        }
-                    }
+                    self.transport_batch(Some(ev));
                 },
             }
         }
@@ -159,6 +183,23 @@ impl<T: Transport> Driver<T> {
         tracing::debug!(peer = %self.engine.local_id(), "node stopped");
         if let Some(reply) = shutdown_reply {
             let _ = reply.send(());
+        }
+    }
+
+    /// `first` (an event just received, if any), then what else the
+    /// transport has ready, up to a batch, without waiting.
+    fn transport_batch(&mut self, first: Option<TransportEvent>) {
+        let mut handled = 0;
+        if let Some(ev) = first {
+            self.on_transport_event(ev);
+            handled = 1;
+        }
+        while handled < TRANSPORT_BATCH && self.held_bytes < self.hold_limit {
+            match poll_fn(|cx| Poll::Ready(self.transport.poll_event(cx))).now_or_never() {
+                Some(Poll::Ready(ev)) => self.on_transport_event(ev),
+                _ => break,
+            }
+            handled += 1;
         }
     }
 
