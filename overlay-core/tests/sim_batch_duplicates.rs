@@ -3,26 +3,13 @@
 mod common;
 
 use common::*;
-use overlay_core::sim::Sim;
 use overlay_core::{ConnState, Via};
 
 /// a and c both joined b.
-fn triangle_base(
-    seed: u64,
-) -> Result<(Sim, [overlay_core::sim::NodeId; 3]), Box<dyn std::error::Error>> {
-    let p = proto("batch");
-    let mut sim = sim(seed);
-    let (a, b, c) = (sim.add_node(), sim.add_node(), sim.add_node());
-    join_ok(&mut sim, a, b, p)?;
-    join_ok(&mut sim, c, b, p)?;
-    settle(&mut sim)?;
-    Ok((sim, [a, b, c]))
-}
-
 #[test]
 fn bridged_batch_with_duplicates_gives_one_connection_and_k_arcs() -> TestResult {
     let p = proto("batch");
-    let (mut sim, [a, b, c]) = triangle_base(3)?;
+    let (mut sim, [a, b, c]) = triangle(sim(3), proto("batch"))?;
     let started = sim.engine(a).stats().handshakes_started;
     // b asks a for three arcs to c, in one batch: [a] x [c, c, c].
     let op = sim.connect(b, p, &[a], &[c, c, c])?;
@@ -61,7 +48,7 @@ fn bridged_batch_with_duplicates_gives_one_connection_and_k_arcs() -> TestResult
 #[test]
 fn direct_batch_adds_arcs_on_the_existing_connection() -> TestResult {
     let p = proto("batch");
-    let (mut sim, [a, b, _c]) = triangle_base(4)?;
+    let (mut sim, [a, b, _c]) = triangle(sim(4), proto("batch"))?;
     let started = sim.engine(a).stats().handshakes_started;
     // a adds two more arcs a -> b itself; b asks a for one more a -> b.
     let op = sim.connect(a, p, &[a], &[b, b])?;
@@ -81,7 +68,7 @@ fn arcs_asked_while_identities_are_exchanged_are_announced() -> TestResult {
     // before a's hello arrived, c's application asks for arcs c -> a. They
     // join the handshake and must reach a's inview too.
     let p = proto("batch");
-    let (mut sim, [a, b, c]) = triangle_base(5)?;
+    let (mut sim, [a, b, c]) = triangle(sim(5), proto("batch"))?;
     let op = sim.connect(b, p, &[a], &[c])?;
     let pa = sim.peer(a);
     while sim.engine(c).connection_state(&pa) != Some(ConnState::Opened) {

@@ -25,13 +25,10 @@ fn connect_failures(sim: &Sim, node: NodeId) -> Vec<ConnectFailure> {
 
 /// A and C joined to B; C holds one pending handshake of its own.
 fn busy_c(config: Config, seed: u64) -> Result<(Sim, [NodeId; 3]), Box<dyn std::error::Error>> {
-    let p = proto("r");
-    let mut sim = sim_with(SimConfig::new(seed).with_engine(config));
-    let (a, b, c) = (sim.add_node(), sim.add_node(), sim.add_node());
-    join_ok(&mut sim, a, b, p)?;
-    join_ok(&mut sim, c, b, p)?;
-    settle(&mut sim)?;
-    Ok((sim, [a, b, c]))
+    Ok(triangle(
+        sim_with(SimConfig::new(seed).with_engine(config)),
+        proto("r"),
+    )?)
 }
 
 #[test]

@@ -27,14 +27,8 @@ use overlay_core::{
 };
 
 /// A, B, C with A and C joined to B.
-fn triangle(seed: u64) -> Result<(Sim, [NodeId; 3]), Box<dyn std::error::Error>> {
-    let p = proto("id");
-    let mut sim = sim(seed);
-    let (a, b, c) = (sim.add_node(), sim.add_node(), sim.add_node());
-    join_ok(&mut sim, a, b, p)?;
-    join_ok(&mut sim, c, b, p)?;
-    settle(&mut sim)?;
-    Ok((sim, [a, b, c]))
+fn id_triangle(seed: u64) -> Result<(Sim, [NodeId; 3]), String> {
+    triangle(sim(seed), proto("id"))
 }
 
 fn connect_failures(sim: &Sim, node: NodeId) -> Vec<ConnectFailure> {
@@ -50,7 +44,7 @@ fn connect_failures(sim: &Sim, node: NodeId) -> Vec<ConnectFailure> {
 #[test]
 fn a_relay_in_the_middle_of_a_bridged_connection_is_caught_at_both_ends() -> TestResult {
     let p = proto("id");
-    let (mut sim, [a, b, c]) = triangle(301)?;
+    let (mut sim, [a, b, c]) = id_triangle(301)?;
     sim.intercept(a, c);
     let op = sim.connect(b, p, &[a], &[c])?;
     let done = complete(&mut sim, op)?;
@@ -86,7 +80,7 @@ fn a_relay_in_the_middle_of_a_bridged_connection_is_caught_at_both_ends() -> Tes
 #[test]
 fn without_a_relay_the_same_bridge_connects() -> TestResult {
     let p = proto("id");
-    let (mut sim, [a, b, c]) = triangle(301)?;
+    let (mut sim, [a, b, c]) = id_triangle(301)?;
     let op = sim.connect(b, p, &[a], &[c])?;
     complete_ok(&mut sim, op)?;
     assert_eq!(out_count(&sim, a, c, p), 1);
@@ -112,7 +106,7 @@ fn link_state(sim: &Sim, b: NodeId, a: NodeId) -> (Option<ConnState>, u32, u32, 
 #[test]
 fn a_forged_offer_relayed_by_a_neighbour_leaves_the_connection_alone() -> TestResult {
     let p = proto("id");
-    let (mut sim, [a, b, c]) = triangle(302)?;
+    let (mut sim, [a, b, c]) = id_triangle(302)?;
     let before = link_state(&sim, b, a);
     assert_eq!(before.0, Some(ConnState::Living));
     // C, a neighbour of B, claims an offer from A: unsigned, and signed by
@@ -163,7 +157,7 @@ fn a_forged_offer_relayed_by_a_neighbour_leaves_the_connection_alone() -> TestRe
 #[test]
 fn a_forged_offer_handed_in_out_of_band_leaves_the_connection_alone() -> TestResult {
     let p = proto("id");
-    let (mut sim, [a, b, _c]) = triangle(303)?;
+    let (mut sim, [a, b, _c]) = id_triangle(303)?;
     let before = link_state(&sim, b, a);
     let forger = Keypair::from_secret_bytes([9; 32]);
     let mut env = SignalEnvelope::sign(

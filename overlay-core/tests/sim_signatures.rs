@@ -13,7 +13,7 @@ use common::*;
 use overlay_core::sim::{NetConfig, NodeId, Signatures, Sim, SimConfig};
 use overlay_core::wire::Frame;
 use overlay_core::{
-    BridgeFailure, ConnectFailure, HandshakeId, Keypair, PeerId, ProtocolId, Signal, SignedSignal,
+    BridgeFailure, ConnectFailure, HandshakeId, Keypair, PeerId, Signal, SignedSignal,
 };
 
 fn config(seed: u64, signatures: Signatures) -> SimConfig {
@@ -57,19 +57,14 @@ fn the_same_seed_gives_the_same_network_with_either_scheme() -> TestResult {
     Ok(())
 }
 
-fn triangle(seed: u64, p: ProtocolId) -> Result<(Sim, [NodeId; 3]), Box<dyn std::error::Error>> {
-    let mut sim = sim_with(SimConfig::new(seed).with_signatures(Signatures::Simulated));
-    let (a, b, c) = (sim.add_node(), sim.add_node(), sim.add_node());
-    join_ok(&mut sim, a, b, p)?;
-    join_ok(&mut sim, c, b, p)?;
-    settle(&mut sim)?;
-    Ok((sim, [a, b, c]))
+fn simulated(seed: u64) -> Sim {
+    sim_with(SimConfig::new(seed).with_signatures(Signatures::Simulated))
 }
 
 #[test]
 fn a_relay_in_the_middle_is_still_caught() -> TestResult {
     let p = proto("sig");
-    let (mut sim, [a, b, c]) = triangle(301, p)?;
+    let (mut sim, [a, b, c]) = triangle(simulated(301), p)?;
     sim.intercept(a, c);
     let op = sim.connect(b, p, &[a], &[c])?;
     let done = complete(&mut sim, op)?;
@@ -86,7 +81,7 @@ fn a_relay_in_the_middle_is_still_caught() -> TestResult {
 #[test]
 fn forged_and_real_ed25519_signatures_are_refused() -> TestResult {
     let p = proto("sig");
-    let (mut sim, [a, b, c]) = triangle(302, p)?;
+    let (mut sim, [a, b, c]) = triangle(simulated(302), p)?;
     // C, B's neighbour, relays offers claiming to come from A: one signed
     // with C's own Ed25519 key, one with a stranger's. Neither is a
     // simulated signature by A.

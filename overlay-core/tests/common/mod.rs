@@ -137,4 +137,14 @@ pub fn star(sim: &mut Sim, hub: NodeId, others: &[NodeId], p: ProtocolId) -> Tes
     Ok(())
 }
 
+/// Three new nodes A, B, C of `sim`, with A and C joined to B (settled):
+/// the triangle a bridge B → (A, C) starts from.
+pub fn triangle(mut sim: Sim, p: ProtocolId) -> Result<(Sim, [NodeId; 3]), String> {
+    let (a, b, c) = (sim.add_node(), sim.add_node(), sim.add_node());
+    join_ok(&mut sim, a, b, p).map_err(|e| e.to_string())?;
+    join_ok(&mut sim, c, b, p).map_err(|e| e.to_string())?;
+    settle(&mut sim)?;
+    Ok((sim, [a, b, c]))
+}
+
 pub mod scenario;
