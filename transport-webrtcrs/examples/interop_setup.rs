@@ -263,6 +263,17 @@ impl JsStack {
         }
     }
 
+    /// Close its stdin (it then closes its stack: a Chromium browser, say)
+    /// and give it 5 s to exit before it is killed: killed at once, it
+    /// would leave its browser running.
+    async fn stop(self) {
+        let JsStack {
+            mut _child, stdin, ..
+        } = self;
+        drop(stdin);
+        let _ = tokio::time::timeout(Duration::from_secs(5), _child.wait()).await;
+    }
+
     async fn next(&mut self) -> Res<serde_json::Value> {
         let line = self
             .lines
@@ -282,8 +293,21 @@ impl JsStack {
 /// N setups between one webrtc-rs transport and one JS stack; `role` is
 /// ours.
 async fn js_row(what: String, n: usize, js: &str, role: Role, hold: bool) -> Res<Row> {
-    let mut row = Row::new(what);
     let mut peer = JsStack::start(js).await?;
+    let row = js_setups(&mut peer, what, n, js, role, hold).await;
+    peer.stop().await;
+    row
+}
+
+async fn js_setups(
+    peer: &mut JsStack,
+    what: String,
+    n: usize,
+    js: &str,
+    role: Role,
+    hold: bool,
+) -> Res<Row> {
+    let mut row = Row::new(what);
     let mut t = webrtcrs(hold)?;
     for i in 1..=n as u64 {
         let conn = ConnId(i);
