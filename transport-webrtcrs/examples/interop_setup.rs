@@ -459,39 +459,29 @@ async fn run(a: Args) -> Res<()> {
         let started = Instant::now();
         match stack {
             Stack::Str0m => {
-                for &hold in holds {
-                    rows.push(
-                        pair_row(
-                            label(format!("webrtc-rs → {name}"), hold),
-                            a.n,
-                            Side::A,
-                            || {
-                                Ok((
-                                    webrtcrs(hold)?,
-                                    Str0mTransport::bind(&RtcConfig::loopback())?,
-                                ))
-                            },
-                            |w, _| Some(early_of(w)),
-                        )
-                        .await?,
-                    );
-                }
-                for &hold in holds {
-                    rows.push(
-                        pair_row(
-                            label(format!("{name} → webrtc-rs"), hold),
-                            a.n,
-                            Side::B,
-                            || {
-                                Ok((
-                                    webrtcrs(hold)?,
-                                    Str0mTransport::bind(&RtcConfig::loopback())?,
-                                ))
-                            },
-                            |w, _| Some(early_of(w)),
-                        )
-                        .await?,
-                    );
+                // webrtc-rs offering (side A opens), then str0m offering.
+                let directions = [
+                    (Side::A, format!("webrtc-rs → {name}")),
+                    (Side::B, format!("{name} → webrtc-rs")),
+                ];
+                for (side, what) in directions {
+                    for &hold in holds {
+                        rows.push(
+                            pair_row(
+                                label(what.clone(), hold),
+                                a.n,
+                                side,
+                                || {
+                                    Ok((
+                                        webrtcrs(hold)?,
+                                        Str0mTransport::bind(&RtcConfig::loopback())?,
+                                    ))
+                                },
+                                |w, _| Some(early_of(w)),
+                            )
+                            .await?,
+                        );
+                    }
                 }
                 rows.push(
                     pair_row(
