@@ -38,7 +38,22 @@ if (!['wrtc', 'ndc', 'chromium'].includes(stack) || !['serve', 'self'].includes(
 }
 
 function out(obj) {
+  trace('out', obj.type ?? obj.event, obj.id);
   process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+// N2N_SETUP_TRACE=1: timestamped lines on stderr (UTC, microseconds, as
+// the Rust side's tracing logs) for what this process receives and
+// sends, and libdatachannel's own log (ndc), to line up with a trace of
+// the other side.
+const TRACE = process.env.N2N_SETUP_TRACE === '1';
+function stamp() {
+  const t = performance.timeOrigin + performance.now();
+  const us = Math.floor((t % 1000) * 1000);
+  return new Date(Math.floor(t)).toISOString().slice(0, 19) + '.' + String(us).padStart(6, '0') + 'Z';
+}
+function trace(...what) {
+  if (TRACE) process.stderr.write(`${stamp()} JS ${stack} ${what.map((w) => (typeof w === 'string' ? w : JSON.stringify(w))).join(' ')}\n`);
 }
 
 function fail(err) {
@@ -48,9 +63,9 @@ function fail(err) {
 
 // The peer logic, written once for Node and the page: `Pc` is the stack's
 // RTCPeerConnection, `config` its configuration, `emit` takes an object
-// for stdout. Chromium gets it as
+// for stdout, `log` traces (N2N_SETUP_TRACE). Chromium gets it as
 // source text, so it uses nothing from the enclosing module.
-function peerLogic(Pc, config, emit) {
+function peerLogic(Pc, config, emit, log = () => {}) {
   const conns = new Map();
   const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
@@ -91,6 +106,7 @@ function peerLogic(Pc, config, emit) {
         await c.pc.addIceCandidate(init);
         return;
       } catch (err) {
+        log('addIceCandidate failed', attempt, String(err));
         if (attempt < 50 && String(err).includes('without ICE transport')) {
           await new Promise((r) => setTimeout(r, 2));
           continue;
@@ -102,6 +118,7 @@ function peerLogic(Pc, config, emit) {
   }
 
   async function apply(id, msg) {
+    log('in', msg.type, id);
     const c = connection(id);
     const pc = c.pc;
     switch (msg.type) {
@@ -235,6 +252,7 @@ function pcConfig() {
 
 async function nodeStack() {
   if (stack === 'wrtc') return require('@roamhq/wrtc').RTCPeerConnection;
+  if (TRACE) require('node-datachannel').initLogger('Verbose', (level, msg) => trace('ndc', level, msg));
   const polyfill = require('node-datachannel/polyfill');
   return polyfill.RTCPeerConnection;
 }
@@ -347,7 +365,7 @@ async function main() {
   if (stack === 'chromium') {
     peers = await chromiumStack();
   } else {
-    peers = peerLogic(await nodeStack(), pcConfig(), out);
+    peers = peerLogic(await nodeStack(), pcConfig(), out, trace);
     peers.cleanup = async () => {};
   }
   if (mode === 'self') {

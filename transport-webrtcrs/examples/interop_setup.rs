@@ -4,8 +4,14 @@
 //!
 //! ```text
 //! cargo run --release -p transport-webrtcrs --example interop_setup -- \
-//!     [--n 20] [--stacks str0m,webrtc-rs,libwebrtc,libdatachannel,chromium] [--compare] [--strict]
+//!     [--n 20] [--stacks str0m,webrtc-rs,libwebrtc,libdatachannel,chromium] \
+//!     [--compare] [--compare-description] [--threads 2] [--strict]
 //! ```
+//!
+//! `--threads 1` runs everything in this process on one thread (a tokio
+//! current-thread runtime) instead of two worker threads: on a loaded
+//! machine every hop between threads costs a scheduler wake-up, which
+//! the str0m reference (both ends in one task) never pays.
 //!
 //! `--strict` makes the run fail if any setup failed (CI's smoke run).
 //!
@@ -26,7 +32,10 @@
 //! webrtc-rs offers is measured a second time with
 //! `Options::hold_early_packets` off (the library's drops of early
 //! datagrams, as before this workaround), and so is every row where the
-//! other stack offers. Connections are opened one at a
+//! other stack offers. With `--compare-description`, every row with a
+//! webrtc-rs end is measured once more with
+//! `Options::candidates_in_description` off (the offer or answer sent at
+//! once, candidates only trickled after it). Connections are opened one at a
 //! time; `early held/released, checks replayed` are this backend's
 //! counters over the row (`Stats::early_held`, `early_released`,
 //! `checks_replayed`).
@@ -101,7 +110,38 @@ struct Args {
     n: usize,
     stacks: Vec<Stack>,
     compare: bool,
+    compare_description: bool,
+    threads: usize,
     strict: bool,
+}
+
+/// The settings of the webrtc-rs end of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// The backend's defaults.
+    Default,
+    /// `Options::hold_early_packets` off.
+    DropEarly,
+    /// `Options::candidates_in_description` off.
+    TrickleOnly,
+}
+
+impl Variant {
+    fn options(self) -> Options {
+        match self {
+            Variant::Default => Options::default(),
+            Variant::DropEarly => Options::default().with_hold_early_packets(false),
+            Variant::TrickleOnly => Options::default().with_candidates_in_description(false),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Variant::Default => "defaults",
+            Variant::DropEarly => "early packets dropped",
+            Variant::TrickleOnly => "candidates only trickled",
+        }
+    }
 }
 
 fn args() -> Res<Args> {
@@ -115,6 +155,8 @@ fn args() -> Res<Args> {
             Stack::Chromium,
         ],
         compare: false,
+        compare_description: false,
+        threads: 2,
         strict: false,
     };
     let mut it = std::env::args().skip(1);
@@ -130,6 +172,8 @@ fn args() -> Res<Args> {
                     .collect::<Res<_>>()?;
             }
             "--compare" => a.compare = true,
+            "--compare-description" => a.compare_description = true,
+            "--threads" => a.threads = it.next().ok_or("--threads needs a number")?.parse()?,
             "--strict" => a.strict = true,
             other => {
                 return Err(format!("unknown argument {other:?} (see the example's docs)").into())
@@ -183,10 +227,10 @@ impl Row {
     }
 }
 
-fn webrtcrs(hold: bool) -> Res<WebRtcTransport> {
+fn webrtcrs(v: Variant) -> Res<WebRtcTransport> {
     Ok(WebRtcTransport::bind_with_options(
         &RtcConfig::loopback(),
-        Options::default().with_hold_early_packets(hold),
+        v.options(),
     )?)
 }
 
@@ -292,9 +336,9 @@ impl JsStack {
 
 /// N setups between one webrtc-rs transport and one JS stack; `role` is
 /// ours.
-async fn js_row(what: String, n: usize, js: &str, role: Role, hold: bool) -> Res<Row> {
+async fn js_row(what: String, n: usize, js: &str, role: Role, v: Variant) -> Res<Row> {
     let mut peer = JsStack::start(js).await?;
-    let row = js_setups(&mut peer, what, n, js, role, hold).await;
+    let row = js_setups(&mut peer, what, n, js, role, v).await;
     peer.stop().await;
     row
 }
@@ -305,10 +349,10 @@ async fn js_setups(
     n: usize,
     js: &str,
     role: Role,
-    hold: bool,
+    v: Variant,
 ) -> Res<Row> {
     let mut row = Row::new(what);
-    let mut t = webrtcrs(hold)?;
+    let mut t = webrtcrs(v)?;
     for i in 1..=n as u64 {
         let conn = ConnId(i);
         let t0 = Instant::now();
@@ -431,25 +475,26 @@ async fn js_self_row(what: String, n: usize, js: &str) -> Res<Row> {
 async fn run(a: Args) -> Res<()> {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "setup, {} connections per row, one at a time; load average {}",
+        "setup, {} connections per row, one at a time, {} runtime thread(s); load average {}",
         a.n,
+        a.threads,
         load.split_whitespace()
             .take(3)
             .collect::<Vec<_>>()
             .join(" ")
     );
     let mut rows = Vec::new();
-    let holds: &[bool] = if a.compare { &[true, false] } else { &[true] };
-    let label = |base: String, hold: bool| {
-        if a.compare {
-            format!(
-                "{base} ({})",
-                if hold {
-                    "holding early packets"
-                } else {
-                    "early packets dropped"
-                }
-            )
+    let mut variants = vec![Variant::Default];
+    if a.compare {
+        variants.push(Variant::DropEarly);
+    }
+    if a.compare_description {
+        variants.push(Variant::TrickleOnly);
+    }
+    let several = variants.len() > 1;
+    let label = |base: String, v: Variant| {
+        if several {
+            format!("{base} ({})", v.label())
         } else {
             base
         }
@@ -465,15 +510,15 @@ async fn run(a: Args) -> Res<()> {
                     (Side::B, format!("{name} → webrtc-rs")),
                 ];
                 for (side, what) in directions {
-                    for &hold in holds {
+                    for &v in &variants {
                         rows.push(
                             pair_row(
-                                label(what.clone(), hold),
+                                label(what.clone(), v),
                                 a.n,
                                 side,
                                 || {
                                     Ok((
-                                        webrtcrs(hold)?,
+                                        webrtcrs(v)?,
                                         Str0mTransport::bind(&RtcConfig::loopback())?,
                                     ))
                                 },
@@ -500,13 +545,13 @@ async fn run(a: Args) -> Res<()> {
                 );
             }
             Stack::WebRtcRs => {
-                for &hold in holds {
+                for &v in &variants {
                     rows.push(
                         pair_row(
-                            label("webrtc-rs → webrtc-rs".to_owned(), hold),
+                            label("webrtc-rs → webrtc-rs".to_owned(), v),
                             a.n,
                             Side::A,
-                            || Ok((webrtcrs(hold)?, webrtcrs(hold)?)),
+                            || Ok((webrtcrs(v)?, webrtcrs(v)?)),
                             |x, y| {
                                 let (p, q) = (early_of(x), early_of(y));
                                 Some((p.0 + q.0, p.1 + q.1, p.2 + q.2))
@@ -518,20 +563,20 @@ async fn run(a: Args) -> Res<()> {
             }
             js_stack => {
                 let js = js_stack.js().ok_or("not a JS stack")?;
-                for &hold in holds {
-                    let what = label(format!("webrtc-rs → {name}"), hold);
+                for &v in &variants {
+                    let what = label(format!("webrtc-rs → {name}"), v);
                     rows.push(or_failed(
                         what.clone(),
                         a.n,
-                        js_row(what, a.n, js, Role::Initiator, hold).await,
+                        js_row(what, a.n, js, Role::Initiator, v).await,
                     ));
                 }
-                for &hold in holds {
-                    let what = label(format!("{name} → webrtc-rs"), hold);
+                for &v in &variants {
+                    let what = label(format!("{name} → webrtc-rs"), v);
                     rows.push(or_failed(
                         what.clone(),
                         a.n,
-                        js_row(what, a.n, js, Role::Acceptor, hold).await,
+                        js_row(what, a.n, js, Role::Acceptor, v).await,
                     ));
                 }
                 rows.push(js_self_row(format!("{name} → {name} (reference)"), a.n, js).await?);
@@ -604,9 +649,15 @@ fn main() -> Res<()> {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?
-        .block_on(run(a))
+    let runtime = match a.threads {
+        0 => return Err("--threads must be at least 1".into()),
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build()?,
+    };
+    runtime.block_on(run(a))
 }

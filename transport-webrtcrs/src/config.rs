@@ -44,6 +44,20 @@ pub struct Options {
     /// remote's retransmission (see the crate docs, "Early packets").
     /// `true` by default; `false` only to measure what the drops cost.
     pub hold_early_packets: bool,
+    /// Put the candidates gathered so far into the offer or answer: the
+    /// description is sent once the first local candidate is gathered (or
+    /// gathering is over, or after [`Options::description_wait`]) rather
+    /// than at once with none, and those candidates are not trickled
+    /// again. The remote can then check at once when the description
+    /// arrives instead of one signaling hop later; with libdatachannel
+    /// (libjuice) this saves its 50 ms pacing of a triggered check (see
+    /// `docs/INTEROP-SETUP.md`). `true` by default; `false` only to measure.
+    pub candidates_in_description: bool,
+    /// Longest a description waits for its first local candidate
+    /// ([`Options::candidates_in_description`]); 20 ms by default. Host
+    /// candidates come in the library's first pass after the description
+    /// is set (well under a millisecond on an idle machine).
+    pub description_wait: Duration,
 }
 
 impl Default for Options {
@@ -55,6 +69,8 @@ impl Default for Options {
             prflx_acceptance_min_wait: Duration::ZERO,
             ice_check_interval: Duration::from_millis(25),
             hold_early_packets: true,
+            candidates_in_description: true,
+            description_wait: Duration::from_millis(20),
         }
     }
 }
@@ -74,6 +90,14 @@ impl Options {
         self.hold_early_packets = on;
         self
     }
+
+    /// Turn on or off sending the gathered candidates inside the offer or
+    /// answer (off only to measure what trickling them alone costs).
+    #[must_use]
+    pub fn with_candidates_in_description(mut self, on: bool) -> Self {
+        self.candidates_in_description = on;
+        self
+    }
 }
 
 /// Everything a connection task needs to know.
@@ -85,4 +109,7 @@ pub(crate) struct Settings {
     pub(crate) prflx_acceptance_min_wait: Duration,
     pub(crate) ice_check_interval: Duration,
     pub(crate) hold_early_packets: bool,
+    /// `Some(longest wait)`: send the local description with the first
+    /// gathered candidates in it ([`Options::candidates_in_description`]).
+    pub(crate) description_wait: Option<Duration>,
 }

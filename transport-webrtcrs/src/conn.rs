@@ -278,6 +278,32 @@ struct Conn {
     state: Arc<ConnShared>,
     /// The data channel was handed to the transport.
     channel_given: bool,
+    /// `Some(longest wait)`: the local description goes out with the
+    /// first gathered candidates in it (`Options::candidates_in_description`).
+    description_wait: Option<Duration>,
+    /// The local description set but not sent yet, and until when it may
+    /// wait for a candidate.
+    pending_description: Option<(Described, tokio::time::Instant)>,
+    /// Local candidates sent inside the description: not trickled again.
+    /// Emptied when gathering is over (a handful of lines).
+    sent_in_description: Vec<String>,
+}
+
+/// Which local description a connection is about to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Described {
+    Offer,
+    Answer,
+}
+
+/// The `a=candidate:` lines of `sdp`, as `candidate:...` (the form the
+/// library's candidate events take).
+fn sdp_candidates(sdp: &str) -> Vec<String> {
+    sdp.lines()
+        .filter_map(|l| l.trim().strip_prefix("a="))
+        .filter(|l| l.starts_with("candidate:"))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Runs one connection until it closes or the transport lets go of it.
@@ -328,6 +354,9 @@ pub(crate) async fn run(start: ConnStart) {
         has_remote: false,
         state,
         channel_given: false,
+        description_wait: settings.description_wait,
+        pending_description: None,
+        sent_in_description: Vec::new(),
     };
     let exit = c
         .drive(&mut signals, &mut hrx, settings.rtc.handshake_timeout)
@@ -523,8 +552,12 @@ impl Conn {
         let mut rtt_tick = tokio::time::interval(RTT_INTERVAL);
         rtt_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let describe_by = self.pending_description.map(|(_, by)| by);
             tokio::select! {
                 _ = rtt_tick.tick(), if self.state.is_open() => self.measure_rtt().await,
+                // No local candidate came in time: the description goes
+                // without (they follow by trickle).
+                () = sleep_until_some(describe_by), if describe_by.is_some() => self.send_description().await,
                 signal = signals.recv() => {
                     let Some(signal) = signal else { return Exit::Local };
                     if let Err(reason) = self.apply(signal).await {
@@ -535,8 +568,20 @@ impl Conn {
                     // `shared` lives as long as this task: the channel never closes here.
                     let Some(event) = event else { return Exit::Local };
                     match event {
-                        HandlerEvent::Candidate(line) => self.emit(TransportEvent::Signal { conn: self.conn, signal: Signal::candidate(line) }).await,
-                        HandlerEvent::GatheringComplete => self.emit(TransportEvent::Signal { conn: self.conn, signal: Signal::EndOfCandidates }).await,
+                        HandlerEvent::Candidate(line) => {
+                            // The first candidate releases a waiting
+                            // description, with every candidate gathered so
+                            // far in it.
+                            self.send_description().await;
+                            if !self.sent_in_description.contains(&line) {
+                                self.emit(TransportEvent::Signal { conn: self.conn, signal: Signal::candidate(line) }).await;
+                            }
+                        }
+                        HandlerEvent::GatheringComplete => {
+                            self.send_description().await;
+                            self.sent_in_description = Vec::new();
+                            self.emit(TransportEvent::Signal { conn: self.conn, signal: Signal::EndOfCandidates }).await;
+                        }
                         HandlerEvent::State(state) => {
                             tracing::trace!(conn = %self.conn, ?state, "connection state");
                             let opened = self.state.is_open();
@@ -600,12 +645,49 @@ impl Conn {
             .await?;
         let offer = self.pc.create_offer(None).await?;
         self.pc.set_local_description(offer.clone()).await?;
+        self.describe(Described::Offer, offer.sdp).await;
+        Ok(dc)
+    }
+
+    /// The local description `sdp` (just set) is ready: send it now, or,
+    /// with `Options::candidates_in_description`, once the first local
+    /// candidate is gathered (the library gathers host candidates in its
+    /// driver's next pass), with the candidates in it.
+    async fn describe(&mut self, kind: Described, sdp: String) {
+        match self.description_wait {
+            Some(wait) => {
+                self.pending_description = Some((kind, tokio::time::Instant::now() + wait));
+            }
+            None => self.emit_description(kind, sdp).await,
+        }
+    }
+
+    /// Send the waiting local description, if any, with the candidates
+    /// gathered so far (the library adds them to `local_description`).
+    async fn send_description(&mut self) {
+        let Some((kind, _)) = self.pending_description.take() else {
+            return;
+        };
+        let Some(desc) = self.pc.local_description().await else {
+            // Cannot happen once it was set; nothing to send without it.
+            tracing::warn!(conn = %self.conn, "no local description to send");
+            return;
+        };
+        self.sent_in_description = sdp_candidates(&desc.sdp);
+        tracing::trace!(conn = %self.conn, ?kind, candidates = self.sent_in_description.len(), "local description sent");
+        self.emit_description(kind, desc.sdp).await;
+    }
+
+    async fn emit_description(&self, kind: Described, sdp: String) {
+        let signal = match kind {
+            Described::Offer => Signal::Offer { sdp },
+            Described::Answer => Signal::Answer { sdp },
+        };
         self.emit(TransportEvent::Signal {
             conn: self.conn,
-            signal: Signal::Offer { sdp: offer.sdp },
+            signal,
         })
         .await;
-        Ok(dc)
     }
 
     /// Apply one remote input (already checked by the transport for role and
@@ -652,11 +734,7 @@ impl Conn {
                     .set_local_description(answer.clone())
                     .await
                     .map_err(|e| failed("cannot apply the answer", e))?;
-                self.emit(TransportEvent::Signal {
-                    conn: self.conn,
-                    signal: Signal::Answer { sdp: answer.sdp },
-                })
-                .await;
+                self.describe(Described::Answer, answer.sdp).await;
                 self.remote_set().await;
             }
             RemoteInput::Answer(answer) => {
@@ -709,6 +787,14 @@ impl Conn {
                 tracing::debug!(conn = %self.conn, %err, "remote candidate ignored");
             }
         }
+    }
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -777,6 +863,20 @@ pub(crate) async fn pump_frames(
 mod tests {
     use super::*;
 
+    /// The candidate lines of a description, in the form candidate events
+    /// take, so that those already sent are not trickled again.
+    #[test]
+    fn finds_the_candidates_of_a_description() {
+        let sdp = "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n\
+                   a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n\
+                   a=end-of-candidates\r\na=ice-ufrag:x\r\n";
+        assert_eq!(
+            sdp_candidates(sdp),
+            vec!["candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host".to_owned()]
+        );
+        assert!(sdp_candidates("v=0\r\n").is_empty());
+    }
+
     /// Each connection's input channel allocates 32 of these at once.
     #[test]
     fn remote_input_stays_small() {
@@ -800,6 +900,7 @@ mod tests {
                 prflx_acceptance_min_wait: Duration::ZERO,
                 ice_check_interval: Duration::from_millis(25),
                 hold_early_packets: true,
+                description_wait: Some(Duration::from_millis(20)),
             }),
             events,
             signals,

@@ -118,6 +118,9 @@ impl WebRtcTransport {
                 prflx_acceptance_min_wait: options.prflx_acceptance_min_wait,
                 ice_check_interval: options.ice_check_interval.max(Duration::from_millis(5)),
                 hold_early_packets: options.hold_early_packets,
+                description_wait: options
+                    .candidates_in_description
+                    .then_some(options.description_wait),
             }),
             send_window: options.send_window,
             runtime,
