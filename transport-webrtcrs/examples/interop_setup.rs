@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p transport-webrtcrs --example interop_setup -- \
 //!     [--n 20] [--stacks str0m,webrtc-rs,libwebrtc,libdatachannel,chromium] \
-//!     [--compare] [--compare-description] [--threads 2] [--strict]
+//!     [--compare] [--compare-description] [--compare-check-wait] [--threads 2] [--strict]
 //! ```
 //!
 //! `--threads 1` runs everything in this process on one thread (a tokio
@@ -35,7 +35,9 @@
 //! other stack offers. With `--compare-description`, every row with a
 //! webrtc-rs end is measured once more with
 //! `Options::candidates_in_description` off (the offer or answer sent at
-//! once, candidates only trickled after it). Connections are opened one at a
+//! once, candidates only trickled after it), and with
+//! `--compare-check-wait` with `Options::remote_check_wait` zero (the
+//! answer applied as soon as it arrives). Connections are opened one at a
 //! time; `early held/released, checks replayed` are this backend's
 //! counters over the row (`Stats::early_held`, `early_released`,
 //! `checks_replayed`).
@@ -111,6 +113,7 @@ struct Args {
     stacks: Vec<Stack>,
     compare: bool,
     compare_description: bool,
+    compare_check_wait: bool,
     threads: usize,
     strict: bool,
 }
@@ -124,6 +127,8 @@ enum Variant {
     DropEarly,
     /// `Options::candidates_in_description` off.
     TrickleOnly,
+    /// `Options::remote_check_wait` zero.
+    NoCheckWait,
 }
 
 impl Variant {
@@ -132,6 +137,7 @@ impl Variant {
             Variant::Default => Options::default(),
             Variant::DropEarly => Options::default().with_hold_early_packets(false),
             Variant::TrickleOnly => Options::default().with_candidates_in_description(false),
+            Variant::NoCheckWait => Options::default().with_remote_check_wait(Duration::ZERO),
         }
     }
 
@@ -140,6 +146,7 @@ impl Variant {
             Variant::Default => "defaults",
             Variant::DropEarly => "early packets dropped",
             Variant::TrickleOnly => "candidates only trickled",
+            Variant::NoCheckWait => "answer applied at once",
         }
     }
 }
@@ -156,6 +163,7 @@ fn args() -> Res<Args> {
         ],
         compare: false,
         compare_description: false,
+        compare_check_wait: false,
         threads: 2,
         strict: false,
     };
@@ -173,6 +181,7 @@ fn args() -> Res<Args> {
             }
             "--compare" => a.compare = true,
             "--compare-description" => a.compare_description = true,
+            "--compare-check-wait" => a.compare_check_wait = true,
             "--threads" => a.threads = it.next().ok_or("--threads needs a number")?.parse()?,
             "--strict" => a.strict = true,
             other => {
@@ -490,6 +499,9 @@ async fn run(a: Args) -> Res<()> {
     }
     if a.compare_description {
         variants.push(Variant::TrickleOnly);
+    }
+    if a.compare_check_wait {
+        variants.push(Variant::NoCheckWait);
     }
     let several = variants.len() > 1;
     let label = |base: String, v: Variant| {

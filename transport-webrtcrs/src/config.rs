@@ -58,6 +58,17 @@ pub struct Options {
     /// candidates come in the library's first pass after the description
     /// is set (well under a millisecond on an idle machine).
     pub description_wait: Duration,
+    /// When this side offers: longest it waits, once the answer is here,
+    /// for the remote's first ICE check before applying the answer (and so
+    /// before sending its own first check); 10 ms by default, zero to
+    /// apply the answer at once. A remote that has our candidate (it is in
+    /// the offer) checks as soon as it answered, so its check is normally
+    /// here already and nothing waits. Why: a check of ours that reaches
+    /// libdatachannel (libjuice) before its own first check left makes it
+    /// postpone that check by 50 ms, twice (see `docs/INTEROP-SETUP.md`);
+    /// and with the remote's check in hand the library nominates at once.
+    /// Needs [`Options::hold_early_packets`].
+    pub remote_check_wait: Duration,
 }
 
 impl Default for Options {
@@ -71,6 +82,7 @@ impl Default for Options {
             hold_early_packets: true,
             candidates_in_description: true,
             description_wait: Duration::from_millis(20),
+            remote_check_wait: Duration::from_millis(10),
         }
     }
 }
@@ -88,6 +100,13 @@ impl Options {
     #[must_use]
     pub fn with_hold_early_packets(mut self, on: bool) -> Self {
         self.hold_early_packets = on;
+        self
+    }
+
+    /// Set [`Options::remote_check_wait`] (zero: apply the answer at once).
+    #[must_use]
+    pub fn with_remote_check_wait(mut self, wait: Duration) -> Self {
+        self.remote_check_wait = wait;
         self
     }
 
@@ -112,4 +131,6 @@ pub(crate) struct Settings {
     /// `Some(longest wait)`: send the local description with the first
     /// gathered candidates in it ([`Options::candidates_in_description`]).
     pub(crate) description_wait: Option<Duration>,
+    /// [`Options::remote_check_wait`].
+    pub(crate) remote_check_wait: Duration,
 }

@@ -281,6 +281,8 @@ struct Conn {
     /// `Some(longest wait)`: the local description goes out with the
     /// first gathered candidates in it (`Options::candidates_in_description`).
     description_wait: Option<Duration>,
+    /// `Options::remote_check_wait`.
+    remote_check_wait: Duration,
     /// The local description set but not sent yet, and until when it may
     /// wait for a candidate.
     pending_description: Option<(Described, tokio::time::Instant)>,
@@ -355,6 +357,7 @@ pub(crate) async fn run(start: ConnStart) {
         state,
         channel_given: false,
         description_wait: settings.description_wait,
+        remote_check_wait: settings.remote_check_wait,
         pending_description: None,
         sent_in_description: Vec::new(),
     };
@@ -738,6 +741,12 @@ impl Conn {
                 self.remote_set().await;
             }
             RemoteInput::Answer(answer) => {
+                // Let the remote's first check come before ours goes out
+                // (`Options::remote_check_wait`, `EarlyPackets::wait_remote_check`).
+                if !self.remote_check_wait.is_zero() {
+                    let seen = self.early.wait_remote_check(self.remote_check_wait).await;
+                    tracing::trace!(conn = %self.conn, seen, "remote check before applying the answer");
+                }
                 self.pc
                     .set_remote_description(*answer)
                     .await
@@ -901,6 +910,7 @@ mod tests {
                 ice_check_interval: Duration::from_millis(25),
                 hold_early_packets: true,
                 description_wait: Some(Duration::from_millis(20)),
+                remote_check_wait: Duration::from_millis(10),
             }),
             events,
             signals,

@@ -119,6 +119,10 @@ pub(crate) struct EarlyPackets {
     /// selected (for [`Kind::Replay`]), and how many were replayed.
     last_check: Mutex<Option<(Vec<u8>, RecvMeta)>>,
     replays: std::sync::atomic::AtomicU32,
+    /// A check from the remote reached the socket (held or not), and the
+    /// wake-up for [`EarlyPackets::wait_remote_check`].
+    remote_checked: AtomicBool,
+    remote_check: tokio::sync::Notify,
     counters: Arc<Counters>,
 }
 
@@ -144,8 +148,40 @@ impl EarlyPackets {
             waker: Mutex::new(None),
             last_check: Mutex::new(None),
             replays: std::sync::atomic::AtomicU32::new(0),
+            remote_checked: AtomicBool::new(false),
+            remote_check: tokio::sync::Notify::new(),
             counters: Arc::clone(counters),
         })
+    }
+
+    /// A check from the remote arrived (held or handed to the library).
+    fn remote_check_seen(&self) {
+        if !self.remote_checked.swap(true, Ordering::AcqRel) {
+            self.remote_check.notify_one();
+        }
+    }
+
+    /// Wait until a check from the remote has arrived, at most `max`;
+    /// whether one did. At once when holding is off.
+    ///
+    /// Why (the offering side, before it applies the answer): our first
+    /// check goes out the moment the answer is applied. If it reaches a
+    /// libjuice (libdatachannel) remote before that agent's own first
+    /// check has left, libjuice re-arms its check as a *triggered* check
+    /// 50 ms later (`agent_arm_transmission(agent, entry,
+    /// STUN_PACING_TIME)`, which overwrites the pending immediate
+    /// transmission), and again for our nomination; its side of ICE then
+    /// completes ~75 ms later. A remote that has our candidate (it is in
+    /// the offer) checks right after answering, so its check is normally
+    /// here before or with its answer: waiting for it costs nothing then,
+    /// and it also lets the library nominate at once (see
+    /// [`EarlyPackets::seen`]).
+    pub(crate) async fn wait_remote_check(&self, max: std::time::Duration) -> bool {
+        if self.off || self.remote_checked.load(Ordering::Acquire) {
+            return !self.off;
+        }
+        let _ = tokio::time::timeout(max, self.remote_check.notified()).await;
+        self.remote_checked.load(Ordering::Acquire)
     }
 
     /// The remote description is applied: held ICE checks are released.
@@ -231,6 +267,9 @@ impl EarlyPackets {
         self.held_len.store(held.len(), Ordering::Release);
         self.counters.early_held.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(?kind, len = datagram.len(), "early datagram held");
+        if kind == Kind::Check {
+            self.remote_check_seen();
+        }
         true
     }
 
@@ -253,6 +292,7 @@ impl EarlyPackets {
             return;
         }
         if kind(datagram) == Some(Kind::Check) {
+            self.remote_check_seen();
             // Only the controlling side nominates: remember checks from a
             // controlled remote. (Answering a controlling remote's check
             // twice made libdatachannel's agent stop before nominating.)
@@ -516,6 +556,57 @@ mod tests {
         early.set_selected();
         early.seen(&success, &meta);
         assert!(!early.release_into(&mut [IoSliceMut::new(&mut buf)], &mut metas));
+    }
+
+    /// The offering side waits for the remote's first check before it
+    /// applies the answer: a check already here (held or passed on) ends
+    /// the wait at once, one arriving during the wait ends it, and with
+    /// none it gives up after the bound; holding off, it never waits.
+    #[tokio::test]
+    async fn waits_for_the_remote_check() {
+        let counters = Arc::new(Counters::default());
+        let meta = RecvMeta::default();
+        let long = std::time::Duration::from_secs(60);
+
+        let held = EarlyPackets::new(true, &counters);
+        assert!(held.hold(&check(), &meta));
+        assert!(held.wait_remote_check(long).await, "a held check counts");
+
+        let passed = EarlyPackets::new(true, &counters);
+        passed.set_described();
+        passed.seen(&check(), &meta);
+        assert!(
+            passed.wait_remote_check(long).await,
+            "a passed check counts"
+        );
+
+        let later = EarlyPackets::new(true, &counters);
+        let waiter = {
+            let later = Arc::clone(&later);
+            tokio::spawn(async move { later.wait_remote_check(long).await })
+        };
+        tokio::task::yield_now().await;
+        later.set_described();
+        later.seen(&check(), &meta);
+        let woke = tokio::time::timeout(long, waiter).await;
+        assert!(
+            matches!(woke, Ok(Ok(true))),
+            "a check during the wait ends it"
+        );
+
+        let none = EarlyPackets::new(true, &counters);
+        let mut response = check();
+        response[0] = 0x01;
+        none.seen(&response, &meta);
+        assert!(
+            !none
+                .wait_remote_check(std::time::Duration::from_millis(5))
+                .await,
+            "no check: the wait gives up"
+        );
+
+        let off = EarlyPackets::new(false, &counters);
+        assert!(!off.wait_remote_check(long).await, "off: no wait");
     }
 
     #[test]

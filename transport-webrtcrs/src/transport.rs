@@ -121,6 +121,7 @@ impl WebRtcTransport {
                 description_wait: options
                     .candidates_in_description
                     .then_some(options.description_wait),
+                remote_check_wait: options.remote_check_wait,
             }),
             send_window: options.send_window,
             runtime,
