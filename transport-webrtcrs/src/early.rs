@@ -566,7 +566,7 @@ mod tests {
     async fn waits_for_the_remote_check() {
         let counters = Arc::new(Counters::default());
         let meta = RecvMeta::default();
-        let long = std::time::Duration::from_secs(60);
+        let long = std::time::Duration::from_secs(10);
 
         let held = EarlyPackets::new(true, &counters);
         assert!(held.hold(&check(), &meta));
