@@ -1,7 +1,8 @@
 //! Server-reflexive gathering from a configured STUN server (a tiny one on
-//! loopback, in the test): the offering side trickles a `typ srflx`
-//! candidate with the mapped address the server reported, then
-//! end-of-candidates, and the connection still opens.
+//! loopback, in the test): the offering side signals a `typ srflx`
+//! candidate with the mapped address the server reported (trickled, or in
+//! the offer if it was gathered before the offer went out, never both),
+//! then end-of-candidates, and the connection still opens.
 
 mod common;
 
@@ -35,25 +36,35 @@ async fn srflx_candidate_is_trickled() -> common::TestResult {
         }
         seen.extend(rx.try_iter());
     }
+    // The candidates in the offer (`Options::candidates_in_description`)
+    // and those trickled after it.
     let lines: Vec<String> = seen
         .iter()
-        .filter_map(|s| match s {
-            Signal::Candidate { candidate, .. } => Some(candidate.clone()),
-            _ => None,
+        .flat_map(|s| match s {
+            Signal::Candidate { candidate, .. } => vec![candidate.clone()],
+            Signal::Offer { sdp } => sdp
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("a="))
+                .filter(|l| l.starts_with("candidate:") && l.split(' ').nth(1) == Some("1"))
+                .map(str::to_owned)
+                .collect(),
+            _ => vec![],
         })
         .collect();
-    println!("A trickled: {lines:?}");
+    println!("A signalled: {lines:?}");
     assert!(
         lines
             .iter()
             .any(|l| l.contains(" typ host") && l.contains("127.0.0.1")),
         "a host candidate"
     );
-    assert!(
+    assert_eq!(
         lines
             .iter()
-            .any(|l| l.contains(" typ srflx") && l.contains("127.0.0.2")),
-        "a server-reflexive candidate from the STUN server"
+            .filter(|l| l.contains(" typ srflx") && l.contains("127.0.0.2"))
+            .count(),
+        1,
+        "a server-reflexive candidate from the STUN server, signalled once"
     );
     let end = seen.iter().position(|s| *s == Signal::EndOfCandidates);
     let last_candidate = seen
