@@ -49,23 +49,25 @@ fn main() {
         config.keepalive_interval, config.silence_timeout, options.window
     );
     println!(
-        "| connections | all open after | setup rate | KiB per connection (hub process RSS) | hub CPU per connection opened | hub idle CPU (% of one core, 5 s) | hub datagrams per connection per s (idle) | timer wake-ups per connection per s (idle) | open after idle |"
+        "| connections | all open after | setup rate | KiB per connection (hub process RSS) | hub CPU per connection opened | client process CPU per connection opened | hub idle CPU (% of one core) | client process idle CPU | hub datagrams per connection per s (idle) | timer wake-ups per connection per s (idle) | open after idle |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for n in counts {
         match hub_in_child_with(n, &options) {
             Ok(r) => println!(
-                "| {n} | {:.0} ms | {:.0} conn/s | {:.1} | {:.2} ms | {:.2} % | {:.2} | {:.2} | {} |",
+                "| {n} | {:.0} ms | {:.0} conn/s | {:.1} | {:.2} ms | {:.2} ms | {:.2} % | {:.2} % | {:.2} | {:.2} | {} |",
                 r.setup.as_secs_f64() * 1e3,
                 r.rate(),
                 r.kib_per_conn,
                 r.setup_cpu_per_conn.as_secs_f64() * 1e3,
+                r.client_setup_cpu_per_conn.as_secs_f64() * 1e3,
                 r.idle_cpu_percent,
+                r.client_idle_cpu_percent,
                 r.idle_datagrams_per_conn,
                 r.idle_wakeups_per_conn,
                 r.open_after_idle
             ),
-            Err(e) => println!("| {n} | failed: {e} | - | - | - | - | - | - | - |"),
+            Err(e) => println!("| {n} | failed: {e} | - | - | - | - | - | - | - | - | - |"),
         }
     }
 }
