@@ -28,7 +28,7 @@ use overlay_core::{
 };
 use rtc_common::RtcConfig;
 use tokio::sync::{mpsc, Semaphore};
-use transport_str0m::{Stats, Str0mTransport};
+use transport_str0m::{NodeRtcConfig, Stats, Str0mTransport};
 
 use crate::scale::{rss_kib, runtime};
 use crate::{bench_peer, BenchError};
@@ -69,6 +69,9 @@ pub struct HubOptions {
     /// [`RtcConfig::silence_timeout`] of the hub and the clients (`None`:
     /// the default).
     pub silence: Option<Duration>,
+    /// The hub accepts with ICE-lite
+    /// ([`NodeRtcConfig::with_lite_acceptor`]).
+    pub lite: bool,
 }
 
 impl Default for HubOptions {
@@ -77,6 +80,7 @@ impl Default for HubOptions {
             window: 128,
             keepalive: None,
             silence: None,
+            lite: false,
         }
     }
 }
@@ -97,14 +101,20 @@ impl HubOptions {
     fn spec(&self) -> String {
         let ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis());
         format!(
-            "{}:{}:{}",
+            "{}:{}:{}:{}",
             self.window,
             ms(self.keepalive),
-            ms(self.silence)
+            ms(self.silence),
+            u8::from(self.lite)
         )
     }
 
-    fn parse(window: &str, keepalive: &str, silence: &str) -> Result<Self, BenchError> {
+    fn parse(
+        window: &str,
+        keepalive: &str,
+        silence: &str,
+        lite: &str,
+    ) -> Result<Self, BenchError> {
         let ms = |v: &str| -> Result<Option<Duration>, BenchError> {
             let ms: u64 = v.parse()?;
             Ok((ms > 0).then(|| Duration::from_millis(ms)))
@@ -113,6 +123,7 @@ impl HubOptions {
             window: window.parse()?,
             keepalive: ms(keepalive)?,
             silence: ms(silence)?,
+            lite: lite == "1",
         })
     }
 }
@@ -281,8 +292,8 @@ pub fn child_main_if_requested() {
     };
     let parts: Vec<&str> = spec.split(':').collect();
     match parts.as_slice() {
-        ["hub", n, w, k, s] => {
-            let r = (|| run_hub(n.parse()?, HubOptions::parse(w, k, s)?))();
+        ["hub", n, w, k, s, l] => {
+            let r = (|| run_hub(n.parse()?, HubOptions::parse(w, k, s, l)?))();
             match r {
                 Ok(r) => println!(
                     "{TAG} {} {} {} {} {} {} {} {} {}",
@@ -299,8 +310,8 @@ pub fn child_main_if_requested() {
                 Err(e) => println!("{TAG} error {e}"),
             }
         }
-        ["clients", n, w, k, s] => {
-            let r = (|| run_clients(n.parse()?, HubOptions::parse(w, k, s)?))();
+        ["clients", n, w, k, s, l] => {
+            let r = (|| run_clients(n.parse()?, HubOptions::parse(w, k, s, l)?))();
             if let Err(e) = r {
                 eprintln!("hub clients: {e}");
             }
@@ -365,9 +376,13 @@ fn run_hub(n: usize, options: HubOptions) -> Result<HubResult, BenchError> {
         let config = options.rtc_config();
         let port = Arc::new(Mutex::new(0u16));
         let bound = port.clone();
+        let lite = options.lite;
         let mut make = move || {
             std::future::ready(
-                Str0mTransport::bind(&config)
+                NodeRtcConfig::new()
+                    .and_then(|p| {
+                        Str0mTransport::bind_prepared(&config, p.with_lite_acceptor(lite))
+                    })
                     .map(|inner| {
                         if let Ok(mut p) = bound.lock() {
                             *p = inner.local_addr().port();
