@@ -109,12 +109,7 @@ impl HubOptions {
         )
     }
 
-    fn parse(
-        window: &str,
-        keepalive: &str,
-        silence: &str,
-        lite: &str,
-    ) -> Result<Self, BenchError> {
+    fn parse(window: &str, keepalive: &str, silence: &str, lite: &str) -> Result<Self, BenchError> {
         let ms = |v: &str| -> Result<Option<Duration>, BenchError> {
             let ms: u64 = v.parse()?;
             Ok((ms > 0).then(|| Duration::from_millis(ms)))

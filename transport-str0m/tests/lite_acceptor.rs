@@ -18,8 +18,10 @@ use transport_str0m::{NodeRtcConfig, Str0mTransport};
 fn lite_pair() -> Result<Net, Box<dyn std::error::Error>> {
     let mut net = Net::bind(1)?;
     let prepared = NodeRtcConfig::new()?.with_lite_acceptor(true);
-    net.nodes
-        .push(Str0mTransport::bind_prepared(&RtcConfig::loopback(), prepared)?);
+    net.nodes.push(Str0mTransport::bind_prepared(
+        &RtcConfig::loopback(),
+        prepared,
+    )?);
     Ok(net)
 }
 
