@@ -28,7 +28,7 @@ use overlay_core::{
 };
 use rtc_common::RtcConfig;
 use tokio::sync::{mpsc, Semaphore};
-use transport_str0m::{Stats, Str0mTransport};
+use transport_str0m::{NodeRtcConfig, Stats, Str0mTransport};
 
 use crate::scale::{rss_kib, runtime};
 use crate::{bench_peer, BenchError};
@@ -69,6 +69,9 @@ pub struct HubOptions {
     /// [`RtcConfig::silence_timeout`] of the hub and the clients (`None`:
     /// the default).
     pub silence: Option<Duration>,
+    /// The hub accepts with ICE-lite
+    /// ([`NodeRtcConfig::with_lite_acceptor`]).
+    pub lite: bool,
 }
 
 impl Default for HubOptions {
@@ -77,6 +80,7 @@ impl Default for HubOptions {
             window: 128,
             keepalive: None,
             silence: None,
+            lite: false,
         }
     }
 }
@@ -97,14 +101,15 @@ impl HubOptions {
     fn spec(&self) -> String {
         let ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis());
         format!(
-            "{}:{}:{}",
+            "{}:{}:{}:{}",
             self.window,
             ms(self.keepalive),
-            ms(self.silence)
+            ms(self.silence),
+            u8::from(self.lite)
         )
     }
 
-    fn parse(window: &str, keepalive: &str, silence: &str) -> Result<Self, BenchError> {
+    fn parse(window: &str, keepalive: &str, silence: &str, lite: &str) -> Result<Self, BenchError> {
         let ms = |v: &str| -> Result<Option<Duration>, BenchError> {
             let ms: u64 = v.parse()?;
             Ok((ms > 0).then(|| Duration::from_millis(ms)))
@@ -113,6 +118,7 @@ impl HubOptions {
             window: window.parse()?,
             keepalive: ms(keepalive)?,
             silence: ms(silence)?,
+            lite: lite == "1",
         })
     }
 }
@@ -132,6 +138,11 @@ pub struct HubResult {
     /// own work, whatever else the machine runs): one idle core could
     /// open `1 / setup_cpu_per_conn` connections per second.
     pub setup_cpu_per_conn: Duration,
+    /// CPU the client process (all `n` client nodes) spent per
+    /// connection while they opened.
+    pub client_setup_cpu_per_conn: Duration,
+    /// CPU of the client process while idle, in % of one core.
+    pub client_idle_cpu_percent: f64,
     /// Connections the hub reports open after the idle period.
     pub open_after_idle: usize,
     /// Datagrams the hub's socket sent and received per connection per
@@ -152,8 +163,14 @@ impl HubResult {
 /// CPU time of this process so far (all its threads), from
 /// `/proc/self/task/*/schedstat` (nanoseconds on the CPU).
 pub fn cpu_time() -> Duration {
+    cpu_time_of("self")
+}
+
+/// CPU time of process `pid` (`"self"` or a number) so far, all its
+/// threads.
+fn cpu_time_of(pid: &str) -> Duration {
     let mut ns = 0u64;
-    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for t in tasks.flatten() {
             let s = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
             ns += s
@@ -246,8 +263,10 @@ pub fn hub_in_child_with(n: usize, options: &HubOptions) -> Result<HubResult, Be
             .trim()
             .to_owned()
             .into()),
-        [setup, kib, cpu, open, per, dgrams, wakes] => Ok(HubResult {
+        [setup, kib, cpu, open, per, dgrams, wakes, cper, cidle] => Ok(HubResult {
             conns: n,
+            client_setup_cpu_per_conn: Duration::from_secs_f64(cper.parse()?),
+            client_idle_cpu_percent: cidle.parse()?,
             setup: Duration::from_secs_f64(setup.parse()?),
             setup_cpu_per_conn: Duration::from_secs_f64(per.parse()?),
             kib_per_conn: kib.parse()?,
@@ -268,11 +287,11 @@ pub fn child_main_if_requested() {
     };
     let parts: Vec<&str> = spec.split(':').collect();
     match parts.as_slice() {
-        ["hub", n, w, k, s] => {
-            let r = (|| run_hub(n.parse()?, HubOptions::parse(w, k, s)?))();
+        ["hub", n, w, k, s, l] => {
+            let r = (|| run_hub(n.parse()?, HubOptions::parse(w, k, s, l)?))();
             match r {
                 Ok(r) => println!(
-                    "{TAG} {} {} {} {} {} {} {}",
+                    "{TAG} {} {} {} {} {} {} {} {} {}",
                     r.setup.as_secs_f64(),
                     r.kib_per_conn,
                     r.idle_cpu_percent,
@@ -280,12 +299,14 @@ pub fn child_main_if_requested() {
                     r.setup_cpu_per_conn.as_secs_f64(),
                     r.idle_datagrams_per_conn,
                     r.idle_wakeups_per_conn,
+                    r.client_setup_cpu_per_conn.as_secs_f64(),
+                    r.client_idle_cpu_percent,
                 ),
                 Err(e) => println!("{TAG} error {e}"),
             }
         }
-        ["clients", n, w, k, s] => {
-            let r = (|| run_clients(n.parse()?, HubOptions::parse(w, k, s)?))();
+        ["clients", n, w, k, s, l] => {
+            let r = (|| run_clients(n.parse()?, HubOptions::parse(w, k, s, l)?))();
             if let Err(e) = r {
                 eprintln!("hub clients: {e}");
             }
@@ -348,17 +369,29 @@ fn run_hub(n: usize, options: HubOptions) -> Result<HubResult, BenchError> {
         let stats = Arc::new(Mutex::new(Stats::default()));
         let counted = stats.clone();
         let config = options.rtc_config();
+        let port = Arc::new(Mutex::new(0u16));
+        let bound = port.clone();
+        let lite = options.lite;
         let mut make = move || {
             std::future::ready(
-                Str0mTransport::bind(&config)
-                    .map(|inner| Counted {
-                        inner,
-                        stats: counted.clone(),
+                NodeRtcConfig::new()
+                    .and_then(|p| {
+                        Str0mTransport::bind_prepared(&config, p.with_lite_acceptor(lite))
+                    })
+                    .map(|inner| {
+                        if let Ok(mut p) = bound.lock() {
+                            *p = inner.local_addr().port();
+                        }
+                        Counted {
+                            inner,
+                            stats: counted.clone(),
+                        }
                     })
                     .map_err(BenchError::from),
             )
         };
         let mut hub = bench_peer(&mut make).await?;
+        let port = port.lock().map(|p| *p).unwrap_or(0);
         let mut child = Command::new(std::env::current_exe()?)
             .env(ENV, format!("clients:{n}:{}", options.spec()))
             .stdin(Stdio::piped())
@@ -380,15 +413,30 @@ fn run_hub(n: usize, options: HubOptions) -> Result<HubResult, BenchError> {
         let start = Instant::now();
         out.send(format!("G {window}"))?;
         let dispatcher = tokio::spawn(dispatch(hub.node.clone(), lines, out.clone()));
+        let client_pid = child.id().to_string();
+        let client_cpu0 = cpu_time_of(&client_pid);
         let mut open = 0;
         let limit = limit();
         let deadline = tokio::time::Instant::now() + limit;
+        let read = || stats.lock().map(|s| s.clone()).unwrap_or_default();
+        // Where the CPU per opened connection goes as connections
+        // accumulate: one row per tenth of `n`.
+        let step = (n / 10).max(1);
+        let mut mark = Mark::now(0, &client_pid, port, &read());
+        eprintln!("{STEP_HEADER}");
         while open < n {
             match tokio::time::timeout_at(deadline, hub.events.recv()).await {
                 Ok(Some(Event::ArcOpened {
                     direction: Direction::In,
                     ..
-                })) => open += 1,
+                })) => {
+                    open += 1;
+                    if open % step == 0 || open == n {
+                        let next = Mark::now(open, &client_pid, port, &read());
+                        eprintln!("{}", next.row_since(&mark));
+                        mark = next;
+                    }
+                }
                 Ok(Some(_)) => {}
                 Ok(None) => return Err("the hub node stopped".into()),
                 Err(_) => return Err(format!("{open} of {n} open after {limit:?}").into()),
@@ -396,15 +444,17 @@ fn run_hub(n: usize, options: HubOptions) -> Result<HubResult, BenchError> {
         }
         let setup = start.elapsed();
         let setup_cpu = cpu_time().saturating_sub(setup_cpu0);
+        let client_setup_cpu = cpu_time_of(&client_pid).saturating_sub(client_cpu0);
         // The signal pipes are done: free their routes before measuring.
         out.send("C".into())?;
         dispatcher.await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let after = rss_kib();
-        let read = || stats.lock().map(|s| s.clone()).unwrap_or_default();
         let (cpu0, s0, t0) = (cpu_time(), read(), Instant::now());
+        let client_idle0 = cpu_time_of(&client_pid);
         tokio::time::sleep(idle_period()).await;
         let cpu = cpu_time().saturating_sub(cpu0);
+        let client_idle = cpu_time_of(&client_pid).saturating_sub(client_idle0);
         let (s1, idle) = (read(), t0.elapsed().as_secs_f64());
         let per_conn = |v: u64| v as f64 / n.max(1) as f64 / idle;
         let dgrams = per_conn(
@@ -422,10 +472,113 @@ fn run_hub(n: usize, options: HubOptions) -> Result<HubResult, BenchError> {
             idle_cpu_percent: cpu.as_secs_f64() / idle * 100.0,
             open_after_idle,
             setup_cpu_per_conn: setup_cpu / u32::try_from(n.max(1)).unwrap_or(u32::MAX),
+            client_setup_cpu_per_conn: client_setup_cpu
+                / u32::try_from(n.max(1)).unwrap_or(u32::MAX),
+            client_idle_cpu_percent: client_idle.as_secs_f64() / idle * 100.0,
             idle_datagrams_per_conn: dgrams,
             idle_wakeups_per_conn: wakes,
         })
     })
+}
+
+const STEP_HEADER: &str = "| connections held | opened in step | step time | hub CPU per connection opened | client CPU per connection opened | hub run-queue wait per connection opened | hub datagrams per connection opened | hub timer wake-ups per connection opened | datagrams dropped at the hub socket (receive buffer full) | UDP receive-buffer drops, whole machine | hub: unrouted / send would block / pair collisions |\n|---|---|---|---|---|---|---|---|---|---|---|";
+
+/// On-CPU and run-queue wait time of process `pid` so far, all its
+/// threads (`/proc/PID/task/*/schedstat`).
+fn sched_times(pid: &str) -> (Duration, Duration) {
+    let (mut run, mut wait) = (0u64, 0u64);
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let s = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+            let mut f = s.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+            run += f.next().unwrap_or(0);
+            wait += f.next().unwrap_or(0);
+        }
+    }
+    (Duration::from_nanos(run), Duration::from_nanos(wait))
+}
+
+/// Datagrams the kernel dropped at the UDP socket bound to `port`
+/// (its receive buffer was full), from `/proc/net/udp`.
+fn socket_drops(port: u16) -> u64 {
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+    let port = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(1)?.ends_with(&port)).then(|| f.last()?.parse::<u64>().ok())?
+        })
+        .sum()
+}
+
+/// The machine's UDP receive-buffer drops (`RcvbufErrors` of
+/// `/proc/net/snmp`: every process's sockets).
+fn machine_rcvbuf_errors() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "RcvbufErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The two processes' counters when the hub had `open` connections.
+struct Mark {
+    open: usize,
+    at: Instant,
+    hub_cpu: Duration,
+    hub_wait: Duration,
+    client_cpu: Duration,
+    stats: Stats,
+    socket_drops: u64,
+    machine_drops: u64,
+}
+
+impl Mark {
+    fn now(open: usize, client_pid: &str, port: u16, stats: &Stats) -> Mark {
+        let (hub_cpu, hub_wait) = sched_times("self");
+        Mark {
+            open,
+            at: Instant::now(),
+            hub_cpu,
+            hub_wait,
+            client_cpu: cpu_time_of(client_pid),
+            stats: stats.clone(),
+            socket_drops: socket_drops(port),
+            machine_drops: machine_rcvbuf_errors(),
+        }
+    }
+
+    /// A row of the step table: what it cost to go from `before` to here.
+    fn row_since(&self, before: &Mark) -> String {
+        let opened = self.open.saturating_sub(before.open).max(1);
+        let per = |d: Duration| d.as_secs_f64() * 1e3 / opened as f64;
+        let (s, b) = (&self.stats, &before.stats);
+        let per_n = |v: u64| v as f64 / opened as f64;
+        format!(
+            "| {} | {} | {:.0} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.1} | {:.1} | {} | {} | {} / {} / {} |",
+            before.open,
+            opened,
+            self.at.duration_since(before.at).as_secs_f64() * 1e3,
+            per(self.hub_cpu.saturating_sub(before.hub_cpu)),
+            per(self.client_cpu.saturating_sub(before.client_cpu)),
+            per(self.hub_wait.saturating_sub(before.hub_wait)),
+            per_n((s.datagrams_in + s.datagrams_out).saturating_sub(b.datagrams_in + b.datagrams_out)),
+            per_n(s.timeouts.saturating_sub(b.timeouts)),
+            self.socket_drops.saturating_sub(before.socket_drops),
+            self.machine_drops.saturating_sub(before.machine_drops),
+            s.unrouted.saturating_sub(b.unrouted),
+            s.send_would_block.saturating_sub(b.send_would_block),
+            s.pair_collisions.saturating_sub(b.pair_collisions),
+        )
+    }
 }
 
 /// The hub's side of the signal pipes: the first signal of a client

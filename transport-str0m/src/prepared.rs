@@ -333,6 +333,9 @@ pub struct NodeRtcConfig {
     /// The acceptor's (ICE controlled) keep-alive interval, when it differs
     /// from the initiator's ([`NodeRtcConfig::with_keepalive`]).
     controlled_rto: Option<std::time::Duration>,
+    /// Connections this node accepts run ICE-lite
+    /// ([`NodeRtcConfig::with_lite_acceptor`]).
+    lite_acceptor: bool,
 }
 
 impl NodeRtcConfig {
@@ -360,6 +363,7 @@ impl NodeRtcConfig {
         Ok(NodeRtcConfig {
             base,
             controlled_rto: None,
+            lite_acceptor: false,
         })
     }
 
@@ -376,7 +380,35 @@ impl NodeRtcConfig {
         if let (false, Some(rto)) = (initiator, self.controlled_rto) {
             config.set_max_stun_rto(rto);
         }
+        if !initiator && self.lite_acceptor {
+            config = config.set_ice_lite(true);
+        }
         config.build(now)
+    }
+
+    /// Run ICE-lite (RFC 8445 2.5) on the connections this node accepts:
+    /// for a node with a public address that many others dial, such as a
+    /// hub. Its SDP answers say `a=ice-lite`; the initiator (a full agent,
+    /// ICE controlling) does all the connectivity checks and keep-alives,
+    /// and the lite end only answers them. An idle accepted connection
+    /// then costs this node 2 datagrams per initiator keep-alive (the
+    /// check and its answer) instead of 3, and no timer wake-up at all:
+    /// its silence timer hears the initiator's checks.
+    ///
+    /// Use it only where every initiator can reach this node directly: a
+    /// lite end sends no checks, so it opens no NAT binding toward the
+    /// remote, gathers nothing and never uses a relay. Initiators must
+    /// keep alive at least three times per silence timeout of this node
+    /// (this backend's initiators check every keep-alive interval, 4 per
+    /// silence timeout at the defaults; libwebrtc checks every 2.5 s once
+    /// a pair is stable, so raise the silence timeout to 8 s or more for
+    /// browsers). A lite end times no round trip of its own
+    /// ([`Transport::rtt`](overlay_core::Transport::rtt) is `None` there).
+    /// Connections this node initiates stay full ICE.
+    #[must_use]
+    pub fn with_lite_acceptor(mut self, lite: bool) -> Self {
+        self.lite_acceptor = lite;
+        self
     }
 
     /// Keep-alives for a silence timeout: the initiator's end checks the

@@ -4,9 +4,10 @@
 //! each N.
 //!
 //! `cargo run --release -p n2n-benches --bin hub [-- COUNT... [--window W]
-//! [--keepalive MS] [--silence MS]]` (default counts 100 1000 10000, window
-//! 128 handshakes in flight, the transports' default keep-alive interval
-//! and silence timeout; both are set on the hub and on the clients)
+//! [--keepalive MS] [--silence MS] [--lite]]` (default counts 100 1000
+//! 10000, window 128 handshakes in flight, the transports' default
+//! keep-alive interval and silence timeout; both are set on the hub and on
+//! the clients; `--lite`: the hub accepts with ICE-lite)
 #![forbid(unsafe_code)]
 
 use std::time::Duration;
@@ -33,6 +34,7 @@ fn main() {
             }
             "--keepalive" => options.keepalive = ms(it.next()),
             "--silence" => options.silence = ms(it.next()),
+            "--lite" => options.lite = true,
             _ => {
                 if let Ok(n) = a.parse::<usize>() {
                     counts.push(n);
@@ -45,27 +47,32 @@ fn main() {
     }
     let config = options.rtc_config();
     println!(
-        "keep-alive interval {:?}, silence timeout {:?}, window {}",
-        config.keepalive_interval, config.silence_timeout, options.window
+        "keep-alive interval {:?}, silence timeout {:?}, window {}, hub ICE {}",
+        config.keepalive_interval,
+        config.silence_timeout,
+        options.window,
+        if options.lite { "lite" } else { "full" }
     );
     println!(
-        "| connections | all open after | setup rate | KiB per connection (hub process RSS) | hub CPU per connection opened | hub idle CPU (% of one core, 5 s) | hub datagrams per connection per s (idle) | timer wake-ups per connection per s (idle) | open after idle |"
+        "| connections | all open after | setup rate | KiB per connection (hub process RSS) | hub CPU per connection opened | client process CPU per connection opened | hub idle CPU (% of one core) | client process idle CPU | hub datagrams per connection per s (idle) | timer wake-ups per connection per s (idle) | open after idle |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for n in counts {
         match hub_in_child_with(n, &options) {
             Ok(r) => println!(
-                "| {n} | {:.0} ms | {:.0} conn/s | {:.1} | {:.2} ms | {:.2} % | {:.2} | {:.2} | {} |",
+                "| {n} | {:.0} ms | {:.0} conn/s | {:.1} | {:.2} ms | {:.2} ms | {:.2} % | {:.2} % | {:.2} | {:.2} | {} |",
                 r.setup.as_secs_f64() * 1e3,
                 r.rate(),
                 r.kib_per_conn,
                 r.setup_cpu_per_conn.as_secs_f64() * 1e3,
+                r.client_setup_cpu_per_conn.as_secs_f64() * 1e3,
                 r.idle_cpu_percent,
+                r.client_idle_cpu_percent,
                 r.idle_datagrams_per_conn,
                 r.idle_wakeups_per_conn,
                 r.open_after_idle
             ),
-            Err(e) => println!("| {n} | failed: {e} | - | - | - | - | - | - | - |"),
+            Err(e) => println!("| {n} | failed: {e} | - | - | - | - | - | - | - | - | - |"),
         }
     }
 }
