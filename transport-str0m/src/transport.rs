@@ -58,6 +58,12 @@ pub struct Str0mTransport {
     claims: HashMap<SocketAddr, ConnId>,
     recent: HashMap<SocketAddr, ConnId>,
     events: VecDeque<TransportEvent>,
+    /// Connections given frames since they were last driven: driven once
+    /// per batch of `Send` commands (at the next `poll_event`), so str0m
+    /// takes every frame of the batch before its output is drained (one
+    /// SCTP transmit pass per batch, small frames bundled), not one pass
+    /// per frame. Each connection at most once.
+    undriven: Vec<ConnId>,
     sleep: Pin<Box<Sleep>>,
     sleep_at: Option<Instant>,
     buf: Vec<u8>,
@@ -139,6 +145,7 @@ impl Str0mTransport {
             claims: HashMap::new(),
             recent: HashMap::new(),
             events: VecDeque::new(),
+            undriven: Vec::new(),
             sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
                 now,
             ))),
@@ -311,13 +318,28 @@ impl Str0mTransport {
             }
         }
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.send(frame);
-            self.drive(conn);
+            if c.send(frame) {
+                self.undriven.push(conn);
+            }
         }
         Ok(())
     }
 
+    /// Drive every connection that was given frames since its last drive.
+    fn drive_undriven(&mut self) {
+        for id in std::mem::take(&mut self.undriven) {
+            if self.conns.get(&id).is_some_and(|c| c.undriven) {
+                self.drive(id);
+            }
+        }
+    }
+
     fn close(&mut self, conn: ConnId) {
+        // Frames given before the close go to the channel first, as if
+        // each had been driven at once.
+        if self.conns.get(&conn).is_some_and(|c| c.undriven) {
+            self.drive(conn);
+        }
         self.index.remove(conn);
         let (conns, mut sink) = self.sink();
         if let Some(c) = conns.remove(&conn) {
@@ -585,12 +607,20 @@ impl Transport for Str0mTransport {
         };
         // No self-wake: whoever calls this holds the transport and polls
         // `poll_event` before it sleeps (the node's driver does after every
-        // command), and that poll sees the new events and timers. A wake here
-        // cost the driver one extra pass per command.
+        // command), and that poll sees the new events and timers (and
+        // drives the connections given frames: `flush`). A wake here cost
+        // the driver one extra pass per command.
         result
     }
 
+    fn flush(&mut self) {
+        self.drive_undriven();
+    }
+
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
+        if !self.undriven.is_empty() {
+            self.drive_undriven();
+        }
         for _ in 0..MAX_PASSES {
             if let Some(event) = self.events.pop_front() {
                 return Poll::Ready(event);

@@ -7,7 +7,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::connection::ConnectionInfo;
 use crate::engine::{EngineStats, SignalError};
-use crate::error::{ArcError, ConnectError, SendError};
+use super::feed::SendReply;
+use crate::error::{ArcError, ConnectError};
 use crate::event::Event;
 use crate::id::{HandshakeId, PeerId, ProtocolId};
 use crate::signal::SignalEnvelope;
@@ -47,7 +48,7 @@ pub(crate) enum Command {
         peer: PeerId,
         payload: Bytes,
         wait: bool,
-        reply: Reply<Result<(), SendError>>,
+        reply: SendReply,
     },
     Disconnect {
         protocol: ProtocolId,
