@@ -165,8 +165,15 @@ async fn fed_messages_of_a_stopped_node_are_reported_lost() -> TestResult {
         assert!(matches!(fed, Some(Ok(()))), "feed {i}: {fed:?}");
     }
     shutdown.await;
-    let err = ha.flush().await.expect_err("five fed messages were never queued");
-    assert_eq!((err.first.clone(), err.failed), (SendError::NodeGone, 5), "{err}");
+    let err = ha
+        .flush()
+        .await
+        .expect_err("five fed messages were never queued");
+    assert_eq!(
+        (err.first.clone(), err.failed),
+        (SendError::NodeGone, 5),
+        "{err}"
+    );
     // After the node is gone, `feed` says so itself.
     let e = ha.feed(b.id(), &b"late"[..]).await;
     assert_eq!(e, Err(SendError::NodeGone));

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use super::feed::SendReply;
 use crate::connection::ConnectionInfo;
 use crate::engine::{EngineStats, SignalError};
-use super::feed::SendReply;
 use crate::error::{ArcError, ConnectError};
 use crate::event::Event;
 use crate::id::{HandshakeId, PeerId, ProtocolId};
