@@ -104,6 +104,8 @@ pub(crate) struct Conn {
     /// Frames were queued since the connection was last driven (it is in
     /// the transport's list of connections to drive).
     pub(crate) undriven: bool,
+    /// Datagrams fed since the connection was last driven.
+    pub(crate) inputs: u32,
     /// When str0m wants its next `Input::Timeout`.
     pub(crate) next_timeout: Instant,
     /// The connection fails if not opened by then.
@@ -175,6 +177,7 @@ impl Conn {
             opened: false,
             queue: VecDeque::new(),
             undriven: false,
+            inputs: 0,
             next_timeout: now,
             deadline,
             last_heard: now,
@@ -227,6 +230,11 @@ impl Conn {
             return Err(Str0mError::FrameSize(frame.len()));
         }
         Ok(())
+    }
+
+    /// Whether the data channel is open.
+    pub(crate) fn is_open(&self) -> bool {
+        self.opened
     }
 
     pub(crate) fn accepts(&self, input: &Input<'_>) -> bool {
@@ -439,6 +447,7 @@ impl Conn {
     /// The connection ended (the reason is for [`TransportEvent::Closed`]).
     pub(crate) fn drive(&mut self, sink: &mut Sink<'_>) -> Result<(), CloseReason> {
         self.undriven = false;
+        self.inputs = 0;
         loop {
             self.drain(sink)?;
             if !self.flush(sink)? {

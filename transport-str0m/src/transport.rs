@@ -31,6 +31,9 @@ use crate::Stats;
 const RECV_BATCH: usize = 256;
 /// Passes per `poll_event` before yielding to the runtime (fairness).
 const MAX_PASSES: usize = 64;
+/// Datagrams fed to one open connection before it is driven (str0m's
+/// DTLS layer keeps at most 30 incoming records between polls).
+const INPUTS_PER_DRIVE: u32 = 16;
 /// Largest datagram read whole. WebRTC stacks keep datagrams under the path
 /// MTU (str0m and libwebrtc: ~1.2 KB); a longer one is cut and then dropped
 /// by str0m as malformed. Every resident KiB here counts per node.
@@ -325,7 +328,24 @@ impl Str0mTransport {
         Ok(())
     }
 
-    /// Drive every connection that was given frames since its last drive.
+    /// After a datagram: an open connection is driven once for up to
+    /// [`INPUTS_PER_DRIVE`] datagrams of one read batch (one SCTP transmit
+    /// pass and one acknowledgement for them, not one per datagram); a
+    /// handshaking one at once.
+    fn drive_soon(&mut self, id: ConnId) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.inputs += 1;
+        if !c.is_open() || c.inputs >= INPUTS_PER_DRIVE {
+            self.drive(id);
+        } else if !std::mem::replace(&mut c.undriven, true) {
+            self.undriven.push(id);
+        }
+    }
+
+    /// Drive every connection that was given frames or datagrams since its
+    /// last drive.
     fn drive_undriven(&mut self) {
         for id in std::mem::take(&mut self.undriven) {
             if self.conns.get(&id).is_some_and(|c| c.undriven) {
@@ -458,7 +478,7 @@ impl Str0mTransport {
                     None => Ok(()),
                 };
                 match result {
-                    Ok(()) => self.drive(id),
+                    Ok(()) => self.drive_soon(id),
                     Err(reason) => self.end(id, reason),
                 }
             }
@@ -627,6 +647,9 @@ impl Transport for Str0mTransport {
             }
             let mut progressed = self.read_socket(cx);
             self.timeouts(Instant::now());
+            if !self.undriven.is_empty() {
+                self.drive_undriven();
+            }
             match self.next_deadline() {
                 Some(at) => {
                     if self.sleep_at != Some(at) {
