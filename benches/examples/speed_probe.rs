@@ -1,11 +1,15 @@
 //! One speed measurement at a time, for profiling (`perf record`):
 //! `cargo run --release -p n2n-benches --example speed_probe -- WHAT [N]`
 //! where WHAT is `rtt`, `tput1k`, `tput16k` (the overlay on str0m, each
-//! node on a thread of its own), `mt-rtt`, `mt-tput1k` (both nodes on a
-//! 2-worker runtime), or `raw-rtt`, `raw-tput1k` (raw str0m).
+//! node on a thread of its own, the applications using `feed`; with an
+//! `-await` suffix: `send(..).await` per message), `mt-rtt`, `mt-tput1k`
+//! (both nodes on a 2-worker runtime), or `raw-rtt`, `raw-tput1k`,
+//! `raw-tput16k` (raw str0m).
 #![forbid(unsafe_code)]
 
-use n2n_benches::{median, raw_str0m, rtt, scale::runtime, throughput, Backend, BenchError};
+use n2n_benches::{
+    median, raw_str0m, rtt, scale::runtime, throughput, Backend, BenchError, SendMode,
+};
 
 fn main() -> Result<(), BenchError> {
     let what = std::env::args().nth(1).unwrap_or_else(|| "rtt".to_owned());
@@ -16,12 +20,17 @@ fn main() -> Result<(), BenchError> {
     let count = u32::try_from(n).unwrap_or(u32::MAX);
     let rt = runtime()?;
     let took = match what.as_str() {
-        "rtt" | "tput1k" | "tput16k" => {
+        "rtt" | "tput1k" | "tput16k" | "rtt-await" | "tput1k-await" | "tput16k-await" => {
             let mut p = rt.block_on(Backend::Str0m.threaded_pair())?;
-            let r = match what.as_str() {
-                "rtt" => median(&mut rt.block_on(p.rtt_samples(n))?),
-                "tput1k" => rt.block_on(p.throughput(1024, count * 10))?,
-                _ => rt.block_on(p.throughput(16 * 1024, count))?,
+            let mode = if what.ends_with("-await") {
+                SendMode::Await
+            } else {
+                SendMode::Feed
+            };
+            let r = match what.trim_end_matches("-await") {
+                "rtt" => median(&mut rt.block_on(p.rtt_samples_with(n, mode))?),
+                "tput1k" => rt.block_on(p.throughput_with(1024, count * 10, mode))?,
+                _ => rt.block_on(p.throughput_with(16 * 1024, count, mode))?,
             };
             rt.block_on(p.shutdown());
             r
@@ -47,6 +56,10 @@ fn main() -> Result<(), BenchError> {
         "raw-tput1k" => {
             let mut p = raw_str0m::RawPair::open()?;
             raw_str0m::throughput(&mut p, 1024, count * 10)?
+        }
+        "raw-tput16k" => {
+            let mut p = raw_str0m::RawPair::open()?;
+            raw_str0m::throughput(&mut p, 16 * 1024, count)?
         }
         other => return Err(format!("unknown measurement {other}").into()),
     };

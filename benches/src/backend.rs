@@ -225,6 +225,16 @@ impl Drop for PeerThread {
     }
 }
 
+/// How a [`ThreadedPair`]'s application hands its messages to its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendMode {
+    /// `send(..).await` per message: each waits for the node's answer.
+    Await,
+    /// `feed(..).await` per message (returns once queued for the node),
+    /// `flush` at the end.
+    Feed,
+}
+
 /// A connected overlay pair, each node on a [`PeerThread`] of its own:
 /// the same number of threads as the raw str0m pair's measurements (one
 /// loop thread per peer), the application's sends and receives on the
@@ -272,11 +282,26 @@ impl ThreadedPair {
 
     /// One way: `count` messages of `size` bytes from `a` (on its thread)
     /// to `b` (on its thread), all received, order checked; from the first
-    /// send to the last receipt.
+    /// send to the last receipt. The sender streams them as a careful user
+    /// of the overlay would: [`overlay_core::ProtocolHandle::feed`] for
+    /// each, [`overlay_core::ProtocolHandle::flush`] at the end.
     ///
     /// # Errors
     /// If a send fails or a message arrives out of order.
     pub async fn throughput(&mut self, size: usize, count: u32) -> Result<Duration, BenchError> {
+        self.throughput_with(size, count, SendMode::Feed).await
+    }
+
+    /// [`ThreadedPair::throughput`] with the sender's API chosen.
+    ///
+    /// # Errors
+    /// As [`ThreadedPair::throughput`].
+    pub async fn throughput_with(
+        &mut self,
+        size: usize,
+        count: u32,
+        mode: SendMode,
+    ) -> Result<Duration, BenchError> {
         let (a, mut b) = self.take()?;
         let to = b.node.id();
         let size = size.max(4);
@@ -285,8 +310,12 @@ impl ThreadedPair {
             for i in 0..count {
                 let mut v = vec![0u8; size];
                 v[..4].copy_from_slice(&i.to_be_bytes());
-                a.handle.send(to, Bytes::from(v)).await?;
+                match mode {
+                    SendMode::Await => a.handle.send(to, Bytes::from(v)).await?,
+                    SendMode::Feed => a.handle.feed(to, Bytes::from(v)).await?,
+                }
             }
+            a.handle.flush().await.map_err(|e| e.first)?;
             Ok::<_, overlay_core::SendError>(a)
         });
         let receiver = self.threads[1].run(async move {
@@ -312,11 +341,26 @@ impl ThreadedPair {
     }
 
     /// `n` round trips of a 32-byte message: `a` sends, `b` echoes, `a`
-    /// receives, each on its thread. Returns the samples, sorted.
+    /// receives, each on its thread. Returns the samples, sorted. Both
+    /// applications hand their message to their node with
+    /// [`overlay_core::ProtocolHandle::feed`] (they do not wait for the
+    /// node's answer: the echo goes back to its event stream at once).
     ///
     /// # Errors
     /// If a send fails or an echo does not come.
     pub async fn rtt_samples(&mut self, n: usize) -> Result<Vec<Duration>, BenchError> {
+        self.rtt_samples_with(n, SendMode::Feed).await
+    }
+
+    /// [`ThreadedPair::rtt_samples`] with the applications' API chosen.
+    ///
+    /// # Errors
+    /// As [`ThreadedPair::rtt_samples`].
+    pub async fn rtt_samples_with(
+        &mut self,
+        n: usize,
+        mode: SendMode,
+    ) -> Result<Vec<Duration>, BenchError> {
         let (mut a, mut b) = self.take()?;
         let (ida, idb) = (a.node.id(), b.node.id());
         let (stop, mut stopped) = oneshot::channel::<()>();
@@ -326,7 +370,11 @@ impl ThreadedPair {
                     _ = &mut stopped => return Ok(b),
                     ev = b.events.recv() => match ev {
                         Some(Event::Message { payload, .. }) => {
-                            b.handle.send(ida, payload).await.map_err(|e| e.to_string())?;
+                            let sent = match mode {
+                                SendMode::Await => b.handle.send(ida, payload).await,
+                                SendMode::Feed => b.handle.feed(ida, payload).await,
+                            };
+                            sent.map_err(|e| e.to_string())?;
                         }
                         Some(_) => {}
                         None => return Err("receiver stopped".to_owned()),
@@ -338,10 +386,12 @@ impl ThreadedPair {
             let mut samples = Vec::with_capacity(n);
             for _ in 0..n {
                 let start = Instant::now();
-                a.handle
-                    .send(idb, Bytes::from_static(&[7u8; 32]))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let ping = Bytes::from_static(&[7u8; 32]);
+                let sent = match mode {
+                    SendMode::Await => a.handle.send(idb, ping).await,
+                    SendMode::Feed => a.handle.feed(idb, ping).await,
+                };
+                sent.map_err(|e| e.to_string())?;
                 loop {
                     match a.events.recv().await {
                         Some(Event::Message { .. }) => break,
@@ -357,6 +407,10 @@ impl ThreadedPair {
         let _ = stop.send(());
         let b = echo.await??;
         let (mut samples, a) = pinged?;
+        // Every ping and echo was answered, so none was refused; say so
+        // anyway if one was.
+        a.handle.flush().await.map_err(|e| e.to_string())?;
+        b.handle.flush().await.map_err(|e| e.to_string())?;
         self.peers = Some((a, b));
         samples.sort();
         Ok(samples)

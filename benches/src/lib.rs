@@ -20,7 +20,7 @@ pub mod raw_webrtcrs;
 pub mod report;
 pub mod scale;
 
-pub use backend::Backend;
+pub use backend::{Backend, SendMode};
 
 use std::future::Future;
 use std::time::{Duration, Instant};

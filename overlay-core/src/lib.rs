@@ -97,8 +97,8 @@ pub use event::{
 pub use id::{ConnId, HandshakeId, IdParseError, Keypair, OpId, PeerId, ProtocolId, RequestId};
 pub use memory::{MemoryNetwork, MemoryTransport};
 pub use node::{
-    link_out_of_band, EventStream, Node, NodeConfig, NodeError, NodeStats, OutOfBand, Peers,
-    ProtocolHandle,
+    link_out_of_band, EventStream, FeedError, Node, NodeConfig, NodeError, NodeStats, OutOfBand,
+    Peers, ProtocolHandle,
 };
 pub use signal::{
     normalize_candidate, CandidateLine, Signal, SignalEnvelope, SignatureBytes, SignedSignal,

@@ -311,6 +311,14 @@ pub trait Transport: Send + 'static {
     /// the driver polls this whenever it wakes.
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent>;
 
+    /// Finish what the commands given since the last call left to do. The
+    /// driver calls this after each batch of commands: a backend may defer
+    /// work from [`Transport::handle_command`] (str0m writes every frame of
+    /// a batch before draining its output once), and then does it here or
+    /// in the next [`Transport::poll_event`], whichever comes first.
+    /// Default: nothing.
+    fn flush(&mut self) {}
+
     /// Bytes of frames a connection may have in the transport's queue
     /// (sent but not yet reported by [`TransportEvent::Sent`]).
     fn send_window(&self) -> usize {
@@ -338,6 +346,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
         (**self).poll_event(cx)
+    }
+    fn flush(&mut self) {
+        (**self).flush();
     }
     fn send_window(&self) -> usize {
         (**self).send_window()

@@ -101,6 +101,11 @@ pub(crate) struct Conn {
     channel: Option<ChannelId>,
     opened: bool,
     queue: VecDeque<Bytes>,
+    /// Frames were queued since the connection was last driven (it is in
+    /// the transport's list of connections to drive).
+    pub(crate) undriven: bool,
+    /// Datagrams fed since the connection was last driven.
+    pub(crate) inputs: u32,
     /// When str0m wants its next `Input::Timeout`.
     pub(crate) next_timeout: Instant,
     /// The connection fails if not opened by then.
@@ -171,6 +176,8 @@ impl Conn {
             channel,
             opened: false,
             queue: VecDeque::new(),
+            undriven: false,
+            inputs: 0,
             next_timeout: now,
             deadline,
             last_heard: now,
@@ -223,6 +230,11 @@ impl Conn {
             return Err(Str0mError::FrameSize(frame.len()));
         }
         Ok(())
+    }
+
+    /// Whether the data channel is open.
+    pub(crate) fn is_open(&self) -> bool {
+        self.opened
     }
 
     pub(crate) fn accepts(&self, input: &Input<'_>) -> bool {
@@ -385,9 +397,12 @@ impl Conn {
         self.maybe_end_of_candidates(sink);
     }
 
-    /// Queue a frame; it goes out as soon as the channel takes it.
-    pub(crate) fn send(&mut self, frame: Bytes) {
+    /// Queue a frame; it goes to the channel at the connection's next
+    /// [`Conn::drive`]. `true` if nothing was waiting for a drive before
+    /// (the caller then lists the connection to be driven).
+    pub(crate) fn send(&mut self, frame: Bytes) -> bool {
         self.queue.push_back(frame);
+        !std::mem::replace(&mut self.undriven, true)
     }
 
     /// Feed a timeout or a datagram.
@@ -431,6 +446,8 @@ impl Conn {
     /// # Errors
     /// The connection ended (the reason is for [`TransportEvent::Closed`]).
     pub(crate) fn drive(&mut self, sink: &mut Sink<'_>) -> Result<(), CloseReason> {
+        self.undriven = false;
+        self.inputs = 0;
         loop {
             self.drain(sink)?;
             if !self.flush(sink)? {

@@ -31,6 +31,9 @@ use crate::Stats;
 const RECV_BATCH: usize = 256;
 /// Passes per `poll_event` before yielding to the runtime (fairness).
 const MAX_PASSES: usize = 64;
+/// Datagrams fed to one open connection before it is driven (str0m's
+/// DTLS layer keeps at most 30 incoming records between polls).
+const INPUTS_PER_DRIVE: u32 = 16;
 /// Largest datagram read whole. WebRTC stacks keep datagrams under the path
 /// MTU (str0m and libwebrtc: ~1.2 KB); a longer one is cut and then dropped
 /// by str0m as malformed. Every resident KiB here counts per node.
@@ -58,6 +61,12 @@ pub struct Str0mTransport {
     claims: HashMap<SocketAddr, ConnId>,
     recent: HashMap<SocketAddr, ConnId>,
     events: VecDeque<TransportEvent>,
+    /// Connections given frames since they were last driven: driven once
+    /// per batch of `Send` commands (at the next `poll_event`), so str0m
+    /// takes every frame of the batch before its output is drained (one
+    /// SCTP transmit pass per batch, small frames bundled), not one pass
+    /// per frame. Each connection at most once.
+    undriven: Vec<ConnId>,
     sleep: Pin<Box<Sleep>>,
     sleep_at: Option<Instant>,
     buf: Vec<u8>,
@@ -139,6 +148,7 @@ impl Str0mTransport {
             claims: HashMap::new(),
             recent: HashMap::new(),
             events: VecDeque::new(),
+            undriven: Vec::new(),
             sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
                 now,
             ))),
@@ -311,13 +321,45 @@ impl Str0mTransport {
             }
         }
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.send(frame);
-            self.drive(conn);
+            if c.send(frame) {
+                self.undriven.push(conn);
+            }
         }
         Ok(())
     }
 
+    /// After a datagram: an open connection is driven once for up to
+    /// [`INPUTS_PER_DRIVE`] datagrams of one read batch (one SCTP transmit
+    /// pass and one acknowledgement for them, not one per datagram); a
+    /// handshaking one at once.
+    fn drive_soon(&mut self, id: ConnId) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.inputs += 1;
+        if !c.is_open() || c.inputs >= INPUTS_PER_DRIVE {
+            self.drive(id);
+        } else if !std::mem::replace(&mut c.undriven, true) {
+            self.undriven.push(id);
+        }
+    }
+
+    /// Drive every connection that was given frames or datagrams since its
+    /// last drive.
+    fn drive_undriven(&mut self) {
+        for id in std::mem::take(&mut self.undriven) {
+            if self.conns.get(&id).is_some_and(|c| c.undriven) {
+                self.drive(id);
+            }
+        }
+    }
+
     fn close(&mut self, conn: ConnId) {
+        // Frames given before the close go to the channel first, as if
+        // each had been driven at once.
+        if self.conns.get(&conn).is_some_and(|c| c.undriven) {
+            self.drive(conn);
+        }
         self.index.remove(conn);
         let (conns, mut sink) = self.sink();
         if let Some(c) = conns.remove(&conn) {
@@ -436,7 +478,7 @@ impl Str0mTransport {
                     None => Ok(()),
                 };
                 match result {
-                    Ok(()) => self.drive(id),
+                    Ok(()) => self.drive_soon(id),
                     Err(reason) => self.end(id, reason),
                 }
             }
@@ -585,18 +627,29 @@ impl Transport for Str0mTransport {
         };
         // No self-wake: whoever calls this holds the transport and polls
         // `poll_event` before it sleeps (the node's driver does after every
-        // command), and that poll sees the new events and timers. A wake here
-        // cost the driver one extra pass per command.
+        // command), and that poll sees the new events and timers (and
+        // drives the connections given frames: `flush`). A wake here cost
+        // the driver one extra pass per command.
         result
     }
 
+    fn flush(&mut self) {
+        self.drive_undriven();
+    }
+
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<TransportEvent> {
+        if !self.undriven.is_empty() {
+            self.drive_undriven();
+        }
         for _ in 0..MAX_PASSES {
             if let Some(event) = self.events.pop_front() {
                 return Poll::Ready(event);
             }
             let mut progressed = self.read_socket(cx);
             self.timeouts(Instant::now());
+            if !self.undriven.is_empty() {
+                self.drive_undriven();
+            }
             match self.next_deadline() {
                 Some(at) => {
                     if self.sleep_at != Some(at) {

@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use super::feed::SendReply;
 use crate::connection::ConnectionInfo;
 use crate::engine::{EngineStats, SignalError};
-use crate::error::{ArcError, ConnectError, SendError};
+use crate::error::{ArcError, ConnectError};
 use crate::event::Event;
 use crate::id::{HandshakeId, PeerId, ProtocolId};
 use crate::signal::SignalEnvelope;
@@ -47,7 +48,7 @@ pub(crate) enum Command {
         peer: PeerId,
         payload: Bytes,
         wait: bool,
-        reply: Reply<Result<(), SendError>>,
+        reply: SendReply,
     },
     Disconnect {
         protocol: ProtocolId,

@@ -10,6 +10,7 @@ use futures::FutureExt;
 use tokio::sync::mpsc;
 
 use super::command::{Command, NodeStats, Query, Reply};
+use super::feed::SendReply;
 use crate::engine::Engine;
 use crate::error::{ConnectError, SendError};
 use crate::event::{Event, Output};
@@ -59,7 +60,7 @@ impl Subscriber {
 struct ParkedSend {
     protocol: ProtocolId,
     payload: Bytes,
-    reply: Reply<Result<(), SendError>>,
+    reply: SendReply,
 }
 
 type OpReply = Reply<Result<Option<PeerId>, ConnectError>>;
@@ -298,7 +299,7 @@ impl<T: Transport> Driver<T> {
             .collect();
         for peer in gone {
             for p in self.parked.remove(&peer).unwrap_or_default() {
-                let _ = p.reply.send(Err(SendError::NotNeighbour {
+                p.reply.send(Err(SendError::NotNeighbour {
                     peer,
                     protocol: p.protocol,
                 }));
@@ -308,10 +309,12 @@ impl<T: Transport> Driver<T> {
 
     /// Move engine outputs to the transport and to the application.
     fn flush(&mut self) {
+        let mut commanded = false;
         loop {
             let mut progressed = false;
             while let Some(cmd) = self.engine.poll_transport() {
                 progressed = true;
+                commanded = true;
                 let conn = cmd.conn();
                 if let Err(e) = self.transport.handle_command(now(), cmd) {
                     tracing::debug!(%conn, error = %e, "transport refused a command: closing the connection");
@@ -328,6 +331,9 @@ impl<T: Transport> Driver<T> {
             if !progressed {
                 break;
             }
+        }
+        if commanded {
+            self.transport.flush();
         }
         if !self.parked.is_empty() {
             self.release_parked();
@@ -410,7 +416,7 @@ impl<T: Transport> Driver<T> {
             }
             let Some(p) = queue.pop_front() else { break };
             let r = self.engine.send(now(), p.protocol, peer, p.payload);
-            let _ = p.reply.send(r);
+            p.reply.send(r);
         }
         self.parked.remove(&peer);
     }
@@ -505,9 +511,7 @@ impl<T: Transport> Driver<T> {
                             reply,
                         });
                     }
-                    r => {
-                        let _ = reply.send(r);
-                    }
+                    r => reply.send(r),
                 }
             }
             Command::Disconnect {

@@ -8,10 +8,12 @@
 
 mod command;
 mod driver;
+mod feed;
 mod out_of_band;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -20,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 pub use command::NodeStats;
+pub use feed::FeedError;
 pub use out_of_band::{link_out_of_band, OutOfBand};
 
 use crate::config::Config;
@@ -31,6 +34,7 @@ use crate::id::{Keypair, PeerId, ProtocolId};
 use crate::signal::SignalEnvelope;
 use crate::transport::Transport;
 use command::{Command, Query};
+use feed::{FeedState, SendReply};
 
 /// Configuration of a [`Node`].
 #[derive(Debug, Clone)]
@@ -209,6 +213,7 @@ impl Node {
             ProtocolHandle {
                 node: self.clone(),
                 protocol,
+                feed: Arc::default(),
             },
             EventStream { rx: erx },
         ))
@@ -281,10 +286,25 @@ impl Node {
 }
 
 /// Operations of one protocol on a node.
-#[derive(Clone, Debug)]
+///
+/// A clone is another handle for the same protocol with a pipeline of its
+/// own: what [`ProtocolHandle::flush`] waits for and reports are the
+/// messages fed through that clone.
+#[derive(Debug)]
 pub struct ProtocolHandle {
     node: Node,
     protocol: ProtocolId,
+    feed: Arc<FeedState>,
+}
+
+impl Clone for ProtocolHandle {
+    fn clone(&self) -> Self {
+        ProtocolHandle {
+            node: self.node.clone(),
+            protocol: self.protocol,
+            feed: Arc::default(),
+        }
+    }
 }
 
 impl ProtocolHandle {
@@ -352,7 +372,11 @@ impl ProtocolHandle {
         Ok(OutOfBand::new(h, srx, Some(done_rx)))
     }
 
-    /// Send `payload` to `peer`, waiting while the connection's queue is full.
+    /// Send `payload` to `peer`, waiting while the connection's queue is
+    /// full; resolves once the node has queued the message (or refused it).
+    ///
+    /// Each call waits for the node's answer: a sender that streams many
+    /// messages gets more throughput from [`ProtocolHandle::feed`].
     ///
     /// # Errors
     /// [`SendError::NotNeighbour`], [`SendError::TooLarge`], [`SendError::NodeGone`].
@@ -375,10 +399,112 @@ impl ProtocolHandle {
             peer,
             payload,
             wait,
-            reply,
+            reply: SendReply::Await(reply),
         })
         .await
         .ok_or(SendError::NodeGone)?
+    }
+
+    /// Queue `payload` to `peer` without waiting for the node's answer: the
+    /// pipelined form of [`ProtocolHandle::send`], for streaming. Returns
+    /// as soon as the message is in the node's command queue, so a sender
+    /// hands the node many messages per wake-up (the node then queues them
+    /// on their connection in one pass, and the transport sends them in one
+    /// batch).
+    ///
+    /// Messages keep their order with each other and with `send`s of the
+    /// same handle. Bounded: fed messages not yet handed to the engine hold
+    /// up to 1 MiB of credit per handle (a larger message holds all of it);
+    /// `feed` waits for credit beyond that, and, like `send`, a message
+    /// waits in the node while its connection's queue is full.
+    ///
+    /// A fed message that the node refuses (the peer is not a neighbour,
+    /// the node stopped before queueing it) is reported by the next
+    /// [`ProtocolHandle::flush`] of this handle: call it at the end of a
+    /// burst, and before relying on the messages having been queued.
+    ///
+    /// ```
+    /// # use overlay_core::{link_out_of_band, Event, Keypair, MemoryNetwork, Node, NodeConfig, ProtocolId};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let net = MemoryNetwork::new();
+    /// let a = Node::spawn(net.transport(), Keypair::generate(), NodeConfig::default());
+    /// let b = Node::spawn(net.transport(), Keypair::generate(), NodeConfig::default());
+    /// let p = ProtocolId::new("stream")?;
+    /// let (ha, _ea) = a.protocol(p).await?;
+    /// let (_hb, mut eb) = b.protocol(p).await?;
+    /// link_out_of_band(&ha, &b).await?;
+    ///
+    /// for i in 0..100u32 {
+    ///     ha.feed(b.id(), i.to_be_bytes().to_vec()).await?;
+    /// }
+    /// // Every message fed above is queued (or the error says which failed).
+    /// ha.flush().await?;
+    ///
+    /// let mut next = 0u32;
+    /// while next < 100 {
+    ///     if let Some(Event::Message { payload, .. }) = eb.recv().await {
+    ///         assert_eq!(payload[..], next.to_be_bytes());
+    ///         next += 1;
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// At once: [`SendError::TooLarge`], [`SendError::NodeGone`] for this
+    /// message (it was not queued). Later failures: see
+    /// [`ProtocolHandle::flush`].
+    pub async fn feed(&self, peer: PeerId, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        let payload = payload.into();
+        let limit = self.node.config.engine.max_message_size();
+        if payload.len() > limit {
+            return Err(SendError::TooLarge {
+                size: payload.len(),
+                limit,
+            });
+        }
+        let ticket = self
+            .feed
+            .credit(payload.len())
+            .await
+            .ok_or(SendError::NodeGone)?;
+        let cmd = Command::Send {
+            protocol: self.protocol,
+            peer,
+            payload,
+            wait: true,
+            reply: SendReply::Fed(ticket),
+        };
+        match self.node.tx.send(cmd).await {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::SendError(cmd)) => {
+                if let Command::Send {
+                    reply: SendReply::Fed(ticket),
+                    ..
+                } = cmd
+                {
+                    ticket.disarm();
+                }
+                Err(SendError::NodeGone)
+            }
+        }
+    }
+
+    /// Wait until every message fed through this handle (see
+    /// [`ProtocolHandle::feed`]) has been queued on its connection or
+    /// refused, then report the refusals since the last `flush`.
+    ///
+    /// Like a successful `send`, a queued message is the engine's to
+    /// deliver: a connection that fails later loses what it still held, as
+    /// it would for `send`.
+    ///
+    /// # Errors
+    /// [`FeedError`]: how many fed messages were not queued, and why the
+    /// first was not ([`SendError::NotNeighbour`], [`SendError::NodeGone`]).
+    pub async fn flush(&self) -> Result<(), FeedError> {
+        self.feed.flush().await
     }
 
     /// Remove one arc to `peer`.
