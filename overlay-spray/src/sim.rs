@@ -164,6 +164,8 @@ impl SpraySim {
             t.broadcasts_delivered += s.broadcasts_delivered;
             t.duplicates_swapped += s.duplicates_swapped;
             t.reports_missed += s.reports_missed;
+            t.ages_carried += s.ages_carried;
+            t.ages_unused += s.ages_unused;
         }
         t
     }
