@@ -222,6 +222,15 @@ pub struct SprayStats {
     /// [`Ages::Carry`]: announced ages dropped (arc never opened within
     /// [`AGE_HOLD`], or over the bound of waiting ages).
     pub ages_unused: u64,
+    /// Out arcs that opened (every cause: joins, moves, replacements).
+    pub arcs_opened: u64,
+    /// Out arcs this peer removed (handed out, or dropped by a swap).
+    pub arcs_removed: u64,
+    /// Out arcs that closed without this peer asking and without a failure
+    /// of the neighbour (closed by the remote, or by the engine).
+    /// With `arcs_opened`, `arcs_removed` and `arcs_lost` this accounts
+    /// for every arc of the view.
+    pub arcs_closed_other: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -377,6 +386,14 @@ impl Spray {
             .collect()
     }
 
+    /// The ages of the arcs to `peer` in the partial view (empty if none).
+    pub fn ages(&self, peer: &PeerId) -> Vec<u32> {
+        self.view
+            .get(peer)
+            .map(|es| es.iter().map(|e| e.age).collect())
+            .unwrap_or_default()
+    }
+
     /// |P|: arcs in the partial view, with multiplicity.
     pub fn view_size(&self) -> usize {
         self.view_len
@@ -491,6 +508,7 @@ impl Spray {
             } => {
                 let have = self.view.get(peer).map_or(0, Vec::len);
                 for _ in have..*count as usize {
+                    self.stats.arcs_opened += 1;
                     let age = self.carried_age(now, *peer);
                     self.view.entry(*peer).or_default().push(Entry {
                         age,
@@ -991,6 +1009,7 @@ impl Spray {
 
     fn on_out_closed(&mut self, peer: PeerId, reason: &ArcCloseReason, count: u32) {
         let mut removed = 0u32;
+        let mut asked = 0u32;
         if let Some(es) = self.view.get_mut(&peer) {
             while es.len() > count as usize {
                 let pos = es
@@ -998,7 +1017,9 @@ impl Spray {
                     .position(|e| e.state == State::Leaving)
                     .or_else(|| es.iter().position(|e| e.state == State::Free))
                     .unwrap_or(es.len() - 1);
-                es.swap_remove(pos);
+                if es.swap_remove(pos).state == State::Leaving {
+                    asked += 1;
+                }
                 removed += 1;
             }
             if es.is_empty() {
@@ -1013,6 +1034,11 @@ impl Spray {
                 | ArcCloseReason::ProtocolViolation
         );
         if !failure || self.leaving {
+            self.stats.arcs_removed += u64::from(asked);
+            self.stats.arcs_closed_other += u64::from(removed - asked);
+            if removed > asked {
+                tracing::debug!(peer = %peer.short(), %reason, n = removed - asked, "arcs closed without asking");
+            }
             return;
         }
         self.stats.arcs_lost += u64::from(removed);
