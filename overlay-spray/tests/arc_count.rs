@@ -1,54 +1,64 @@
-//! Exploration: where do arcs go.
-use std::collections::BTreeMap;
+//! Shuffles conserve arcs, also when nobody waits for the network to get
+//! quiet: 150 peers shuffle for 100 s in one go, then settle, and hold the
+//! arc count they had. Each arc of the views is accounted for: opened,
+//! removed by its holder (handed out), lost to a failure, or closed by
+//! someone else. See `docs/spray/arc-count.md`: before the engine refused
+//! arcs on a connection at the end of its dying period, this run lost 3
+//! arcs (751 -> 748), closed by the remote's dying timeout
+//! (`arcs_closed_other`).
+
 use std::time::Duration;
 
-use overlay_core::sim::{NodeId, SimConfig};
-use overlay_core::{PeerId, ProtocolId};
+use overlay_core::sim::SimConfig;
+use overlay_core::ProtocolId;
 use overlay_spray::sim::SpraySim;
 use overlay_spray::{Ages, SprayConfig};
 
-fn outview(net: &SpraySim, node: NodeId) -> BTreeMap<PeerId, u32> {
-    net.sim().engine(node).outview(&net.protocol())
-}
-fn arcs(net: &SpraySim) -> u32 {
+fn arcs(net: &SpraySim) -> u64 {
     net.live_nodes()
         .iter()
-        .map(|n| outview(net, *n).values().sum::<u32>())
+        .map(|n| {
+            net.sim()
+                .engine(*n)
+                .outview(&net.protocol())
+                .values()
+                .map(|c| u64::from(*c))
+                .sum::<u64>()
+        })
         .sum()
 }
 
-fn explore(ages: Ages, settle_each: bool, dying: Option<Duration>) {
+#[test]
+fn shuffles_conserve_arcs_without_settling() {
     let protocol = ProtocolId::new("spray").expect("valid id");
     let period = Duration::from_secs(10);
-    let config = SprayConfig::default().with_period(period).with_ages(ages);
-    let mut sc = SimConfig::new(11);
-    if let Some(d) = dying { sc = sc.with_engine(overlay_core::Config::default().with_dying_timeout(d)); }
-    let mut net = SpraySim::new(sc, config, protocol);
+    let mut net = SpraySim::new(
+        SimConfig::new(11),
+        // The setting of the run that showed the loss.
+        SprayConfig::default()
+            .with_period(period)
+            .with_ages(Ages::Reset),
+        protocol,
+    );
     net.grow(150, 20.0);
     net.run_for(period);
     assert!(net.settle(Duration::from_secs(60)));
     let start = arcs(&net);
     let s0 = net.spray_stats();
-    println!("start {start} {s0:?}");
-    for i in 0..10 {
-        net.run_for(period);
-        if settle_each {
-            assert!(net.settle(Duration::from_secs(60)));
-        }
-        let s = net.spray_stats();
-        println!("period {i}: arcs {} opened {} removed {} other {} lost {} moved {} failed {} sim {:?}", arcs(&net),
-          s.arcs_opened - s0.arcs_opened, s.arcs_removed - s0.arcs_removed, s.arcs_closed_other - s0.arcs_closed_other, s.arcs_lost, s.arcs_moved - s0.arcs_moved, s.moves_failed, net.stats());
-    }
+    net.run_for(period * 10);
     assert!(net.settle(Duration::from_secs(60)));
-    println!("end arcs {} {:?} {:?}", arcs(&net), net.spray_stats(), net.sim().stats());
+    let s = net.spray_stats();
+    println!("arcs {start} -> {}, {s:?}", arcs(&net));
+    assert!(s.exchanges_started - s0.exchanges_started > 1000, "{s:?}");
+    // The accounting: every arc that left a view was removed by its
+    // holder; none was lost (no crash here) or closed by anyone else.
+    assert_eq!(s.arcs_lost, 0, "{s:?}");
+    assert_eq!(s.arcs_closed_other, 0, "{s:?}");
+    let opened = s.arcs_opened - s0.arcs_opened;
+    let removed = s.arcs_removed - s0.arcs_removed;
+    assert_eq!(opened, removed, "{s:?}");
+    assert_eq!(arcs(&net), start, "shuffles conserve the arcs");
+    if let Err(e) = net.sim().check_invariants() {
+        panic!("simulator invariants: {e}");
+    }
 }
-
-#[test]
-fn explore_carry_settled() { explore(Ages::Carry, true, None); }
-#[test]
-fn explore_reset_unsettled() { explore(Ages::Reset, false, None); }
-#[test]
-fn explore_carry_long_dying() { explore(Ages::Carry, true, Some(Duration::from_secs(100_000))); }
-#[test]
-fn explore_reset_long_dying() { explore(Ages::Reset, false, Some(Duration::from_secs(100_000))); }
-

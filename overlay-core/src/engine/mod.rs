@@ -851,7 +851,11 @@ impl Engine {
                     if self.closing_soon(now, id) {
                         self.stats.dying_refused += 1;
                         tracing::debug!(peer = %peer.short(), "connection about to close at its dying timeout: arc not opened");
-                        self.resolve_request(request, Some(peer), Err(ConnectFailure::ConnectionLost));
+                        self.resolve_request(
+                            request,
+                            Some(peer),
+                            Err(ConnectFailure::ConnectionLost),
+                        );
                         return;
                     }
                     if !self.arc_room(id, &protocol, count) {

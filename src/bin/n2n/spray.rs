@@ -67,11 +67,11 @@ pub(crate) struct SprayArgs {
     /// handed out). See docs/spray/in-degree.md.
     #[arg(long, value_enum, default_value_t = DuplicatesArg::Keep)]
     duplicates: DuplicatesArg,
-    /// What age an arc has at the peer a shuffle hands it to: `reset` (0,
-    /// as spray-wrtc and PeerSim's `descent.spray`) or `carry` (the age it
-    /// had, as in the paper's algorithm and Cyclon). See
+    /// What age an arc has at the peer a shuffle hands it to: `carry` (the
+    /// age it had, as in the paper's algorithm and Cyclon; the default) or
+    /// `reset` (0, as spray-wrtc and PeerSim's `descent.spray`). See
     /// docs/spray/in-degree.md.
-    #[arg(long, value_enum, default_value_t = AgesArg::Reset)]
+    #[arg(long, value_enum, default_value_t = AgesArg::Carry)]
     ages: AgesArg,
 }
 
