@@ -52,4 +52,6 @@ pub mod plot;
 mod protocol;
 pub mod sim;
 
-pub use protocol::{Action, Duplicates, Spray, SprayConfig, SprayStats, Token};
+pub use protocol::{
+    Action, Ages, Duplicates, Spray, SprayConfig, SprayStats, Token, AGE_HOLD, MAX_CARRIED_AGE,
+};

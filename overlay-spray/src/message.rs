@@ -15,6 +15,11 @@
 //!   exchange `id` whose bridge opened, named by their target as the
 //!   receiver sees it (the receiver itself never appears: an arc the sender
 //!   held to the receiver becomes receiver → sender, named by the sender).
+//! - `6` AGES: `u16` count n (at most [`MAX_HANDED`]), then n times a peer
+//!   id (32 bytes) and a `u16` age: the arcs the sender is about to hand
+//!   to the receiver in the exchange under way, by target as the receiver
+//!   will see them, with their age in the sender's view (sent by a peer
+//!   whose [`Ages`](crate::Ages) is `Carry`, before its bridges).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use overlay_core::PeerId;
@@ -24,6 +29,7 @@ const EXCHANGE: u8 = 2;
 const BROADCAST: u8 = 3;
 const EXCHANGE_REPORT: u8 = 4;
 const HANDED: u8 = 5;
+const AGES: u8 = 6;
 
 /// Most arcs one HANDED message may name (a sample is half a view; a view
 /// of ln N arcs is far below this even at 10^9 peers).
@@ -57,6 +63,12 @@ pub enum Message {
         id: u64,
         /// Targets of the arcs the receiver got, one per arc.
         targets: Vec<PeerId>,
+    },
+    /// The arcs the sender is about to hand to the receiver in the
+    /// exchange under way, with their ages ([`Ages::Carry`](crate::Ages::Carry)).
+    Ages {
+        /// (target as the receiver will see it, age), one per arc.
+        entries: Vec<(PeerId, u16)>,
     },
 }
 
@@ -105,6 +117,18 @@ impl Message {
                 }
                 b.freeze()
             }
+            Message::Ages { entries } => {
+                // Callers never name more than MAX_HANDED; cut, never panic.
+                let n = entries.len().min(MAX_HANDED);
+                let mut b = BytesMut::with_capacity(3 + n * (PeerId::LEN + 2));
+                b.put_u8(AGES);
+                b.put_u16(n as u16);
+                for (t, age) in &entries[..n] {
+                    b.put_slice(t.as_bytes());
+                    b.put_u16(*age);
+                }
+                b.freeze()
+            }
         }
     }
 
@@ -145,7 +169,24 @@ impl Message {
                     targets,
                 })
             }
-            JOIN | EXCHANGE | BROADCAST | EXCHANGE_REPORT | HANDED => {
+            AGES if rest.len() >= 2 => {
+                let n = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+                let body = &rest[2..];
+                if n > MAX_HANDED || body.len() != n * (PeerId::LEN + 2) {
+                    return Err(DecodeError::Malformed(tag));
+                }
+                let entries = body
+                    .chunks_exact(PeerId::LEN + 2)
+                    .map(|c| {
+                        let mut id = [0u8; 32];
+                        id.copy_from_slice(&c[..PeerId::LEN]);
+                        let age = u16::from_be_bytes([c[PeerId::LEN], c[PeerId::LEN + 1]]);
+                        (PeerId::from_bytes(id), age)
+                    })
+                    .collect();
+                Ok(Message::Ages { entries })
+            }
+            JOIN | EXCHANGE | BROADCAST | EXCHANGE_REPORT | HANDED | AGES => {
                 Err(DecodeError::Malformed(tag))
             }
             other => Err(DecodeError::UnknownTag(other)),
@@ -182,6 +223,13 @@ mod tests {
             Message::Handed {
                 id: 4,
                 targets: vec![PeerId::from_bytes([7; 32]), PeerId::from_bytes([9; 32])],
+            },
+            Message::Ages { entries: vec![] },
+            Message::Ages {
+                entries: vec![
+                    (PeerId::from_bytes([7; 32]), 0),
+                    (PeerId::from_bytes([9; 32]), u16::MAX),
+                ],
             },
         ] {
             assert_eq!(Message::decode(&m.encode()), Ok(m));
@@ -220,6 +268,23 @@ mod tests {
         assert_eq!(
             Message::decode(&Bytes::from(big)),
             Err(DecodeError::Malformed(5))
+        );
+        // AGES: the same rules, 34 bytes per entry.
+        let mut cut = vec![6, 0, 1];
+        cut.extend_from_slice(&[1; 33]);
+        assert_eq!(
+            Message::decode(&Bytes::from(cut)),
+            Err(DecodeError::Malformed(6))
+        );
+        assert_eq!(
+            Message::decode(&Bytes::from_static(&[6, 0])),
+            Err(DecodeError::Malformed(6))
+        );
+        let mut big = vec![6, over[0], over[1]];
+        big.extend(std::iter::repeat_n(1u8, (MAX_HANDED + 1) * 34));
+        assert_eq!(
+            Message::decode(&Bytes::from(big)),
+            Err(DecodeError::Malformed(6))
         );
     }
 

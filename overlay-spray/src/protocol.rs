@@ -25,7 +25,52 @@ pub struct SprayConfig {
     /// What this peer does when a shuffle hands it an arc to a peer it
     /// already has in its view. Default [`Duplicates::Keep`].
     pub duplicates: Duplicates,
+    /// Whether an arc keeps its age when a shuffle moves it to another
+    /// peer. Default [`Ages::Carry`] (the paper's algorithm; it gives the
+    /// narrower in-degree the paper reports, see `docs/spray/in-degree.md`).
+    pub ages: Ages,
 }
+
+/// The age of an arc that a shuffle hands to another peer (see
+/// `docs/spray/in-degree.md`).
+///
+/// The age of an entry counts the shuffles its holder started since the
+/// entry arrived; each shuffle goes to the holder's oldest entry, whose arc
+/// is then reversed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Ages {
+    /// A moved arc starts at age 0 at its new holder (spray-wrtc, the
+    /// authors' PeerSim `descent.spray` code). In-degrees spread about
+    /// 1.5 times wider than with `Carry`.
+    Reset,
+    /// A moved arc keeps its age (the paper's algorithm, which sends
+    /// ⟨peer, age⟩ pairs, and the older PeerSim code, as in Cyclon); the
+    /// arc that replaces the initiator's oldest entry starts at 0. Each side
+    /// tells its partner the ages with an `AGES` message before its bridges;
+    /// a bridged arc that opens takes the age announced for its target (a
+    /// received age is clamped to [`MAX_CARRIED_AGE`], and kept at most
+    /// [`AGE_HOLD`] waiting for its arc).
+    ///
+    /// A peer in `Reset` mode ignores a partner's `AGES`; mixed settings
+    /// still shuffle, the `Carry` peers' arcs then start at 0.
+    #[default]
+    Carry,
+}
+
+/// Largest age a peer accepts from a partner's `AGES` (larger ones are
+/// clamped to it). An honest age stays near the view size (an entry is
+/// reversed once it is its holder's oldest); the clamp bounds how far a
+/// remote can push one of our entries ahead of the others.
+pub const MAX_CARRIED_AGE: u32 = 255;
+
+/// How long an announced age waits for its arc to open (bridges end
+/// within the engine's handshake timeouts, 10 s by default).
+pub const AGE_HOLD: Duration = Duration::from_secs(20);
+
+/// Announced ages one peer keeps waiting for their arcs, all partners
+/// together (more are dropped, and those arcs start at 0).
+const MAX_WAITING_AGES: usize = 4096;
 
 /// What a peer does when a shuffle hands it an arc to a peer y that is
 /// already in its view (see `docs/spray/in-degree.md`).
@@ -67,6 +112,7 @@ impl Default for SprayConfig {
             broadcast_memory: 4096,
             max_broadcast: 64 * 1024,
             duplicates: Duplicates::Keep,
+            ages: Ages::Carry,
         }
     }
 }
@@ -81,6 +127,12 @@ impl SprayConfig {
     /// Use this rule for duplicates received in a shuffle.
     pub fn with_duplicates(mut self, duplicates: Duplicates) -> Self {
         self.duplicates = duplicates;
+        self
+    }
+
+    /// Use this rule for the age of moved arcs.
+    pub fn with_ages(mut self, ages: Ages) -> Self {
+        self.ages = ages;
         self
     }
 }
@@ -169,6 +221,21 @@ pub struct SprayStats {
     /// [`Duplicates::Swap`]: exchanges whose partner's report did not come
     /// in time (they ended as with [`Duplicates::Keep`]).
     pub reports_missed: u64,
+    /// [`Ages::Carry`]: arcs that opened with the age their previous holder
+    /// announced.
+    pub ages_carried: u64,
+    /// [`Ages::Carry`]: announced ages dropped (arc never opened within
+    /// [`AGE_HOLD`], or over the bound of waiting ages).
+    pub ages_unused: u64,
+    /// Out arcs that opened (every cause: joins, moves, replacements).
+    pub arcs_opened: u64,
+    /// Out arcs this peer removed (handed out, or dropped by a swap).
+    pub arcs_removed: u64,
+    /// Out arcs that closed without this peer asking and without a failure
+    /// of the neighbour (closed by the remote, or by the engine).
+    /// With `arcs_opened`, `arcs_removed` and `arcs_lost` this accounts
+    /// for every arc of the view.
+    pub arcs_closed_other: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,6 +331,13 @@ pub struct Spray {
     next_shuffle: Option<Instant>,
     /// Exchanges whose sides report what they handed over.
     reported: BTreeMap<ExchangeKey, Reported>,
+    /// [`Ages::Carry`]: partners of exchanges under way whose `AGES` is
+    /// still to come (until the deadline).
+    expect_ages: BTreeMap<PeerId, Instant>,
+    /// [`Ages::Carry`]: announced ages of arcs still to open, by target,
+    /// oldest announcement first: (age, until).
+    waiting_ages: BTreeMap<PeerId, VecDeque<(u32, Instant)>>,
+    waiting_ages_len: usize,
     leaving: bool,
     left: bool,
     seen: HashSet<u64>,
@@ -290,6 +364,9 @@ impl Spray {
             next_token: 0,
             next_shuffle: None,
             reported: BTreeMap::new(),
+            expect_ages: BTreeMap::new(),
+            waiting_ages: BTreeMap::new(),
+            waiting_ages_len: 0,
             leaving: false,
             left: false,
             seen: HashSet::new(),
@@ -312,6 +389,14 @@ impl Spray {
             .iter()
             .map(|(p, e)| (*p, e.len() as u32))
             .collect()
+    }
+
+    /// The ages of the arcs to `peer` in the partial view (empty if none).
+    pub fn ages(&self, peer: &PeerId) -> Vec<u32> {
+        self.view
+            .get(peer)
+            .map(|es| es.iter().map(|e| e.age).collect())
+            .unwrap_or_default()
     }
 
     /// |P|: arcs in the partial view, with multiplicity.
@@ -426,10 +511,12 @@ impl Spray {
                 direction: Direction::Out,
                 count,
             } => {
-                let e = self.view.entry(*peer).or_default();
-                while e.len() < *count as usize {
-                    e.push(Entry {
-                        age: 0,
+                let have = self.view.get(peer).map_or(0, Vec::len);
+                for _ in have..*count as usize {
+                    self.stats.arcs_opened += 1;
+                    let age = self.carried_age(now, *peer);
+                    self.view.entry(*peer).or_default().push(Entry {
+                        age,
                         state: State::Free,
                     });
                     self.view_len += 1;
@@ -530,6 +617,7 @@ impl Spray {
             self.stats.reports_missed += 1;
             self.end_unmerged(key);
         }
+        self.expire_ages(now);
         let Some(at) = self.next_shuffle else { return };
         if now < at {
             return;
@@ -604,6 +692,7 @@ impl Spray {
                 peer: q,
                 payload: Message::Exchange.encode(),
             });
+            self.announce_ages(now, q, &others, true);
             self.hand_out(q, others, None);
             return;
         }
@@ -623,6 +712,7 @@ impl Spray {
                 deadline: now + REPORT_TIMEOUT,
             },
         );
+        self.announce_ages(now, q, &others, true);
         let mut sent = self.hand_out(q, others, Some(key));
         // The merge looks at the partner's entry first (PeerSim's order).
         sent.rotate_right(1);
@@ -708,6 +798,11 @@ impl Spray {
             .choose_multiple(&mut self.rng, want.min(free.len()))
             .copied()
             .collect();
+        if self.config.ages == Ages::Carry {
+            // The initiator's AGES comes next.
+            self.expect_ages.insert(from, now + AGE_HOLD);
+        }
+        self.announce_ages(now, from, &sample, false);
         let sent = self.hand_out(from, sample, key);
         if let Some(key) = key {
             if let Some(r) = self.reported.get_mut(&key) {
@@ -790,7 +885,9 @@ impl Spray {
         self.actions.push_back(Action::Unpin { peer: x });
         if keep {
             entry.state = State::Free;
-            entry.age = 0;
+            if self.config.ages == Ages::Reset {
+                entry.age = 0;
+            }
         } else {
             entry.state = State::Leaving;
             self.actions.push_back(Action::Disconnect { peer: x });
@@ -917,6 +1014,7 @@ impl Spray {
 
     fn on_out_closed(&mut self, peer: PeerId, reason: &ArcCloseReason, count: u32) {
         let mut removed = 0u32;
+        let mut asked = 0u32;
         if let Some(es) = self.view.get_mut(&peer) {
             while es.len() > count as usize {
                 let pos = es
@@ -924,7 +1022,9 @@ impl Spray {
                     .position(|e| e.state == State::Leaving)
                     .or_else(|| es.iter().position(|e| e.state == State::Free))
                     .unwrap_or(es.len() - 1);
-                es.swap_remove(pos);
+                if es.swap_remove(pos).state == State::Leaving {
+                    asked += 1;
+                }
                 removed += 1;
             }
             if es.is_empty() {
@@ -939,6 +1039,11 @@ impl Spray {
                 | ArcCloseReason::ProtocolViolation
         );
         if !failure || self.leaving {
+            self.stats.arcs_removed += u64::from(asked);
+            self.stats.arcs_closed_other += u64::from(removed - asked);
+            if removed > asked {
+                tracing::debug!(peer = %peer.short(), %reason, n = removed - asked, "arcs closed without asking");
+            }
             return;
         }
         self.stats.arcs_lost += u64::from(removed);
@@ -976,6 +1081,7 @@ impl Spray {
             Ok(Message::Exchange) => self.on_exchange(now, from, None),
             Ok(Message::ExchangeReport { id }) => self.on_exchange(now, from, Some(id)),
             Ok(Message::Handed { id, targets }) => self.on_handed(from, id, targets),
+            Ok(Message::Ages { entries }) => self.on_ages(now, from, entries),
             Ok(Message::Broadcast { id, payload }) => {
                 if payload.len() > self.config.max_broadcast {
                     self.stats.dropped_messages += 1;
@@ -996,6 +1102,123 @@ impl Spray {
                 self.stats.dropped_messages += 1;
             }
         }
+    }
+
+    // ----- ages ([`Ages::Carry`]) ----------------------------------------
+
+    /// Tell `partner` the ages of the arcs `sample` is about to hand it
+    /// (named as it will see them). `initiator`: the sample's last entry is
+    /// the oldest one, whose arc is reversed and starts at age 0.
+    fn announce_ages(
+        &mut self,
+        now: Instant,
+        partner: PeerId,
+        sample: &[(PeerId, usize)],
+        initiator: bool,
+    ) {
+        if self.config.ages != Ages::Carry {
+            return;
+        }
+        let last = sample.len().saturating_sub(1);
+        let entries: Vec<(PeerId, u16)> = sample
+            .iter()
+            .enumerate()
+            .take(crate::message::MAX_HANDED)
+            .map(|(k, (x, i))| {
+                let age = if initiator && k == last {
+                    0
+                } else {
+                    self.view
+                        .get(x)
+                        .and_then(|es| es.get(*i))
+                        .map_or(0, |e| e.age)
+                };
+                let target = if *x == partner { self.local } else { *x };
+                (target, u16::try_from(age).unwrap_or(u16::MAX))
+            })
+            .collect();
+        if initiator {
+            // The partner's answer comes with its own AGES.
+            self.expect_ages.insert(partner, now + AGE_HOLD);
+        }
+        self.actions.push_back(Action::Send {
+            peer: partner,
+            payload: Message::Ages { entries }.encode(),
+        });
+    }
+
+    /// `from` announces the ages of the arcs it is handing us. Taken once
+    /// per exchange with it, and only in [`Ages::Carry`]; ages are clamped.
+    fn on_ages(&mut self, now: Instant, from: PeerId, entries: Vec<(PeerId, u16)>) {
+        if self.config.ages != Ages::Carry {
+            // A partner that carries ages: nothing to do here.
+            return;
+        }
+        if self
+            .expect_ages
+            .remove(&from)
+            .is_none_or(|until| until < now)
+        {
+            // Not in an exchange with us (or too late).
+            self.stats.dropped_messages += 1;
+            return;
+        }
+        let until = now + AGE_HOLD;
+        for (target, age) in entries {
+            if target == self.local {
+                // We never hold an arc to ourselves.
+                self.stats.ages_unused += 1;
+                continue;
+            }
+            if self.waiting_ages_len >= MAX_WAITING_AGES {
+                self.stats.ages_unused += 1;
+                continue;
+            }
+            self.waiting_ages_len += 1;
+            self.waiting_ages
+                .entry(target)
+                .or_default()
+                .push_back((u32::from(age).min(MAX_CARRIED_AGE), until));
+        }
+    }
+
+    /// The age of a new arc to `peer`: the oldest announcement still
+    /// waiting for it, else 0.
+    fn carried_age(&mut self, now: Instant, peer: PeerId) -> u32 {
+        let Some(q) = self.waiting_ages.get_mut(&peer) else {
+            return 0;
+        };
+        let mut age = None;
+        while let Some((a, until)) = q.pop_front() {
+            self.waiting_ages_len -= 1;
+            if until >= now {
+                age = Some(a);
+                break;
+            }
+            self.stats.ages_unused += 1;
+        }
+        if q.is_empty() {
+            self.waiting_ages.remove(&peer);
+        }
+        if age.is_some() {
+            self.stats.ages_carried += 1;
+        }
+        age.unwrap_or(0)
+    }
+
+    /// Forget announcements whose arc did not open in time, and partners
+    /// whose `AGES` did not come.
+    fn expire_ages(&mut self, now: Instant) {
+        self.expect_ages.retain(|_, until| *until >= now);
+        let mut dropped = 0;
+        self.waiting_ages.retain(|_, q| {
+            let before = q.len();
+            q.retain(|(_, until)| *until >= now);
+            dropped += before - q.len();
+            !q.is_empty()
+        });
+        self.waiting_ages_len -= dropped;
+        self.stats.ages_unused += dropped as u64;
     }
 
     // ----- helpers -------------------------------------------------------

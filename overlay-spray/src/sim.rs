@@ -164,6 +164,11 @@ impl SpraySim {
             t.broadcasts_delivered += s.broadcasts_delivered;
             t.duplicates_swapped += s.duplicates_swapped;
             t.reports_missed += s.reports_missed;
+            t.ages_carried += s.ages_carried;
+            t.ages_unused += s.ages_unused;
+            t.arcs_opened += s.arcs_opened;
+            t.arcs_removed += s.arcs_removed;
+            t.arcs_closed_other += s.arcs_closed_other;
         }
         t
     }

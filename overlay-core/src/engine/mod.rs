@@ -55,6 +55,11 @@ pub struct EngineStats {
     pub dying_closed: u64,
     /// Dying connections revived by a new arc.
     pub revived: u64,
+    /// Arcs not opened on a dying connection because its dying timeout was
+    /// too close (the last tenth): the remote may close it before the
+    /// arc's `ArcAdd` reaches it. The connect fails with
+    /// [`ConnectFailure::ConnectionLost`]; nothing was opened.
+    pub dying_refused: u64,
     /// Handshakes abandoned or refused by the glare rule.
     pub glare_resolved: u64,
     /// Arc requests that joined a handshake already in progress.
@@ -796,6 +801,21 @@ impl Engine {
         }
     }
 
+    /// Whether `id` is dying and its timeout is in the last tenth of the
+    /// dying period. The remote's dying deadline differs from ours by about
+    /// one link latency (each side's is set when it sees the last arc go),
+    /// so an `ArcAdd` sent this late could reach the remote after it closed
+    /// the connection, and the arc, reported open here, would be lost with
+    /// `ConnectionClosed`. Sent earlier (more than twice the one-way
+    /// latency before the deadline, 6 s with the default 60 s timeout), it
+    /// revives both sides.
+    fn closing_soon(&self, now: Instant, id: ConnId) -> bool {
+        let margin = self.config.dying_timeout / 10;
+        self.conns.get(&id).is_some_and(|c| {
+            c.state == ConnState::Dying && c.deadline.saturating_duration_since(now) < margin
+        })
+    }
+
     /// An arc was added on an established connection: revive if dying.
     fn revive(&mut self, id: ConnId) {
         if let Some(c) = self.conns.get_mut(&id) {
@@ -828,6 +848,16 @@ impl Engine {
             let state = self.conns.get(&id).map(|c| c.state);
             match state {
                 Some(s) if s.is_established() => {
+                    if self.closing_soon(now, id) {
+                        self.stats.dying_refused += 1;
+                        tracing::debug!(peer = %peer.short(), "connection about to close at its dying timeout: arc not opened");
+                        self.resolve_request(
+                            request,
+                            Some(peer),
+                            Err(ConnectFailure::ConnectionLost),
+                        );
+                        return;
+                    }
                     if !self.arc_room(id, &protocol, count) {
                         self.refuse(request, peer, Limit::ArcsOrProtocols);
                         return;

@@ -14,7 +14,7 @@ use n2n_overlay::ProtocolId;
 use overlay_spray::graph::{Graph, Summary};
 use overlay_spray::plot::{bar_chart, line_chart, Series};
 use overlay_spray::sim::SpraySim;
-use overlay_spray::{Duplicates, SprayConfig};
+use overlay_spray::{Ages, Duplicates, SprayConfig};
 
 /// Options of `n2n spray`.
 #[derive(Debug, clap::Args)]
@@ -67,6 +67,30 @@ pub(crate) struct SprayArgs {
     /// handed out). See docs/spray/in-degree.md.
     #[arg(long, value_enum, default_value_t = DuplicatesArg::Keep)]
     duplicates: DuplicatesArg,
+    /// What age an arc has at the peer a shuffle hands it to: `carry` (the
+    /// age it had, as in the paper's algorithm and Cyclon; the default) or
+    /// `reset` (0, as spray-wrtc and PeerSim's `descent.spray`). See
+    /// docs/spray/in-degree.md.
+    #[arg(long, value_enum, default_value_t = AgesArg::Carry)]
+    ages: AgesArg,
+}
+
+/// `--ages`: [`Ages`] on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AgesArg {
+    /// A moved arc starts at age 0.
+    Reset,
+    /// A moved arc keeps its age.
+    Carry,
+}
+
+impl From<AgesArg> for Ages {
+    fn from(a: AgesArg) -> Self {
+        match a {
+            AgesArg::Reset => Ages::Reset,
+            AgesArg::Carry => Ages::Carry,
+        }
+    }
 }
 
 /// `--signatures`.
@@ -137,11 +161,12 @@ fn snapshot(net: &SpraySim, args: &SprayArgs, n: usize, cycle: u32, started: Ins
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "Spray, N = {n} (live {}), cycle {cycle} after growth, Δt {} s, seed {}, duplicates {:?}.\n",
+        "Spray, N = {n} (live {}), cycle {cycle} after growth, Δt {} s, seed {}, duplicates {:?}, ages {:?}.\n",
         g.len(),
         args.period,
         args.seed,
-        args.duplicates
+        args.duplicates,
+        args.ages
     );
     let _ = writeln!(
         md,
@@ -247,7 +272,8 @@ fn run_one(args: &SprayArgs, n: usize) -> Result<Run, CliError> {
         }),
         SprayConfig::default()
             .with_period(period)
-            .with_duplicates(args.duplicates.into()),
+            .with_duplicates(args.duplicates.into())
+            .with_ages(args.ages.into()),
         protocol,
     );
     // Growth: newcomers at a steady rate, each through a random member.
@@ -306,10 +332,12 @@ fn run_one(args: &SprayArgs, n: usize) -> Result<Run, CliError> {
     let s = net.spray_stats();
     let t = net.stats();
     let stats = format!(
-        "exchanges {}, duplicates swapped {} (reports missed {}), arcs moved {} (failed {}), joins bridged {}, arcs lost {} / replaced {}, other connects failed {}, connects refused {}, engine events {} ({:.0}/s of wall), {:.0} s CPU, peak RSS {:.0} MiB",
+        "exchanges {}, duplicates swapped {} (reports missed {}), ages carried {} (unused {}), arcs moved {} (failed {}), joins bridged {}, arcs lost {} / replaced {}, other connects failed {}, connects refused {}, engine events {} ({:.0}/s of wall), {:.0} s CPU, peak RSS {:.0} MiB",
         s.exchanges_started,
         s.duplicates_swapped,
         s.reports_missed,
+        s.ages_carried,
+        s.ages_unused,
         s.arcs_moved,
         s.moves_failed,
         s.joins_handled,
