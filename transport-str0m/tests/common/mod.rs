@@ -152,6 +152,23 @@ impl Net {
         }
         Ok(())
     }
+
+    /// The first two nodes' statistics before and after an idle `window`
+    /// (the handshake's own traffic left 2 s to settle first); fails if
+    /// any event comes during the window.
+    pub async fn idle_stats(
+        &mut self,
+        window: Duration,
+    ) -> Result<([transport_str0m::Stats; 2], [transport_str0m::Stats; 2]), String> {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.next()).await;
+        let before = [self.nodes[0].stats(), self.nodes[1].stats()];
+        if let Ok(got) = tokio::time::timeout(window, self.next()).await {
+            return Err(format!(
+                "nothing expected on an idle connection, got {got:?}"
+            ));
+        }
+        Ok((before, [self.nodes[0].stats(), self.nodes[1].stats()]))
+    }
 }
 
 /// A frame whose content says its index: checkable for order and integrity.
