@@ -470,6 +470,15 @@ impl Str0mTransport {
             });
         match target {
             Some(id) => {
+                // Only application data waits for a batch: anything else (a
+                // DTLS alert such as the remote's close_notify, a handshake
+                // record, a STUN check) first lets the connection hand over
+                // what the datagrams before it carried. Fed together, a
+                // close_notify would end the `Rtc` before the frames that
+                // preceded it reached us.
+                if !is_application_data(data) && self.conns.get(&id).is_some_and(|c| c.undriven) {
+                    self.drive(id);
+                }
                 let result = match self.conns.get_mut(&id) {
                     Some(c) => {
                         c.observe(data, now);
@@ -752,6 +761,11 @@ impl ConnIndex {
 /// DTLS records start with a content type in 20..=63 (RFC 7983).
 fn is_dtls(datagram: &[u8]) -> bool {
     matches!(datagram.first(), Some(20..=63))
+}
+
+/// A DTLS application-data record (content type 23): SCTP, so frames.
+fn is_application_data(datagram: &[u8]) -> bool {
+    datagram.first() == Some(&23)
 }
 
 /// The local ufrag a STUN Binding request is for: the part of its

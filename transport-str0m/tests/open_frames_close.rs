@@ -100,3 +100,45 @@ async fn open_frames_both_ways_then_close() -> TestResult {
     }
     Ok(())
 }
+
+/// Frames handed over just before a close reach the remote before it sees
+/// the close: the frames and the DTLS close_notify leave together and may
+/// be read in one batch, and the close must not end the remote's connection
+/// before it delivered them (the receive batch once lost them).
+#[tokio::test]
+async fn frames_sent_right_before_a_close_all_arrive() -> TestResult {
+    let mut net = Net::bind(2)?;
+    let c = ConnId(9);
+    net.connect(0, c, 1, c)?;
+    net.wait_open(vec![(0, c), (1, c)]).await?;
+
+    const N: u32 = 8;
+    for i in 0..N {
+        net.cmd(
+            0,
+            Cmd::Send {
+                conn: c,
+                frame: frame(i, 200),
+            },
+        )?;
+    }
+    net.cmd(0, Cmd::Close { conn: c })?;
+    let mut got = 0u32;
+    loop {
+        match net.next_within(Duration::from_secs(20)).await? {
+            Got::Event(1, Ev::Frame { conn, frame: f }) => {
+                assert_eq!(conn, c);
+                assert_eq!(f, frame(got, 200), "frame {got} wrong or out of order");
+                got += 1;
+            }
+            Got::Event(1, Ev::Closed { conn, .. }) => {
+                assert_eq!(conn, c);
+                break;
+            }
+            Got::Event(_, Ev::Sent { .. }) => {}
+            other => return Err(format!("unexpected {other:?}").into()),
+        }
+    }
+    assert_eq!(got, N, "frames sent before the close were lost");
+    Ok(())
+}
