@@ -8,8 +8,9 @@
 //! starts runs beside it and replaces it only when its `Hello` (bound to
 //! the new DTLS session) checks out.
 
-use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
+
+use sha2::{Digest, Sha256};
 
 use super::ops::{DropReason, EarlySignal};
 use super::Engine;
@@ -39,28 +40,67 @@ impl SeqSet {
 }
 
 /// Offers this engine accepted lately, by origin and handshake: an offer
-/// seen again is a replay. Bounded FIFO.
-#[derive(Default)]
+/// seen again is a replay. A ring of the last [`RECENT_OFFERS_MAX`]
+/// offers, each kept as a 64-bit digest keyed with a per-engine secret
+/// (8 bytes an offer, 8 KiB at most; the earlier queue + B-tree of
+/// (peer, handshake) pairs took ~100 bytes an offer, which a 100,000-peer
+/// simulation paid 100,000 times). Two different offers share a digest
+/// with probability 2⁻⁶⁴ per pair, and a remote cannot aim for it
+/// without the key: such a collision would refuse one honest offer as a
+/// replay, never accept a replay.
 pub(crate) struct RecentOffers {
-    order: VecDeque<(PeerId, HandshakeId)>,
-    set: BTreeSet<(PeerId, HandshakeId)>,
+    key: [u8; 16],
+    ring: Vec<u64>,
+    next: usize,
 }
 
-const RECENT_OFFERS_MAX: usize = 1024;
+/// How many accepted offers the replay memory holds.
+pub(crate) const RECENT_OFFERS_MAX: usize = 1024;
 
 impl RecentOffers {
-    fn contains(&self, origin: &PeerId, h: HandshakeId) -> bool {
-        self.set.contains(&(*origin, h))
-    }
-    fn insert(&mut self, origin: PeerId, h: HandshakeId) {
-        if self.set.insert((origin, h)) {
-            self.order.push_back((origin, h));
-            if self.order.len() > RECENT_OFFERS_MAX {
-                if let Some(old) = self.order.pop_front() {
-                    self.set.remove(&old);
-                }
-            }
+    /// An empty memory whose digests are keyed with `key` (secret: drawn
+    /// from the engine's seed, which a node takes from OS randomness).
+    pub(crate) fn new(key: [u8; 16]) -> Self {
+        RecentOffers {
+            key,
+            ring: Vec::new(),
+            next: 0,
         }
+    }
+
+    fn digest(&self, origin: &PeerId, h: HandshakeId) -> u64 {
+        let mut d = Sha256::new();
+        d.update(self.key);
+        d.update(origin.as_bytes());
+        d.update(h.0.to_be_bytes());
+        let out = d.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&out[..8]);
+        u64::from_le_bytes(first)
+    }
+
+    pub(crate) fn contains(&self, origin: &PeerId, h: HandshakeId) -> bool {
+        let d = self.digest(origin, h);
+        self.ring.contains(&d)
+    }
+
+    pub(crate) fn insert(&mut self, origin: PeerId, h: HandshakeId) {
+        let d = self.digest(&origin, h);
+        if self.ring.contains(&d) {
+            return;
+        }
+        if self.ring.len() < RECENT_OFFERS_MAX {
+            self.ring.push(d);
+        } else {
+            self.ring[self.next] = d;
+            self.next = (self.next + 1) % RECENT_OFFERS_MAX;
+        }
+    }
+
+    /// Offers held (at most [`RECENT_OFFERS_MAX`]).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.ring.len()
     }
 }
 
@@ -831,6 +871,53 @@ mod tests {
                 assert_eq!(at_a == Glare::OursWins, a < b);
             }
         }
+    }
+
+    fn peer(i: u32) -> PeerId {
+        let mut b = [0u8; 32];
+        b[..4].copy_from_slice(&i.to_be_bytes());
+        PeerId::from_bytes(b)
+    }
+
+    #[test]
+    fn replay_memory_knows_the_offers_it_took_and_only_those() {
+        let mut r = RecentOffers::new([7; 16]);
+        r.insert(peer(1), HandshakeId(10));
+        assert!(r.contains(&peer(1), HandshakeId(10)));
+        assert!(!r.contains(&peer(1), HandshakeId(11)));
+        assert!(!r.contains(&peer(2), HandshakeId(10)));
+        // Taking the same offer again does not take a second slot.
+        for _ in 0..3 * RECENT_OFFERS_MAX {
+            r.insert(peer(1), HandshakeId(10));
+        }
+        assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn replay_memory_holds_the_last_offers_and_no_more() {
+        let mut r = RecentOffers::new([9; 16]);
+        let n = RECENT_OFFERS_MAX as u32;
+        for i in 0..n + 10 {
+            r.insert(peer(i), HandshakeId(u64::from(i)));
+            assert!(r.len() <= RECENT_OFFERS_MAX);
+        }
+        assert_eq!(r.len(), RECENT_OFFERS_MAX);
+        // The ten oldest were forgotten, in order; the rest are held.
+        for i in 0..10 {
+            assert!(!r.contains(&peer(i), HandshakeId(u64::from(i))), "{i}");
+        }
+        for i in 10..n + 10 {
+            assert!(r.contains(&peer(i), HandshakeId(u64::from(i))), "{i}");
+        }
+    }
+
+    #[test]
+    fn replay_digests_depend_on_the_secret_key() {
+        let (a, b) = (RecentOffers::new([1; 16]), RecentOffers::new([2; 16]));
+        let differ = (0..64u32)
+            .filter(|&i| a.digest(&peer(i), HandshakeId(1)) != b.digest(&peer(i), HandshakeId(1)))
+            .count();
+        assert_eq!(differ, 64);
     }
 
     #[test]

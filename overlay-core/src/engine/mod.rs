@@ -142,6 +142,15 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// The secret key of an engine's replay memory, drawn from its seed
+/// without taking anything from the handshake-id generator (so a seed
+/// gives the same handshake ids as before).
+fn replay_key(seed: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    ChaCha8Rng::seed_from_u64(seed ^ 0x7265_706c_6179_6b65).fill_bytes(&mut key);
+    key
+}
+
 impl Engine {
     /// An engine for the node owning `keypair`. `seed` drives handshake
     /// ids (the simulator seeds it; a node passes OS randomness).
@@ -165,7 +174,7 @@ impl Engine {
             early: VecDeque::new(),
             to_sign: VecDeque::new(),
             reassembly_memory: 0,
-            recent_offers: handshake::RecentOffers::default(),
+            recent_offers: handshake::RecentOffers::new(replay_key(seed)),
             commands: VecDeque::new(),
             outputs: VecDeque::new(),
             stats: EngineStats::default(),
