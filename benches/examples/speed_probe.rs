@@ -38,14 +38,23 @@ use transport_str0m::{Stats, Str0mTransport};
 const PING: usize = 32;
 
 fn main() -> Result<(), BenchError> {
-    let arg = |i: usize| std::env::args().nth(i).and_then(|n| n.parse::<usize>().ok());
+    let arg = |i: usize| {
+        std::env::args()
+            .nth(i)
+            .and_then(|n| n.parse::<usize>().ok())
+    };
     let what = std::env::args().nth(1).unwrap_or_else(|| "rtt".to_owned());
     let n = arg(2).unwrap_or(2000);
     let count = u32::try_from(n).unwrap_or(u32::MAX);
     let rt = runtime()?;
     let took = match what.as_str() {
         "after-bulk" => {
-            return after_bulk(&rt, arg(2).unwrap_or(200), arg(3).unwrap_or(4), scale(arg(4)))
+            return after_bulk(
+                &rt,
+                arg(2).unwrap_or(200),
+                arg(3).unwrap_or(4),
+                scale(arg(4)),
+            )
         }
         "raw-after-bulk" => {
             return raw_after_bulk(arg(2).unwrap_or(200), arg(3).unwrap_or(4), scale(arg(4)))
@@ -375,6 +384,17 @@ fn after_bulk(
 ) -> Result<(), BenchError> {
     let (mut fresh, fresh_logs) = rt.block_on(recorded_pair())?;
     let (mut bulk, bulk_logs) = rt.block_on(recorded_pair())?;
+    // The process before any bulk transfer (allocator, caches): a round on
+    // each pair first.
+    println!("before the bulk transfer:");
+    let before = [
+        measured_rtts(rt, "bulk", &mut bulk, &bulk_logs, n)?,
+        measured_rtts(rt, "fresh", &mut fresh, &fresh_logs, n)?,
+    ];
+    println!(
+        "bulk / fresh before: {:.2}; after the bulk transfer:",
+        before[0] / before[1]
+    );
     let start = Instant::now();
     for (size, count) in [(1024, c1k), (16 * 1024, c16k)] {
         for _ in 0..4 {
@@ -409,6 +429,15 @@ fn after_bulk(
 fn raw_after_bulk(n: usize, rounds: usize, (c1k, c16k): (u32, u32)) -> Result<(), BenchError> {
     let mut fresh = raw_str0m::RawPair::open()?;
     let mut bulk = raw_str0m::RawPair::open()?;
+    let one = |name: &str, p: &mut raw_str0m::RawPair| -> Result<f64, BenchError> {
+        raw_str0m::rtt_samples(p, n / 10 + 1)?;
+        let m = us(median(&mut raw_str0m::rtt_samples(p, n)?));
+        println!("{name:>10}: rtt median {m:6.1} µs");
+        Ok(m)
+    };
+    println!("before the bulk transfer:");
+    let before = [one("raw bulk", &mut bulk)?, one("raw fresh", &mut fresh)?];
+    println!("raw bulk / fresh before: {:.2}", before[0] / before[1]);
     let start = Instant::now();
     for (size, count) in [(1024, c1k), (16 * 1024, c16k)] {
         for _ in 0..4 {
@@ -419,14 +448,6 @@ fn raw_after_bulk(n: usize, rounds: usize, (c1k, c16k): (u32, u32)) -> Result<()
         "raw bulk: 4 × {c1k} × 1 KiB + 4 × {c16k} × 16 KiB in {:.2} s",
         start.elapsed().as_secs_f64()
     );
-    let one = |name: &str, p: &mut raw_str0m::RawPair| -> Result<f64, BenchError> {
-        raw_str0m::rtt_samples(p, n / 10 + 1)?;
-        let cpu = cpu_time();
-        let m = us(median(&mut raw_str0m::rtt_samples(p, n)?));
-        let cpu = us(cpu_time().saturating_sub(cpu)) / n.max(1) as f64;
-        println!("{name:>10}: rtt median {m:6.1} µs, cpu {cpu:5.1} µs/rt");
-        Ok(m)
-    };
     let (mut f, mut b) = (vec![], vec![]);
     for r in 0..rounds {
         if r % 2 == 0 {
