@@ -19,6 +19,11 @@
 //! echo handed to b's transport → frame out of a's transport → next ping).
 //! `raw-after-bulk [N] [ROUNDS] [SCALE]`: the same with two raw str0m pairs
 //! (no per-stage figures).
+//! `ratio-after-bulk [N] [ROUNDS] [SCALE]`: the issue-14 RTT ratio as
+//! `compare` defines it (overlay, a thread per peer, after its transfers,
+//! against raw str0m after its transfers), but with the two measured in
+//! alternating blocks of N round trips, so that both see the same load:
+//! the ratio of each block pair, and their median.
 #![forbid(unsafe_code)]
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -58,6 +63,14 @@ fn main() -> Result<(), BenchError> {
         }
         "raw-after-bulk" => {
             return raw_after_bulk(arg(2).unwrap_or(200), arg(3).unwrap_or(4), scale(arg(4)))
+        }
+        "ratio-after-bulk" => {
+            return ratio_after_bulk(
+                &rt,
+                arg(2).unwrap_or(200),
+                arg(3).unwrap_or(9),
+                scale(arg(4)),
+            )
         }
         "rtt" | "tput1k" | "tput16k" | "rtt-await" | "tput1k-await" | "tput16k-await" => {
             let mut p = rt.block_on(Backend::Str0m.threaded_pair())?;
@@ -464,5 +477,47 @@ fn raw_after_bulk(n: usize, rounds: usize, (c1k, c16k): (u32, u32)) -> Result<()
         .map(|(b, f)| format!("{:.2}", b / f))
         .collect();
     println!("raw bulk / fresh per round: {}", ratios.join(" "));
+    Ok(())
+}
+
+fn ratio_after_bulk(
+    rt: &tokio::runtime::Runtime,
+    n: usize,
+    rounds: usize,
+    (c1k, c16k): (u32, u32),
+) -> Result<(), BenchError> {
+    let (mut overlay, logs) = rt.block_on(recorded_pair())?;
+    let mut raw = raw_str0m::RawPair::open()?;
+    for (size, count) in [(1024, c1k), (16 * 1024, c16k)] {
+        for _ in 0..4 {
+            rt.block_on(overlay.throughput(size, count))?;
+            raw_str0m::throughput(&mut raw, size, count)?;
+        }
+    }
+    let mut raw_rtt = || -> Result<f64, BenchError> {
+        raw_str0m::rtt_samples(&mut raw, n / 10 + 1)?;
+        let m = us(median(&mut raw_str0m::rtt_samples(&mut raw, n)?));
+        println!("   raw: rtt median {m:6.1} µs");
+        Ok(m)
+    };
+    let mut ratios = Vec::with_capacity(rounds);
+    for r in 0..rounds {
+        let (o, w) = if r % 2 == 0 {
+            let o = measured_rtts(rt, "overlay", &mut overlay, &logs, n)?;
+            (o, raw_rtt()?)
+        } else {
+            let w = raw_rtt()?;
+            (measured_rtts(rt, "overlay", &mut overlay, &logs, n)?, w)
+        };
+        ratios.push(o / w);
+    }
+    let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "overlay / raw per round: {}; median {:.2}",
+        shown.join(" "),
+        ratios[ratios.len() / 2]
+    );
+    rt.block_on(overlay.shutdown());
     Ok(())
 }
