@@ -8,7 +8,7 @@ use super::goal::{Goal, Verdict};
 use super::memory::{measure_raw_str0m, RAW_STR0M};
 use super::samples::Samples;
 use super::summary::Summary;
-use super::table::{cell, Row};
+use super::table::{cell, int, Row};
 use crate::hub::{hub_in_child_with, HubOptions};
 
 /// The hub size issue 14 asks for.
@@ -70,7 +70,7 @@ pub fn measure(n: usize, options: &HubOptions, pairs: usize, round: usize, s: &m
 }
 
 /// The hub's rows: memory, fits, setup rate.
-pub fn rows(n: usize, lite: bool, s: &Samples) -> Vec<Row> {
+pub fn rows(n: usize, lite: bool, window: usize, s: &Samples) -> Vec<Row> {
     let ice = if lite {
         "ICE-lite acceptor"
     } else {
@@ -86,7 +86,7 @@ pub fn rows(n: usize, lite: bool, s: &Samples) -> Vec<Row> {
     let kib = |v: f64| format!("{v:.1} KiB");
     let ms = |v: f64| format!("{v:.2} ms");
     let mut rows = vec![Row::new(
-        format!("memory per connection at a {n}-connection hub (hub process RSS growth) vs raw str0m per end (raw pair / 2); {ice}"),
+        format!("memory per connection at a {}-connection hub (hub process RSS growth) vs raw str0m per end (raw pair / 2); {ice}", int(n as f64)),
         Goal::AtMost(1.1),
         &ratio,
     )
@@ -96,14 +96,18 @@ pub fn rows(n: usize, lite: bool, s: &Samples) -> Vec<Row> {
     .notes("str0m's per-connection state (DTLS, SRTP receive buffers built even when no media flows: upstream), the node's engine and routes (benches/HUB.md)")];
 
     let mut fits = Row::new(
-        format!("hub: {GOAL_CONNECTIONS} connections on one node, one UDP socket"),
+        format!(
+            "hub: {} connections on one node, one UDP socket",
+            int(GOAL_CONNECTIONS as f64)
+        ),
         Goal::Holds,
         s.get(ALL),
     )
     .goal_text("fits")
     .overlay(format!(
-        "{} of {n} open after idle ({ice})",
-        cell(s.get(OPENED), |v| format!("{v:.0}"))
+        "{} of {} open after idle ({ice})",
+        cell(s.get(OPENED), int),
+        int(n as f64)
     ));
     if n < GOAL_CONNECTIONS {
         fits.met = Verdict::NotMeasured(format!(
@@ -123,12 +127,15 @@ pub fn rows(n: usize, lite: bool, s: &Samples) -> Vec<Row> {
     };
     rows.push(
         Row::new(
-            format!("hub setup rate at {n} connections (128 handshakes in flight by default), conn/s"),
+            format!(
+                "hub setup rate at {} connections, {window} handshakes in flight",
+                int(n as f64)
+            ),
             Goal::AtLeast(2000.0),
             s.get(RATE),
         )
         .goal_text("≥ 2,000/s")
-        .overlay(cell(s.get(RATE), |v| format!("{v:.0}/s")))
+        .overlay(cell(s.get(RATE), |v| format!("{}/s", int(v))))
         .notes(format!(
             "CPU per connection opened: hub {}, client process {} (both processes on the same 2 shared cores){one_core}",
             cell(s.get(CPU), ms),
@@ -143,7 +150,10 @@ pub fn idle_rows(n: usize, s: &Samples) -> Vec<Row> {
     let per_s = |v: f64| format!("{v:.2}");
     let total: Vec<f64> = s.get(DGRAMS).iter().map(|d| d * n as f64).collect();
     vec![Row::new(
-        format!("hub idle CPU with {n} open idle connections, % of one core (5 s)"),
+        format!(
+            "hub idle CPU with {} open idle connections, % of one core (5 s)",
+            int(n as f64)
+        ),
         Goal::AtMost(1.0),
         s.get(IDLE_CPU),
     )
@@ -153,7 +163,7 @@ pub fn idle_rows(n: usize, s: &Samples) -> Vec<Row> {
         "keep-alive traffic: {} datagrams and {} timer wake-ups per connection per s, {} datagrams/s at the hub; it buys crash detection within 4 s (`RtcConfig::keepalive_interval` 1 s, `silence_timeout` 4 s; benches/HUB.md)",
         cell(s.get(DGRAMS), per_s),
         cell(s.get(WAKES), per_s),
-        cell(&total, |v| format!("{v:.0}"))
+        cell(&total, int)
     ))]
 }
 

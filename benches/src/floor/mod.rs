@@ -121,7 +121,7 @@ pub fn run(options: &Options, command: &str) -> Result<Report, BenchError> {
             Section::Rtt => speed::rtt_rows(options.speed, &s),
             Section::Tput => speed::tput_rows(options.speed, &s),
             Section::Mem => memory::rows(options.mem_pairs, &s),
-            Section::Hub => hub::rows(options.hub, options.lite, &s),
+            Section::Hub => hub::rows(options.hub, options.lite, options.window, &s),
             Section::Idle => hub::idle_rows(options.hub, &s),
             Section::Crash => crash::rows(&s),
             Section::Interop => interop::rows(options.interop_n, &stacks, &s),

@@ -1,14 +1,14 @@
 //! The simulator: `overlay-core`'s `sim_bench` example (N peers join and
 //! bridge over a simulated network, virtual clock, 1 % handshake loss,
 //! invariant checked at the end), one fresh process per size under
-//! `/usr/bin/time` for wall time, user CPU and peak RSS.
+//! `/usr/bin/time` for wall time, user and system CPU and peak RSS.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::goal::Goal;
 use super::samples::Samples;
-use super::table::{cell, Row};
+use super::table::{cell, int, Row};
 use crate::BenchError;
 
 /// The size issue 14 asks for.
@@ -25,6 +25,8 @@ pub struct SimRun {
     pub wall_s: f64,
     /// User CPU, s.
     pub user_s: f64,
+    /// System CPU, s.
+    pub sys_s: f64,
     /// Peak resident set, KiB.
     pub max_rss_kib: u64,
 }
@@ -42,7 +44,7 @@ pub fn parse(peers: usize, stdout: &str, stderr: &str) -> Option<SimRun> {
         .lines()
         .find_map(|l| l.trim().strip_prefix(TIME_TAG))?;
     let f: Vec<&str> = t.split_whitespace().collect();
-    let [wall, user, rss] = f.as_slice() else {
+    let [wall, user, sys, rss] = f.as_slice() else {
         return None;
     };
     Some(SimRun {
@@ -50,6 +52,7 @@ pub fn parse(peers: usize, stdout: &str, stderr: &str) -> Option<SimRun> {
         events,
         wall_s: wall.parse().ok()?,
         user_s: user.parse().ok()?,
+        sys_s: sys.parse().ok()?,
         max_rss_kib: rss.parse().ok()?,
     })
 }
@@ -61,7 +64,7 @@ fn key(peers: usize, what: &str) -> String {
 /// One run of `exe peers` under `/usr/bin/time`.
 fn run(exe: &Path, peers: usize) -> Result<SimRun, BenchError> {
     let out = Command::new("/usr/bin/time")
-        .args(["-f", &format!("{TIME_TAG} %e %U %M")])
+        .args(["-f", &format!("{TIME_TAG} %e %U %S %M")])
         .arg(exe)
         .arg(peers.to_string())
         .stdin(Stdio::null())
@@ -92,13 +95,14 @@ pub fn measure(exe: &Path, sizes: &[usize], round: usize, s: &mut Samples) {
                 s.push(&key(peers, "ok"), 1.0);
                 s.push(&key(peers, "wall"), r.wall_s);
                 s.push(&key(peers, "cpu"), r.user_s);
+                s.push(&key(peers, "sys"), r.sys_s);
                 s.push(&key(peers, "rss"), r.max_rss_kib as f64 / 1024.0);
                 s.push(&key(peers, "events"), r.events as f64);
                 s.push(&key(peers, "rate"), r.events as f64 / r.wall_s.max(1e-9));
             }
             Err(e) => {
                 s.push(&key(peers, "ok"), 0.0);
-                let keys = ["wall", "cpu", "rss", "events", "rate"].map(|w| key(peers, w));
+                let keys = ["wall", "cpu", "sys", "rss", "events", "rate"].map(|w| key(peers, w));
                 let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
                 s.fail(&keys, round, "simulator", &e.to_string());
             }
@@ -113,24 +117,31 @@ pub fn rows(sizes: &[usize], s: &Samples) -> Vec<Row> {
         .map(|&peers| {
             let g = |w: &str| s.get(&key(peers, w)).to_vec();
             Row::new(
-                format!("simulator, {peers} peers (growth scenario, one process, virtual clock, invariant checked)"),
+                format!(
+                    "simulator, {} peers (growth scenario, one process, virtual clock, invariant checked)",
+                    int(peers as f64)
+                ),
                 Goal::Holds,
                 &g("ok"),
             )
             .goal_text("runs")
             .overlay(format!(
-                "wall {}, user CPU {}, peak RSS {}, {} engine events ({}/s of wall time)",
+                "wall {}, CPU {} user + {} system, peak RSS {}, {} engine events ({}/s of wall time)",
                 cell(&g("wall"), |v| format!("{v:.1} s")),
                 cell(&g("cpu"), |v| format!("{v:.1} s")),
+                cell(&g("sys"), |v| format!("{v:.1} s")),
                 cell(&g("rss"), |v| format!("{v:.0} MiB")),
-                cell(&g("events"), |v| format!("{v:.0}")),
-                cell(&g("rate"), |v| format!("{v:.0}"))
+                cell(&g("events"), int),
+                cell(&g("rate"), int)
             ))
         })
         .collect();
     if !sizes.contains(&GOAL_PEERS) {
         let mut row = Row::new(
-            format!("simulator, {GOAL_PEERS} peers (growth scenario, one process)"),
+            format!(
+                "simulator, {} peers (growth scenario, one process)",
+                int(GOAL_PEERS as f64)
+            ),
             Goal::Holds,
             &[],
         )
@@ -159,7 +170,7 @@ mod tests {
   peers |  wall (s) | engine events |    events/s |   virtual |  conns |   arcs | messages | joins ok | bridged | failed
    1000 |     1.234 |         78000 |       63209 |     12.0s |   2870 |   2872 |     2872 |      999 |    1900 |      3
 ";
-        let stderr = "some warning\nN2N_SIM_TIME 1.30 1.10 45678\n";
+        let stderr = "some warning\nN2N_SIM_TIME 1.30 1.10 0.05 45678\n";
         assert_eq!(
             parse(1000, stdout, stderr),
             Some(SimRun {
@@ -167,6 +178,7 @@ mod tests {
                 events: 78000,
                 wall_s: 1.30,
                 user_s: 1.10,
+                sys_s: 0.05,
                 max_rss_kib: 45678
             })
         );

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::goal::Goal;
 use super::samples::Samples;
-use super::table::{cell, Row};
+use super::table::{cell, int, Row};
 use crate::backend::ThreadedPair;
 use crate::{median, raw_str0m, Backend, BenchError};
 
@@ -163,7 +163,8 @@ pub fn tput_rows(plan: SpeedPlan, s: &Samples) -> Vec<Row> {
             let ratio = s.ratio(&o, &fl);
             Row::new(
                 format!(
-                    "one-way {label} ({count} messages, all received, order checked) vs the tuned raw str0m loop, a thread per peer"
+                    "one-way {label} ({} messages, all received, order checked) vs the tuned raw str0m loop, a thread per peer",
+                    int(f64::from(count))
                 ),
                 Goal::AtLeast(0.9),
                 &ratio,

@@ -41,13 +41,19 @@ impl Summary {
 
     /// `median` formatted by `f`, then the range `(min–max)` when there is
     /// more than one sample and they differ.
+    /// A unit after the number (" µs") is written once, after the median.
     pub fn show(&self, f: impl Fn(f64) -> String) -> String {
+        let median = f(self.median);
         let (lo, hi) = (f(self.min), f(self.max));
-        if self.n > 1 && lo != hi {
-            format!("{} ({lo}–{hi})", f(self.median))
-        } else {
-            f(self.median)
+        if self.n < 2 || lo == hi {
+            return median;
         }
+        // The unit: what follows the median's last digit.
+        let unit = median
+            .rfind(|c: char| c.is_ascii_digit())
+            .map_or("", |i| &median[i + 1..]);
+        let bare = |s: &str| s.strip_suffix(unit).unwrap_or(s).to_owned();
+        format!("{median} ({}–{})", bare(&lo), bare(&hi))
     }
 }
 
@@ -85,5 +91,7 @@ mod tests {
         assert_eq!(same.show(f), "1.0");
         let spread = Summary::of(&[1.0, 2.0, 4.0]).expect("samples");
         assert_eq!(spread.show(f), "2.0 (1.0–4.0)");
+        let unit = |v: f64| format!("{v:.0} µs");
+        assert_eq!(spread.show(unit), "2 µs (1–4)");
     }
 }

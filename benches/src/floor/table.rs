@@ -25,6 +25,23 @@ pub struct Row {
     pub notes: String,
 }
 
+/// `v` rounded to an integer, thousands separated by commas ("10,000").
+pub fn int(v: f64) -> String {
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v.round() < 0.0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
 /// `samples` as "median (min–max)" through `f`; "failed" when no round
 /// measured it, "-" when there are none.
 pub fn cell(samples: &[f64], f: impl Fn(f64) -> String) -> String {
@@ -157,6 +174,14 @@ mod tests {
             line,
             "| RTT | ≤ 1.3 | 55 µs (50–60) | 45 µs | 1.20 (1.10–1.40) | yes (2 of 3 rounds) | a \\| b |"
         );
+    }
+
+    #[test]
+    fn integers_get_thousands_separators() {
+        assert_eq!(int(783_844.0), "783,844");
+        assert_eq!(int(1000.0), "1,000");
+        assert_eq!(int(999.4), "999");
+        assert_eq!(int(-12_345.0), "-12,345");
     }
 
     #[test]
