@@ -45,6 +45,19 @@ pub fn commit() -> String {
     }
 }
 
+/// Whether `cargo run` set variable `name` for this binary: passed on to
+/// a nested `cargo build`, such variables would make build scripts that
+/// watch them (ring's watches `CARGO_PKG_NAME`) run again and everything
+/// above them rebuild.
+fn set_by_cargo_run(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR"
+        )
+}
+
 /// The profile directory this binary runs from (`target/release`).
 fn profile_dir() -> Result<PathBuf, BenchError> {
     let exe = std::env::current_exe()?;
@@ -68,6 +81,11 @@ pub fn example(package: &str, name: &str, build: bool) -> Result<PathBuf, BenchE
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "--example", name, "-p", package])
             .current_dir(workspace_root());
+        for (k, _) in std::env::vars_os() {
+            if k.to_str().is_some_and(set_by_cargo_run) {
+                cmd.env_remove(k);
+            }
+        }
         if release {
             cmd.arg("--release");
         }
@@ -94,6 +112,21 @@ pub fn example(package: &str, name: &str, build: bool) -> Result<PathBuf, BenchE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cargo_runs_package_variables_are_not_passed_on() {
+        for v in [
+            "CARGO_PKG_NAME",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_BIN_NAME",
+            "OUT_DIR",
+        ] {
+            assert!(set_by_cargo_run(v), "{v}");
+        }
+        for v in ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO", "PATH"] {
+            assert!(!set_by_cargo_run(v), "{v}");
+        }
+    }
 
     #[test]
     fn load_is_the_first_three_fields() {
