@@ -111,7 +111,8 @@ pub fn rows(n: usize, lite: bool, window: usize, s: &Samples) -> Vec<Row> {
     ));
     if n < GOAL_CONNECTIONS {
         fits.met = Verdict::NotMeasured(format!(
-            "ran {n}; run with --hub {GOAL_CONNECTIONS} (--lite for the ICE-lite acceptor)"
+            "ran {}; run with --hub {GOAL_CONNECTIONS} (--lite for the ICE-lite acceptor)",
+            int(n as f64)
         ));
     }
     rows.push(fits);
@@ -120,8 +121,8 @@ pub fn rows(n: usize, lite: bool, window: usize, s: &Samples) -> Vec<Row> {
     let client = Summary::median_of(s.get(CLIENT_CPU));
     let one_core = match (cpu, client) {
         (Some(h), Some(c)) if h.max(c) > 0.0 => format!(
-            "; one idle core per process would open ~{:.0}/s at the larger of the two",
-            1e3 / h.max(c)
+            "; one idle core per process would open ~{}/s at the larger of the two",
+            int(1e3 / h.max(c))
         ),
         _ => String::new(),
     };
