@@ -59,6 +59,7 @@ pub fn run(options: &Options, command: &str) -> Result<Report, BenchError> {
     let started = Instant::now();
     let load_start = machine::load_average();
     let at = utc_now();
+    let commit = machine::commit();
     let interop_exe = if options.has(Section::Interop) {
         Some(machine::example(
             "transport-webrtcrs",
@@ -113,7 +114,7 @@ pub fn run(options: &Options, command: &str) -> Result<Report, BenchError> {
     report.head.push(String::new());
     report.head.push(format!(
         "Commit {}, started {at}, load average at the start {load_start} (1, 5, 15 min; 2 cores shared with other work: figures are noisy, read the same-round ratios). {} round(s); each cell: median (range) over the rounds.",
-        machine::commit(),
+        commit,
         options.rounds
     ));
     for section in &options.sections {
