@@ -9,11 +9,14 @@
 //! - the raw libraries, no overlay: [`raw_str0m`], [`raw_webrtcrs`];
 //! - [`hub`]: one str0m node holding thousands of connections;
 //! - [`scale`]: memory per idle connection and setup rate with many
-//!   connections; [`report`]: the comparison table.
+//!   connections; [`report`]: the comparison table;
+//! - [`floor`]: issue 14's ratio table, every goal against its floor in
+//!   one run.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod backend;
+pub mod floor;
 pub mod hub;
 pub mod raw_str0m;
 pub mod raw_webrtcrs;
