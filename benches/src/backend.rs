@@ -247,6 +247,32 @@ pub struct ThreadedPair {
     threads: [PeerThread; 2],
 }
 
+/// Two peers on transports from `make`, `a` made and run on `threads[0]`,
+/// `b` on `threads[1]`, joined out-of-band until the arc is open on both
+/// sides.
+///
+/// # Errors
+/// If a node cannot be made or the join fails.
+pub async fn connected_on<T, F, M>(
+    threads: &[PeerThread; 2],
+    make: &mut M,
+) -> Result<(BenchPeer, BenchPeer), BenchError>
+where
+    T: Transport,
+    F: Future<Output = Result<T, BenchError>> + Send + 'static,
+    M: FnMut() -> F + Clone + Send + 'static,
+{
+    let on = |t: &PeerThread| {
+        let mut make = make.clone();
+        t.run(async move { bench_peer(&mut make).await })
+    };
+    let a = on(&threads[0]).await??;
+    let mut b = on(&threads[1]).await??;
+    link_out_of_band(&a.handle, &b.node).await?;
+    until_arc_in(&mut b.events).await?;
+    Ok((a, b))
+}
+
 impl ThreadedPair {
     /// Two nodes on transports from `make` (each peer thread gets a copy),
     /// each made and run on its own thread, joined out-of-band until the arc is open on both sides.
@@ -260,14 +286,7 @@ impl ThreadedPair {
         M: FnMut() -> F + Clone + Send + 'static,
     {
         let threads = [PeerThread::start("peer-a")?, PeerThread::start("peer-b")?];
-        let on = |t: &PeerThread| {
-            let mut make = make.clone();
-            t.run(async move { bench_peer(&mut make).await })
-        };
-        let a = on(&threads[0]).await??;
-        let mut b = on(&threads[1]).await??;
-        link_out_of_band(&a.handle, &b.node).await?;
-        until_arc_in(&mut b.events).await?;
+        let (a, b) = connected_on(&threads, make).await?;
         Ok(ThreadedPair {
             peers: Some((a, b)),
             threads,

@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use overlay_core::{link_out_of_band, ArcCloseReason, Event, Transport};
+use overlay_core::{ArcCloseReason, Event, Transport};
 use rtc_common::RtcConfig;
 use transport_str0m::Str0mTransport;
 use transport_webrtcrs::WebRtcTransport;
@@ -18,8 +18,8 @@ use transport_webrtcrs::WebRtcTransport;
 use super::goal::Goal;
 use super::samples::Samples;
 use super::table::{cell, Row};
-use crate::backend::PeerThread;
-use crate::{bench_peer, until_arc_in, Backend, BenchError, BenchPeer};
+use crate::backend::{connected_on, PeerThread};
+use crate::{Backend, BenchError, BenchPeer};
 
 /// Longest a survivor is given to notice (the default silence timeout is 4 s).
 const LIMIT: Duration = Duration::from_secs(20);
@@ -65,14 +65,7 @@ where
         PeerThread::start("floor-initiator")?,
         PeerThread::start("floor-acceptor")?,
     ];
-    let on = |t: &PeerThread| {
-        let mut make = make.clone();
-        t.run(async move { bench_peer(&mut make).await })
-    };
-    let a = on(&threads[0]).await??;
-    let mut b = on(&threads[1]).await??;
-    link_out_of_band(&a.handle, &b.node).await?;
-    until_arc_in(&mut b.events).await?;
+    let (a, b) = connected_on(&threads, &mut make.clone()).await?;
     // An established, idle connection (keep-alives running).
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let [ta, tb] = threads;

@@ -65,25 +65,19 @@ pub fn measure(
         let raw_first = round % 2 == 0;
         if rtt {
             let warm = plan.rtts / 10 + 1;
-            let mut o = || -> Result<f64, BenchError> {
+            let o = || -> Result<f64, BenchError> {
                 rt.block_on(overlay.rtt_samples(warm))?;
                 Ok(us(median(
                     &mut rt.block_on(overlay.rtt_samples(plan.rtts))?,
                 )))
             };
-            let mut r = || -> Result<f64, BenchError> {
+            let r = || -> Result<f64, BenchError> {
                 raw_str0m::rtt_samples(&mut raw, warm)?;
                 Ok(us(median(&mut raw_str0m::rtt_samples(
                     &mut raw, plan.rtts,
                 )?)))
             };
-            let (ov, fl) = if raw_first {
-                let fl = r()?;
-                (o()?, fl)
-            } else {
-                let ov = o()?;
-                (ov, r()?)
-            };
+            let (ov, fl) = overlay_and_floor(raw_first, o, r)?;
             let mut one = (0..plan.rtts.clamp(1, 50))
                 .map(|_| raw_str0m::rtt_one_thread(&mut raw))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -99,19 +93,13 @@ pub fn measure(
                 // Warm-up, a tenth of the transfer each.
                 rt.block_on(overlay.throughput(size, count / 10 + 1))?;
                 raw_str0m::throughput(&mut raw, size, count / 10 + 1)?;
-                let mut o = || -> Result<f64, BenchError> {
+                let o = || -> Result<f64, BenchError> {
                     Ok(mb(rt.block_on(overlay.throughput(size, count))?))
                 };
-                let mut r = || -> Result<f64, BenchError> {
+                let r = || -> Result<f64, BenchError> {
                     Ok(mb(raw_str0m::throughput(&mut raw, size, count)?))
                 };
-                let (ov, fl) = if raw_first {
-                    let fl = r()?;
-                    (o()?, fl)
-                } else {
-                    let ov = o()?;
-                    (ov, r()?)
-                };
+                let (ov, fl) = overlay_and_floor(raw_first, o, r)?;
                 got.push((format!("{name}.overlay"), ov));
                 got.push((format!("{name}.floor"), fl));
             }
@@ -175,4 +163,21 @@ pub fn tput_rows(plan: SpeedPlan, s: &Samples) -> Vec<Row> {
             .notes("the application streams with `ProtocolHandle::feed` + `flush`; throughput moves 2-5x between runs on this shared machine (benches/RTT.md)")
         })
         .collect()
+}
+
+/// Measure the overlay (`o`) and its floor (`r`), the floor first when
+/// `raw_first` (alternated by round, so neither side always gets the
+/// warmer machine); (overlay, floor).
+fn overlay_and_floor(
+    raw_first: bool,
+    mut o: impl FnMut() -> Result<f64, BenchError>,
+    mut r: impl FnMut() -> Result<f64, BenchError>,
+) -> Result<(f64, f64), BenchError> {
+    if raw_first {
+        let fl = r()?;
+        Ok((o()?, fl))
+    } else {
+        let ov = o()?;
+        Ok((ov, r()?))
+    }
 }
