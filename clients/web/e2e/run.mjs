@@ -307,6 +307,10 @@ async function main() {
       await T1.until(([a, b, c]) => window.n2n.observing && [a, b, c].every((p) => p in window.n2n.graph), [T1.id, T2.id, T3.id]),
       "room graph: tab1 sees the views of all three tabs (observing on)",
     );
+    // tab1 was opened first: its page is in the background, where headless
+    // Chromium may produce no frame to capture (the screenshot then waits
+    // for the protocol timeout). Bring it to the front first.
+    await T1.page.bringToFront();
     await sleep(600);
     await T1.page.screenshot({ path: SCREENSHOT });
     check(true, `screenshot saved to ${SCREENSHOT}`);
