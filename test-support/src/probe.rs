@@ -37,3 +37,43 @@ pub fn open_sockets() -> usize {
         })
         .unwrap_or(0)
 }
+
+/// A counter of the `Udp:` lines of `/proc/net/snmp` (`"OutDatagrams"`,
+/// `"RcvbufErrors"`...): every socket of the network namespace, not this
+/// process alone; 0 if it cannot be read.
+pub fn udp_counter(name: &str) -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    udp_counter_in(&snmp, name)
+}
+
+/// [`udp_counter`] from the text of `/proc/net/snmp`: the `Udp:` header
+/// line names the fields, the next `Udp:` line holds their values.
+fn udp_counter_in(snmp: &str, name: &str) -> u64 {
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::udp_counter_in;
+
+    #[test]
+    fn udp_counters_are_read_by_name() {
+        let snmp = "Ip: Forwarding DefaultTTL\nIp: 1 64\n\
+            Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors\n\
+            Udp: 10 2 0 7 3\n\
+            UdpLite: InDatagrams OutDatagrams\nUdpLite: 99 98\n";
+        assert_eq!(udp_counter_in(snmp, "OutDatagrams"), 7);
+        assert_eq!(udp_counter_in(snmp, "RcvbufErrors"), 3);
+        assert_eq!(udp_counter_in(snmp, "Missing"), 0);
+        assert_eq!(udp_counter_in("", "OutDatagrams"), 0);
+    }
+}

@@ -1,8 +1,13 @@
 //! This backend's settings beyond the shared [`RtcConfig`]: [`Options`],
 //! and the [`Settings`] every connection task reads.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use rtc::crypto::RTCCryptoProvider;
+use rtc::peer_connection::certificate::{CertificateParams, RTCCertificate};
+
+use crate::error::BindError;
 #[cfg(doc)]
 use overlay_core::Transport;
 use rtc_common::RtcConfig;
@@ -69,6 +74,17 @@ pub struct Options {
     /// and with the remote's check in hand the library nominates at once.
     /// Needs [`Options::hold_early_packets`].
     pub remote_check_wait: Duration,
+    /// Make one DTLS certificate (ECDSA P-256) and one crypto provider when
+    /// the transport binds and give them to every connection, as the str0m
+    /// backend and browsers with a stored `RTCCertificate` do; `false`: the
+    /// library makes a fresh key pair and self-signed certificate for each
+    /// connection (~0.07 ms of CPU and a few KiB each, measured in
+    /// `benches/FLOOR.md`). `true` by default. What it means for privacy:
+    /// DTLS 1.2 sends certificates in the clear, so an observer on the path
+    /// can tell that two connections are the same node's; the node's
+    /// `PeerId` already says so to every peer and to the signaling server
+    /// (`SECURITY.md`).
+    pub certificate_per_node: bool,
 }
 
 impl Default for Options {
@@ -83,6 +99,7 @@ impl Default for Options {
             candidates_in_description: true,
             description_wait: Duration::from_millis(20),
             remote_check_wait: Duration::from_millis(10),
+            certificate_per_node: true,
         }
     }
 }
@@ -117,6 +134,14 @@ impl Options {
         self.candidates_in_description = on;
         self
     }
+
+    /// Set [`Options::certificate_per_node`] (`false`: a certificate made
+    /// for each connection).
+    #[must_use]
+    pub fn with_certificate_per_node(mut self, on: bool) -> Self {
+        self.certificate_per_node = on;
+        self
+    }
 }
 
 /// Everything a connection task needs to know.
@@ -133,4 +158,49 @@ pub(crate) struct Settings {
     pub(crate) description_wait: Option<Duration>,
     /// [`Options::remote_check_wait`].
     pub(crate) remote_check_wait: Duration,
+    /// [`Options::certificate_per_node`]: the node's certificate and
+    /// crypto provider, or `None` to let the library make them per
+    /// connection.
+    pub(crate) node_crypto: Option<NodeCrypto>,
+}
+
+/// The DTLS certificate and crypto provider all of a node's connections
+/// share ([`Options::certificate_per_node`]).
+#[derive(Clone)]
+pub(crate) struct NodeCrypto {
+    pub(crate) provider: Arc<dyn RTCCryptoProvider>,
+    pub(crate) certificate: RTCCertificate,
+}
+
+impl std::fmt::Debug for NodeCrypto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeCrypto").finish_non_exhaustive()
+    }
+}
+
+impl NodeCrypto {
+    /// The library's default provider and a fresh ECDSA P-256 certificate
+    /// (what the library would make for each connection).
+    ///
+    /// # Errors
+    /// [`BindError::Certificate`] if the provider or the certificate
+    /// cannot be made.
+    pub(crate) fn generate() -> Result<Self, BindError> {
+        let failed = |reason: String| BindError::Certificate { reason };
+        let provider = rtc::crypto::default_provider().map_err(|e| failed(e.to_string()))?;
+        // WebRTC checks fingerprints, not the subject name: random, as the
+        // library's own (a fixed name would mark the software in the clear).
+        let name = format!("{:016x}", rand::random::<u64>());
+        let params = CertificateParams::new(vec![name]).map_err(|e| failed(e.to_string()))?;
+        let certificate = RTCCertificate::generate(
+            provider.crypto(),
+            rtc::crypto::SignatureScheme::EcdsaP256Sha256,
+            params,
+        )
+        .map_err(|e| failed(e.to_string()))?;
+        Ok(NodeCrypto {
+            provider,
+            certificate,
+        })
+    }
 }

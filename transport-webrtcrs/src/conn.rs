@@ -441,10 +441,14 @@ async fn build(
         username: t.username.clone(),
         credential: t.credential.clone(),
     }));
-    let configuration = RTCConfigurationBuilder::new()
-        .with_ice_servers(ice_servers)
-        .build();
-    let setting_engine = SettingEngineBuilder::new()
+    let mut configuration = RTCConfigurationBuilder::new().with_ice_servers(ice_servers);
+    let mut setting_engine = SettingEngineBuilder::new();
+    if let Some(node) = &settings.node_crypto {
+        configuration = configuration.with_certificates(vec![node.certificate.clone()]);
+        setting_engine = setting_engine.with_crypto_provider(Arc::clone(&node.provider));
+    }
+    let configuration = configuration.build();
+    let setting_engine = setting_engine
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         // A silent remote: "disconnected" after half the silence timeout,
         // "failed" (reported TimedOut) after all of it.
@@ -911,6 +915,7 @@ mod tests {
                 hold_early_packets: true,
                 description_wait: Some(Duration::from_millis(20)),
                 remote_check_wait: Duration::from_millis(10),
+                node_crypto: None,
             }),
             events,
             signals,

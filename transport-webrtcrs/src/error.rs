@@ -11,6 +11,13 @@ pub enum BindError {
     /// outside a tokio runtime.
     #[error("the webrtc-rs transport needs a tokio runtime: create it inside one")]
     NoRuntime,
+    /// The node's DTLS certificate could not be made
+    /// ([`Options::certificate_per_node`](crate::Options::certificate_per_node)).
+    #[error("the webrtc-rs transport could not make its DTLS certificate: {reason}; check the crypto provider features of the `rtc` crate, or set `Options::certificate_per_node` to false")]
+    Certificate {
+        /// What the crypto provider said.
+        reason: String,
+    },
 }
 
 /// Why a command was refused. Each names the connection it is about; the

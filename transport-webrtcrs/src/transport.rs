@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::RTCSessionDescription;
 
-use crate::config::{Options, Settings};
+use crate::config::{NodeCrypto, Options, Settings};
 use crate::conn::{
     self, ChannelItem, ConnShared, ConnStart, Counters, RemoteInput, Tagged, TaskOut,
 };
@@ -96,7 +96,9 @@ impl WebRtcTransport {
     /// opens.
     ///
     /// # Errors
-    /// [`BindError::NoRuntime`] outside a tokio runtime.
+    /// [`BindError::NoRuntime`] outside a tokio runtime;
+    /// [`BindError::Certificate`] if the node's DTLS certificate cannot be
+    /// made.
     pub fn bind(config: &RtcConfig) -> Result<Self, BindError> {
         Self::bind_with_options(config, Options::default())
     }
@@ -105,9 +107,16 @@ impl WebRtcTransport {
     /// str0m backend's counterpart: `Str0mTransport::bind_prepared`).
     ///
     /// # Errors
-    /// [`BindError::NoRuntime`] outside a tokio runtime.
+    /// [`BindError::NoRuntime`] outside a tokio runtime;
+    /// [`BindError::Certificate`] if the node's DTLS certificate cannot be
+    /// made.
     pub fn bind_with_options(config: &RtcConfig, options: Options) -> Result<Self, BindError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| BindError::NoRuntime)?;
+        let node_crypto = if options.certificate_per_node {
+            Some(NodeCrypto::generate()?)
+        } else {
+            None
+        };
         let (events_tx, events_rx) = mpsc::channel(EVENT_CHANNEL);
         let (sent_tx, sent_rx) = mpsc::unbounded_channel();
         Ok(WebRtcTransport {
@@ -122,6 +131,7 @@ impl WebRtcTransport {
                     .candidates_in_description
                     .then_some(options.description_wait),
                 remote_check_wait: options.remote_check_wait,
+                node_crypto,
             }),
             send_window: options.send_window,
             runtime,

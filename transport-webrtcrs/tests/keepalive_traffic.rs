@@ -16,17 +16,7 @@ use transport_webrtcrs::WebRtcTransport;
 
 /// UDP datagrams this network namespace has sent so far.
 fn udp_out() -> u64 {
-    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
-    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
-    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
-        return 0;
-    };
-    names
-        .split_whitespace()
-        .zip(values.split_whitespace())
-        .find(|(n, _)| *n == "OutDatagrams")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0)
+    n2n_test_support::probe::udp_counter("OutDatagrams")
 }
 
 #[test]
