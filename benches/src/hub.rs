@@ -516,17 +516,7 @@ fn socket_drops(port: u16) -> u64 {
 /// The machine's UDP receive-buffer drops (`RcvbufErrors` of
 /// `/proc/net/snmp`: every process's sockets).
 fn machine_rcvbuf_errors() -> u64 {
-    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
-    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
-    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
-        return 0;
-    };
-    names
-        .split_whitespace()
-        .zip(values.split_whitespace())
-        .find(|(n, _)| *n == "RcvbufErrors")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0)
+    n2n_test_support::probe::udp_counter("RcvbufErrors")
 }
 
 /// The two processes' counters when the hub had `open` connections.

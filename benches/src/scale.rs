@@ -68,15 +68,7 @@ impl ScaleResult {
     }
 }
 
-/// Resident set size of this process, KiB (`VmRSS`).
-pub fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
+pub use n2n_test_support::probe::rss_kib;
 
 /// The multi-thread runtime (2 workers) the async measurements run on.
 ///

@@ -25,33 +25,7 @@ use overlay_spray::node::SprayHandle;
 use overlay_spray::{SprayConfig, SprayStats};
 use rtc_common::RtcConfig;
 
-/// Resident set size of this process, KiB.
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// CPU time (user + system) of this process so far.
-fn cpu_time() -> Duration {
-    let ticks = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            // Fields after the command name (which ends with ')').
-            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
-            let utime: u64 = rest.get(11)?.parse().ok()?;
-            let stime: u64 = rest.get(12)?.parse().ok()?;
-            Some(utime + stime)
-        })
-        .unwrap_or(0);
-    // Linux reports clock ticks of 1/100 s.
-    Duration::from_millis(ticks * 10)
-}
+use n2n_test_support::probe::{cpu_time, rss_kib};
 
 fn spawn(mix: bool, i: usize, dying: Option<u64>) -> Result<(Node, &'static str), String> {
     let rtc = RtcConfig::loopback();

@@ -24,6 +24,22 @@ pub fn threads() -> u64 {
     proc_status("Threads:")
 }
 
+/// CPU time (user + system) of this process so far (`/proc/self/stat`,
+/// in Linux's clock ticks of 1/100 s); zero if it cannot be read.
+pub fn cpu_time() -> std::time::Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command name (which ends with ')').
+            let rest: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
+            let utime: u64 = rest.get(11)?.parse().ok()?;
+            let stime: u64 = rest.get(12)?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .unwrap_or(0);
+    std::time::Duration::from_millis(ticks * 10)
+}
+
 /// Open sockets of this process (file descriptors that are sockets).
 pub fn open_sockets() -> usize {
     std::fs::read_dir("/proc/self/fd")
@@ -63,7 +79,22 @@ fn udp_counter_in(snmp: &str, name: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::udp_counter_in;
+    use super::{cpu_time, udp_counter_in};
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        // Work until the counter moves (one tick is 10 ms of CPU); a
+        // reader that cannot parse the file stays at zero for 10 s.
+        let before = cpu_time();
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while cpu_time() == before && start.elapsed() < std::time::Duration::from_secs(10) {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+        }
+        assert!(cpu_time() > before, "{before:?} then {:?}", cpu_time());
+    }
 
     #[test]
     fn udp_counters_are_read_by_name() {
