@@ -5,7 +5,8 @@
 //! ```text
 //! cargo run --release -p transport-webrtcrs --example interop_setup -- \
 //!     [--n 20] [--stacks str0m,webrtc-rs,libwebrtc,libdatachannel,chromium] \
-//!     [--compare] [--compare-description] [--compare-check-wait] [--threads 2] [--strict]
+//!     [--compare] [--compare-description] [--compare-check-wait] [--compare-certificate]
+//!     [--threads 2] [--strict]
 //! ```
 //!
 //! `--threads 1` runs everything in this process on one thread (a tokio
@@ -37,7 +38,11 @@
 //! `Options::candidates_in_description` off (the offer or answer sent at
 //! once, candidates only trickled after it), and with
 //! `--compare-check-wait` with `Options::remote_check_wait` zero (the
-//! answer applied as soon as it arrives). Connections are opened one at a
+//! answer applied as soon as it arrives), and with `--compare-certificate`
+//! with `Options::certificate_per_node` off (the library makes a
+//! certificate for each connection, inside the measured setup; the node's
+//! one is made when the transport binds, before the clock starts, as in a
+//! node that opens many connections). Connections are opened one at a
 //! time; `early held/released, checks replayed` are this backend's
 //! counters over the row (`Stats::early_held`, `early_released`,
 //! `checks_replayed`).
@@ -114,6 +119,7 @@ struct Args {
     compare: bool,
     compare_description: bool,
     compare_check_wait: bool,
+    compare_certificate: bool,
     threads: usize,
     strict: bool,
 }
@@ -129,6 +135,8 @@ enum Variant {
     TrickleOnly,
     /// `Options::remote_check_wait` zero.
     NoCheckWait,
+    /// `Options::certificate_per_node` off.
+    CertPerConnection,
 }
 
 impl Variant {
@@ -138,6 +146,7 @@ impl Variant {
             Variant::DropEarly => Options::default().with_hold_early_packets(false),
             Variant::TrickleOnly => Options::default().with_candidates_in_description(false),
             Variant::NoCheckWait => Options::default().with_remote_check_wait(Duration::ZERO),
+            Variant::CertPerConnection => Options::default().with_certificate_per_node(false),
         }
     }
 
@@ -147,6 +156,7 @@ impl Variant {
             Variant::DropEarly => "early packets dropped",
             Variant::TrickleOnly => "candidates only trickled",
             Variant::NoCheckWait => "answer applied at once",
+            Variant::CertPerConnection => "a certificate per connection",
         }
     }
 }
@@ -164,6 +174,7 @@ fn args() -> Res<Args> {
         compare: false,
         compare_description: false,
         compare_check_wait: false,
+        compare_certificate: false,
         threads: 2,
         strict: false,
     };
@@ -182,6 +193,7 @@ fn args() -> Res<Args> {
             "--compare" => a.compare = true,
             "--compare-description" => a.compare_description = true,
             "--compare-check-wait" => a.compare_check_wait = true,
+            "--compare-certificate" => a.compare_certificate = true,
             "--threads" => a.threads = it.next().ok_or("--threads needs a number")?.parse()?,
             "--strict" => a.strict = true,
             other => {
@@ -502,6 +514,9 @@ async fn run(a: Args) -> Res<()> {
     }
     if a.compare_check_wait {
         variants.push(Variant::NoCheckWait);
+    }
+    if a.compare_certificate {
+        variants.push(Variant::CertPerConnection);
     }
     let several = variants.len() > 1;
     let label = |base: String, v: Variant| {
