@@ -34,13 +34,16 @@ pub(crate) enum Command {
         started: Reply<Result<HandshakeId, ConnectError>>,
         done: Reply<Result<Option<PeerId>, ConnectError>>,
     },
+    // Envelopes are boxed: a command is one of the channel's slots, and
+    // tokio allocates the node's command channel 32 slots at a time, so
+    // the largest variant sets every node's cost (272 B a slot inline).
     AcceptOutOfBand {
-        envelope: SignalEnvelope,
+        envelope: Box<SignalEnvelope>,
         signals: mpsc::UnboundedSender<SignalEnvelope>,
         reply: Reply<Result<(), SignalError>>,
     },
     Signal {
-        envelope: SignalEnvelope,
+        envelope: Box<SignalEnvelope>,
         reply: Reply<Result<(), SignalError>>,
     },
     Send {
@@ -91,4 +94,22 @@ pub struct NodeStats {
     pub unrouted_signals: u64,
     /// Transport commands that failed (each closed its connection).
     pub transport_errors: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The node's command channel holds 32 commands per block, allocated
+    /// up front for every node: a large variant costs every node (a signal
+    /// envelope inline made a command 272 B, a block 8.5 KiB). `Send`, the
+    /// hot one, sets the size now (protocol, peer, payload, reply).
+    #[test]
+    fn commands_stay_small() {
+        let size = std::mem::size_of::<Command>();
+        assert!(
+            size <= 128,
+            "Command is {size} bytes: box its largest variant"
+        );
+    }
 }

@@ -478,14 +478,14 @@ impl<T: Transport> Driver<T> {
             } => {
                 let h = envelope.handshake;
                 self.routes.insert(h, signals);
-                let r = self.engine.handle_signal(t, envelope);
+                let r = self.engine.handle_signal(t, *envelope);
                 if r.is_err() {
                     self.routes.remove(&h);
                 }
                 let _ = reply.send(r);
             }
             Command::Signal { envelope, reply } => {
-                let _ = reply.send(self.engine.handle_signal(t, envelope));
+                let _ = reply.send(self.engine.handle_signal(t, *envelope));
             }
             Command::Send {
                 protocol,

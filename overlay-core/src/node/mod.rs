@@ -225,9 +225,12 @@ impl Node {
     /// # Errors
     /// [`NodeError::Signal`] if the engine refused it.
     pub async fn handle_signal(&self, envelope: SignalEnvelope) -> Result<(), NodeError> {
-        ask(&self.tx, |reply| Command::Signal { envelope, reply })
-            .await
-            .ok_or(NodeError::NodeGone)??;
+        ask(&self.tx, |reply| Command::Signal {
+            envelope: Box::new(envelope),
+            reply,
+        })
+        .await
+        .ok_or(NodeError::NodeGone)??;
         Ok(())
     }
 
@@ -244,7 +247,7 @@ impl Node {
         let handshake = envelope.handshake;
         let (stx, srx) = mpsc::unbounded_channel();
         ask(&self.tx, |reply| Command::AcceptOutOfBand {
-            envelope,
+            envelope: Box::new(envelope),
             signals: stx,
             reply,
         })
