@@ -78,8 +78,8 @@ pub struct Options {
     /// the transport binds and give them to every connection, as the str0m
     /// backend and browsers with a stored `RTCCertificate` do; `false`: the
     /// library makes a fresh key pair and self-signed certificate for each
-    /// connection (~0.07 ms of CPU and a few KiB each, measured in
-    /// `benches/FLOOR.md`). `true` by default. What it means for privacy:
+    /// connection (~0.07 ms of CPU and a few KiB each; see
+    /// `docs/INTEROP-SETUP.md`, "Memory per idle connection"). `true` by default. What it means for privacy:
     /// DTLS 1.2 sends certificates in the clear, so an observer on the path
     /// can tell that two connections are the same node's; the node's
     /// `PeerId` already says so to every peer and to the signaling server
@@ -166,7 +166,6 @@ pub(crate) struct Settings {
 
 /// The DTLS certificate and crypto provider all of a node's connections
 /// share ([`Options::certificate_per_node`]).
-#[derive(Clone)]
 pub(crate) struct NodeCrypto {
     pub(crate) provider: Arc<dyn RTCCryptoProvider>,
     pub(crate) certificate: RTCCertificate,
